@@ -1,0 +1,182 @@
+// Benchmarks of the list CRDT core. Figures for the README come from here:
+//   build/bench/crdt_bench
+// Counters: bytes = encoded size of the delta or state in question.
+#include <benchmark/benchmark.h>
+
+#include <random>
+#include <string>
+
+#include "codec/list_codec.h"
+#include "crdt/list_state.h"
+
+namespace shoplist::crdt {
+namespace {
+
+constexpr ReplicaId kA = 0x9E3779B97F4A7C15, kB = 0xBF58476D1CE4E5B9,
+                    kC = 0x94D049BB133111EB;
+
+std::string Name(int i) { return "item-" + std::to_string(i); }
+
+size_t EncodedBytes(const ListState& state) {
+  v1::ListState message;
+  codec::EncodeState(state, &message);
+  return message.ByteSizeLong();
+}
+
+// A list of `n` items written by `replica`, each wanted and partly bought.
+ListState BigList(ReplicaId replica, int n) {
+  ListState list;
+  (void)list.Create(replica, "big", 1);
+  for (int i = 0; i < n; ++i) {
+    (void)list.Add(replica, Name(i), 1 + i % 5);
+    (void)list.Buy(replica, Name(i), 1);
+  }
+  return list;
+}
+
+void BM_MergeTwo10kStates(benchmark::State& state) {
+  // The same 10,000 items, edited independently by two writers: every item
+  // merges entry by entry.
+  ListState a = BigList(kA, 10'000);
+  ListState b = BigList(kB, 10'000);
+  for (auto _ : state) {
+    state.PauseTiming();
+    ListState merged = a;
+    state.ResumeTiming();
+    merged.Merge(b);
+    benchmark::DoNotOptimize(merged);
+  }
+  ListState merged = a;
+  merged.Merge(b);
+  state.counters["bytes"] = static_cast<double>(EncodedBytes(merged));
+}
+BENCHMARK(BM_MergeTwo10kStates)->Unit(benchmark::kMicrosecond);
+
+void BM_MakeOneChangeDelta(benchmark::State& state) {
+  ListState list = BigList(kA, 10'000);
+  size_t bytes = 0;
+  int i = 0;
+  for (auto _ : state) {
+    auto delta = list.Add(kB, Name(i++ % 10'000), 1);
+    benchmark::DoNotOptimize(delta);
+    if (bytes == 0) bytes = EncodedBytes(*delta);
+  }
+  state.counters["bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_MakeOneChangeDelta)->Unit(benchmark::kMicrosecond);
+
+void BM_ApplyOneChangeDelta(benchmark::State& state) {
+  ListState list = BigList(kA, 10'000);
+  ListState writer = list;
+  std::vector<ListState> deltas;
+  for (int i = 0; i < 1000; ++i) {
+    deltas.push_back(*writer.Add(kB, Name(i * 7 % 10'000), 1));
+  }
+  size_t i = 0;
+  for (auto _ : state) {
+    list.Merge(deltas[i++ % deltas.size()]);
+  }
+  state.counters["bytes"] = static_cast<double>(EncodedBytes(deltas[0]));
+}
+BENCHMARK(BM_ApplyOneChangeDelta)->Unit(benchmark::kMicrosecond);
+
+void BM_DeltaSinceOneChange(benchmark::State& state) {
+  // Anti-entropy path: a peer one change behind asks what it lacks.
+  ListState list = BigList(kA, 10'000);
+  CausalContext peer = list.context();
+  (void)list.Add(kB, Name(5000), 1);
+  size_t bytes = 0;
+  for (auto _ : state) {
+    ListState missing = list.DeltaSince(peer);
+    benchmark::DoNotOptimize(missing);
+    if (bytes == 0) bytes = EncodedBytes(missing);
+  }
+  state.counters["bytes"] = static_cast<double>(bytes);
+}
+BENCHMARK(BM_DeltaSinceOneChange)->Unit(benchmark::kMicrosecond);
+
+void BM_EncodeDecode10kState(benchmark::State& state) {
+  ListState list = BigList(kA, 10'000);
+  for (auto _ : state) {
+    v1::ListState message;
+    codec::EncodeState(list, &message);
+    std::string bytes = message.SerializeAsString();
+    v1::ListState parsed;
+    parsed.ParseFromString(bytes);
+    auto decoded = codec::DecodeState(parsed);
+    benchmark::DoNotOptimize(decoded);
+  }
+  state.counters["bytes"] = static_cast<double>(EncodedBytes(list));
+}
+BENCHMARK(BM_EncodeDecode10kState)->Unit(benchmark::kMillisecond);
+
+// 1,000,000 random operations (that changed something) on 100 items by 3
+// replicas; every delta is encoded, sent to both other replicas, decoded
+// and merged.
+void BM_MillionOpsThreeReplicas(benchmark::State& state) {
+  size_t final_bytes = 0;
+  int64_t applied = 0;
+  for (auto _ : state) {
+    std::mt19937_64 rng(42);
+    ListState replicas[3];
+    const ReplicaId ids[3] = {kA, kB, kC};
+    auto created = replicas[0].Create(kA, "shared", 1);
+    replicas[1].Merge(*created);
+    replicas[2].Merge(*created);
+    applied = 0;
+    for (int op = 0; applied < 1'000'000; ++op) {
+      int r = static_cast<int>(rng() % 3);
+      ListState& list = replicas[r];
+      std::string item = Name(static_cast<int>(rng() % 100));
+      int64_t n = 1 + static_cast<int64_t>(rng() % 3);
+      absl::StatusOr<ListState> delta;
+      switch (rng() % 10) {
+        case 0:
+        case 1:
+        case 2:
+        case 3:
+          delta = list.Add(ids[r], item, n);
+          break;
+        case 4:
+        case 5:
+          delta = list.Remove(ids[r], item, n);
+          break;
+        case 6:
+          delta = list.RemoveItem(ids[r], item);
+          break;
+        case 7:
+        case 8:
+          delta = list.Buy(ids[r], item, 0);
+          break;
+        default:
+          delta = list.Rename(ids[r], "shared " + std::to_string(op % 7),
+                              static_cast<uint64_t>(op));
+      }
+      if (!delta.ok() || delta->empty()) continue;
+      ++applied;
+      v1::ListState wire;
+      codec::EncodeState(*delta, &wire);
+      std::string bytes = wire.SerializeAsString();
+      for (int to = 0; to < 3; ++to) {
+        if (to == r) continue;
+        v1::ListState parsed;
+        parsed.ParseFromString(bytes);
+        replicas[to].Merge(*codec::DecodeState(parsed));
+      }
+    }
+    if (!(replicas[0] == replicas[1] && replicas[1] == replicas[2])) {
+      state.SkipWithError("replicas diverged");
+    }
+    final_bytes = EncodedBytes(replicas[0]);
+  }
+  state.counters["ops_applied"] = static_cast<double>(applied);
+  state.counters["final_bytes"] = static_cast<double>(final_bytes);
+}
+BENCHMARK(BM_MillionOpsThreeReplicas)
+    ->Unit(benchmark::kMillisecond)
+    ->Iterations(1);
+
+}  // namespace
+}  // namespace shoplist::crdt
+
+BENCHMARK_MAIN();
