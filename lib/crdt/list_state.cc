@@ -194,11 +194,18 @@ absl::Status ListState::CheckWritable() const {
   return absl::OkStatus();
 }
 
-template <typename Change>
-ListState ListState::ChangeItem(ReplicaId replica, absl::string_view name,
-                                Change change) {
-  Dot dot = context_.Next(replica);
+Dot ListState::NewDot(const Writer& writer) {
+  Dot dot = context_.Next(writer.replica);
+  dot.counter = std::max(dot.counter, writer.reserved_counter);
   context_.Add(dot);
+  return dot;
+}
+
+template <typename Change>
+ListState ListState::ChangeItem(Writer writer, absl::string_view name,
+                                Change change) {
+  const ReplicaId replica = writer.replica;
+  Dot dot = NewDot(writer);
   auto it = items_.find(name);
   if (it == items_.end()) it = items_.emplace(std::string(name), Item{}).first;
   Item& item = it->second;
@@ -214,12 +221,11 @@ ListState ListState::ChangeItem(ReplicaId replica, absl::string_view name,
   return delta;
 }
 
-absl::StatusOr<ListState> ListState::SetTitle(ReplicaId replica,
+absl::StatusOr<ListState> ListState::SetTitle(Writer writer,
                                               absl::string_view title,
                                               uint64_t now_micros) {
   if (absl::Status s = ValidateName(title, "title", true); !s.ok()) return s;
-  Dot dot = context_.Next(replica);
-  context_.Add(dot);
+  Dot dot = NewDot(writer);
   uint64_t timestamp = now_micros;
   // Order after the title this writer saw, even if its clock is behind.
   if (title_ && title_->timestamp_micros >= timestamp) {
@@ -232,23 +238,22 @@ absl::StatusOr<ListState> ListState::SetTitle(ReplicaId replica,
   return delta;
 }
 
-absl::StatusOr<ListState> ListState::Create(ReplicaId replica,
+absl::StatusOr<ListState> ListState::Create(Writer writer,
                                             absl::string_view title,
                                             uint64_t now_micros) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
   if (title_) return absl::AlreadyExistsError("the list already exists");
-  return SetTitle(replica, title, now_micros);
+  return SetTitle(writer, title, now_micros);
 }
 
-absl::StatusOr<ListState> ListState::Rename(ReplicaId replica,
+absl::StatusOr<ListState> ListState::Rename(Writer writer,
                                             absl::string_view title,
                                             uint64_t now_micros) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
-  return SetTitle(replica, title, now_micros);
+  return SetTitle(writer, title, now_micros);
 }
 
-absl::StatusOr<ListState> ListState::Add(ReplicaId replica,
-                                         absl::string_view name,
+absl::StatusOr<ListState> ListState::Add(Writer writer, absl::string_view name,
                                          int64_t count) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
   if (absl::Status s = ValidateName(name, "item name"); !s.ok()) return s;
@@ -264,14 +269,14 @@ absl::StatusOr<ListState> ListState::Add(ReplicaId replica,
         "this list has recorded ", kMaxStoredItems,
         " different item names; reuse a name or start a new list"));
   }
-  return ChangeItem(replica, name, [count](Item& item, ItemEntry& entry) {
+  return ChangeItem(writer, name, [count](Item& item, ItemEntry& entry) {
     // Add to what people see: a sum driven below zero by concurrent
     // removals shows as zero, and "add 1" must then show 1.
     entry.wanted += count + ClampToZero(-item.Wanted());
   });
 }
 
-absl::StatusOr<ListState> ListState::Remove(ReplicaId replica,
+absl::StatusOr<ListState> ListState::Remove(Writer writer,
                                             absl::string_view name,
                                             int64_t count) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
@@ -283,12 +288,12 @@ absl::StatusOr<ListState> ListState::Remove(ReplicaId replica,
   }
   int64_t removable = std::min(count, ClampToZero(it->second.Wanted()));
   if (removable == 0) return ListState();
-  return ChangeItem(replica, name, [removable](Item&, ItemEntry& entry) {
+  return ChangeItem(writer, name, [removable](Item&, ItemEntry& entry) {
     entry.wanted -= removable;
   });
 }
 
-absl::StatusOr<ListState> ListState::RemoveItem(ReplicaId replica,
+absl::StatusOr<ListState> ListState::RemoveItem(Writer writer,
                                                 absl::string_view name) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
   auto it = items_.find(name);
@@ -296,7 +301,7 @@ absl::StatusOr<ListState> ListState::RemoveItem(ReplicaId replica,
     return absl::NotFoundError(
         absl::StrCat("no item '", name, "' on the list"));
   }
-  return ChangeItem(replica, name, [](Item& item, ItemEntry&) {
+  return ChangeItem(writer, name, [](Item& item, ItemEntry&) {
     // Every entry as observed now becomes its writer's reset, this
     // replica's own (with its new counter) included.
     for (const auto& [r, e] : item.entries()) {
@@ -309,8 +314,7 @@ absl::StatusOr<ListState> ListState::RemoveItem(ReplicaId replica,
   });
 }
 
-absl::StatusOr<ListState> ListState::Buy(ReplicaId replica,
-                                         absl::string_view name,
+absl::StatusOr<ListState> ListState::Buy(Writer writer, absl::string_view name,
                                          int64_t count) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
   if (count != 0) {
@@ -326,7 +330,7 @@ absl::StatusOr<ListState> ListState::Buy(ReplicaId replica,
     count = ClampToZero(item.Wanted()) - ClampToZero(item.Bought());
     if (count <= 0) return ListState();
   }
-  return ChangeItem(replica, name, [count](Item& item, ItemEntry& entry) {
+  return ChangeItem(writer, name, [count](Item& item, ItemEntry& entry) {
     entry.bought += count + ClampToZero(-item.Bought());
   });
 }

@@ -83,6 +83,19 @@ class Item {
   Entries entries_;
 };
 
+// Who makes a change. Clients use their replica id alone: the next counter
+// is one past the largest the state has seen. A node applying operations
+// for thin clients may not have seen its own earlier changes to a list (it
+// is not always a replica of it), so it passes a counter it reserved
+// durably; the larger of the two is used.
+struct Writer {
+  Writer(ReplicaId r) : replica(r) {}  // NOLINT: a replica id is a writer
+  Writer(ReplicaId r, uint64_t counter)
+      : replica(r), reserved_counter(counter) {}
+  ReplicaId replica;
+  uint64_t reserved_counter = 0;
+};
+
 struct Title {
   std::string value;
   uint64_t timestamp_micros = 0;
@@ -128,22 +141,21 @@ class ListState {
   // counts (1..kMaxOperationCount), NOT_FOUND for an item not on the list,
   // RESOURCE_EXHAUSTED past kMaxItems. `now_micros` is the writer's clock;
   // a title write is ordered after the one it replaces whatever the clock.
-  absl::StatusOr<ListState> Create(ReplicaId replica, absl::string_view title,
+  absl::StatusOr<ListState> Create(Writer writer, absl::string_view title,
                                    uint64_t now_micros);
-  absl::StatusOr<ListState> Rename(ReplicaId replica, absl::string_view title,
+  absl::StatusOr<ListState> Rename(Writer writer, absl::string_view title,
                                    uint64_t now_micros);
   // Want `count` more of `name`; adds the item when absent.
-  absl::StatusOr<ListState> Add(ReplicaId replica, absl::string_view name,
+  absl::StatusOr<ListState> Add(Writer writer, absl::string_view name,
                                 int64_t count);
   // Want `count` fewer, never below zero; an empty delta when already zero.
-  absl::StatusOr<ListState> Remove(ReplicaId replica, absl::string_view name,
+  absl::StatusOr<ListState> Remove(Writer writer, absl::string_view name,
                                    int64_t count);
   // Takes the item off the list: clears what this replica has observed.
-  absl::StatusOr<ListState> RemoveItem(ReplicaId replica,
-                                       absl::string_view name);
+  absl::StatusOr<ListState> RemoveItem(Writer writer, absl::string_view name);
   // Mark `count` bought; count 0 means all still wanted (an empty delta when
   // nothing is).
-  absl::StatusOr<ListState> Buy(ReplicaId replica, absl::string_view name,
+  absl::StatusOr<ListState> Buy(Writer writer, absl::string_view name,
                                 int64_t count);
   // Deletes the list for everyone; the state becomes the tombstone.
   ListState Delete();
@@ -172,12 +184,13 @@ class ListState {
 
  private:
   absl::Status CheckWritable() const;
-  // Applies `change` to `replica`'s entry of item `name` under a new dot and
-  // returns the delta holding the whole item.
+  // Records and returns the dot of a new change by `writer`.
+  Dot NewDot(const Writer& writer);
+  // Applies `change` to the writer's entry of item `name` under a new dot
+  // and returns the delta holding the whole item.
   template <typename Change>
-  ListState ChangeItem(ReplicaId replica, absl::string_view name,
-                       Change change);
-  absl::StatusOr<ListState> SetTitle(ReplicaId replica, absl::string_view title,
+  ListState ChangeItem(Writer writer, absl::string_view name, Change change);
+  absl::StatusOr<ListState> SetTitle(Writer writer, absl::string_view title,
                                      uint64_t now_micros);
 
   CausalContext context_;

@@ -298,3 +298,21 @@ TEST(ListStateTest, ValidateRejectsDotsOutsideTheContext) {
 
 }  // namespace
 }  // namespace shoplist::crdt
+
+namespace shoplist::crdt {
+namespace {
+
+TEST(ListStateWriterTest, AReservedCounterIsNeverReused) {
+  ListState list;
+  ASSERT_TRUE(list.Add(Writer(kAlice, 10), "milk", 1).ok());
+  EXPECT_EQ(list.context().Max(kAlice), 10u);
+  // Without a reservation the next dot follows what the state has seen.
+  ASSERT_TRUE(list.Add(kAlice, "milk", 1).ok());
+  EXPECT_EQ(list.context().Max(kAlice), 11u);
+  // A reservation below what was seen does not go back.
+  ASSERT_TRUE(list.Add(Writer(kAlice, 3), "milk", 1).ok());
+  EXPECT_EQ(list.context().Max(kAlice), 12u);
+}
+
+}  // namespace
+}  // namespace shoplist::crdt

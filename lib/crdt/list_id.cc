@@ -1,0 +1,78 @@
+#include "crdt/list_id.h"
+
+#include <sys/random.h>
+
+#include <cerrno>
+#include <cstdint>
+#include <cstring>
+
+#include "absl/strings/str_cat.h"
+
+namespace shoplist::crdt {
+namespace {
+
+constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
+
+absl::Status FillRandom(void* buffer, size_t size) {
+  auto* p = static_cast<uint8_t*>(buffer);
+  while (size > 0) {
+    ssize_t n = getrandom(p, size, 0);
+    if (n < 0) {
+      if (errno == EINTR) continue;
+      return absl::InternalError(
+          absl::StrCat("getrandom failed: ", std::strerror(errno)));
+    }
+    p += n;
+    size -= static_cast<size_t>(n);
+  }
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> NewListId() {
+  uint8_t bytes[16];
+  if (absl::Status s = FillRandom(bytes, sizeof bytes); !s.ok()) return s;
+  std::string id;
+  id.reserve(kListIdLength);
+  // 128 bits in 5-bit groups: 25 full groups and a last group of 3 bits.
+  uint32_t buffer = 0;
+  int bits = 0;
+  for (uint8_t b : bytes) {
+    buffer = (buffer << 8) | b;
+    bits += 8;
+    while (bits >= 5) {
+      id.push_back(kAlphabet[(buffer >> (bits - 5)) & 31]);
+      bits -= 5;
+    }
+  }
+  id.push_back(kAlphabet[(buffer << (5 - bits)) & 31]);
+  return id;
+}
+
+absl::Status ValidateListId(absl::string_view id) {
+  if (id.size() != kListIdLength) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "list id must be ", kListIdLength, " characters, got ", id.size()));
+  }
+  for (char c : id) {
+    if (!((c >= 'a' && c <= 'z') || (c >= '2' && c <= '7'))) {
+      return absl::InvalidArgumentError("list id may contain only a-z and 2-7");
+    }
+  }
+  // The last character carries 3 bits followed by 2 zero bits.
+  if ((std::strchr(kAlphabet, id.back()) - kAlphabet) & 3) {
+    return absl::InvalidArgumentError("list id is not canonical base32");
+  }
+  return absl::OkStatus();
+}
+
+absl::StatusOr<uint64_t> NewReplicaId() {
+  uint64_t id = 0;
+  while (id == 0) {
+    if (absl::Status s = FillRandom(&id, sizeof id); !s.ok()) return s;
+  }
+  return id;
+}
+
+}  // namespace shoplist::crdt

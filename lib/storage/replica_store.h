@@ -1,0 +1,75 @@
+// A node's durable storage: list states, hints held for down nodes, and the
+// node's own metadata. Every write is a merge (a join of CRDT states), done
+// read-merge-write under a per-list lock so concurrent writers never lose
+// each other's updates. A call that returns OK has reached the disk
+// (fsync), so an acknowledged write survives kill -9.
+//
+// Thread-safe.
+#ifndef SHOPLIST_STORAGE_REPLICA_STORE_H_
+#define SHOPLIST_STORAGE_REPLICA_STORE_H_
+
+#include <cstdint>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "crdt/list_state.h"
+
+namespace shoplist::storage {
+
+// A delta held for a node that was down when it was written.
+struct Hint {
+  std::string owner;
+  std::string list_id;
+  crdt::ListState delta;
+  // Encoded bytes as read; RemoveHint deletes only if still unchanged.
+  std::string stored_bytes;
+};
+
+class ReplicaStore {
+ public:
+  virtual ~ReplicaStore() = default;
+
+  // The stored state; NOT_FOUND when this node never stored the list,
+  // DATA_LOSS when the stored bytes do not decode.
+  virtual absl::StatusOr<crdt::ListState> Get(absl::string_view list_id) = 0;
+
+  // Joins `delta` into the stored state (an absent list starts empty) and
+  // makes the result durable. Returns the merged state.
+  virtual absl::StatusOr<crdt::ListState> Merge(
+      absl::string_view list_id, const crdt::ListState& delta) = 0;
+
+  // Joins `delta` into the hint kept for `owner`, durably.
+  virtual absl::Status AddHint(absl::string_view owner,
+                               absl::string_view list_id,
+                               const crdt::ListState& delta) = 0;
+  // Up to `limit` hints, in key order (by list, then owner).
+  virtual absl::StatusOr<std::vector<Hint>> Hints(size_t limit) = 0;
+  // The join of every hint held for `list_id`, whoever it is for; nullopt
+  // when there is none.
+  virtual absl::StatusOr<std::optional<crdt::ListState>> HintsFor(
+      absl::string_view list_id) = 0;
+  // Deletes a delivered hint unless a newer write changed it meanwhile.
+  virtual absl::Status RemoveHint(const Hint& delivered) = 0;
+  virtual absl::StatusOr<size_t> CountHints() = 0;
+
+  // This node's replica id for operations it applies itself: created once,
+  // then the same across restarts.
+  virtual absl::StatusOr<uint64_t> ReplicaId() = 0;
+  // Reserves the next counter for this node's replica id on `list_id`:
+  // larger than every counter reserved before and than `at_least`.
+  virtual absl::StatusOr<uint64_t> ReserveCounter(absl::string_view list_id,
+                                                  uint64_t at_least) = 0;
+};
+
+// Opens (creating if needed) a LevelDB-backed store in `directory`.
+absl::StatusOr<std::unique_ptr<ReplicaStore>> OpenLevelDbStore(
+    const std::string& directory);
+
+}  // namespace shoplist::storage
+
+#endif  // SHOPLIST_STORAGE_REPLICA_STORE_H_

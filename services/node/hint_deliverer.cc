@@ -1,0 +1,95 @@
+#include "services/node/hint_deliverer.h"
+
+#include <map>
+#include <vector>
+
+#include "absl/synchronization/notification.h"
+#include "codec/list_codec.h"
+#include "spdlog/spdlog.h"
+
+namespace shoplist::node {
+
+HintDeliverer::HintDeliverer(std::string self_id, storage::ReplicaStore* store,
+                             ReplicaPeers* peers, const RingSource* ring,
+                             PeerHealth* health, absl::Duration interval,
+                             absl::Duration timeout)
+    : self_id_(std::move(self_id)),
+      store_(store),
+      peers_(peers),
+      ring_(ring),
+      health_(health),
+      interval_(interval),
+      timeout_(timeout) {}
+
+void HintDeliverer::Start() {
+  thread_ = std::thread([this] { Loop(); });
+}
+
+HintDeliverer::~HintDeliverer() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  if (thread_.joinable()) thread_.join();
+}
+
+void HintDeliverer::Loop() {
+  absl::MutexLock lock(&mu_);
+  while (!stop_) {
+    mu_.Unlock();
+    DeliverOnce();
+    mu_.Lock();
+    mu_.AwaitWithTimeout(absl::Condition(&stop_), interval_);
+  }
+}
+
+size_t HintDeliverer::DeliverOnce() {
+  absl::StatusOr<std::vector<storage::Hint>> hints = store_->Hints(1024);
+  if (!hints.ok()) {
+    spdlog::warn("hinted hand-off: cannot read hints: {}",
+                 hints.status().ToString());
+    return 0;
+  }
+  std::map<std::string, std::vector<const storage::Hint*>> by_owner;
+  for (const storage::Hint& h : *hints) by_owner[h.owner].push_back(&h);
+
+  std::shared_ptr<const RingView> view = ring_->Current();
+  size_t delivered = 0;
+  for (const auto& [owner, owned] : by_owner) {
+    const ring::Member* member = view->ring.Find(owner);
+    if (member == nullptr || owner == self_id_) continue;
+    v1::HandOffRequest request;
+    request.set_from_node(self_id_);
+    for (const storage::Hint* h : owned) {
+      auto* out = request.add_hints();
+      out->set_list_id(h->list_id);
+      codec::EncodeState(h->delta, out->mutable_delta());
+    }
+    // This thread only delivers hints: waiting here blocks no request.
+    absl::Notification done;
+    grpc::Status result;
+    peers_->HandOff(member->address, request, timeout_,
+                    [&](const grpc::Status& status) {
+                      result = status;
+                      done.Notify();
+                    });
+    done.WaitForNotification();
+    if (!result.ok()) {
+      health_->RecordFailure(owner);
+      continue;
+    }
+    health_->RecordSuccess(owner);
+    for (const storage::Hint* h : owned) {
+      if (absl::Status s = store_->RemoveHint(*h); !s.ok()) {
+        spdlog::warn("hinted hand-off: cannot delete a delivered hint: {}",
+                     s.ToString());
+      }
+    }
+    delivered += owned.size();
+    spdlog::info("hinted hand-off: delivered {} hint(s) to {}", owned.size(),
+                 owner);
+  }
+  return delivered;
+}
+
+}  // namespace shoplist::node

@@ -1,0 +1,37 @@
+// ListService as served by a node: thin handlers over the Coordinator.
+#ifndef SHOPLIST_SERVICES_NODE_LIST_SERVICE_H_
+#define SHOPLIST_SERVICES_NODE_LIST_SERVICE_H_
+
+#include <string>
+
+#include "services/node/coordinator.h"
+#include "shoplist/v1/list_service.grpc.pb.h"
+
+namespace shoplist::node {
+
+class ListServiceImpl final : public v1::ListService::CallbackService {
+ public:
+  ListServiceImpl(std::string self_id, Coordinator* coordinator)
+      : self_id_(std::move(self_id)), coordinator_(coordinator) {}
+
+  grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
+                                const v1::GetRequest* request,
+                                v1::GetResponse* response) override;
+  grpc::ServerUnaryReactor* Sync(grpc::CallbackServerContext* context,
+                                 const v1::SyncRequest* request,
+                                 v1::SyncResponse* response) override;
+  grpc::ServerUnaryReactor* Apply(grpc::CallbackServerContext* context,
+                                  const v1::ApplyRequest* request,
+                                  v1::ApplyResponse* response) override;
+  grpc::ServerUnaryReactor* Ping(grpc::CallbackServerContext* context,
+                                 const v1::PingRequest* request,
+                                 v1::PingResponse* response) override;
+
+ private:
+  const std::string self_id_;
+  Coordinator* const coordinator_;
+};
+
+}  // namespace shoplist::node
+
+#endif  // SHOPLIST_SERVICES_NODE_LIST_SERVICE_H_

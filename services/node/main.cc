@@ -1,0 +1,99 @@
+// shoplist-node: a storage node. See README.md for the flags in context.
+#include <signal.h>
+
+#include <cstdio>
+#include <memory>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/flags/usage.h"
+#include "absl/strings/str_cat.h"
+#include "services/node/node_server.h"
+#include "services/node/ring_source.h"
+#include "spdlog/spdlog.h"
+
+ABSL_FLAG(std::string, id, "", "Stable node name, e.g. node-0 (required)");
+ABSL_FLAG(std::string, listen, "127.0.0.1:7001", "Address to serve on");
+ABSL_FLAG(std::string, advertise, "",
+          "Address other nodes and clients use to reach this node "
+          "(default: --listen)");
+ABSL_FLAG(std::string, members, "",
+          "The ring's members as id=host:port,... (this node included)");
+ABSL_FLAG(std::string, data, "", "Directory of this node's LevelDB (required)");
+ABSL_FLAG(int, replicas, 3, "N: replicas of each list");
+ABSL_FLAG(int, read_quorum, 2, "R: replies a read waits for");
+ABSL_FLAG(int, write_quorum, 2,
+          "W: durable acknowledgements a write waits for");
+ABSL_FLAG(int, vnodes, 64, "Virtual nodes per member on the ring");
+ABSL_FLAG(int, replica_timeout_ms, 2000, "Deadline of each replica call");
+ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error");
+
+namespace {
+
+int Fail(const std::string& message) {
+  std::fprintf(stderr, "shoplist-node: %s\n", message.c_str());
+  return 2;
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  absl::SetProgramUsageMessage(
+      "Storage node of shoplist.\n  shoplist-node --id NAME --listen "
+      "HOST:PORT --members id=host:port,... --data DIR");
+  absl::ParseCommandLine(argc, argv);
+  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+
+  // Signals are taken by sigwait below, never by an arbitrary thread.
+  sigset_t signals;
+  sigemptyset(&signals);
+  sigaddset(&signals, SIGTERM);
+  sigaddset(&signals, SIGINT);
+  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+
+  using shoplist::node::NodeConfig;
+  NodeConfig config;
+  config.id = absl::GetFlag(FLAGS_id);
+  config.listen = absl::GetFlag(FLAGS_listen);
+  config.data_dir = absl::GetFlag(FLAGS_data);
+  if (config.id.empty()) return Fail("--id is required");
+  if (config.data_dir.empty()) return Fail("--data is required");
+  for (int v : {absl::GetFlag(FLAGS_replicas), absl::GetFlag(FLAGS_read_quorum),
+                absl::GetFlag(FLAGS_write_quorum), absl::GetFlag(FLAGS_vnodes),
+                absl::GetFlag(FLAGS_replica_timeout_ms)}) {
+    if (v < 1) return Fail("numeric flags must be at least 1");
+  }
+  config.coordinator.replicas = absl::GetFlag(FLAGS_replicas);
+  config.coordinator.read_quorum = absl::GetFlag(FLAGS_read_quorum);
+  config.coordinator.write_quorum = absl::GetFlag(FLAGS_write_quorum);
+  config.coordinator.replica_timeout =
+      absl::Milliseconds(absl::GetFlag(FLAGS_replica_timeout_ms));
+
+  std::string advertise = absl::GetFlag(FLAGS_advertise);
+  if (advertise.empty()) advertise = config.listen;
+  auto members = shoplist::node::ParseMembers(absl::GetFlag(FLAGS_members));
+  if (!members.ok()) return Fail(std::string(members.status().message()));
+  bool listed = false;
+  for (const auto& m : *members) listed |= m.id == config.id;
+  if (!listed) members->push_back({config.id, advertise, true});
+
+  auto view = std::make_shared<shoplist::node::RingView>();
+  view->version = 1;
+  view->ring = shoplist::ring::Ring(*members, absl::GetFlag(FLAGS_vnodes));
+  shoplist::node::StaticRingSource ring(view);
+
+  auto server = shoplist::node::NodeServer::Start(config, &ring);
+  if (!server.ok()) return Fail(server.status().ToString());
+  spdlog::info("node {} serving on {} (port {}), {} member(s), N={} R={} W={}",
+               config.id, config.listen, (*server)->port(), members->size(),
+               config.coordinator.replicas, config.coordinator.read_quorum,
+               config.coordinator.write_quorum);
+
+  int signal = 0;
+  sigwait(&signals, &signal);
+  spdlog::info("node {}: signal {}, draining", config.id, signal);
+  (*server)->Shutdown(absl::Seconds(5));
+  server->reset();
+  spdlog::info("node {}: stopped cleanly", config.id);
+  return 0;
+}

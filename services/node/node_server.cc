@@ -1,0 +1,104 @@
+#include "services/node/node_server.h"
+
+#include "absl/strings/str_cat.h"
+#include "crdt/limits.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "services/node/hint_deliverer.h"
+#include "services/node/list_service.h"
+#include "services/node/peer_health.h"
+#include "services/node/replica_peers.h"
+#include "services/node/replica_service.h"
+#include "storage/replica_store.h"
+
+namespace shoplist::node {
+
+// Declared in order of construction; destroyed in reverse, so the server
+// stops before the services and the store it uses.
+struct NodeServer::Parts {
+  NodeConfig config;
+  std::unique_ptr<storage::ReplicaStore> store;
+  std::unique_ptr<ReplicaPeers> peers;
+  std::unique_ptr<PeerHealth> health;
+  std::unique_ptr<Coordinator> coordinator;
+  std::unique_ptr<ReplicaServiceImpl> replica_service;
+  std::unique_ptr<ListServiceImpl> list_service;
+  std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<HintDeliverer> hints;
+  int port = 0;
+  absl::Mutex mu;
+  bool shut_down ABSL_GUARDED_BY(mu) = false;
+};
+
+absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
+    NodeConfig config, const RingSource* ring) {
+  if (absl::Status s = ValidateNodeId(config.id); !s.ok()) return s;
+  auto parts = std::make_unique<Parts>();
+  parts->config = std::move(config);
+  NodeConfig& c = parts->config;
+  c.coordinator.self_id = c.id;
+  if (c.coordinator.read_quorum < 1 || c.coordinator.write_quorum < 1 ||
+      c.coordinator.read_quorum > c.coordinator.replicas ||
+      c.coordinator.write_quorum > c.coordinator.replicas) {
+    return absl::InvalidArgumentError(
+        "need 1 <= read quorum, write quorum <= replicas");
+  }
+  absl::StatusOr<std::unique_ptr<storage::ReplicaStore>> store =
+      storage::OpenLevelDbStore(c.data_dir);
+  if (!store.ok()) return store.status();
+  parts->store = *std::move(store);
+  parts->peers = NewGrpcReplicaPeers();
+  parts->health = std::make_unique<PeerHealth>(c.quarantine);
+  parts->coordinator = std::make_unique<Coordinator>(
+      c.coordinator, parts->store.get(), parts->peers.get(), ring,
+      parts->health.get(), nullptr);
+  parts->replica_service =
+      std::make_unique<ReplicaServiceImpl>(c.id, parts->store.get(), nullptr);
+  parts->list_service =
+      std::make_unique<ListServiceImpl>(c.id, parts->coordinator.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(c.listen, grpc::InsecureServerCredentials(),
+                           &parts->port);
+  builder.SetMaxReceiveMessageSize(crdt::kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(crdt::kMaxMessageBytes);
+  builder.RegisterService(parts->replica_service.get());
+  builder.RegisterService(parts->list_service.get());
+  parts->server = builder.BuildAndStart();
+  if (parts->server == nullptr || parts->port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen));
+  }
+  parts->hints = std::make_unique<HintDeliverer>(
+      c.id, parts->store.get(), parts->peers.get(), ring, parts->health.get(),
+      c.hint_interval, c.coordinator.replica_timeout);
+  parts->hints->Start();
+  return std::unique_ptr<NodeServer>(new NodeServer(std::move(parts)));
+}
+
+NodeServer::NodeServer(std::unique_ptr<Parts> parts)
+    : parts_(std::move(parts)) {}
+
+NodeServer::~NodeServer() { Shutdown(absl::Seconds(5)); }
+
+void NodeServer::Shutdown(absl::Duration grace) {
+  {
+    absl::MutexLock lock(&parts_->mu);
+    if (parts_->shut_down) return;
+    parts_->shut_down = true;
+  }
+  parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  parts_->hints.reset();
+  // The coordinator's destructor waits for replica calls still in flight.
+  parts_->coordinator.reset();
+}
+
+void NodeServer::Wait() { parts_->server->Wait(); }
+
+int NodeServer::port() const { return parts_->port; }
+storage::ReplicaStore* NodeServer::store() { return parts_->store.get(); }
+Coordinator* NodeServer::coordinator() { return parts_->coordinator.get(); }
+
+}  // namespace shoplist::node

@@ -1,0 +1,51 @@
+// A running storage node: LevelDB store, coordinator, hinted hand-off and
+// one gRPC server with ListService, ReplicaService, health and reflection.
+// Used by main() and, in-process on an ephemeral port, by service tests.
+#ifndef SHOPLIST_SERVICES_NODE_NODE_SERVER_H_
+#define SHOPLIST_SERVICES_NODE_NODE_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "services/node/coordinator.h"
+#include "services/node/ring_source.h"
+
+namespace shoplist::node {
+
+struct NodeConfig {
+  std::string id;
+  std::string listen = "127.0.0.1:0";
+  std::string data_dir;
+  CoordinatorOptions coordinator;  // self_id is filled from `id`
+  absl::Duration quarantine = absl::Seconds(2);
+  absl::Duration hint_interval = absl::Milliseconds(500);
+};
+
+class NodeServer {
+ public:
+  // Opens the store and starts serving. `ring` must outlive the server.
+  static absl::StatusOr<std::unique_ptr<NodeServer>> Start(
+      NodeConfig config, const RingSource* ring);
+  ~NodeServer();
+
+  // Stops accepting calls, lets in-flight ones finish (up to `grace`), then
+  // stops background work. The store closes when the server is destroyed.
+  void Shutdown(absl::Duration grace);
+  // Blocks until Shutdown() completed.
+  void Wait();
+
+  int port() const;
+  storage::ReplicaStore* store();
+  Coordinator* coordinator();
+
+ private:
+  struct Parts;
+  explicit NodeServer(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace shoplist::node
+
+#endif  // SHOPLIST_SERVICES_NODE_NODE_SERVER_H_

@@ -1,0 +1,84 @@
+#include "services/node/replica_service.h"
+
+#include "absl/strings/str_cat.h"
+#include "codec/list_codec.h"
+#include "crdt/list_id.h"
+#include "services/common/status_util.h"
+#include "services/node/ring_source.h"
+
+namespace shoplist::node {
+namespace {
+
+grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
+                                 const grpc::Status& status) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  reactor->Finish(status);
+  return reactor;
+}
+
+}  // namespace
+
+grpc::Status ReplicaServiceImpl::StoreOne(const v1::StoreRequest& request) {
+  if (absl::Status s = crdt::ValidateListId(request.list_id()); !s.ok()) {
+    return ToGrpc(s);
+  }
+  absl::StatusOr<crdt::ListState> delta = codec::DecodeState(request.delta());
+  if (!delta.ok()) return ToGrpc(delta.status());
+  const std::string& owner = request.intended_owner();
+  if (!owner.empty() && owner != self_id_) {
+    if (absl::Status s = ValidateNodeId(owner); !s.ok()) return ToGrpc(s);
+    return ToGrpc(store_->AddHint(owner, request.list_id(), *delta));
+  }
+  absl::StatusOr<crdt::ListState> merged =
+      store_->Merge(request.list_id(), *delta);
+  if (!merged.ok()) return ToGrpc(merged.status());
+  if (on_change_) on_change_(request.list_id(), *merged);
+  return grpc::Status::OK;
+}
+
+grpc::ServerUnaryReactor* ReplicaServiceImpl::Store(
+    grpc::CallbackServerContext* context, const v1::StoreRequest* request,
+    v1::StoreResponse* /*response*/) {
+  return Finish(context, StoreOne(*request));
+}
+
+grpc::ServerUnaryReactor* ReplicaServiceImpl::Fetch(
+    grpc::CallbackServerContext* context, const v1::FetchRequest* request,
+    v1::FetchResponse* response) {
+  if (absl::Status s = crdt::ValidateListId(request->list_id()); !s.ok()) {
+    return Finish(context, ToGrpc(s));
+  }
+  absl::StatusOr<crdt::ListState> state = store_->Get(request->list_id());
+  if (!state.ok() && !absl::IsNotFound(state.status())) {
+    return Finish(context, ToGrpc(state.status()));
+  }
+  // A stand-in answers with the hints it holds for the list, so a read that
+  // reaches it while owners are down still sees those writes.
+  absl::StatusOr<std::optional<crdt::ListState>> hints =
+      store_->HintsFor(request->list_id());
+  if (!hints.ok()) return Finish(context, ToGrpc(hints.status()));
+  std::optional<crdt::ListState> answer;
+  if (state.ok()) answer = *std::move(state);
+  if (*hints) {
+    if (!answer) answer.emplace();
+    answer->Merge(**hints);
+  }
+  response->set_found(answer.has_value());
+  if (answer) codec::EncodeState(*answer, response->mutable_state());
+  return Finish(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* ReplicaServiceImpl::HandOff(
+    grpc::CallbackServerContext* context, const v1::HandOffRequest* request,
+    v1::HandOffResponse* /*response*/) {
+  for (const auto& hint : request->hints()) {
+    v1::StoreRequest store;
+    store.set_list_id(hint.list_id());
+    *store.mutable_delta() = hint.delta();
+    grpc::Status status = StoreOne(store);
+    if (!status.ok()) return Finish(context, status);
+  }
+  return Finish(context, grpc::Status::OK);
+}
+
+}  // namespace shoplist::node

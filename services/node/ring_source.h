@@ -1,0 +1,49 @@
+// Where a node's coordinator gets the ring from. The proxy's subscription
+// stream is one source; a fixed membership (the --members flag, and tests)
+// is another. Current() is cheap and thread-safe: coordinators call it on
+// every request and always see the newest view.
+#ifndef SHOPLIST_SERVICES_NODE_RING_SOURCE_H_
+#define SHOPLIST_SERVICES_NODE_RING_SOURCE_H_
+
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "ring/ring.h"
+
+namespace shoplist::node {
+
+struct RingView {
+  uint64_t version = 0;
+  ring::Ring ring;
+};
+
+class RingSource {
+ public:
+  virtual ~RingSource() = default;
+  // Never null.
+  virtual std::shared_ptr<const RingView> Current() const = 0;
+};
+
+// A ring that never changes.
+class StaticRingSource final : public RingSource {
+ public:
+  explicit StaticRingSource(std::shared_ptr<const RingView> view)
+      : view_(std::move(view)) {}
+  std::shared_ptr<const RingView> Current() const override { return view_; }
+
+ private:
+  const std::shared_ptr<const RingView> view_;
+};
+
+// Parses "id=host:port,id=host:port". INVALID_ARGUMENT on a malformed or
+// duplicate entry.
+absl::StatusOr<std::vector<ring::Member>> ParseMembers(absl::string_view text);
+// INVALID_ARGUMENT unless `id` is 1..64 characters of [A-Za-z0-9._-].
+absl::Status ValidateNodeId(absl::string_view id);
+
+}  // namespace shoplist::node
+
+#endif  // SHOPLIST_SERVICES_NODE_RING_SOURCE_H_

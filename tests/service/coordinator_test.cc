@@ -1,0 +1,477 @@
+// The coordinator against gMock'd replica peers and a real LevelDB store:
+// each test decides when and how every replica answers.
+#include "services/node/coordinator.h"
+
+#include <deque>
+#include <map>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "codec/list_codec.h"
+#include "crdt/list_id.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "services/node/hint_deliverer.h"
+#include "tests/support/temp_dir.h"
+
+namespace shoplist::node {
+namespace {
+
+using ::testing::_;
+using ::testing::Invoke;
+using ::testing::NiceMock;
+
+class MockReplicaPeers : public ReplicaPeers {
+ public:
+  MOCK_METHOD(void, Store,
+              (const std::string&, const v1::StoreRequest&, absl::Duration,
+               StoreDone),
+              (override));
+  MOCK_METHOD(void, Fetch,
+              (const std::string&, const v1::FetchRequest&, absl::Duration,
+               FetchDone),
+              (override));
+  MOCK_METHOD(void, HandOff,
+              (const std::string&, const v1::HandOffRequest&, absl::Duration,
+               StoreDone),
+              (override));
+};
+
+class MockFailureSink : public FailureSink {
+ public:
+  MOCK_METHOD(void, ReportFailure, (const std::string&, const std::string&),
+              (override));
+};
+
+struct PendingStore {
+  std::string address;
+  v1::StoreRequest request;
+  ReplicaPeers::StoreDone done;
+  bool finished = false;
+};
+struct PendingFetch {
+  std::string address;
+  v1::FetchRequest request;
+  ReplicaPeers::FetchDone done;
+  bool finished = false;
+};
+
+// Answers a captured call, as the network would.
+void Complete(PendingStore* call, const grpc::Status& status) {
+  ASSERT_NE(call, nullptr);
+  ASSERT_FALSE(call->finished);
+  call->finished = true;
+  call->done(status);
+}
+void Complete(PendingFetch* call, const grpc::Status& status,
+              const v1::FetchResponse& response) {
+  ASSERT_NE(call, nullptr);
+  ASSERT_FALSE(call->finished);
+  call->finished = true;
+  call->done(status, response);
+}
+
+constexpr crdt::ReplicaId kClient = 0xC11E47;
+constexpr crdt::ReplicaId kOtherClient = 0x07E4;
+
+crdt::ListState Delta(crdt::ListState& list, const std::string& item, int n,
+                      crdt::ReplicaId writer = kClient) {
+  return *list.Add(writer, item, n);
+}
+
+struct WriteOutcome {
+  bool called = false;
+  int calls = 0;
+  absl::Status status;
+  Coordinator::WriteResult result;
+};
+
+class CoordinatorTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::vector<ring::Member> members;
+    for (int i = 0; i < 5; ++i) {
+      members.push_back({"n" + std::to_string(i),
+                         "10.0.0." + std::to_string(i) + ":7000", true});
+    }
+    auto view = std::make_shared<RingView>();
+    view->version = 7;
+    view->ring = ring::Ring(members, 16);
+    ring_ = std::make_unique<StaticRingSource>(view);
+
+    list_id_ = *crdt::NewListId();
+    for (const ring::Member* m : view->ring.Owners(list_id_, 5)) {
+      walk_.push_back(m->id);
+      address_of_[m->id] = m->address;
+    }
+    store_ = *storage::OpenLevelDbStore(dir_.Sub("db"));
+
+    ON_CALL(peers_, Store(_, _, _, _))
+        .WillByDefault(Invoke(
+            [this](const std::string& address, const v1::StoreRequest& request,
+                   absl::Duration, ReplicaPeers::StoreDone d) {
+              stores_.push_back({address, request, std::move(d)});
+            }));
+    ON_CALL(peers_, Fetch(_, _, _, _))
+        .WillByDefault(Invoke(
+            [this](const std::string& address, const v1::FetchRequest& request,
+                   absl::Duration, ReplicaPeers::FetchDone d) {
+              fetches_.push_back({address, request, std::move(d)});
+            }));
+  }
+
+  // The coordinator waits for its calls in flight: answer what a test
+  // left pending, as their deadlines would.
+  void TearDown() override {
+    ::testing::Mock::VerifyAndClearExpectations(&failures_);
+    grpc::Status cancelled(grpc::StatusCode::CANCELLED, "test over");
+    for (size_t i = 0; i < stores_.size(); ++i) {
+      if (!stores_[i].finished) Complete(&stores_[i], cancelled);
+    }
+    for (size_t i = 0; i < fetches_.size(); ++i) {
+      if (!fetches_[i].finished) {
+        Complete(&fetches_[i], cancelled, v1::FetchResponse());
+      }
+    }
+    coordinator_.reset();
+  }
+
+  // Answers every pending call with OK (a not-found for fetches) and
+  // forgets all calls, so lookups find only later ones.
+  void AnswerAllAndForget() {
+    for (size_t i = 0; i < stores_.size(); ++i) {
+      if (!stores_[i].finished) Complete(&stores_[i], grpc::Status::OK);
+    }
+    for (size_t i = 0; i < fetches_.size(); ++i) {
+      if (!fetches_[i].finished) {
+        Complete(&fetches_[i], grpc::Status::OK, v1::FetchResponse());
+      }
+    }
+    stores_.clear();
+    fetches_.clear();
+  }
+
+  // A coordinator running as the node at `position` of the key's walk
+  // (0..2 are owners, 3..4 are not).
+  Coordinator* MakeCoordinator(size_t position) {
+    CoordinatorOptions options;
+    options.self_id = walk_[position];
+    coordinator_ = std::make_unique<Coordinator>(
+        options, store_.get(), &peers_, ring_.get(), &health_, &failures_);
+    return coordinator_.get();
+  }
+
+  // Finds the captured store sent to node `id`.
+  PendingStore* StoreTo(const std::string& id) {
+    for (auto& s : stores_) {
+      if (s.address == address_of_[id]) return &s;
+    }
+    return nullptr;
+  }
+  PendingFetch* FetchTo(const std::string& id) {
+    for (auto& f : fetches_) {
+      if (f.address == address_of_[id]) return &f;
+    }
+    return nullptr;
+  }
+
+  shoplist::testing::TempDir dir_;
+  std::unique_ptr<StaticRingSource> ring_;
+  std::string list_id_;
+  std::vector<std::string> walk_;  // nodes in clockwise order for list_id_
+  std::map<std::string, std::string> address_of_;
+  std::unique_ptr<storage::ReplicaStore> store_;
+  std::unique_ptr<Coordinator> coordinator_;
+  NiceMock<MockReplicaPeers> peers_;
+  NiceMock<MockFailureSink> failures_;
+  PeerHealth health_{absl::Seconds(30)};
+  // Deques: answering a call may capture new ones without moving these.
+  std::deque<PendingStore> stores_;
+  std::deque<PendingFetch> fetches_;
+  // Outcomes live in the fixture: calls still pending when a test body
+  // ends are answered in TearDown, and their callbacks write here.
+  WriteOutcome out_;
+  absl::StatusOr<Coordinator::ReadResult> read_result_;
+  int read_calls_ = 0;
+  absl::StatusOr<Coordinator::ApplyResult> apply_result_;
+  absl::Status status_;
+};
+
+Coordinator::WriteDone Capture(WriteOutcome* out) {
+  return [out](absl::Status status, Coordinator::WriteResult result) {
+    out->called = true;
+    ++out->calls;
+    out->status = status;
+    out->result = std::move(result);
+  };
+}
+
+TEST_F(CoordinatorTest, WriteAnswersAtQuorumWithoutWaitingForTheSlowReplica) {
+  auto coordinator = MakeCoordinator(0);
+  crdt::ListState client;
+  WriteOutcome& out = out_;
+  coordinator->Write(list_id_, Delta(client, "milk", 2), Capture(&out));
+  // Fan-out went to both other owners at once, before any answered.
+  ASSERT_EQ(stores_.size(), 2u);
+  ASSERT_NE(StoreTo(walk_[1]), nullptr);
+  ASSERT_NE(StoreTo(walk_[2]), nullptr);
+  EXPECT_EQ(StoreTo(walk_[1])->request.intended_owner(), "");
+  EXPECT_EQ(StoreTo(walk_[1])->request.view_version(), 7u);
+  EXPECT_FALSE(out.called);
+
+  Complete(StoreTo(walk_[1]), grpc::Status::OK);
+  ASSERT_TRUE(out.called);
+  EXPECT_TRUE(out.status.ok()) << out.status;
+  EXPECT_EQ(out.result.acks, 2u);
+  ASSERT_TRUE(out.result.local.has_value());
+  EXPECT_EQ(out.result.local->View().items.size(), 1u);
+
+  // The straggler's late answer changes nothing.
+  Complete(StoreTo(walk_[2]), grpc::Status::OK);
+  EXPECT_EQ(out.calls, 1);
+  // Stored durably here.
+  EXPECT_TRUE(store_->Get(list_id_).ok());
+}
+
+TEST_F(CoordinatorTest, FailedReplicaIsReplacedByAStandInHoldingAHint) {
+  auto coordinator = MakeCoordinator(0);
+  EXPECT_CALL(failures_, ReportFailure(walk_[1], _));
+  crdt::ListState client;
+  WriteOutcome& out = out_;
+  coordinator->Write(list_id_, Delta(client, "milk", 1), Capture(&out));
+  Complete(StoreTo(walk_[1]),
+           grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "timed out"));
+  // The next healthy node past the owners takes the write for walk_[1].
+  PendingStore* stand_in = StoreTo(walk_[3]);
+  ASSERT_NE(stand_in, nullptr);
+  EXPECT_EQ(stand_in->request.intended_owner(), walk_[1]);
+  EXPECT_FALSE(out.called);
+  Complete(stand_in, grpc::Status::OK);
+  ASSERT_TRUE(out.called);
+  EXPECT_TRUE(out.status.ok());
+  EXPECT_EQ(out.result.acks, 2u);
+  // The failed node is now avoided: the next write goes to the stand-in
+  // straight away.
+  AnswerAllAndForget();
+  coordinator->Write(list_id_, Delta(client, "tea", 1), Capture(&out));
+  EXPECT_EQ(StoreTo(walk_[1]), nullptr);
+  ASSERT_NE(StoreTo(walk_[3]), nullptr);
+  EXPECT_EQ(StoreTo(walk_[3])->request.intended_owner(), walk_[1]);
+}
+
+TEST_F(CoordinatorTest, WriteBelowQuorumIsUnavailableButKeepsWhatWasStored) {
+  auto coordinator = MakeCoordinator(0);
+  crdt::ListState client;
+  WriteOutcome& out = out_;
+  coordinator->Write(list_id_, Delta(client, "milk", 1), Capture(&out));
+  grpc::Status down(grpc::StatusCode::UNAVAILABLE, "connection refused");
+  Complete(StoreTo(walk_[1]), down);
+  Complete(StoreTo(walk_[2]), down);
+  // Both stand-ins were tried too.
+  ASSERT_NE(StoreTo(walk_[3]), nullptr);
+  ASSERT_NE(StoreTo(walk_[4]), nullptr);
+  Complete(StoreTo(walk_[3]), down);
+  EXPECT_FALSE(out.called);
+  Complete(StoreTo(walk_[4]), down);
+  ASSERT_TRUE(out.called);
+  EXPECT_EQ(out.status.code(), absl::StatusCode::kUnavailable);
+  EXPECT_EQ(out.result.acks, 1u);
+  EXPECT_TRUE(store_->Get(list_id_).ok());
+}
+
+TEST_F(CoordinatorTest, KnownDownOwnerGetsAStandInFromTheStart) {
+  health_.RecordFailure(walk_[2]);
+  auto coordinator = MakeCoordinator(0);
+  crdt::ListState client;
+  WriteOutcome& out = out_;
+  coordinator->Write(list_id_, Delta(client, "milk", 1), Capture(&out));
+  EXPECT_EQ(StoreTo(walk_[2]), nullptr);
+  ASSERT_NE(StoreTo(walk_[3]), nullptr);
+  EXPECT_EQ(StoreTo(walk_[3])->request.intended_owner(), walk_[2]);
+}
+
+TEST_F(CoordinatorTest, NonOwnerCoordinatesWithoutKeepingACopy) {
+  auto coordinator = MakeCoordinator(4);
+  crdt::ListState client;
+  WriteOutcome& out = out_;
+  coordinator->Write(list_id_, Delta(client, "milk", 1), Capture(&out));
+  ASSERT_EQ(stores_.size(), 3u);
+  Complete(StoreTo(walk_[0]), grpc::Status::OK);
+  EXPECT_FALSE(out.called);
+  Complete(StoreTo(walk_[2]), grpc::Status::OK);
+  ASSERT_TRUE(out.called);
+  EXPECT_TRUE(out.status.ok());
+  EXPECT_FALSE(out.result.local.has_value());
+  EXPECT_TRUE(absl::IsNotFound(store_->Get(list_id_).status()));
+  Complete(StoreTo(walk_[1]), grpc::Status::OK);
+}
+
+v1::FetchResponse Found(const crdt::ListState& state) {
+  v1::FetchResponse response;
+  response.set_found(true);
+  codec::EncodeState(state, response.mutable_state());
+  return response;
+}
+
+TEST_F(CoordinatorTest, ReadMergesDivergentRepliesAndRepairsReplicas) {
+  crdt::ListState here, there;
+  ASSERT_TRUE(store_->Merge(list_id_, Delta(here, "milk", 1)).ok());
+  Delta(there, "eggs", 6, kOtherClient);
+
+  auto coordinator = MakeCoordinator(0);
+  absl::StatusOr<Coordinator::ReadResult>& result = read_result_;
+  int& calls = read_calls_;
+  coordinator->Read(list_id_,
+                    [this](absl::StatusOr<Coordinator::ReadResult> r) {
+                      read_result_ = std::move(r);
+                      ++read_calls_;
+                    });
+  ASSERT_EQ(fetches_.size(), 2u);
+  // Local answer (milk) plus one replica (eggs) make R=2.
+  Complete(FetchTo(walk_[1]), grpc::Status::OK, Found(there));
+  ASSERT_EQ(calls, 1);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->replies, 2u);
+  EXPECT_EQ(result->state.View().items.size(), 2u);
+  // No repair until every replica answered.
+  EXPECT_TRUE(stores_.empty());
+  Complete(FetchTo(walk_[2]), grpc::Status::OK, v1::FetchResponse());
+  EXPECT_EQ(calls, 1);
+
+  // Every replica lacked something: walk_[1] gets milk, walk_[2] everything,
+  // this node gets eggs.
+  ASSERT_EQ(stores_.size(), 2u);
+  auto items_of = [](const PendingStore* s) {
+    std::vector<std::string> names;
+    for (const auto& i : s->request.delta().items()) names.push_back(i.name());
+    return names;
+  };
+  EXPECT_THAT(items_of(StoreTo(walk_[1])), ::testing::ElementsAre("milk"));
+  EXPECT_THAT(items_of(StoreTo(walk_[2])),
+              ::testing::ElementsAre("eggs", "milk"));
+  EXPECT_EQ(store_->Get(list_id_)->View().items.size(), 2u);
+}
+
+TEST_F(CoordinatorTest, ReadOfAnUnknownListIsNotFound) {
+  auto coordinator = MakeCoordinator(0);
+  absl::Status& status = status_;
+  coordinator->Read(list_id_,
+                    [this](absl::StatusOr<Coordinator::ReadResult> r) {
+                      status_ = r.status();
+                    });
+  Complete(FetchTo(walk_[1]), grpc::Status::OK, v1::FetchResponse());
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+  Complete(FetchTo(walk_[2]), grpc::Status::OK, v1::FetchResponse());
+  EXPECT_TRUE(stores_.empty());
+}
+
+TEST_F(CoordinatorTest, ReadWithoutQuorumIsUnavailable) {
+  auto coordinator = MakeCoordinator(0);
+  absl::Status& status = status_;
+  coordinator->Read(list_id_,
+                    [this](absl::StatusOr<Coordinator::ReadResult> r) {
+                      status_ = r.status();
+                    });
+  grpc::Status down(grpc::StatusCode::UNAVAILABLE, "down");
+  Complete(FetchTo(walk_[1]), down, v1::FetchResponse());
+  Complete(FetchTo(walk_[2]), down, v1::FetchResponse());
+  Complete(FetchTo(walk_[3]), down, v1::FetchResponse());
+  Complete(FetchTo(walk_[4]), down, v1::FetchResponse());
+  EXPECT_EQ(status.code(), absl::StatusCode::kUnavailable);
+}
+
+TEST_F(CoordinatorTest, ApplyCreatesThenEditsAsTheNodesOwnReplica) {
+  auto coordinator = MakeCoordinator(0);
+  v1::Operation create;
+  create.mutable_create()->set_title("groceries");
+  absl::StatusOr<Coordinator::ApplyResult>& result = apply_result_;
+  coordinator->Apply(list_id_, create,
+                     [this](absl::StatusOr<Coordinator::ApplyResult> r) {
+                       apply_result_ = std::move(r);
+                     });
+  Complete(FetchTo(walk_[1]), grpc::Status::OK, v1::FetchResponse());
+  Complete(FetchTo(walk_[2]), grpc::Status::OK, v1::FetchResponse());
+  ASSERT_EQ(stores_.size(), 2u);
+  Complete(&stores_[0], grpc::Status::OK);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->state.View().title, "groceries");
+  EXPECT_EQ(result->acks, 2u);
+  Complete(&stores_[1], grpc::Status::OK);
+
+  // A second operation is based on what the replicas hold.
+  AnswerAllAndForget();
+  v1::Operation add;
+  add.mutable_add()->set_item("milk");
+  add.mutable_add()->set_count(2);
+  coordinator->Apply(list_id_, add,
+                     [this](absl::StatusOr<Coordinator::ApplyResult> r) {
+                       apply_result_ = std::move(r);
+                     });
+  Complete(FetchTo(walk_[1]), grpc::Status::OK, v1::FetchResponse());
+  Complete(&stores_[0], grpc::Status::OK);
+  ASSERT_TRUE(result.ok()) << result.status();
+  EXPECT_EQ(result->state.View().title, "groceries");
+  ASSERT_EQ(result->state.View().items.size(), 1u);
+  EXPECT_EQ(result->state.View().items[0].wanted, 2);
+  Complete(FetchTo(walk_[2]), grpc::Status::OK, v1::FetchResponse());
+  for (size_t i = 1; i < stores_.size(); ++i)
+    Complete(&stores_[i], grpc::Status::OK);
+}
+
+TEST_F(CoordinatorTest, ApplyOnAnUnknownListIsNotFoundAndBadInputInvalid) {
+  auto coordinator = MakeCoordinator(0);
+  v1::Operation add;
+  add.mutable_add()->set_item("milk");
+  add.mutable_add()->set_count(1);
+  absl::Status& status = status_;
+  coordinator->Apply(list_id_, add,
+                     [this](absl::StatusOr<Coordinator::ApplyResult> r) {
+                       status_ = r.status();
+                     });
+  Complete(FetchTo(walk_[1]), grpc::Status::OK, v1::FetchResponse());
+  Complete(FetchTo(walk_[2]), grpc::Status::OK, v1::FetchResponse());
+  EXPECT_EQ(status.code(), absl::StatusCode::kNotFound);
+
+  AnswerAllAndForget();
+  v1::Operation create;
+  create.mutable_create()->set_title(std::string(300, 'x'));
+  coordinator->Apply(list_id_, create,
+                     [this](absl::StatusOr<Coordinator::ApplyResult> r) {
+                       status_ = r.status();
+                     });
+  Complete(FetchTo(walk_[1]), grpc::Status::OK, v1::FetchResponse());
+  Complete(FetchTo(walk_[2]), grpc::Status::OK, v1::FetchResponse());
+  EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(stores_.empty());
+}
+
+TEST_F(CoordinatorTest, HintsAreDeliveredToTheirOwnerThenDeleted) {
+  crdt::ListState client;
+  ASSERT_TRUE(
+      store_->AddHint(walk_[1], list_id_, Delta(client, "milk", 1)).ok());
+  std::vector<ReplicaPeers::StoreDone> handoffs;
+  std::vector<v1::HandOffRequest> requests;
+  EXPECT_CALL(peers_, HandOff(address_of_[walk_[1]], _, _, _))
+      .Times(2)
+      .WillRepeatedly(
+          Invoke([&](const std::string&, const v1::HandOffRequest& request,
+                     absl::Duration, ReplicaPeers::StoreDone done) {
+            requests.push_back(request);
+            // First delivery fails: the owner is still down.
+            done(requests.size() == 1
+                     ? grpc::Status(grpc::StatusCode::UNAVAILABLE, "down")
+                     : grpc::Status::OK);
+          }));
+  HintDeliverer deliverer(walk_[0], store_.get(), &peers_, ring_.get(),
+                          &health_, absl::Seconds(1), absl::Seconds(1));
+  EXPECT_EQ(deliverer.DeliverOnce(), 0u);
+  EXPECT_EQ(*store_->CountHints(), 1u);
+  EXPECT_EQ(deliverer.DeliverOnce(), 1u);
+  ASSERT_EQ(requests.size(), 2u);
+  EXPECT_EQ(requests[1].hints(0).list_id(), list_id_);
+  EXPECT_EQ(*store_->CountHints(), 0u);
+}
+
+}  // namespace
+}  // namespace shoplist::node
