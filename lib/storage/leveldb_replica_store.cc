@@ -176,6 +176,7 @@ class LevelDbReplicaStore final : public ReplicaStore {
          it->Next()) {
       ++n;
     }
+    if (!it->status().ok()) return FromLevelDb(it->status(), "hint scan");
     return n;
   }
 
@@ -185,7 +186,12 @@ class LevelDbReplicaStore final : public ReplicaStore {
     std::string bytes;
     leveldb::Status s =
         db_->Get(leveldb::ReadOptions(), std::string(kReplicaIdKey), &bytes);
-    if (s.ok() && bytes.size() == sizeof(uint64_t)) {
+    if (s.ok()) {
+      if (bytes.size() != sizeof(uint64_t)) {
+        // Making a new id would hide the damage and could reuse counters.
+        return absl::DataLossError(
+            absl::StrCat("stored ", kReplicaIdKey, " is damaged"));
+      }
       std::memcpy(&replica_id_, bytes.data(), sizeof(uint64_t));
       return replica_id_;
     }

@@ -5,9 +5,15 @@
 
 #include "absl/synchronization/notification.h"
 #include "codec/list_codec.h"
+#include "crdt/limits.h"
 #include "spdlog/spdlog.h"
 
 namespace shoplist::node {
+namespace {
+
+constexpr size_t kMaxHandOffBytes = crdt::kMaxMessageBytes / 4;
+
+}  // namespace
 
 HintDeliverer::HintDeliverer(std::string self_id, storage::ReplicaStore* store,
                              ReplicaPeers* peers, const RingSource* ring,
@@ -55,16 +61,25 @@ size_t HintDeliverer::DeliverOnce() {
 
   std::shared_ptr<const RingView> view = ring_->Current();
   size_t delivered = 0;
-  for (const auto& [owner, owned] : by_owner) {
+  for (auto& [owner, owned] : by_owner) {
     const ring::Member* member = view->ring.Find(owner);
     if (member == nullptr || owner == self_id_) continue;
+    // One request per owner and round, kept well under the message limit;
+    // what does not fit goes in the next round.
     v1::HandOffRequest request;
     request.set_from_node(self_id_);
+    size_t taken = 0;
     for (const storage::Hint* h : owned) {
+      if (taken > 0 &&
+          request.ByteSizeLong() + h->stored_bytes.size() > kMaxHandOffBytes) {
+        break;
+      }
       auto* out = request.add_hints();
       out->set_list_id(h->list_id);
       codec::EncodeState(h->delta, out->mutable_delta());
+      ++taken;
     }
+    owned.resize(taken);
     // This thread only delivers hints: waiting here blocks no request.
     absl::Notification done;
     grpc::Status result;

@@ -8,6 +8,7 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "services/common/flag_names.h"
 #include "services/node/node_server.h"
 #include "services/node/ring_source.h"
 #include "spdlog/spdlog.h"
@@ -41,6 +42,7 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Storage node of shoplist.\n  shoplist-node --id NAME --listen "
       "HOST:PORT --members id=host:port,... --data DIR");
+  shoplist::NormalizeFlagNames(argc, argv);
   absl::ParseCommandLine(argc, argv);
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
 

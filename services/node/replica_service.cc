@@ -1,5 +1,8 @@
 #include "services/node/replica_service.h"
 
+#include <utility>
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "codec/list_codec.h"
 #include "crdt/list_id.h"
@@ -71,12 +74,20 @@ grpc::ServerUnaryReactor* ReplicaServiceImpl::Fetch(
 grpc::ServerUnaryReactor* ReplicaServiceImpl::HandOff(
     grpc::CallbackServerContext* context, const v1::HandOffRequest* request,
     v1::HandOffResponse* /*response*/) {
+  // All or nothing: a batch with one bad hint is refused before any merge.
+  std::vector<std::pair<const std::string*, crdt::ListState>> hints;
   for (const auto& hint : request->hints()) {
-    v1::StoreRequest store;
-    store.set_list_id(hint.list_id());
-    *store.mutable_delta() = hint.delta();
-    grpc::Status status = StoreOne(store);
-    if (!status.ok()) return Finish(context, status);
+    if (absl::Status s = crdt::ValidateListId(hint.list_id()); !s.ok()) {
+      return Finish(context, ToGrpc(s));
+    }
+    absl::StatusOr<crdt::ListState> delta = codec::DecodeState(hint.delta());
+    if (!delta.ok()) return Finish(context, ToGrpc(delta.status()));
+    hints.emplace_back(&hint.list_id(), *std::move(delta));
+  }
+  for (const auto& [list_id, delta] : hints) {
+    absl::StatusOr<crdt::ListState> merged = store_->Merge(*list_id, delta);
+    if (!merged.ok()) return Finish(context, ToGrpc(merged.status()));
+    if (on_change_) on_change_(*list_id, *merged);
   }
   return Finish(context, grpc::Status::OK);
 }
