@@ -8,8 +8,10 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "services/common/flag_names.h"
 #include "services/node/node_server.h"
+#include "services/node/proxy_client.h"
 #include "services/node/ring_source.h"
 #include "spdlog/spdlog.h"
 
@@ -18,8 +20,11 @@ ABSL_FLAG(std::string, listen, "127.0.0.1:7001", "Address to serve on");
 ABSL_FLAG(std::string, advertise, "",
           "Address other nodes and clients use to reach this node "
           "(default: --listen)");
+ABSL_FLAG(std::string, proxy, "",
+          "Proxies to register with and take the ring from: HOST:PORT,...");
 ABSL_FLAG(std::string, members, "",
-          "The ring's members as id=host:port,... (this node included)");
+          "Without --proxy: a fixed ring, id=host:port,... (this node "
+          "included)");
 ABSL_FLAG(std::string, data, "", "Directory of this node's LevelDB (required)");
 ABSL_FLAG(int, replicas, 3, "N: replicas of each list");
 ABSL_FLAG(int, read_quorum, 2, "R: replies a read waits for");
@@ -73,21 +78,55 @@ int main(int argc, char** argv) {
 
   std::string advertise = absl::GetFlag(FLAGS_advertise);
   if (advertise.empty()) advertise = config.listen;
-  auto members = shoplist::node::ParseMembers(absl::GetFlag(FLAGS_members));
-  if (!members.ok()) return Fail(std::string(members.status().message()));
-  bool listed = false;
-  for (const auto& m : *members) listed |= m.id == config.id;
-  if (!listed) members->push_back({config.id, advertise, true});
+  const std::string proxies_flag = absl::GetFlag(FLAGS_proxy);
+  const std::string members_flag = absl::GetFlag(FLAGS_members);
+  if (proxies_flag.empty() == members_flag.empty()) {
+    return Fail("give exactly one of --proxy and --members");
+  }
 
-  auto view = std::make_shared<shoplist::node::RingView>();
-  view->version = 1;
-  view->ring = shoplist::ring::Ring(*members, absl::GetFlag(FLAGS_vnodes));
-  shoplist::node::StaticRingSource ring(view);
+  std::unique_ptr<shoplist::node::ProxyClient> proxies;
+  std::unique_ptr<shoplist::node::StaticRingSource> fixed;
+  const shoplist::node::RingSource* ring = nullptr;
+  shoplist::node::FailureSink* failures = nullptr;
+  if (!proxies_flag.empty()) {
+    std::vector<std::string> addresses =
+        absl::StrSplit(proxies_flag, ',', absl::SkipEmpty());
+    shoplist::v1::NodeInfo self;
+    self.set_id(config.id);
+    self.set_address(advertise);
+    proxies = std::make_unique<shoplist::node::ProxyClient>(
+        self, shoplist::node::NewProxyStubs(addresses));
+    ring = proxies.get();
+    failures = proxies.get();
+  } else {
+    auto members = shoplist::node::ParseMembers(members_flag);
+    if (!members.ok()) return Fail(std::string(members.status().message()));
+    bool listed = false;
+    for (const auto& m : *members) listed |= m.id == config.id;
+    if (!listed) members->push_back({config.id, advertise, true});
+    auto view = std::make_shared<shoplist::node::RingView>();
+    view->version = 1;
+    view->ring = shoplist::ring::Ring(*members, absl::GetFlag(FLAGS_vnodes));
+    fixed = std::make_unique<shoplist::node::StaticRingSource>(view);
+    ring = fixed.get();
+  }
 
-  auto server = shoplist::node::NodeServer::Start(config, &ring);
+  auto server = shoplist::node::NodeServer::Start(config, ring, failures);
   if (!server.ok()) return Fail(server.status().ToString());
+  if (proxies != nullptr) {
+    // Serve first (the proxies may route to this node as soon as it
+    // joins), then register.
+    proxies->Start();
+    if (!proxies->WaitForView(absl::Seconds(10))) {
+      spdlog::warn(
+          "node {}: no ring view from any proxy yet; will keep "
+          "trying",
+          config.id);
+    }
+  }
   spdlog::info("node {} serving on {} (port {}), {} member(s), N={} R={} W={}",
-               config.id, config.listen, (*server)->port(), members->size(),
+               config.id, config.listen, (*server)->port(),
+               ring->Current()->ring.members().size(),
                config.coordinator.replicas, config.coordinator.read_quorum,
                config.coordinator.write_quorum);
 
@@ -96,6 +135,7 @@ int main(int argc, char** argv) {
   spdlog::info("node {}: signal {}, draining", config.id, signal);
   (*server)->Shutdown(absl::Seconds(5));
   server->reset();
+  proxies.reset();
   spdlog::info("node {}: stopped cleanly", config.id);
   return 0;
 }

@@ -5,6 +5,7 @@
 #include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
 #include "grpcpp/health_check_service_interface.h"
+#include "ring/node_id.h"
 #include "services/node/hint_deliverer.h"
 #include "services/node/list_service.h"
 #include "services/node/peer_health.h"
@@ -32,8 +33,8 @@ struct NodeServer::Parts {
 };
 
 absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
-    NodeConfig config, const RingSource* ring) {
-  if (absl::Status s = ValidateNodeId(config.id); !s.ok()) return s;
+    NodeConfig config, const RingSource* ring, FailureSink* failures) {
+  if (absl::Status s = ring::ValidateNodeId(config.id); !s.ok()) return s;
   auto parts = std::make_unique<Parts>();
   parts->config = std::move(config);
   NodeConfig& c = parts->config;
@@ -52,7 +53,7 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
   parts->health = std::make_unique<PeerHealth>(c.quarantine);
   parts->coordinator = std::make_unique<Coordinator>(
       c.coordinator, parts->store.get(), parts->peers.get(), ring,
-      parts->health.get(), nullptr);
+      parts->health.get(), failures);
   parts->replica_service =
       std::make_unique<ReplicaServiceImpl>(c.id, parts->store.get(), nullptr);
   parts->list_service =

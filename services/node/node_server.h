@@ -10,6 +10,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "services/node/coordinator.h"
+#include "services/node/peer_health.h"
 #include "services/node/ring_source.h"
 
 namespace shoplist::node {
@@ -25,9 +26,10 @@ struct NodeConfig {
 
 class NodeServer {
  public:
-  // Opens the store and starts serving. `ring` must outlive the server.
+  // Opens the store and starts serving. `ring` and `failures` (may be
+  // null) must outlive the server.
   static absl::StatusOr<std::unique_ptr<NodeServer>> Start(
-      NodeConfig config, const RingSource* ring);
+      NodeConfig config, const RingSource* ring, FailureSink* failures);
   ~NodeServer();
 
   // Stops accepting calls, lets in-flight ones finish (up to `grace`), then

@@ -6,6 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "codec/list_codec.h"
 #include "crdt/list_id.h"
+#include "ring/node_id.h"
 #include "services/common/status_util.h"
 #include "services/node/ring_source.h"
 
@@ -29,7 +30,7 @@ grpc::Status ReplicaServiceImpl::StoreOne(const v1::StoreRequest& request) {
   if (!delta.ok()) return ToGrpc(delta.status());
   const std::string& owner = request.intended_owner();
   if (!owner.empty() && owner != self_id_) {
-    if (absl::Status s = ValidateNodeId(owner); !s.ok()) return ToGrpc(s);
+    if (absl::Status s = ring::ValidateNodeId(owner); !s.ok()) return ToGrpc(s);
     return ToGrpc(store_->AddHint(owner, request.list_id(), *delta));
   }
   absl::StatusOr<crdt::ListState> merged =

@@ -41,8 +41,6 @@ class StaticRingSource final : public RingSource {
 // Parses "id=host:port,id=host:port". INVALID_ARGUMENT on a malformed or
 // duplicate entry.
 absl::StatusOr<std::vector<ring::Member>> ParseMembers(absl::string_view text);
-// INVALID_ARGUMENT unless `id` is 1..64 characters of [A-Za-z0-9._-].
-absl::Status ValidateNodeId(absl::string_view id);
 
 }  // namespace shoplist::node
 

@@ -1,0 +1,69 @@
+#include "services/proxy/proxy_server.h"
+
+#include "absl/strings/str_cat.h"
+#include "crdt/limits.h"
+#include "grpcpp/ext/proto_server_reflection_plugin.h"
+#include "grpcpp/grpcpp.h"
+#include "grpcpp/health_check_service_interface.h"
+#include "services/proxy/gateway_service.h"
+#include "services/proxy/membership_service.h"
+
+namespace shoplist::proxy {
+
+struct ProxyServer::Parts {
+  std::unique_ptr<ProxyState> state;
+  std::unique_ptr<MembershipServiceImpl> membership;
+  std::unique_ptr<GatewayService> gateway;
+  std::unique_ptr<grpc::Server> server;
+  int port = 0;
+  absl::Mutex mu;
+  bool shut_down ABSL_GUARDED_BY(mu) = false;
+};
+
+absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Start(
+    const std::string& listen, ProxyOptions options) {
+  auto parts = std::make_unique<Parts>();
+  absl::StatusOr<std::unique_ptr<ProxyState>> state =
+      ProxyState::Open(std::move(options));
+  if (!state.ok()) return state.status();
+  parts->state = *std::move(state);
+  parts->membership =
+      std::make_unique<MembershipServiceImpl>(parts->state.get());
+  parts->gateway = std::make_unique<GatewayService>(parts->state.get());
+
+  grpc::EnableDefaultHealthCheckService(true);
+  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  grpc::ServerBuilder builder;
+  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
+                           &parts->port);
+  builder.SetMaxReceiveMessageSize(crdt::kMaxMessageBytes);
+  builder.SetMaxSendMessageSize(crdt::kMaxMessageBytes);
+  builder.RegisterService(parts->membership.get());
+  builder.RegisterService(parts->gateway.get());
+  parts->server = builder.BuildAndStart();
+  if (parts->server == nullptr || parts->port == 0) {
+    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
+  }
+  return std::unique_ptr<ProxyServer>(new ProxyServer(std::move(parts)));
+}
+
+ProxyServer::ProxyServer(std::unique_ptr<Parts> parts)
+    : parts_(std::move(parts)) {}
+
+ProxyServer::~ProxyServer() { Shutdown(absl::Seconds(5)); }
+
+void ProxyServer::Shutdown(absl::Duration grace) {
+  {
+    absl::MutexLock lock(&parts_->mu);
+    if (parts_->shut_down) return;
+    parts_->shut_down = true;
+  }
+  // Subscription streams never end by themselves; the deadline cancels
+  // them, and subscribers re-open against another proxy.
+  parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+}
+
+int ProxyServer::port() const { return parts_->port; }
+ProxyState* ProxyServer::state() { return parts_->state.get(); }
+
+}  // namespace shoplist::proxy

@@ -1,0 +1,34 @@
+// A running proxy: membership state, MembershipService, the ListService
+// gateway, health and reflection, on one port. Used by main() and by tests.
+#ifndef SHOPLIST_SERVICES_PROXY_PROXY_SERVER_H_
+#define SHOPLIST_SERVICES_PROXY_PROXY_SERVER_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/time/time.h"
+#include "services/proxy/proxy_state.h"
+
+namespace shoplist::proxy {
+
+class ProxyServer {
+ public:
+  static absl::StatusOr<std::unique_ptr<ProxyServer>> Start(
+      const std::string& listen, ProxyOptions options);
+  ~ProxyServer();
+
+  // Ends subscription streams, lets unary calls finish (up to `grace`).
+  void Shutdown(absl::Duration grace);
+  int port() const;
+  ProxyState* state();
+
+ private:
+  struct Parts;
+  explicit ProxyServer(std::unique_ptr<Parts> parts);
+  std::unique_ptr<Parts> parts_;
+};
+
+}  // namespace shoplist::proxy
+
+#endif  // SHOPLIST_SERVICES_PROXY_PROXY_SERVER_H_

@@ -1,0 +1,177 @@
+#include "services/proxy/proxy_state.h"
+
+#include <vector>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "leveldb/write_batch.h"
+#include "spdlog/spdlog.h"
+
+namespace shoplist::proxy {
+namespace {
+
+// LevelDB layout: member/<id> -> address, meta/version -> decimal.
+constexpr char kMemberPrefix[] = "member/";
+constexpr char kVersionKey[] = "meta/version";
+
+absl::Status FromLevelDb(const leveldb::Status& s) {
+  return s.ok() ? absl::OkStatus()
+                : absl::InternalError(
+                      absl::StrCat("membership store: ", s.ToString()));
+}
+
+}  // namespace
+
+absl::StatusOr<std::unique_ptr<ProxyState>> ProxyState::Open(
+    ProxyOptions options) {
+  leveldb::Options db_options;
+  db_options.create_if_missing = true;
+  leveldb::DB* db = nullptr;
+  leveldb::Status s = leveldb::DB::Open(db_options, options.data_dir, &db);
+  if (!s.ok()) {
+    return absl::UnavailableError(absl::StrCat(
+        "cannot open LevelDB at ", options.data_dir, ": ", s.ToString()));
+  }
+  auto state = std::unique_ptr<ProxyState>(
+      new ProxyState(std::move(options), std::unique_ptr<leveldb::DB>(db)));
+
+  std::vector<ring::Member> members;
+  uint64_t version = 0;
+  std::unique_ptr<leveldb::Iterator> it(
+      state->db_->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek(kMemberPrefix);
+       it->Valid() && it->key().starts_with(kMemberPrefix); it->Next()) {
+    std::string id = it->key().ToString().substr(sizeof(kMemberPrefix) - 1);
+    members.push_back({id, it->value().ToString(), true});
+  }
+  std::string bytes;
+  if (state->db_->Get(leveldb::ReadOptions(), kVersionKey, &bytes).ok()) {
+    if (!absl::SimpleAtoi(bytes, &version)) {
+      return absl::DataLossError("membership store: bad version");
+    }
+  }
+  {
+    absl::MutexLock lock(&state->mu_);
+    // A restart is a change subscribers must see as newer: health was not
+    // saved, so the restored view may differ from the last one sent.
+    state->membership_.Restore(version + 1, members, state->options_.clock());
+    if (absl::Status st = state->PublishLocked(); !st.ok()) return st;
+  }
+  spdlog::info("proxy {}: restored {} member(s), view version {}",
+               state->options_.proxy_id, members.size(), version);
+  state->ticker_ = std::thread([s = state.get()] { s->TickLoop(); });
+  return state;
+}
+
+ProxyState::ProxyState(ProxyOptions options, std::unique_ptr<leveldb::DB> db)
+    : options_(std::move(options)),
+      db_(std::move(db)),
+      membership_(options_.membership) {}
+
+ProxyState::~ProxyState() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  if (ticker_.joinable()) ticker_.join();
+}
+
+absl::Status ProxyState::PublishLocked() {
+  auto snapshot = std::make_shared<Snapshot>();
+  std::vector<ring::Member> members = membership_.Members();
+  snapshot->version = membership_.version();
+  snapshot->ring = ring::Ring(members, options_.vnodes);
+  v1::RingView& view = snapshot->view;
+  view.set_version(snapshot->version);
+  view.set_vnodes(options_.vnodes);
+  view.set_proxy(options_.proxy_id);
+  for (const ring::Member& m : members) {
+    v1::Member* out = view.add_members();
+    out->mutable_node()->set_id(m.id);
+    out->mutable_node()->set_address(m.address);
+    out->set_state(m.up ? v1::Member::UP : v1::Member::DOWN);
+  }
+  // Persist membership (not health: after a restart every node gets a
+  // heartbeat time-out's grace).
+  leveldb::WriteBatch batch;
+  std::unique_ptr<leveldb::Iterator> it(
+      db_->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek(kMemberPrefix);
+       it->Valid() && it->key().starts_with(kMemberPrefix); it->Next()) {
+    batch.Delete(it->key());
+  }
+  for (const ring::Member& m : members) {
+    batch.Put(absl::StrCat(kMemberPrefix, m.id), m.address);
+  }
+  batch.Put(kVersionKey, absl::StrCat(snapshot->version));
+  leveldb::WriteOptions sync;
+  sync.sync = true;
+  absl::Status status = FromLevelDb(db_->Write(sync, &batch));
+  current_ = snapshot;
+  for (const auto& [id, listener] : listeners_) listener(current_);
+  return status;
+}
+
+absl::Status ProxyState::Change(const std::function<absl::Status()>& change) {
+  absl::MutexLock lock(&mu_);
+  uint64_t before = membership_.version();
+  if (absl::Status s = change(); !s.ok()) return s;
+  if (membership_.version() == before) return absl::OkStatus();
+  return PublishLocked();
+}
+
+absl::Status ProxyState::Join(const std::string& id,
+                              const std::string& address) {
+  return Change([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return membership_.Join(id, address, options_.clock());
+  });
+}
+
+absl::Status ProxyState::Leave(const std::string& id) {
+  return Change(
+      [&]() ABSL_NO_THREAD_SAFETY_ANALYSIS { return membership_.Leave(id); });
+}
+
+absl::Status ProxyState::Heartbeat(const std::string& id) {
+  return Change([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return membership_.Heartbeat(id, options_.clock());
+  });
+}
+
+absl::Status ProxyState::ReportFailure(const std::string& id) {
+  return Change([&]() ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    return membership_.ReportFailure(id, options_.clock());
+  });
+}
+
+std::shared_ptr<const Snapshot> ProxyState::Current() const {
+  absl::MutexLock lock(&mu_);
+  return current_;
+}
+
+int ProxyState::AddListener(Listener listener) {
+  absl::MutexLock lock(&mu_);
+  int id = next_listener_++;
+  listeners_.emplace(id, std::move(listener));
+  return id;
+}
+
+void ProxyState::RemoveListener(int id) {
+  absl::MutexLock lock(&mu_);
+  listeners_.erase(id);
+}
+
+void ProxyState::TickLoop() {
+  absl::MutexLock lock(&mu_);
+  while (!stop_) {
+    mu_.AwaitWithTimeout(absl::Condition(&stop_), options_.tick_interval);
+    if (stop_) break;
+    if (membership_.Tick(options_.clock())) {
+      if (absl::Status s = PublishLocked(); !s.ok()) {
+        spdlog::error("proxy: {}", s.ToString());
+      }
+    }
+  }
+}
+
+}  // namespace shoplist::proxy
