@@ -1,11 +1,11 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds, and runs shoplist. Until the storage
-# nodes and proxy exist this runs the CRDT demo: two people edit one list
-# offline and converge.
+# Installs what is missing, builds, and starts a local shoplist cluster in
+# the background (1 proxy on 127.0.0.1:7000, 3 nodes). Stop it with
+# scripts/cluster-down.sh.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 cmake -S . -B build -G Ninja >/dev/null
-cmake --build build -j"$(nproc)" --target shoplist-demo >/dev/null
-exec build/tools/shoplist-demo
+cmake --build build -j"$(nproc)" --target shoplist-proxy shoplist-node shoplist-ready
+exec scripts/cluster-up.sh "$@"

@@ -1,6 +1,4 @@
 // shoplist-node: a storage node. See README.md for the flags in context.
-#include <signal.h>
-
 #include <cstdio>
 #include <memory>
 
@@ -10,6 +8,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "services/common/flag_names.h"
+#include "services/common/signals.h"
 #include "services/node/node_server.h"
 #include "services/node/proxy_client.h"
 #include "services/node/ring_source.h"
@@ -51,12 +50,7 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
 
-  // Signals are taken by sigwait below, never by an arbitrary thread.
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  shoplist::BlockTerminationSignals();
 
   using shoplist::node::NodeConfig;
   NodeConfig config;
@@ -130,8 +124,7 @@ int main(int argc, char** argv) {
                config.coordinator.replicas, config.coordinator.read_quorum,
                config.coordinator.write_quorum);
 
-  int signal = 0;
-  sigwait(&signals, &signal);
+  int signal = shoplist::WaitForTerminationSignal();
   spdlog::info("node {}: signal {}, draining", config.id, signal);
   (*server)->Shutdown(absl::Seconds(5));
   server->reset();

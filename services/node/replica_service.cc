@@ -8,19 +8,10 @@
 #include "crdt/list_id.h"
 #include "ring/node_id.h"
 #include "services/common/status_util.h"
+#include "services/common/unary.h"
 #include "services/node/ring_source.h"
 
 namespace shoplist::node {
-namespace {
-
-grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
-                                 const grpc::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(status);
-  return reactor;
-}
-
-}  // namespace
 
 grpc::Status ReplicaServiceImpl::StoreOne(const v1::StoreRequest& request) {
   if (absl::Status s = crdt::ValidateListId(request.list_id()); !s.ok()) {
@@ -43,24 +34,24 @@ grpc::Status ReplicaServiceImpl::StoreOne(const v1::StoreRequest& request) {
 grpc::ServerUnaryReactor* ReplicaServiceImpl::Store(
     grpc::CallbackServerContext* context, const v1::StoreRequest* request,
     v1::StoreResponse* /*response*/) {
-  return Finish(context, StoreOne(*request));
+  return FinishUnary(context, StoreOne(*request));
 }
 
 grpc::ServerUnaryReactor* ReplicaServiceImpl::Fetch(
     grpc::CallbackServerContext* context, const v1::FetchRequest* request,
     v1::FetchResponse* response) {
   if (absl::Status s = crdt::ValidateListId(request->list_id()); !s.ok()) {
-    return Finish(context, ToGrpc(s));
+    return FinishUnary(context, ToGrpc(s));
   }
   absl::StatusOr<crdt::ListState> state = store_->Get(request->list_id());
   if (!state.ok() && !absl::IsNotFound(state.status())) {
-    return Finish(context, ToGrpc(state.status()));
+    return FinishUnary(context, ToGrpc(state.status()));
   }
   // A stand-in answers with the hints it holds for the list, so a read that
   // reaches it while owners are down still sees those writes.
   absl::StatusOr<std::optional<crdt::ListState>> hints =
       store_->HintsFor(request->list_id());
-  if (!hints.ok()) return Finish(context, ToGrpc(hints.status()));
+  if (!hints.ok()) return FinishUnary(context, ToGrpc(hints.status()));
   std::optional<crdt::ListState> answer;
   if (state.ok()) answer = *std::move(state);
   if (*hints) {
@@ -69,7 +60,7 @@ grpc::ServerUnaryReactor* ReplicaServiceImpl::Fetch(
   }
   response->set_found(answer.has_value());
   if (answer) codec::EncodeState(*answer, response->mutable_state());
-  return Finish(context, grpc::Status::OK);
+  return FinishUnary(context, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* ReplicaServiceImpl::HandOff(
@@ -79,18 +70,18 @@ grpc::ServerUnaryReactor* ReplicaServiceImpl::HandOff(
   std::vector<std::pair<const std::string*, crdt::ListState>> hints;
   for (const auto& hint : request->hints()) {
     if (absl::Status s = crdt::ValidateListId(hint.list_id()); !s.ok()) {
-      return Finish(context, ToGrpc(s));
+      return FinishUnary(context, ToGrpc(s));
     }
     absl::StatusOr<crdt::ListState> delta = codec::DecodeState(hint.delta());
-    if (!delta.ok()) return Finish(context, ToGrpc(delta.status()));
+    if (!delta.ok()) return FinishUnary(context, ToGrpc(delta.status()));
     hints.emplace_back(&hint.list_id(), *std::move(delta));
   }
   for (const auto& [list_id, delta] : hints) {
     absl::StatusOr<crdt::ListState> merged = store_->Merge(*list_id, delta);
-    if (!merged.ok()) return Finish(context, ToGrpc(merged.status()));
+    if (!merged.ok()) return FinishUnary(context, ToGrpc(merged.status()));
     if (on_change_) on_change_(*list_id, *merged);
   }
-  return Finish(context, grpc::Status::OK);
+  return FinishUnary(context, grpc::Status::OK);
 }
 
 }  // namespace shoplist::node

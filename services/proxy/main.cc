@@ -1,12 +1,11 @@
 // shoplist-proxy: membership, the ring, and the client gateway.
-#include <signal.h>
-
 #include <cstdio>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "services/common/flag_names.h"
+#include "services/common/signals.h"
 #include "services/proxy/proxy_server.h"
 #include "spdlog/spdlog.h"
 
@@ -31,11 +30,7 @@ int main(int argc, char** argv) {
   absl::ParseCommandLine(argc, argv);
   spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
 
-  sigset_t signals;
-  sigemptyset(&signals);
-  sigaddset(&signals, SIGTERM);
-  sigaddset(&signals, SIGINT);
-  pthread_sigmask(SIG_BLOCK, &signals, nullptr);
+  shoplist::BlockTerminationSignals();
 
   shoplist::proxy::ProxyOptions options;
   options.data_dir = absl::GetFlag(FLAGS_data);
@@ -71,8 +66,7 @@ int main(int argc, char** argv) {
   spdlog::info("proxy {} serving on {} (port {}), vnodes {}, N={}",
                options.proxy_id, listen, (*server)->port(), options.vnodes,
                options.replicas);
-  int signal = 0;
-  sigwait(&signals, &signal);
+  int signal = shoplist::WaitForTerminationSignal();
   spdlog::info("proxy {}: signal {}, draining", options.proxy_id, signal);
   (*server)->Shutdown(absl::Seconds(2));
   server->reset();

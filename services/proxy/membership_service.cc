@@ -6,16 +6,10 @@
 #include "absl/synchronization/mutex.h"
 #include "crdt/list_id.h"
 #include "services/common/status_util.h"
+#include "services/common/unary.h"
 
 namespace shoplist::proxy {
 namespace {
-
-grpc::ServerUnaryReactor* Finish(grpc::CallbackServerContext* context,
-                                 const grpc::Status& status) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  reactor->Finish(status);
-  return reactor;
-}
 
 // Streams ring views to one subscriber: the current view first, then each
 // newer one. A slow reader only ever gets the newest pending view: older
@@ -95,7 +89,7 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::Join(
   absl::Status s =
       state_->Join(request->node().id(), request->node().address());
   if (s.ok()) *response->mutable_view() = state_->Current()->view;
-  return Finish(context, ToGrpc(s));
+  return FinishUnary(context, ToGrpc(s));
 }
 
 grpc::ServerUnaryReactor* MembershipServiceImpl::Leave(
@@ -103,7 +97,7 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::Leave(
     v1::LeaveResponse* response) {
   absl::Status s = state_->Leave(request->node_id());
   if (s.ok()) *response->mutable_view() = state_->Current()->view;
-  return Finish(context, ToGrpc(s));
+  return FinishUnary(context, ToGrpc(s));
 }
 
 grpc::ServerUnaryReactor* MembershipServiceImpl::Heartbeat(
@@ -111,25 +105,26 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::Heartbeat(
     v1::HeartbeatResponse* response) {
   absl::Status s = state_->Heartbeat(request->node_id());
   response->set_view_version(state_->Current()->version);
-  return Finish(context, ToGrpc(s));
+  return FinishUnary(context, ToGrpc(s));
 }
 
 grpc::ServerUnaryReactor* MembershipServiceImpl::ReportFailure(
     grpc::CallbackServerContext* context,
     const v1::ReportFailureRequest* request,
     v1::ReportFailureResponse* /*response*/) {
-  return Finish(context, ToGrpc(state_->ReportFailure(request->node_id())));
+  return FinishUnary(context,
+                     ToGrpc(state_->ReportFailure(request->node_id())));
 }
 
 grpc::ServerUnaryReactor* MembershipServiceImpl::Locate(
     grpc::CallbackServerContext* context, const v1::LocateRequest* request,
     v1::LocateResponse* response) {
   if (absl::Status s = crdt::ValidateListId(request->list_id()); !s.ok()) {
-    return Finish(context, ToGrpc(s));
+    return FinishUnary(context, ToGrpc(s));
   }
   if (request->replicas() > 16) {
-    return Finish(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
-                                        "replicas must be at most 16"));
+    return FinishUnary(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                             "replicas must be at most 16"));
   }
   size_t n = request->replicas() == 0 ? state_->options().replicas
                                       : request->replicas();
@@ -137,8 +132,8 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::Locate(
   std::vector<ring::Placement> placements =
       snapshot->ring.PreferenceList(request->list_id(), n);
   if (placements.empty()) {
-    return Finish(context,
-                  grpc::Status(grpc::StatusCode::UNAVAILABLE, "no node is up"));
+    return FinishUnary(
+        context, grpc::Status(grpc::StatusCode::UNAVAILABLE, "no node is up"));
   }
   for (const ring::Placement& p : placements) {
     v1::NodeInfo* node = response->add_preference_list();
@@ -147,7 +142,7 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::Locate(
   }
   *response->mutable_coordinator() = response->preference_list(0);
   response->set_view_version(snapshot->version);
-  return Finish(context, grpc::Status::OK);
+  return FinishUnary(context, grpc::Status::OK);
 }
 
 grpc::ServerWriteReactor<v1::RingView>* MembershipServiceImpl::Subscribe(

@@ -1,0 +1,45 @@
+#!/usr/bin/env bash
+# Starts a local shoplist cluster in the background: 1 proxy and 3 nodes by
+# default, all data and logs in one folder, PIDs recorded for
+# cluster-down.sh. Waits until every node is up, then prints the proxy's
+# address. Expects the binaries built (scripts/run.sh does both).
+#   scripts/cluster-up.sh [DIR]     (default: $SHOPLIST_CLUSTER_DIR or .cluster)
+# Environment: SHOPLIST_NODES (3), SHOPLIST_PROXY_PORT (7000), first node
+# port is proxy port + 1.
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+dir="${1:-${SHOPLIST_CLUSTER_DIR:-$root/.cluster}}"
+nodes="${SHOPLIST_NODES:-3}"
+proxy_port="${SHOPLIST_PROXY_PORT:-7000}"
+bin="$root/build"
+mkdir -p "$dir"
+dir="$(cd "$dir" && pwd)"
+
+if [ -f "$dir/pids" ]; then
+  for pid in $(cat "$dir/pids"); do
+    if kill -0 "$pid" 2>/dev/null; then
+      echo "cluster-up: a cluster is already running from $dir (pid $pid); run scripts/cluster-down.sh $dir" >&2
+      exit 1
+    fi
+  done
+  rm -f "$dir/pids"
+fi
+
+proxy="127.0.0.1:$proxy_port"
+"$bin/services/proxy/shoplist-proxy" --listen="$proxy" --data="$dir/proxy" \
+  >>"$dir/proxy.log" 2>&1 &
+echo $! >>"$dir/pids"
+for i in $(seq 0 $((nodes - 1))); do
+  port=$((proxy_port + 1 + i))
+  "$bin/services/node/shoplist-node" --id="node-$i" --listen="127.0.0.1:$port" \
+    --proxy="$proxy" --data="$dir/node-$i" >>"$dir/node-$i.log" 2>&1 &
+  echo $! >>"$dir/pids"
+done
+
+if ! "$bin/tools/shoplist-ready" --proxy="$proxy" --nodes="$nodes" --timeout-s=30; then
+  echo "cluster-up: not healthy; logs in $dir" >&2
+  "$root/scripts/cluster-down.sh" "$dir" >/dev/null 2>&1 || true
+  exit 1
+fi
+echo "shoplist cluster up: proxy $proxy, $nodes node(s), data and logs in $dir"
+echo "stop it with: scripts/cluster-down.sh $dir"
