@@ -67,8 +67,8 @@ absl::StatusOr<crdt::ListState> Decode(absl::string_view bytes,
 
 class LevelDbReplicaStore final : public ReplicaStore {
  public:
-  explicit LevelDbReplicaStore(std::unique_ptr<leveldb::DB> db)
-      : db_(std::move(db)) {
+  LevelDbReplicaStore(std::unique_ptr<leveldb::DB> db, MergeListener on_merge)
+      : db_(std::move(db)), on_merge_(std::move(on_merge)) {
     sync_.sync = true;
   }
 
@@ -245,6 +245,7 @@ class LevelDbReplicaStore final : public ReplicaStore {
   }
 
   std::unique_ptr<leveldb::DB> db_;
+  const MergeListener on_merge_;
   leveldb::WriteOptions sync_;
   // Striped per-key locks: read-merge-write of one key is serialised.
   std::array<absl::Mutex, 256> locks_;
@@ -255,7 +256,7 @@ class LevelDbReplicaStore final : public ReplicaStore {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ReplicaStore>> OpenLevelDbStore(
-    const std::string& directory) {
+    const std::string& directory, MergeListener on_merge) {
   leveldb::Options options;
   options.create_if_missing = true;
   leveldb::DB* db = nullptr;
@@ -264,8 +265,8 @@ absl::StatusOr<std::unique_ptr<ReplicaStore>> OpenLevelDbStore(
     return absl::UnavailableError(
         absl::StrCat("cannot open LevelDB at ", directory, ": ", s.ToString()));
   }
-  return std::make_unique<LevelDbReplicaStore>(
-      std::unique_ptr<leveldb::DB>(db));
+  return std::make_unique<LevelDbReplicaStore>(std::unique_ptr<leveldb::DB>(db),
+                                               std::move(on_merge));
 }
 
 }  // namespace shoplist::storage

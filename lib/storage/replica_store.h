@@ -9,6 +9,7 @@
 #define SHOPLIST_STORAGE_REPLICA_STORE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -66,9 +67,14 @@ class ReplicaStore {
                                                   uint64_t at_least) = 0;
 };
 
+// Called after a Merge changed a stored list, with the merged state, while
+// that list's lock is held: it must be quick and must not call the store.
+using MergeListener =
+    std::function<void(const std::string& list_id, const crdt::ListState&)>;
+
 // Opens (creating if needed) a LevelDB-backed store in `directory`.
 absl::StatusOr<std::unique_ptr<ReplicaStore>> OpenLevelDbStore(
-    const std::string& directory);
+    const std::string& directory, MergeListener on_merge = nullptr);
 
 }  // namespace shoplist::storage
 

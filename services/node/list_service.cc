@@ -1,7 +1,11 @@
 #include "services/node/list_service.h"
 
+#include <atomic>
 #include <memory>
+#include <optional>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "codec/list_codec.h"
 #include "crdt/list_id.h"
 #include "services/common/status_util.h"
@@ -14,7 +18,120 @@ bool CarriesNoChange(const crdt::ListState& delta) {
   return !delta.deleted() && !delta.title() && delta.items().empty();
 }
 
+// One Watch call. Holds two references: gRPC's (until OnDone) and the
+// initial read's (until its callback), and deletes itself after both.
+// Changes that arrive while a write is in flight are coalesced: only the
+// newest state is pending, and each event carries what the watcher lacks.
+class WatchWriter final : public grpc::ServerWriteReactor<v1::WatchEvent> {
+ public:
+  WatchWriter(WatchHub* hub, Coordinator* coordinator, std::string list_id,
+              crdt::CausalContext known)
+      : hub_(hub), known_(std::move(known)) {
+    watcher_ = hub_->Add(
+        list_id, [this](const crdt::ListState& state) { Offer(state); });
+    coordinator->Read(list_id,
+                      [this](absl::StatusOr<Coordinator::ReadResult> read) {
+                        if (read.ok()) {
+                          Offer(read->state);
+                        } else {
+                          absl::MutexLock lock(&mu_);
+                          FinishLocked(ToGrpc(read.status()));
+                        }
+                        Unref();
+                      });
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+    } else if (last_) {
+      FinishLocked(grpc::Status::OK);
+    } else {
+      WriteNextLocked();
+    }
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    hub_->Remove(watcher_);
+    Unref();
+  }
+
+ private:
+  void Unref() {
+    if (refs_.fetch_sub(1) == 1) delete this;
+  }
+
+  void Offer(const crdt::ListState& state) {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    pending_ = state;
+    WriteNextLocked();
+  }
+
+  void WriteNextLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_ || !pending_) return;
+    crdt::ListState delta = pending_->DeltaSince(known_);
+    bool deleted = pending_->deleted();
+    if (!deleted && delta.items().empty() && !delta.title()) {
+      pending_.reset();  // nothing the watcher lacks
+      return;
+    }
+    known_.Merge(pending_->context());
+    event_.Clear();
+    codec::EncodeState(delta, event_.mutable_delta());
+    codec::EncodeView(pending_->View(), event_.mutable_view());
+    pending_.reset();
+    writing_ = true;
+    last_ = deleted;  // a deleted list has nothing more to say
+    StartWrite(&event_);
+  }
+
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  WatchHub* const hub_;
+  int watcher_ = -1;
+  std::atomic<int> refs_{2};
+  absl::Mutex mu_;
+  crdt::CausalContext known_ ABSL_GUARDED_BY(mu_);
+  std::optional<crdt::ListState> pending_ ABSL_GUARDED_BY(mu_);
+  v1::WatchEvent event_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool last_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// Refuses a Watch before it starts.
+class RefusedWatch final : public grpc::ServerWriteReactor<v1::WatchEvent> {
+ public:
+  explicit RefusedWatch(const grpc::Status& status) { Finish(status); }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace
+
+grpc::ServerWriteReactor<v1::WatchEvent>* ListServiceImpl::Watch(
+    grpc::CallbackServerContext* /*context*/, const v1::WatchRequest* request) {
+  if (absl::Status s = crdt::ValidateListId(request->list_id()); !s.ok()) {
+    return new RefusedWatch(ToGrpc(s));
+  }
+  absl::StatusOr<crdt::CausalContext> known =
+      codec::DecodeContext(request->known());
+  if (!known.ok()) return new RefusedWatch(ToGrpc(known.status()));
+  return new WatchWriter(watchers_, coordinator_, request->list_id(),
+                         *std::move(known));
+}
 
 grpc::ServerUnaryReactor* ListServiceImpl::Get(
     grpc::CallbackServerContext* context, const v1::GetRequest* request,

@@ -5,14 +5,18 @@
 #include <string>
 
 #include "services/node/coordinator.h"
+#include "services/node/watch_hub.h"
 #include "shoplist/v1/list_service.grpc.pb.h"
 
 namespace shoplist::node {
 
 class ListServiceImpl final : public v1::ListService::CallbackService {
  public:
-  ListServiceImpl(std::string self_id, Coordinator* coordinator)
-      : self_id_(std::move(self_id)), coordinator_(coordinator) {}
+  ListServiceImpl(std::string self_id, Coordinator* coordinator,
+                  WatchHub* watchers)
+      : self_id_(std::move(self_id)),
+        coordinator_(coordinator),
+        watchers_(watchers) {}
 
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
                                 const v1::GetRequest* request,
@@ -23,6 +27,10 @@ class ListServiceImpl final : public v1::ListService::CallbackService {
   grpc::ServerUnaryReactor* Apply(grpc::CallbackServerContext* context,
                                   const v1::ApplyRequest* request,
                                   v1::ApplyResponse* response) override;
+  // Streams what the caller lacks, then every change this replica merges.
+  grpc::ServerWriteReactor<v1::WatchEvent>* Watch(
+      grpc::CallbackServerContext* context,
+      const v1::WatchRequest* request) override;
   grpc::ServerUnaryReactor* Ping(grpc::CallbackServerContext* context,
                                  const v1::PingRequest* request,
                                  v1::PingResponse* response) override;
@@ -30,6 +38,7 @@ class ListServiceImpl final : public v1::ListService::CallbackService {
  private:
   const std::string self_id_;
   Coordinator* const coordinator_;
+  WatchHub* const watchers_;
 };
 
 }  // namespace shoplist::node

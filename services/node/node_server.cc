@@ -11,6 +11,7 @@
 #include "services/node/peer_health.h"
 #include "services/node/replica_peers.h"
 #include "services/node/replica_service.h"
+#include "services/node/watch_hub.h"
 #include "storage/replica_store.h"
 
 namespace shoplist::node {
@@ -19,6 +20,7 @@ namespace shoplist::node {
 // stops before the services and the store it uses.
 struct NodeServer::Parts {
   NodeConfig config;
+  WatchHub watchers;
   std::unique_ptr<storage::ReplicaStore> store;
   std::unique_ptr<ReplicaPeers> peers;
   std::unique_ptr<PeerHealth> health;
@@ -46,7 +48,11 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
         "need 1 <= read quorum, write quorum <= replicas");
   }
   absl::StatusOr<std::unique_ptr<storage::ReplicaStore>> store =
-      storage::OpenLevelDbStore(c.data_dir);
+      storage::OpenLevelDbStore(
+          c.data_dir, [hub = &parts->watchers](const std::string& list_id,
+                                               const crdt::ListState& merged) {
+            hub->Publish(list_id, merged);
+          });
   if (!store.ok()) return store.status();
   parts->store = *std::move(store);
   parts->peers = NewGrpcReplicaPeers();
@@ -56,8 +62,8 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
       parts->health.get(), failures);
   parts->replica_service =
       std::make_unique<ReplicaServiceImpl>(c.id, parts->store.get(), nullptr);
-  parts->list_service =
-      std::make_unique<ListServiceImpl>(c.id, parts->coordinator.get());
+  parts->list_service = std::make_unique<ListServiceImpl>(
+      c.id, parts->coordinator.get(), &parts->watchers);
 
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
