@@ -99,6 +99,7 @@ class LevelDbReplicaStore final : public ReplicaStore {
         !s.ok()) {
       return s;
     }
+    if (on_merge_) on_merge_(std::string(list_id), *merged);
     return merged;
   }
 

@@ -1,4 +1,4 @@
-// The one helper for callback handlers that answer at once.
+// Helpers for callback handlers that answer at once.
 #ifndef SHOPLIST_SERVICES_COMMON_UNARY_H_
 #define SHOPLIST_SERVICES_COMMON_UNARY_H_
 
@@ -12,6 +12,14 @@ inline grpc::ServerUnaryReactor* FinishUnary(
   reactor->Finish(status);
   return reactor;
 }
+
+// A server stream refused before it starts; deletes itself when done.
+template <typename Response>
+class RefusedStream final : public grpc::ServerWriteReactor<Response> {
+ public:
+  explicit RefusedStream(const grpc::Status& status) { this->Finish(status); }
+  void OnDone() override { delete this; }
+};
 
 }  // namespace shoplist
 

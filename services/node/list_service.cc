@@ -9,6 +9,7 @@
 #include "codec/list_codec.h"
 #include "crdt/list_id.h"
 #include "services/common/status_util.h"
+#include "services/common/unary.h"
 
 namespace shoplist::node {
 namespace {
@@ -112,23 +113,17 @@ class WatchWriter final : public grpc::ServerWriteReactor<v1::WatchEvent> {
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// Refuses a Watch before it starts.
-class RefusedWatch final : public grpc::ServerWriteReactor<v1::WatchEvent> {
- public:
-  explicit RefusedWatch(const grpc::Status& status) { Finish(status); }
-  void OnDone() override { delete this; }
-};
-
 }  // namespace
 
 grpc::ServerWriteReactor<v1::WatchEvent>* ListServiceImpl::Watch(
     grpc::CallbackServerContext* /*context*/, const v1::WatchRequest* request) {
   if (absl::Status s = crdt::ValidateListId(request->list_id()); !s.ok()) {
-    return new RefusedWatch(ToGrpc(s));
+    return new RefusedStream<v1::WatchEvent>(ToGrpc(s));
   }
   absl::StatusOr<crdt::CausalContext> known =
       codec::DecodeContext(request->known());
-  if (!known.ok()) return new RefusedWatch(ToGrpc(known.status()));
+  if (!known.ok())
+    return new RefusedStream<v1::WatchEvent>(ToGrpc(known.status()));
   return new WatchWriter(watchers_, coordinator_, request->list_id(),
                          *std::move(known));
 }

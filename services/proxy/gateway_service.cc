@@ -3,8 +3,12 @@
 #include <functional>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "codec/list_codec.h"
 #include "crdt/list_id.h"
 #include "services/common/status_util.h"
+#include "services/common/unary.h"
 #include "services/node/replica_peers.h"
 
 namespace shoplist::proxy {
@@ -109,6 +113,126 @@ grpc::ServerUnaryReactor* Forward(
   return reactor;
 }
 
+// Relays one client's Watch. The server side writes to the client; an inner
+// client reactor reads from a node. One event is in flight at a time:
+// read from the node, write to the client, read again. Deletes itself once
+// both sides are done.
+class WatchRelay final : public grpc::ServerWriteReactor<v1::WatchEvent> {
+ public:
+  WatchRelay(GatewayService* gateway, v1::WatchRequest request,
+             std::vector<std::string> addresses)
+      : gateway_(gateway),
+        request_(std::move(request)),
+        addresses_(std::move(addresses)) {
+    absl::MutexLock lock(&mu_);
+    if (auto known = codec::DecodeContext(request_.known()); known.ok()) {
+      known_ = *std::move(known);
+    }
+    AttachLocked();
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+      return;
+    }
+    if (upstream_ != nullptr) upstream_->StartRead(&upstream_->event);
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      server_done_ = true;
+      last = upstream_ == nullptr;
+    }
+    if (last) delete this;
+  }
+
+ private:
+  // One attachment to one node.
+  struct Upstream final : public grpc::ClientReadReactor<v1::WatchEvent> {
+    explicit Upstream(WatchRelay* relay) : relay(relay) {}
+    void OnReadDone(bool ok) override { relay->OnUpstreamRead(ok); }
+    void OnDone(const grpc::Status& status) override {
+      relay->OnUpstreamDone(this, status);
+    }
+    WatchRelay* const relay;
+    grpc::ClientContext context;
+    v1::WatchEvent event;
+  };
+
+  void AttachLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (next_ >= addresses_.size()) {
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                "no replica of the list could be watched"));
+      return;
+    }
+    upstream_ = new Upstream(this);
+    gateway_->StubFor(addresses_[next_++])
+        ->async()
+        ->Watch(&upstream_->context, &request_, upstream_);
+    upstream_->StartRead(&upstream_->event);
+    upstream_->StartCall();
+  }
+
+  void OnUpstreamRead(bool ok) {
+    absl::MutexLock lock(&mu_);
+    if (!ok || finished_) return;  // OnUpstreamDone follows
+    // Re-attaching elsewhere starts from what the client already has.
+    if (auto delta = codec::DecodeState(upstream_->event.delta()); delta.ok()) {
+      known_.Merge(delta->context());
+      codec::EncodeContext(known_, request_.mutable_known());
+    }
+    out_ = upstream_->event;
+    StartWrite(&out_);
+  }
+
+  void OnUpstreamDone(Upstream* upstream, const grpc::Status& status) {
+    bool last = false;
+    {
+      absl::MutexLock lock(&mu_);
+      delete upstream;
+      upstream_ = nullptr;
+      if (!finished_ &&
+          (status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+           status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED ||
+           status.error_code() == grpc::StatusCode::CANCELLED)) {
+        AttachLocked();  // the node went away: the next replica
+      } else {
+        FinishLocked(status);  // OK (list deleted) or a real error
+      }
+      last = server_done_ && upstream_ == nullptr;
+    }
+    if (last) delete this;
+  }
+
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    if (upstream_ != nullptr) upstream_->context.TryCancel();
+    Finish(status);
+  }
+
+  GatewayService* const gateway_;
+  absl::Mutex mu_;
+  v1::WatchRequest request_ ABSL_GUARDED_BY(mu_);
+  const std::vector<std::string> addresses_;
+  size_t next_ ABSL_GUARDED_BY(mu_) = 0;
+  crdt::CausalContext known_ ABSL_GUARDED_BY(mu_);
+  Upstream* upstream_ ABSL_GUARDED_BY(mu_) = nullptr;
+  v1::WatchEvent out_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool server_done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 }  // namespace
 
 v1::ListService::Stub* GatewayService::StubFor(const std::string& address) {
@@ -156,6 +280,19 @@ grpc::ServerUnaryReactor* GatewayService::Apply(
          std::function<void(grpc::Status)> done) {
         stub->async()->Apply(c, req, resp, std::move(done));
       });
+}
+
+grpc::ServerWriteReactor<v1::WatchEvent>* GatewayService::Watch(
+    grpc::CallbackServerContext* /*context*/, const v1::WatchRequest* request) {
+  if (absl::Status s = crdt::ValidateListId(request->list_id()); !s.ok()) {
+    return new RefusedStream<v1::WatchEvent>(ToGrpc(s));
+  }
+  std::vector<std::string> addresses;
+  for (const ring::Placement& p : state_->Current()->ring.PreferenceList(
+           request->list_id(), state_->options().replicas)) {
+    addresses.push_back(p.address);
+  }
+  return new WatchRelay(this, *request, std::move(addresses));
 }
 
 grpc::ServerUnaryReactor* GatewayService::Ping(

@@ -29,6 +29,11 @@ class GatewayService final : public v1::ListService::CallbackService {
   grpc::ServerUnaryReactor* Apply(grpc::CallbackServerContext* context,
                                   const v1::ApplyRequest* request,
                                   v1::ApplyResponse* response) override;
+  // Relays the watch stream of one replica of the list; when that replica
+  // goes away, re-attaches to the next one from what was already relayed.
+  grpc::ServerWriteReactor<v1::WatchEvent>* Watch(
+      grpc::CallbackServerContext* context,
+      const v1::WatchRequest* request) override;
   grpc::ServerUnaryReactor* Ping(grpc::CallbackServerContext* context,
                                  const v1::PingRequest* request,
                                  v1::PingResponse* response) override;
