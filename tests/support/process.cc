@@ -7,6 +7,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <cstdio>
 #include <cstdlib>
 
 #include "absl/time/clock.h"
@@ -63,6 +64,76 @@ void ChildProcess::Kill() {
   if (pid_ <= 0 || exit_code_ != -1) return;
   kill(pid_, SIGKILL);
   Wait(absl::Seconds(10));
+}
+
+namespace {
+
+std::string ReadFile(const std::string& path) {
+  std::string data;
+  if (FILE* f = std::fopen(path.c_str(), "rb")) {
+    char buffer[4096];
+    size_t n;
+    while ((n = std::fread(buffer, 1, sizeof buffer, f)) > 0) {
+      data.append(buffer, n);
+    }
+    std::fclose(f);
+  }
+  return data;
+}
+
+}  // namespace
+
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         absl::Duration timeout, const std::string& input) {
+  char dir_template[] = "/tmp/shoplist-cmd-XXXXXX";
+  std::string dir = mkdtemp(dir_template);
+  std::string in_path = dir + "/in", out_path = dir + "/out",
+              err_path = dir + "/err";
+  if (FILE* f = std::fopen(in_path.c_str(), "wb")) {
+    std::fwrite(input.data(), 1, input.size(), f);
+    std::fclose(f);
+  }
+  std::vector<std::string> args = argv;
+  std::vector<char*> raw;
+  for (std::string& a : args) raw.push_back(a.data());
+  raw.push_back(nullptr);
+  pid_t pid = fork();
+  if (pid == 0) {
+    int in = open(in_path.c_str(), O_RDONLY);
+    int out = open(out_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    int err = open(err_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
+    dup2(in, 0);
+    dup2(out, 1);
+    dup2(err, 2);
+    sigset_t none;
+    sigemptyset(&none);
+    sigprocmask(SIG_SETMASK, &none, nullptr);
+    execv(raw[0], raw.data());
+    _exit(127);
+  }
+  CommandResult result;
+  absl::Time deadline = absl::Now() + timeout;
+  while (true) {
+    int status = 0;
+    if (waitpid(pid, &status, WNOHANG) == pid) {
+      result.exit_code =
+          WIFEXITED(status) ? WEXITSTATUS(status) : 128 + WTERMSIG(status);
+      break;
+    }
+    if (absl::Now() >= deadline) {
+      kill(pid, SIGKILL);
+      waitpid(pid, &status, 0);
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(5));
+  }
+  result.out = ReadFile(out_path);
+  result.err = ReadFile(err_path);
+  std::remove(in_path.c_str());
+  std::remove(out_path.c_str());
+  std::remove(err_path.c_str());
+  rmdir(dir.c_str());
+  return result;
 }
 
 int FreePort() {

@@ -38,6 +38,17 @@ class ChildProcess {
   std::string log_path_;
 };
 
+struct CommandResult {
+  int exit_code = -1;  // 128+signal when killed; -1 on time-out (killed)
+  std::string out;
+  std::string err;
+};
+
+// Runs `argv` to completion (killed after `timeout`), with `input` on its
+// standard input, and returns its exit code and output.
+CommandResult RunCommand(const std::vector<std::string>& argv,
+                         absl::Duration timeout, const std::string& input = "");
+
 // A TCP port on 127.0.0.1 that was free a moment ago.
 int FreePort();
 

@@ -17,6 +17,7 @@
 #include "gtest/gtest.h"
 #include "shoplist/v1/list_service.grpc.pb.h"
 #include "shoplist/v1/membership_service.grpc.pb.h"
+#include "tests/support/cluster.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -24,103 +25,9 @@ namespace shoplist {
 namespace {
 
 using testing::ChildProcess;
+using testing::Cluster;
+using testing::Context;
 using testing::TempDir;
-
-std::shared_ptr<grpc::Channel> FastChannel(const std::string& address) {
-  grpc::ChannelArguments args;
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
-  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                   args);
-}
-
-std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout,
-                                             bool wait = false) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  context->set_wait_for_ready(wait);
-  return context;
-}
-
-class Cluster {
- public:
-  Cluster(int proxies, int nodes, const TempDir& dir) : dir_(dir) {
-    for (int i = 0; i < proxies; ++i) {
-      proxy_addresses_.push_back(
-          absl::StrCat("127.0.0.1:", testing::FreePort()));
-      auto channel = FastChannel(proxy_addresses_.back());
-      membership_.push_back(v1::MembershipService::NewStub(channel));
-      gateway_.push_back(v1::ListService::NewStub(channel));
-    }
-    proxy_processes_.resize(proxies);
-    for (int i = 0; i < proxies; ++i) StartProxy(i);
-    for (int i = 0; i < nodes; ++i) AddNode();
-  }
-
-  void StartProxy(int i) {
-    proxy_processes_[i] = std::make_unique<ChildProcess>(
-        std::vector<std::string>{
-            SHOPLIST_PROXY_BINARY, "--listen=" + proxy_addresses_[i],
-            "--data=" + dir_.Sub(absl::StrCat("proxy-", i)),
-            absl::StrCat("--id=proxy-", i), "--vnodes=64",
-            "--heartbeat-timeout-ms=1500"},
-        dir_.Sub(absl::StrCat("proxy-", i, ".log")));
-  }
-
-  int AddNode() {
-    int i = static_cast<int>(node_ids_.size());
-    node_ids_.push_back(absl::StrCat("node-", i));
-    node_addresses_.push_back(absl::StrCat("127.0.0.1:", testing::FreePort()));
-    node_processes_.emplace_back();
-    StartNode(i);
-    return i;
-  }
-
-  void StartNode(int i) {
-    node_processes_[i] = std::make_unique<ChildProcess>(
-        std::vector<std::string>{
-            SHOPLIST_NODE_BINARY, "--id=" + node_ids_[i],
-            "--listen=" + node_addresses_[i],
-            "--proxy=" + absl::StrJoin(proxy_addresses_, ","),
-            "--data=" + dir_.Sub(node_ids_[i]), "--replica-timeout-ms=1000"},
-        dir_.Sub(node_ids_[i] + ".log"));
-  }
-
-  // Waits until proxy `p` reports exactly `up` members up among `total`.
-  bool WaitForView(int p, size_t total, size_t up) {
-    return testing::WaitFor(absl::Seconds(30), [&] {
-      v1::RingView view;
-      if (!LatestView(p, &view)) return false;
-      size_t n_up = 0;
-      for (const auto& m : view.members()) n_up += m.state() == v1::Member::UP;
-      return static_cast<size_t>(view.members_size()) == total && n_up == up;
-    });
-  }
-
-  // The first view a fresh subscription to proxy `p` delivers.
-  bool LatestView(int p, v1::RingView* view) {
-    auto context = Context(absl::Seconds(2), true);
-    auto reader = membership_[p]->Subscribe(context.get(), {});
-    bool ok = reader->Read(view);
-    context->TryCancel();
-    reader->Finish();
-    return ok;
-  }
-
-  v1::MembershipService::Stub& membership(int p) { return *membership_[p]; }
-  v1::ListService::Stub& gateway(int p) { return *gateway_[p]; }
-  ChildProcess& proxy(int p) { return *proxy_processes_[p]; }
-  ChildProcess& node(int i) { return *node_processes_[i]; }
-  const std::string& node_id(int i) const { return node_ids_[i]; }
-
- private:
-  const TempDir& dir_;
-  std::vector<std::string> proxy_addresses_, node_ids_, node_addresses_;
-  std::vector<std::unique_ptr<ChildProcess>> proxy_processes_, node_processes_;
-  std::vector<std::unique_ptr<v1::MembershipService::Stub>> membership_;
-  std::vector<std::unique_ptr<v1::ListService::Stub>> gateway_;
-};
 
 // Reads views from one proxy's stream on a thread of its own.
 class ViewRecorder {

@@ -1,0 +1,85 @@
+#include "tests/support/cluster.h"
+
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+
+namespace shoplist::testing {
+
+std::shared_ptr<grpc::Channel> FastChannel(const std::string& address) {
+  grpc::ChannelArguments args;
+  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
+  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
+  return grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
+                                   args);
+}
+
+std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout,
+                                             bool wait) {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  context->set_wait_for_ready(wait);
+  return context;
+}
+
+Cluster::Cluster(int proxies, int nodes, const TempDir& dir) : dir_(dir) {
+  for (int i = 0; i < proxies; ++i) {
+    proxy_addresses_.push_back(absl::StrCat("127.0.0.1:", FreePort()));
+    auto channel = FastChannel(proxy_addresses_.back());
+    membership_.push_back(v1::MembershipService::NewStub(channel));
+    gateway_.push_back(v1::ListService::NewStub(channel));
+  }
+  proxy_processes_.resize(proxies);
+  for (int i = 0; i < proxies; ++i) StartProxy(i);
+  for (int i = 0; i < nodes; ++i) AddNode();
+}
+
+void Cluster::StartProxy(int i) {
+  proxy_processes_[i] = std::make_unique<ChildProcess>(
+      std::vector<std::string>{SHOPLIST_PROXY_BINARY,
+                               "--listen=" + proxy_addresses_[i],
+                               "--data=" + dir_.Sub(absl::StrCat("proxy-", i)),
+                               absl::StrCat("--id=proxy-", i), "--vnodes=64",
+                               "--heartbeat-timeout-ms=1500"},
+      dir_.Sub(absl::StrCat("proxy-", i, ".log")));
+}
+
+int Cluster::AddNode() {
+  int i = static_cast<int>(node_ids_.size());
+  node_ids_.push_back(absl::StrCat("node-", i));
+  node_addresses_.push_back(absl::StrCat("127.0.0.1:", FreePort()));
+  node_processes_.emplace_back();
+  StartNode(i);
+  return i;
+}
+
+void Cluster::StartNode(int i) {
+  node_processes_[i] = std::make_unique<ChildProcess>(
+      std::vector<std::string>{
+          SHOPLIST_NODE_BINARY, "--id=" + node_ids_[i],
+          "--listen=" + node_addresses_[i],
+          "--proxy=" + absl::StrJoin(proxy_addresses_, ","),
+          "--data=" + dir_.Sub(node_ids_[i]), "--replica-timeout-ms=1000"},
+      dir_.Sub(node_ids_[i] + ".log"));
+}
+
+bool Cluster::WaitForView(int p, size_t total, size_t up) {
+  return WaitFor(absl::Seconds(30), [&] {
+    v1::RingView view;
+    if (!LatestView(p, &view)) return false;
+    size_t n_up = 0;
+    for (const auto& m : view.members()) n_up += m.state() == v1::Member::UP;
+    return static_cast<size_t>(view.members_size()) == total && n_up == up;
+  });
+}
+
+bool Cluster::LatestView(int p, v1::RingView* view) {
+  auto context = Context(absl::Seconds(2), true);
+  auto reader = membership_[p]->Subscribe(context.get(), {});
+  bool ok = reader->Read(view);
+  context->TryCancel();
+  reader->Finish();
+  return ok;
+}
+
+}  // namespace shoplist::testing

@@ -1,0 +1,57 @@
+// A local cluster of real shoplist-proxy and shoplist-node processes for
+// system tests: free loopback ports, data and logs in a TempDir, every
+// process stopped by PID when the Cluster goes away.
+#ifndef SHOPLIST_TESTS_SUPPORT_CLUSTER_H_
+#define SHOPLIST_TESTS_SUPPORT_CLUSTER_H_
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "grpcpp/grpcpp.h"
+#include "shoplist/v1/list_service.grpc.pb.h"
+#include "shoplist/v1/membership_service.grpc.pb.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace shoplist::testing {
+
+// A channel that reconnects quickly: servers start after their clients.
+std::shared_ptr<grpc::Channel> FastChannel(const std::string& address);
+
+std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout,
+                                             bool wait = false);
+
+class Cluster {
+ public:
+  // Starts `proxies` proxies and `nodes` nodes registered with all of them.
+  Cluster(int proxies, int nodes, const TempDir& dir);
+
+  void StartProxy(int i);
+  // Adds and starts one more node; returns its index.
+  int AddNode();
+  void StartNode(int i);
+
+  // Waits until proxy `p` reports `total` members with `up` of them up.
+  bool WaitForView(int p, size_t total, size_t up);
+  // The first view a fresh subscription to proxy `p` delivers.
+  bool LatestView(int p, v1::RingView* view);
+
+  v1::MembershipService::Stub& membership(int p) { return *membership_[p]; }
+  v1::ListService::Stub& gateway(int p) { return *gateway_[p]; }
+  ChildProcess& proxy(int p) { return *proxy_processes_[p]; }
+  ChildProcess& node(int i) { return *node_processes_[i]; }
+  const std::string& node_id(int i) const { return node_ids_[i]; }
+  const std::string& proxy_address(int p) const { return proxy_addresses_[p]; }
+
+ private:
+  const TempDir& dir_;
+  std::vector<std::string> proxy_addresses_, node_ids_, node_addresses_;
+  std::vector<std::unique_ptr<ChildProcess>> proxy_processes_, node_processes_;
+  std::vector<std::unique_ptr<v1::MembershipService::Stub>> membership_;
+  std::vector<std::unique_ptr<v1::ListService::Stub>> gateway_;
+};
+
+}  // namespace shoplist::testing
+
+#endif  // SHOPLIST_TESTS_SUPPORT_CLUSTER_H_

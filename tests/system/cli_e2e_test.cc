@@ -1,0 +1,204 @@
+// shoplist-cli end to end: real CLI processes on their own homes against a
+// real proxy and nodes. Two homes edit one list offline at the same time,
+// then sync and agree; watch sees another home's change; deletion reaches a
+// home with unsynced edits; bad input gets clear errors.
+#include <signal.h>
+
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/strip.h"
+#include "gtest/gtest.h"
+#include "tests/support/cluster.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace shoplist {
+namespace {
+
+using testing::Cluster;
+using testing::CommandResult;
+using testing::TempDir;
+
+// A port nothing listens on: "offline".
+constexpr char kDeadProxy[] = "127.0.0.1:1";
+
+class Home {
+ public:
+  Home(const TempDir& dir, const std::string& name, std::string proxy)
+      : path_(dir.Sub(name)), proxy_(std::move(proxy)) {}
+
+  CommandResult Run(std::vector<std::string> args, bool online = true,
+                    const std::string& input = "") const {
+    std::vector<std::string> argv = {
+        SHOPLIST_CLI_BINARY, "--home=" + path_,
+        "--proxy=" + (online ? proxy_ : kDeadProxy)};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testing::RunCommand(argv, absl::Seconds(30), input);
+  }
+  // Runs and expects success.
+  std::string Ok(std::vector<std::string> args, bool online = true) const {
+    CommandResult r = Run(args, online);
+    EXPECT_EQ(r.exit_code, 0) << absl::StrJoin(args, " ") << "\n" << r.err;
+    return r.out;
+  }
+  const std::string& path() const { return path_; }
+
+ private:
+  std::string path_;
+  std::string proxy_;
+};
+
+std::string Trim(const std::string& s) {
+  return std::string(absl::StripAsciiWhitespace(s));
+}
+
+class CliEndToEndTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    cluster_ = std::make_unique<Cluster>(1, 3, dir_);
+    ASSERT_TRUE(cluster_->WaitForView(0, 3, 3));
+    // A dead proxy first: the CLI fails over to the live one.
+    std::string proxies =
+        absl::StrCat(kDeadProxy, ",", cluster_->proxy_address(0));
+    alice_ = std::make_unique<Home>(dir_, "alice", proxies);
+    bob_ = std::make_unique<Home>(dir_, "bob", proxies);
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Cluster> cluster_;
+  std::unique_ptr<Home> alice_, bob_;
+};
+
+TEST_F(CliEndToEndTest, TwoHomesEditOfflineAtOnceThenAgree) {
+  std::string id = Trim(alice_->Ok({"new", "Weekend"}));
+  ASSERT_EQ(id.size(), 26u);
+  alice_->Ok({"add", "Weekend", "eggs", "6"});
+  alice_->Ok({"add", "Weekend", "bread"});
+  bob_->Ok({"join", id});
+
+  // Both offline, at the same time.
+  alice_->Ok({"add", "Weekend", "milk", "2"}, false);
+  alice_->Ok({"add", "Weekend", "eggs", "2"}, false);  // adds to eggs...
+  alice_->Ok({"buy", "Weekend", "bread", "1"}, false);
+  bob_->Ok({"add", id, "milk", "3"}, false);
+  bob_->Ok({"remove", id, "eggs"}, false);  // ...which Bob removes
+  bob_->Ok({"buy", id, "bread"}, false);
+  bob_->Ok({"add", id, "tea"}, false);
+  bob_->Ok({"remove", id, "tea", "1"}, false);
+  CommandResult offline = alice_->Run({"sync"}, false);
+  EXPECT_NE(offline.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(offline.err, "offline")) << offline.err;
+
+  alice_->Ok({"sync"});
+  bob_->Ok({"sync"});
+  alice_->Ok({"sync"});
+  std::string a = alice_->Ok({"--json", "show", id});
+  std::string b = bob_->Ok({"--json", "show", id});
+  EXPECT_EQ(a, b);
+  // Concurrent adds sum (2 + 3 milk); the removal of eggs cleared only the 6
+  // Bob had seen, so Alice's concurrent +2 survives; both bought the one
+  // bread; tea was removed down to zero but stays listed.
+  EXPECT_EQ(Trim(a),
+            absl::StrCat(
+                "{\"id\": \"", id, "\", \"title\": \"Weekend\", \"items\": [",
+                "{\"name\": \"bread\", \"wanted\": 1, \"bought\": 2}, ",
+                "{\"name\": \"eggs\", \"wanted\": 2, \"bought\": 0}, ",
+                "{\"name\": \"milk\", \"wanted\": 5, \"bought\": 0}, ",
+                "{\"name\": \"tea\", \"wanted\": 0, \"bought\": 0}], "
+                "\"unsynced\": 0}"));
+}
+
+TEST_F(CliEndToEndTest, WatchPrintsAnotherHomesChange) {
+  std::string id = Trim(alice_->Ok({"new", "Party"}));
+  bob_->Ok({"join", id});
+  testing::ChildProcess watch(
+      {SHOPLIST_CLI_BINARY, "--home=" + bob_->path(),
+       "--proxy=" + cluster_->proxy_address(0), "watch", id},
+      dir_.Sub("watch.log"));
+  auto log = [&] {
+    std::ifstream in(dir_.Sub("watch.log"));
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  ASSERT_TRUE(testing::WaitFor(
+      absl::Seconds(10), [&] { return absl::StrContains(log(), "watching"); }));
+  absl::SleepFor(absl::Milliseconds(300));  // the stream is open
+  absl::Time start = absl::Now();
+  alice_->Ok({"add", "Party", "cake", "2"});
+  bool seen = testing::WaitFor(absl::Seconds(5), [&] {
+    return absl::StrContains(log(), "cake: wanted 2");
+  });
+  std::printf(
+      "watch latency (change command start to printed): %lld ms\n",
+      static_cast<long long>(absl::ToInt64Milliseconds(absl::Now() - start)));
+  EXPECT_TRUE(seen) << log();
+  // The watch also keeps Bob's home up to date, while other commands run.
+  EXPECT_TRUE(absl::StrContains(bob_->Ok({"show", id}), "cake"));
+  watch.Signal(SIGINT);
+  EXPECT_EQ(watch.Wait(absl::Seconds(10)), 0);
+}
+
+TEST_F(CliEndToEndTest, DeletionReachesAHomeWithUnsyncedEdits) {
+  std::string id = Trim(alice_->Ok({"new", "Old"}));
+  bob_->Ok({"join", id});
+  bob_->Ok({"add", id, "rope"}, false);  // unsynced
+  CommandResult no = alice_->Run({"delete", "Old"}, true, "n\n");
+  EXPECT_NE(no.exit_code, 0);
+  alice_->Ok({"--yes", "delete", "Old"});
+  CommandResult sync = bob_->Run({"sync"});
+  EXPECT_EQ(sync.exit_code, 0) << sync.err;
+  EXPECT_TRUE(absl::StrContains(sync.err, "was deleted")) << sync.err;
+  EXPECT_TRUE(absl::StrContains(sync.err, "1 unsynced change(s)")) << sync.err;
+  EXPECT_FALSE(absl::StrContains(bob_->Ok({"lists"}), id));
+  // Said once: the next sync has nothing to say about it.
+  EXPECT_FALSE(absl::StrContains(bob_->Run({"sync"}).err, "deleted"));
+  // Joining it again is refused.
+  EXPECT_NE(bob_->Run({"join", id}).exit_code, 0);
+}
+
+TEST_F(CliEndToEndTest, JoinWhileOfflineFillsInAtTheNextSync) {
+  std::string id = Trim(alice_->Ok({"new", "Later"}));
+  alice_->Ok({"add", id, "soap", "3"});
+  CommandResult join = bob_->Run({"join", id}, false);
+  EXPECT_EQ(join.exit_code, 0) << join.err;
+  EXPECT_TRUE(absl::StrContains(join.err, "offline"));
+  bob_->Ok({"sync"});
+  EXPECT_TRUE(absl::StrContains(bob_->Ok({"show", "Later"}), "soap"));
+}
+
+TEST_F(CliEndToEndTest, BadInputGetsClearErrors) {
+  std::string id = Trim(alice_->Ok({"new", "Checks"}));
+  CommandResult r = alice_->Run({"add", id, "milk", "0"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_FALSE(r.err.empty());
+  r = alice_->Run({"frobnicate"});
+  EXPECT_EQ(r.exit_code, 2);
+  r = alice_->Run({"join", "not-an-id"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(r.err, "list id")) << r.err;
+  r = alice_->Run({"add", id, std::string(300, 'x')});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(r.err, "256")) << r.err;
+  r = alice_->Run({"show", "no such list"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(r.err, "no list")) << r.err;
+  r = alice_->Run({"remove", id, "ghost"});
+  EXPECT_EQ(r.exit_code, 1);
+  r = alice_->Run({"add", "--help"});
+  EXPECT_EQ(r.exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(r.out, "ITEM")) << r.out;
+  // A joined id nobody created.
+  r = bob_->Run({"join", "aaaaaaaaaaaaaaaaaaaaaaaaaa"});
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_FALSE(absl::StrContains(bob_->Ok({"lists"}), "aaaaaaaa"));
+}
+
+}  // namespace
+}  // namespace shoplist
