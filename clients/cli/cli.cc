@@ -568,6 +568,9 @@ int Cli::Watch(const std::string& list_name,
        << "); Ctrl-C to stop\n";
   crdt::CausalContext known = list.state.context();
   auto stubs = NewListStubs(options_.proxies);
+  if (stubs.empty()) {
+    return Fail(absl::InvalidArgumentError("--proxy names no proxy"));
+  }
   absl::Duration backoff = absl::Milliseconds(200);
   for (size_t attempt = 0; !stop(); ++attempt) {
     v1::ListService::StubInterface& stub = *stubs[attempt % stubs.size()];

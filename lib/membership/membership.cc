@@ -31,6 +31,7 @@ absl::Status Membership::Join(const std::string& id, const std::string& address,
   auto [it, added] = nodes_.try_emplace(id);
   NodeRecord& node = it->second;
   bool changed = added || node.address != address || !node.up;
+  changed |= left_.erase(id) > 0;
   node.id = id;
   node.address = address;
   node.up = true;
@@ -41,6 +42,7 @@ absl::Status Membership::Join(const std::string& id, const std::string& address,
 
 absl::Status Membership::Leave(const std::string& id) {
   if (nodes_.erase(id) == 0) return Unknown(id);
+  left_.insert(id);
   Changed();
   return absl::OkStatus();
 }

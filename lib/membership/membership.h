@@ -14,6 +14,7 @@
 
 #include <cstdint>
 #include <map>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -51,7 +52,8 @@ class Membership {
   // for a bad id or an empty address.
   absl::Status Join(const std::string& id, const std::string& address,
                     absl::Time now);
-  // Removes a node. NOT_FOUND when unknown.
+  // Removes a node and remembers that it left on purpose (see Left()).
+  // NOT_FOUND when unknown.
   absl::Status Leave(const std::string& id);
   // NOT_FOUND when unknown (the node should Join again).
   absl::Status Heartbeat(const std::string& id, absl::Time now);
@@ -64,6 +66,9 @@ class Membership {
   // Members sorted by id, with their up flags.
   std::vector<ring::Member> Members() const;
   const NodeRecord* Find(const std::string& id) const;
+  // Nodes that left with Leave and have not joined since.
+  const std::set<std::string>& Left() const { return left_; }
+  void RestoreLeft(std::set<std::string> left) { left_ = std::move(left); }
 
  private:
   void Changed() { ++version_; }
@@ -71,6 +76,7 @@ class Membership {
   const MembershipOptions options_;
   uint64_t version_ = 0;
   std::map<std::string, NodeRecord> nodes_;
+  std::set<std::string> left_;
 };
 
 }  // namespace shoplist::membership

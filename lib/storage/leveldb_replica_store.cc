@@ -94,12 +94,12 @@ class LevelDbReplicaStore final : public ReplicaStore {
     // Re-writing an unchanged state would cost an fsync for nothing; the
     // previous write that stored it was already durable.
     if (*merged == before) return merged;
-    if (absl::Status s =
-            FromLevelDb(db_->Put(sync_, key, Encode(*merged)), key);
+    std::string bytes = Encode(*merged);
+    if (absl::Status s = FromLevelDb(db_->Put(sync_, key, bytes), key);
         !s.ok()) {
       return s;
     }
-    if (on_merge_) on_merge_(std::string(list_id), *merged);
+    if (on_merge_) on_merge_(std::string(list_id), *merged, bytes);
     return merged;
   }
 
@@ -179,6 +179,24 @@ class LevelDbReplicaStore final : public ReplicaStore {
     }
     if (!it->status().ok()) return FromLevelDb(it->status(), "hint scan");
     return n;
+  }
+
+  absl::Status ScanLists(
+      const std::function<void(const std::string&, absl::string_view)>& visit)
+      override {
+    leveldb::ReadOptions snapshot;
+    snapshot.snapshot = db_->GetSnapshot();
+    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(snapshot));
+    const leveldb::Slice prefix(kListPrefix.data(), kListPrefix.size());
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+         it->Next()) {
+      visit(it->key().ToString().substr(kListPrefix.size()),
+            absl::string_view(it->value().data(), it->value().size()));
+    }
+    absl::Status status = FromLevelDb(it->status(), "list scan");
+    it.reset();
+    db_->ReleaseSnapshot(snapshot.snapshot);
+    return status;
   }
 
   absl::StatusOr<uint64_t> ReplicaId() override {

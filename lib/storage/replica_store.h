@@ -58,6 +58,12 @@ class ReplicaStore {
   virtual absl::Status RemoveHint(const Hint& delivered) = 0;
   virtual absl::StatusOr<size_t> CountHints() = 0;
 
+  // Calls `visit` with every stored list's id and stored bytes, in id
+  // order (a consistent snapshot).
+  virtual absl::Status ScanLists(
+      const std::function<void(const std::string& list_id,
+                               absl::string_view stored_bytes)>& visit) = 0;
+
   // This node's replica id for operations it applies itself: created once,
   // then the same across restarts.
   virtual absl::StatusOr<uint64_t> ReplicaId() = 0;
@@ -67,10 +73,12 @@ class ReplicaStore {
                                                   uint64_t at_least) = 0;
 };
 
-// Called after a Merge changed a stored list, with the merged state, while
-// that list's lock is held: it must be quick and must not call the store.
+// Called after a Merge changed a stored list, with the merged state and its
+// stored bytes, while that list's lock is held: it must be quick and must
+// not call the store.
 using MergeListener =
-    std::function<void(const std::string& list_id, const crdt::ListState&)>;
+    std::function<void(const std::string& list_id, const crdt::ListState&,
+                       absl::string_view stored_bytes)>;
 
 // Opens (creating if needed) a LevelDB-backed store in `directory`.
 absl::StatusOr<std::unique_ptr<ReplicaStore>> OpenLevelDbStore(

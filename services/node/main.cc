@@ -1,4 +1,7 @@
 // shoplist-node: a storage node. See README.md for the flags in context.
+#include <signal.h>
+#include <unistd.h>
+
 #include <cstdio>
 #include <memory>
 
@@ -31,6 +34,8 @@ ABSL_FLAG(int, write_quorum, 2,
           "W: durable acknowledgements a write waits for");
 ABSL_FLAG(int, vnodes, 64, "Virtual nodes per member on the ring");
 ABSL_FLAG(int, replica_timeout_ms, 2000, "Deadline of each replica call");
+ABSL_FLAG(int, anti_entropy_ms, 5000,
+          "Interval between anti-entropy rounds with the other replicas");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error");
 
 namespace {
@@ -69,6 +74,11 @@ int main(int argc, char** argv) {
   config.coordinator.write_quorum = absl::GetFlag(FLAGS_write_quorum);
   config.coordinator.replica_timeout =
       absl::Milliseconds(absl::GetFlag(FLAGS_replica_timeout_ms));
+  if (absl::GetFlag(FLAGS_anti_entropy_ms) < 1) {
+    return Fail("--anti-entropy-ms must be at least 1");
+  }
+  config.anti_entropy_interval =
+      absl::Milliseconds(absl::GetFlag(FLAGS_anti_entropy_ms));
 
   std::string advertise = absl::GetFlag(FLAGS_advertise);
   if (advertise.empty()) advertise = config.listen;
@@ -108,6 +118,15 @@ int main(int argc, char** argv) {
   auto server = shoplist::node::NodeServer::Start(config, ring, failures);
   if (!server.ok()) return Fail(server.status().ToString());
   if (proxies != nullptr) {
+    // A graceful Leave: hand every list to its new owners, then stop as on
+    // SIGTERM.
+    shoplist::node::NodeServer* node = server->get();
+    proxies->set_on_left(
+        [node](std::shared_ptr<const shoplist::node::RingView> view) {
+          spdlog::info("this node left the ring; handing off its lists");
+          node->anti_entropy()->HandOffAll(*view);
+          kill(getpid(), SIGTERM);
+        });
     // Serve first (the proxies may route to this node as soon as it
     // joins), then register.
     proxies->Start();

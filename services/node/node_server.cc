@@ -21,6 +21,7 @@ namespace shoplist::node {
 struct NodeServer::Parts {
   NodeConfig config;
   WatchHub watchers;
+  SharedDigests digests;
   std::unique_ptr<storage::ReplicaStore> store;
   std::unique_ptr<ReplicaPeers> peers;
   std::unique_ptr<PeerHealth> health;
@@ -29,6 +30,7 @@ struct NodeServer::Parts {
   std::unique_ptr<ListServiceImpl> list_service;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<HintDeliverer> hints;
+  std::unique_ptr<AntiEntropy> anti_entropy;
   int port = 0;
   absl::Mutex mu;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
@@ -48,13 +50,16 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
         "need 1 <= read quorum, write quorum <= replicas");
   }
   absl::StatusOr<std::unique_ptr<storage::ReplicaStore>> store =
-      storage::OpenLevelDbStore(
-          c.data_dir, [hub = &parts->watchers](const std::string& list_id,
-                                               const crdt::ListState& merged) {
-            hub->Publish(list_id, merged);
-          });
+      storage::OpenLevelDbStore(c.data_dir,
+                                [p = parts.get()](const std::string& list_id,
+                                                  const crdt::ListState& merged,
+                                                  absl::string_view bytes) {
+                                  p->digests.Set(list_id, bytes);
+                                  p->watchers.Publish(list_id, merged);
+                                });
   if (!store.ok()) return store.status();
   parts->store = *std::move(store);
+  if (absl::Status s = parts->digests.Load(*parts->store); !s.ok()) return s;
   parts->peers = NewGrpcReplicaPeers();
   parts->health = std::make_unique<PeerHealth>(c.quarantine);
   parts->coordinator = std::make_unique<Coordinator>(
@@ -82,6 +87,14 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
       c.id, parts->store.get(), parts->peers.get(), ring, parts->health.get(),
       c.hint_interval, c.coordinator.replica_timeout);
   parts->hints->Start();
+  AntiEntropyOptions anti_entropy;
+  anti_entropy.replicas = c.coordinator.replicas;
+  anti_entropy.interval = c.anti_entropy_interval;
+  anti_entropy.timeout = c.coordinator.replica_timeout;
+  parts->anti_entropy =
+      std::make_unique<AntiEntropy>(c.id, parts->store.get(), &parts->digests,
+                                    parts->peers.get(), ring, anti_entropy);
+  parts->anti_entropy->Start();
   return std::unique_ptr<NodeServer>(new NodeServer(std::move(parts)));
 }
 
@@ -97,6 +110,7 @@ void NodeServer::Shutdown(absl::Duration grace) {
     parts_->shut_down = true;
   }
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  parts_->anti_entropy.reset();
   parts_->hints.reset();
   // The coordinator's destructor waits for replica calls still in flight.
   parts_->coordinator.reset();
@@ -107,5 +121,6 @@ void NodeServer::Wait() { parts_->server->Wait(); }
 int NodeServer::port() const { return parts_->port; }
 storage::ReplicaStore* NodeServer::store() { return parts_->store.get(); }
 Coordinator* NodeServer::coordinator() { return parts_->coordinator.get(); }
+AntiEntropy* NodeServer::anti_entropy() { return parts_->anti_entropy.get(); }
 
 }  // namespace shoplist::node

@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "services/node/anti_entropy.h"
 #include "services/node/coordinator.h"
 #include "services/node/peer_health.h"
 #include "services/node/ring_source.h"
@@ -22,6 +23,7 @@ struct NodeConfig {
   CoordinatorOptions coordinator;  // self_id is filled from `id`
   absl::Duration quarantine = absl::Seconds(2);
   absl::Duration hint_interval = absl::Milliseconds(500);
+  absl::Duration anti_entropy_interval = absl::Seconds(5);
 };
 
 class NodeServer {
@@ -41,6 +43,7 @@ class NodeServer {
   int port() const;
   storage::ReplicaStore* store();
   Coordinator* coordinator();
+  AntiEntropy* anti_entropy();
 
  private:
   struct Parts;

@@ -93,11 +93,21 @@ bool ProxyClient::OnView(size_t index, const v1::RingView& view) {
   }
   next->ring = ring::Ring(std::move(members), std::max(1u, view.vnodes()));
   Proxy& proxy = *proxies_[index];
-  absl::MutexLock lock(&proxy.mu);
-  if (proxy.view != nullptr && proxy.view->version >= next->version) {
-    return false;
+  {
+    absl::MutexLock lock(&proxy.mu);
+    if (proxy.view != nullptr && proxy.view->version >= next->version) {
+      return false;
+    }
+    proxy.view = next;
   }
-  proxy.view = std::move(next);
+  if (next->ring.Find(self_.id()) != nullptr) was_member_ = true;
+  // Only a node that was a member in this run leaves: one restarted after
+  // a Leave joins again instead.
+  for (const std::string& id : view.left()) {
+    if (id == self_.id() && was_member_ && on_left_ && !left_.exchange(true)) {
+      on_left_(next);
+    }
+  }
   return true;
 }
 

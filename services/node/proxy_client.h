@@ -12,7 +12,9 @@
 #ifndef SHOPLIST_SERVICES_NODE_PROXY_CLIENT_H_
 #define SHOPLIST_SERVICES_NODE_PROXY_CLIENT_H_
 
+#include <atomic>
 #include <deque>
+#include <functional>
 #include <memory>
 #include <string>
 #include <thread>
@@ -45,6 +47,12 @@ class ProxyClient final : public RingSource, public FailureSink {
               ProxyClientOptions options = {});
   // Stops every thread.
   ~ProxyClient() override;
+
+  // Called once, from a stream thread, with the view that says this node
+  // left the ring (a graceful Leave). Set before Start().
+  void set_on_left(std::function<void(std::shared_ptr<const RingView>)> f) {
+    on_left_ = std::move(f);
+  }
 
   void Start();
   // Blocks until some proxy delivered a view (true) or `timeout` passed.
@@ -85,6 +93,9 @@ class ProxyClient final : public RingSource, public FailureSink {
   absl::flat_hash_map<std::string, absl::Time> last_report_
       ABSL_GUARDED_BY(mu_);
   std::vector<std::thread> threads_;
+  std::function<void(std::shared_ptr<const RingView>)> on_left_;
+  std::atomic<bool> left_{false};
+  std::atomic<bool> was_member_{false};
 };
 
 // Stubs for proxies at `addresses`, one channel each.

@@ -62,6 +62,19 @@ class GrpcReplicaPeers final : public ReplicaPeers {
                                        });
   }
 
+  void GetDigests(const std::string& address, const v1::DigestRequest& request,
+                  absl::Duration timeout, DigestDone done) override {
+    auto* call = new Call<v1::DigestRequest, v1::DigestResponse, DigestDone>{
+        {}, request, {}, std::move(done)};
+    call->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    StubFor(address)->async()->GetDigests(&call->context, &call->request,
+                                          &call->response,
+                                          [call](grpc::Status status) {
+                                            call->done(status, call->response);
+                                            delete call;
+                                          });
+  }
+
  private:
   v1::ReplicaService::Stub* StubFor(const std::string& address) {
     absl::MutexLock lock(&mu_);

@@ -23,6 +23,8 @@ class ReplicaPeers {
   using StoreDone = std::function<void(const grpc::Status&)>;
   using FetchDone =
       std::function<void(const grpc::Status&, const v1::FetchResponse&)>;
+  using DigestDone =
+      std::function<void(const grpc::Status&, const v1::DigestResponse&)>;
 
   virtual ~ReplicaPeers() = default;
 
@@ -35,6 +37,9 @@ class ReplicaPeers {
   virtual void HandOff(const std::string& address,
                        const v1::HandOffRequest& request,
                        absl::Duration timeout, StoreDone done) = 0;
+  virtual void GetDigests(const std::string& address,
+                          const v1::DigestRequest& request,
+                          absl::Duration timeout, DigestDone done) = 0;
 };
 
 // Channel arguments shared by every client in shoplist (message size,

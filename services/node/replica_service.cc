@@ -24,11 +24,7 @@ grpc::Status ReplicaServiceImpl::StoreOne(const v1::StoreRequest& request) {
     if (absl::Status s = ring::ValidateNodeId(owner); !s.ok()) return ToGrpc(s);
     return ToGrpc(store_->AddHint(owner, request.list_id(), *delta));
   }
-  absl::StatusOr<crdt::ListState> merged =
-      store_->Merge(request.list_id(), *delta);
-  if (!merged.ok()) return ToGrpc(merged.status());
-  if (on_change_) on_change_(request.list_id(), *merged);
-  return grpc::Status::OK;
+  return ToGrpc(store_->Merge(request.list_id(), *delta).status());
 }
 
 grpc::ServerUnaryReactor* ReplicaServiceImpl::Store(
@@ -79,7 +75,35 @@ grpc::ServerUnaryReactor* ReplicaServiceImpl::HandOff(
   for (const auto& [list_id, delta] : hints) {
     absl::StatusOr<crdt::ListState> merged = store_->Merge(*list_id, delta);
     if (!merged.ok()) return FinishUnary(context, ToGrpc(merged.status()));
-    if (on_change_) on_change_(*list_id, *merged);
+  }
+  return FinishUnary(context, grpc::Status::OK);
+}
+
+grpc::ServerUnaryReactor* ReplicaServiceImpl::GetDigests(
+    grpc::CallbackServerContext* context, const v1::DigestRequest* request,
+    v1::DigestResponse* response) {
+  if (request->depth() > 16) {
+    return FinishUnary(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                             "depth must be at most 16"));
+  }
+  const ring::TokenRange range{request->range().start(),
+                               request->range().end()};
+  auto to_bytes = [](uint64_t hash) {
+    return std::string(reinterpret_cast<const char*>(&hash), sizeof hash);
+  };
+  for (const merkle::Bucket& b : digests_->Digests(range, request->depth())) {
+    auto* out = response->add_buckets();
+    out->mutable_range()->set_start(b.range.first);
+    out->mutable_range()->set_end(b.range.second);
+    out->set_hash(to_bytes(b.hash));
+    out->set_lists(b.lists);
+  }
+  if (request->with_lists()) {
+    for (const auto& [id, hash] : digests_->ListsIn(range)) {
+      auto* out = response->add_lists();
+      out->set_list_id(id);
+      out->set_hash(to_bytes(hash));
+    }
   }
   return FinishUnary(context, grpc::Status::OK);
 }

@@ -1,11 +1,13 @@
 // ReplicaService: what other nodes call on this node. Handlers decode and
 // validate, then merge into the local store; every reply means "durable".
+// Watchers and digests learn of changes from the store's merge listener.
 #ifndef SHOPLIST_SERVICES_NODE_REPLICA_SERVICE_H_
 #define SHOPLIST_SERVICES_NODE_REPLICA_SERVICE_H_
 
 #include <functional>
 #include <string>
 
+#include "services/node/anti_entropy.h"
 #include "shoplist/v1/replica_service.grpc.pb.h"
 #include "storage/replica_store.h"
 
@@ -13,15 +15,9 @@ namespace shoplist::node {
 
 class ReplicaServiceImpl final : public v1::ReplicaService::CallbackService {
  public:
-  // Called after a merge changed a stored list (for watchers).
-  using OnChange = std::function<void(const std::string& list_id,
-                                      const crdt::ListState& merged)>;
-
   ReplicaServiceImpl(std::string self_id, storage::ReplicaStore* store,
-                     OnChange on_change)
-      : self_id_(std::move(self_id)),
-        store_(store),
-        on_change_(std::move(on_change)) {}
+                     const SharedDigests* digests)
+      : self_id_(std::move(self_id)), store_(store), digests_(digests) {}
 
   grpc::ServerUnaryReactor* Store(grpc::CallbackServerContext* context,
                                   const v1::StoreRequest* request,
@@ -32,13 +28,16 @@ class ReplicaServiceImpl final : public v1::ReplicaService::CallbackService {
   grpc::ServerUnaryReactor* HandOff(grpc::CallbackServerContext* context,
                                     const v1::HandOffRequest* request,
                                     v1::HandOffResponse* response) override;
+  grpc::ServerUnaryReactor* GetDigests(grpc::CallbackServerContext* context,
+                                       const v1::DigestRequest* request,
+                                       v1::DigestResponse* response) override;
 
  private:
   grpc::Status StoreOne(const v1::StoreRequest& request);
 
   const std::string self_id_;
   storage::ReplicaStore* const store_;
-  const OnChange on_change_;
+  const SharedDigests* const digests_;
 };
 
 }  // namespace shoplist::node

@@ -1,5 +1,6 @@
 #include "services/proxy/proxy_state.h"
 
+#include <set>
 #include <vector>
 
 #include "absl/strings/numbers.h"
@@ -10,8 +11,10 @@
 namespace shoplist::proxy {
 namespace {
 
-// LevelDB layout: member/<id> -> address, meta/version -> decimal.
+// LevelDB layout: member/<id> -> address, left/<id> -> "", meta/version ->
+// decimal.
 constexpr char kMemberPrefix[] = "member/";
+constexpr char kLeftPrefix[] = "left/";
 constexpr char kVersionKey[] = "meta/version";
 
 absl::Status FromLevelDb(const leveldb::Status& s) {
@@ -44,6 +47,11 @@ absl::StatusOr<std::unique_ptr<ProxyState>> ProxyState::Open(
     std::string id = it->key().ToString().substr(sizeof(kMemberPrefix) - 1);
     members.push_back({id, it->value().ToString(), true});
   }
+  std::set<std::string> left;
+  for (it->Seek(kLeftPrefix); it->Valid() && it->key().starts_with(kLeftPrefix);
+       it->Next()) {
+    left.insert(it->key().ToString().substr(sizeof(kLeftPrefix) - 1));
+  }
   std::string bytes;
   if (state->db_->Get(leveldb::ReadOptions(), kVersionKey, &bytes).ok()) {
     if (!absl::SimpleAtoi(bytes, &version)) {
@@ -55,6 +63,7 @@ absl::StatusOr<std::unique_ptr<ProxyState>> ProxyState::Open(
     // A restart is a change subscribers must see as newer: health was not
     // saved, so the restored view may differ from the last one sent.
     state->membership_.Restore(version + 1, members, state->options_.clock());
+    state->membership_.RestoreLeft(std::move(left));
     if (absl::Status st = state->PublishLocked(); !st.ok()) return st;
   }
   spdlog::info("proxy {}: restored {} member(s), view version {}",
@@ -85,6 +94,7 @@ absl::Status ProxyState::PublishLocked() {
   view.set_version(snapshot->version);
   view.set_vnodes(options_.vnodes);
   view.set_proxy(options_.proxy_id);
+  for (const std::string& id : membership_.Left()) view.add_left(id);
   for (const ring::Member& m : members) {
     v1::Member* out = view.add_members();
     out->mutable_node()->set_id(m.id);
@@ -96,12 +106,17 @@ absl::Status ProxyState::PublishLocked() {
   leveldb::WriteBatch batch;
   std::unique_ptr<leveldb::Iterator> it(
       db_->NewIterator(leveldb::ReadOptions()));
-  for (it->Seek(kMemberPrefix);
-       it->Valid() && it->key().starts_with(kMemberPrefix); it->Next()) {
-    batch.Delete(it->key());
+  for (const char* prefix : {kMemberPrefix, kLeftPrefix}) {
+    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+         it->Next()) {
+      batch.Delete(it->key());
+    }
   }
   for (const ring::Member& m : members) {
     batch.Put(absl::StrCat(kMemberPrefix, m.id), m.address);
+  }
+  for (const std::string& id : membership_.Left()) {
+    batch.Put(absl::StrCat(kLeftPrefix, id), "");
   }
   batch.Put(kVersionKey, absl::StrCat(snapshot->version));
   leveldb::WriteOptions sync;

@@ -36,6 +36,10 @@ class MockReplicaPeers : public ReplicaPeers {
               (const std::string&, const v1::HandOffRequest&, absl::Duration,
                StoreDone),
               (override));
+  MOCK_METHOD(void, GetDigests,
+              (const std::string&, const v1::DigestRequest&, absl::Duration,
+               DigestDone),
+              (override));
 };
 
 class MockFailureSink : public FailureSink {

@@ -60,16 +60,19 @@ int64_t WantedOf(const crdt::ListState& state, const std::string& name) {
 class ReplicaServiceTest : public ::testing::Test {
  protected:
   void SetUp() override {
+    // Changes are observed where the node observes them: the store's merge
+    // listener (watchers and digests hang off it).
     absl::StatusOr<std::unique_ptr<storage::ReplicaStore>> store =
-        storage::OpenLevelDbStore(dir_.path());
+        storage::OpenLevelDbStore(
+            dir_.path(), [this](const std::string& list_id,
+                                const crdt::ListState&, absl::string_view) {
+              absl::MutexLock lock(&changes_mu_);
+              changes_.push_back(list_id);
+            });
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
-    service_ = std::make_unique<ReplicaServiceImpl>(
-        "n1", store_.get(),
-        [this](const std::string& list_id, const crdt::ListState&) {
-          absl::MutexLock lock(&changes_mu_);
-          changes_.push_back(list_id);
-        });
+    service_ =
+        std::make_unique<ReplicaServiceImpl>("n1", store_.get(), &digests_);
 
     grpc::ServerBuilder builder;
     int port = 0;
@@ -138,6 +141,7 @@ class ReplicaServiceTest : public ::testing::Test {
 
   shoplist::testing::TempDir dir_;
   std::unique_ptr<storage::ReplicaStore> store_;
+  SharedDigests digests_;
   std::unique_ptr<ReplicaServiceImpl> service_;
   std::unique_ptr<grpc::Server> server_;
   std::unique_ptr<v1::ReplicaService::Stub> stub_;

@@ -9,6 +9,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <utility>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -220,6 +221,49 @@ TEST_F(ReplicaStoreTest, DataSurvivesReopening) {
   EXPECT_EQ((*hints)[0].owner, "n2");
   EXPECT_EQ((*hints)[0].list_id, id);
   EXPECT_EQ((*hints)[0].delta, hint);
+}
+
+TEST(ReplicaStoreListenerTest, ListenerSeesMergesThatChangeTheListOnly) {
+  shoplist::testing::TempDir dir;
+  std::vector<std::pair<std::string, crdt::ListState>> calls;
+  std::vector<std::string> bytes;
+  absl::StatusOr<std::unique_ptr<ReplicaStore>> store = OpenLevelDbStore(
+      dir.path(), [&](const std::string& list_id, const crdt::ListState& s,
+                      absl::string_view stored) {
+        calls.emplace_back(list_id, s);
+        bytes.emplace_back(stored);
+      });
+  ASSERT_TRUE(store.ok()) << store.status();
+  const std::string id = ListId();
+  crdt::ListState alice;
+  crdt::ListState create = *alice.Create(kAlice, "groceries", 1);
+  crdt::ListState after_create = alice;
+  crdt::ListState add = *alice.Add(kAlice, "milk", 2);
+
+  ASSERT_TRUE((*store)->Merge(id, create).ok());
+  ASSERT_EQ(calls.size(), 1u);
+  EXPECT_EQ(calls[0].first, id);
+  EXPECT_EQ(calls[0].second, after_create);
+
+  ASSERT_TRUE((*store)->Merge(id, add).ok());
+  ASSERT_EQ(calls.size(), 2u);
+  EXPECT_EQ(calls[1].first, id);
+  EXPECT_EQ(calls[1].second, alice);  // the merged state, not the delta
+  // The listener sees exactly the bytes that were stored.
+  std::vector<std::string> scanned;
+  ASSERT_TRUE((*store)
+                  ->ScanLists([&](const std::string&, absl::string_view b) {
+                    scanned.emplace_back(b);
+                  })
+                  .ok());
+  ASSERT_EQ(scanned.size(), 1u);
+  EXPECT_EQ(bytes.back(), scanned[0]);
+  EXPECT_EQ(WantedOf(calls[1].second, "milk"), 2);
+
+  // Deltas already merged change nothing: no call.
+  ASSERT_TRUE((*store)->Merge(id, add).ok());
+  ASSERT_TRUE((*store)->Merge(id, create).ok());
+  EXPECT_EQ(calls.size(), 2u);
 }
 
 // --- Hints ---

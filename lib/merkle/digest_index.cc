@@ -1,0 +1,113 @@
+#include "merkle/digest_index.h"
+
+#include <algorithm>
+
+#include "ring/stable_hash.h"
+
+namespace shoplist::merkle {
+namespace {
+
+// MurmurHash3's finalizer: spreads (position, state hash) so XOR of many
+// lists does not cancel out structure.
+uint64_t Mix(uint64_t x) {
+  x ^= x >> 33;
+  x *= 0xff51afd7ed558ccdULL;
+  x ^= x >> 33;
+  x *= 0xc4ceb9fe1a85ec53ULL;
+  x ^= x >> 33;
+  return x;
+}
+
+// Non-wrapping pieces [lo, hi] (inclusive) of a range (start, end].
+std::vector<std::pair<uint64_t, uint64_t>> Pieces(const ring::TokenRange& r) {
+  auto [start, end] = r;
+  if (start == end) return {{0, UINT64_MAX}};
+  if (start < end) return {{start + 1, end}};
+  std::vector<std::pair<uint64_t, uint64_t>> pieces;
+  if (start != UINT64_MAX) pieces.push_back({start + 1, UINT64_MAX});
+  pieces.push_back({0, end});
+  return pieces;
+}
+
+}  // namespace
+
+void DigestIndex::Set(const std::string& list_id, uint64_t state_hash) {
+  uint64_t position = ring::Ring::KeyPosition(list_id);
+  position_of_[list_id] = position;
+  entries_[{position, list_id}] = state_hash;
+}
+
+void DigestIndex::Erase(const std::string& list_id) {
+  auto it = position_of_.find(list_id);
+  if (it == position_of_.end()) return;
+  entries_.erase({it->second, list_id});
+  position_of_.erase(it);
+}
+
+template <typename Visit>
+void DigestIndex::ForEachIn(const ring::TokenRange& range, Visit visit) const {
+  for (auto [lo, hi] : Pieces(range)) {
+    for (auto it = entries_.lower_bound({lo, std::string()});
+         it != entries_.end() && it->first.first <= hi; ++it) {
+      visit(it->first.first, it->first.second, it->second);
+    }
+  }
+}
+
+std::vector<Bucket> DigestIndex::Digests(const ring::TokenRange& range,
+                                         uint32_t depth) const {
+  depth = std::min<uint32_t>(depth, 16);
+  const uint64_t count = uint64_t{1} << depth;
+  // Span of (start, end], as an unsigned 128-bit number (the whole ring is
+  // 2^64).
+  const auto [start, end] = range;
+  const unsigned __int128 span =
+      start == end ? (static_cast<unsigned __int128>(1) << 64)
+                   : static_cast<unsigned __int128>(end - start);
+  std::vector<Bucket> buckets(count);
+  for (uint64_t i = 0; i < count; ++i) {
+    uint64_t lo = start + static_cast<uint64_t>(span * i / count);
+    uint64_t hi = start + static_cast<uint64_t>(span * (i + 1) / count);
+    buckets[i].range = {lo, hi};
+  }
+  ForEachIn(range, [&](uint64_t position, const std::string&, uint64_t hash) {
+    // Offset from start, in (0, span].
+    unsigned __int128 offset = static_cast<uint64_t>(position - start);
+    if (offset == 0) offset = span;  // only for the whole ring
+    uint64_t i = static_cast<uint64_t>((offset - 1) * count / span);
+    buckets[i].hash ^= Mix(position ^ Mix(hash));
+    ++buckets[i].lists;
+  });
+  return buckets;
+}
+
+std::vector<std::pair<std::string, uint64_t>> DigestIndex::ListsIn(
+    const ring::TokenRange& range) const {
+  std::vector<std::pair<std::string, uint64_t>> lists;
+  ForEachIn(range, [&](uint64_t, const std::string& id, uint64_t hash) {
+    lists.emplace_back(id, hash);
+  });
+  return lists;
+}
+
+std::vector<ring::TokenRange> IntersectRanges(
+    const std::vector<ring::TokenRange>& a,
+    const std::vector<ring::TokenRange>& b) {
+  std::vector<ring::TokenRange> out;
+  for (const auto& ra : a) {
+    for (auto [alo, ahi] : Pieces(ra)) {
+      for (const auto& rb : b) {
+        for (auto [blo, bhi] : Pieces(rb)) {
+          uint64_t lo = std::max(alo, blo), hi = std::min(ahi, bhi);
+          if (lo > hi) continue;
+          // Back to (start, end]; [0, x] becomes (UINT64_MAX, x], which
+          // wraps over exactly the position 0.
+          out.push_back({lo - 1, hi});
+        }
+      }
+    }
+  }
+  return out;
+}
+
+}  // namespace shoplist::merkle

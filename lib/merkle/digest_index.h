@@ -1,0 +1,65 @@
+// Digests of the lists a node holds, by position on the hash ring, for
+// anti-entropy (Dynamo section 4.7). Two levels of a hash tree: a range of
+// the ring splits into 2^depth equal buckets, each bucket's hash combines
+// the hashes of its lists; replicas compare buckets first and list hashes
+// only inside buckets that differ, so in-sync replicas exchange a few
+// hundred bytes per range.
+//
+// Bucket hashes XOR the lists' (position, state hash) mixes, so a merge
+// updates the index in O(log n) and no tree is rebuilt. Pure: no I/O.
+// Thread-compatible.
+#ifndef SHOPLIST_MERKLE_DIGEST_INDEX_H_
+#define SHOPLIST_MERKLE_DIGEST_INDEX_H_
+
+#include <cstdint>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/container/btree_map.h"
+#include "absl/strings/string_view.h"
+#include "ring/ring.h"
+
+namespace shoplist::merkle {
+
+struct Bucket {
+  ring::TokenRange range;  // (start, end]
+  uint64_t hash = 0;       // 0 for an empty bucket
+  uint64_t lists = 0;
+  friend bool operator==(const Bucket&, const Bucket&) = default;
+};
+
+class DigestIndex {
+ public:
+  // Records (or replaces) the hash of a list's stored state.
+  void Set(const std::string& list_id, uint64_t state_hash);
+  void Erase(const std::string& list_id);
+  size_t size() const { return entries_.size(); }
+
+  // `range` split into 2^depth equal buckets, in ring order. REQUIRES:
+  // depth <= 16. A range with start == end is the whole ring.
+  std::vector<Bucket> Digests(const ring::TokenRange& range,
+                              uint32_t depth) const;
+  // (list id, state hash) of every list inside `range`.
+  std::vector<std::pair<std::string, uint64_t>> ListsIn(
+      const ring::TokenRange& range) const;
+
+ private:
+  // Visits the entries in `range`, in ring order from start.
+  template <typename Visit>
+  void ForEachIn(const ring::TokenRange& range, Visit visit) const;
+
+  // (position, id) -> state hash.
+  absl::btree_map<std::pair<uint64_t, std::string>, uint64_t> entries_;
+  absl::btree_map<std::string, uint64_t> position_of_;
+};
+
+// The overlap of two sets of ranges (each (start, end], wrapping), as
+// non-wrapping ranges.
+std::vector<ring::TokenRange> IntersectRanges(
+    const std::vector<ring::TokenRange>& a,
+    const std::vector<ring::TokenRange>& b);
+
+}  // namespace shoplist::merkle
+
+#endif  // SHOPLIST_MERKLE_DIGEST_INDEX_H_
