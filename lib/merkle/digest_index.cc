@@ -74,7 +74,9 @@ std::vector<Bucket> DigestIndex::Digests(const ring::TokenRange& range,
     // Offset from start, in (0, span].
     unsigned __int128 offset = static_cast<uint64_t>(position - start);
     if (offset == 0) offset = span;  // only for the whole ring
-    uint64_t i = static_cast<uint64_t>((offset - 1) * count / span);
+    // Bucket i is (floor(span*i/count), floor(span*(i+1)/count)] in
+    // offsets: the smallest i with offset <= floor(span*(i+1)/count).
+    uint64_t i = static_cast<uint64_t>((offset * count - 1) / span);
     buckets[i].hash ^= Mix(position ^ Mix(hash));
     ++buckets[i].lists;
   });

@@ -146,6 +146,11 @@ size_t AntiEntropy::SyncRange(const std::string& peer_address,
       std::memcpy(&their_hash, b.hash().data(), sizeof their_hash);
     }
     if (their_hash == ours[i].hash && b.lists() == ours[i].lists) continue;
+    // A range narrower than its bucket count has empty buckets (x, x],
+    // which would read as the whole ring.
+    if (ours[i].range.first == ours[i].range.second && ours.size() > 1) {
+      continue;
+    }
     // The bucket differs: compare list by list.
     v1::DigestRequest lists_request;
     lists_request.mutable_range()->set_start(ours[i].range.first);

@@ -65,8 +65,8 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
   parts->coordinator = std::make_unique<Coordinator>(
       c.coordinator, parts->store.get(), parts->peers.get(), ring,
       parts->health.get(), failures);
-  parts->replica_service =
-      std::make_unique<ReplicaServiceImpl>(c.id, parts->store.get(), nullptr);
+  parts->replica_service = std::make_unique<ReplicaServiceImpl>(
+      c.id, parts->store.get(), parts->digests);
   parts->list_service = std::make_unique<ListServiceImpl>(
       c.id, parts->coordinator.get(), &parts->watchers);
 

@@ -91,7 +91,7 @@ grpc::ServerUnaryReactor* ReplicaServiceImpl::GetDigests(
   auto to_bytes = [](uint64_t hash) {
     return std::string(reinterpret_cast<const char*>(&hash), sizeof hash);
   };
-  for (const merkle::Bucket& b : digests_->Digests(range, request->depth())) {
+  for (const merkle::Bucket& b : digests_.Digests(range, request->depth())) {
     auto* out = response->add_buckets();
     out->mutable_range()->set_start(b.range.first);
     out->mutable_range()->set_end(b.range.second);
@@ -99,7 +99,7 @@ grpc::ServerUnaryReactor* ReplicaServiceImpl::GetDigests(
     out->set_lists(b.lists);
   }
   if (request->with_lists()) {
-    for (const auto& [id, hash] : digests_->ListsIn(range)) {
+    for (const auto& [id, hash] : digests_.ListsIn(range)) {
       auto* out = response->add_lists();
       out->set_list_id(id);
       out->set_hash(to_bytes(hash));

@@ -16,7 +16,7 @@ namespace shoplist::node {
 class ReplicaServiceImpl final : public v1::ReplicaService::CallbackService {
  public:
   ReplicaServiceImpl(std::string self_id, storage::ReplicaStore* store,
-                     const SharedDigests* digests)
+                     const SharedDigests& digests)
       : self_id_(std::move(self_id)), store_(store), digests_(digests) {}
 
   grpc::ServerUnaryReactor* Store(grpc::CallbackServerContext* context,
@@ -37,7 +37,7 @@ class ReplicaServiceImpl final : public v1::ReplicaService::CallbackService {
 
   const std::string self_id_;
   storage::ReplicaStore* const store_;
-  const SharedDigests* const digests_;
+  const SharedDigests& digests_;
 };
 
 }  // namespace shoplist::node

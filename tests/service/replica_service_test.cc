@@ -72,7 +72,7 @@ class ReplicaServiceTest : public ::testing::Test {
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     service_ =
-        std::make_unique<ReplicaServiceImpl>("n1", store_.get(), &digests_);
+        std::make_unique<ReplicaServiceImpl>("n1", store_.get(), digests_);
 
     grpc::ServerBuilder builder;
     int port = 0;

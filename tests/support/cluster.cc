@@ -22,7 +22,9 @@ std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout,
   return context;
 }
 
-Cluster::Cluster(int proxies, int nodes, const TempDir& dir) : dir_(dir) {
+Cluster::Cluster(int proxies, int nodes, const TempDir& dir,
+                 std::vector<std::string> node_args)
+    : dir_(dir), node_args_(std::move(node_args)) {
   for (int i = 0; i < proxies; ++i) {
     proxy_addresses_.push_back(absl::StrCat("127.0.0.1:", FreePort()));
     auto channel = FastChannel(proxy_addresses_.back());
@@ -54,13 +56,24 @@ int Cluster::AddNode() {
 }
 
 void Cluster::StartNode(int i) {
-  node_processes_[i] = std::make_unique<ChildProcess>(
-      std::vector<std::string>{
-          SHOPLIST_NODE_BINARY, "--id=" + node_ids_[i],
-          "--listen=" + node_addresses_[i],
-          "--proxy=" + absl::StrJoin(proxy_addresses_, ","),
-          "--data=" + dir_.Sub(node_ids_[i]), "--replica-timeout-ms=1000"},
-      dir_.Sub(node_ids_[i] + ".log"));
+  std::vector<std::string> argv = {
+      SHOPLIST_NODE_BINARY,
+      "--id=" + node_ids_[i],
+      "--listen=" + node_addresses_[i],
+      "--proxy=" + absl::StrJoin(proxy_addresses_, ","),
+      "--data=" + dir_.Sub(node_ids_[i]),
+      "--replica-timeout-ms=1000"};
+  argv.insert(argv.end(), node_args_.begin(), node_args_.end());
+  node_processes_[i] =
+      std::make_unique<ChildProcess>(argv, dir_.Sub(node_ids_[i] + ".log"));
+}
+
+std::vector<ring::Member> Cluster::Members() const {
+  std::vector<ring::Member> members;
+  for (size_t i = 0; i < node_ids_.size(); ++i) {
+    members.push_back({node_ids_[i], node_addresses_[i], true});
+  }
+  return members;
 }
 
 bool Cluster::WaitForView(int p, size_t total, size_t up) {

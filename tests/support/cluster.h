@@ -9,6 +9,7 @@
 #include <vector>
 
 #include "grpcpp/grpcpp.h"
+#include "ring/ring.h"
 #include "shoplist/v1/list_service.grpc.pb.h"
 #include "shoplist/v1/membership_service.grpc.pb.h"
 #include "tests/support/process.h"
@@ -24,8 +25,10 @@ std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout,
 
 class Cluster {
  public:
-  // Starts `proxies` proxies and `nodes` nodes registered with all of them.
-  Cluster(int proxies, int nodes, const TempDir& dir);
+  // Starts `proxies` proxies and `nodes` nodes registered with all of them;
+  // every node also gets `node_args`.
+  Cluster(int proxies, int nodes, const TempDir& dir,
+          std::vector<std::string> node_args = {});
 
   void StartProxy(int i);
   // Adds and starts one more node; returns its index.
@@ -42,10 +45,17 @@ class Cluster {
   ChildProcess& proxy(int p) { return *proxy_processes_[p]; }
   ChildProcess& node(int i) { return *node_processes_[i]; }
   const std::string& node_id(int i) const { return node_ids_[i]; }
+  const std::string& node_address(int i) const { return node_addresses_[i]; }
+  std::string node_data(int i) const { return dir_.Sub(node_ids_[i]); }
+  int nodes() const { return static_cast<int>(node_ids_.size()); }
+  int proxies() const { return static_cast<int>(proxy_addresses_.size()); }
+  // The members as the proxies see them when all are up.
+  std::vector<ring::Member> Members() const;
   const std::string& proxy_address(int p) const { return proxy_addresses_[p]; }
 
  private:
   const TempDir& dir_;
+  const std::vector<std::string> node_args_;
   std::vector<std::string> proxy_addresses_, node_ids_, node_addresses_;
   std::vector<std::unique_ptr<ChildProcess>> proxy_processes_, node_processes_;
   std::vector<std::unique_ptr<v1::MembershipService::Stub>> membership_;
