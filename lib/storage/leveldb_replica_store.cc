@@ -10,10 +10,14 @@
 #include <algorithm>
 #include <array>
 #include <cstring>
+#include <deque>
 #include <functional>
+#include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -22,6 +26,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "codec/list_codec.h"
 #include "crdt/list_id.h"
 #include "leveldb/db.h"
@@ -70,6 +75,7 @@ class LevelDbReplicaStore final : public ReplicaStore {
   LevelDbReplicaStore(std::unique_ptr<leveldb::DB> db, MergeListener on_merge)
       : db_(std::move(db)), on_merge_(std::move(on_merge)) {
     sync_.sync = true;
+    committer_ = std::thread([this] { CommitLoop(); });
   }
 
   absl::StatusOr<crdt::ListState> Get(absl::string_view list_id) override {
@@ -85,22 +91,34 @@ class LevelDbReplicaStore final : public ReplicaStore {
 
   absl::StatusOr<crdt::ListState> Merge(absl::string_view list_id,
                                         const crdt::ListState& delta) override {
-    std::string key = absl::StrCat(kListPrefix, list_id);
-    absl::MutexLock lock(&LockFor(key));
-    absl::StatusOr<crdt::ListState> merged = ReadOrEmpty(key);
-    if (!merged.ok()) return merged.status();
-    crdt::ListState before = *merged;
-    merged->Merge(delta);
-    // Re-writing an unchanged state would cost an fsync for nothing; the
-    // previous write that stored it was already durable.
-    if (*merged == before) return merged;
-    std::string bytes = Encode(*merged);
-    if (absl::Status s = FromLevelDb(db_->Put(sync_, key, bytes), key);
-        !s.ok()) {
-      return s;
+    if (std::this_thread::get_id() == committer_.get_id()) {
+      // Called back on the commit thread: waiting for it would deadlock.
+      std::vector<Pending> one;
+      one.push_back({std::string(list_id), delta, nullptr});
+      return CommitBatch(one).front();
     }
-    if (on_merge_) on_merge_(std::string(list_id), *merged, bytes);
-    return merged;
+    absl::Notification done;
+    absl::StatusOr<crdt::ListState> result;
+    MergeAsync(list_id, delta, [&](absl::StatusOr<crdt::ListState> merged) {
+      result = std::move(merged);
+      done.Notify();
+    });
+    done.WaitForNotification();
+    return result;
+  }
+
+  void MergeAsync(absl::string_view list_id, crdt::ListState delta,
+                  MergeDone done) override {
+    absl::MutexLock lock(&queue_mu_);
+    queue_.push_back({std::string(list_id), std::move(delta), std::move(done)});
+  }
+
+  ~LevelDbReplicaStore() override {
+    {
+      absl::MutexLock lock(&queue_mu_);
+      stop_ = true;
+    }
+    committer_.join();
   }
 
   absl::Status AddHint(absl::string_view owner, absl::string_view list_id,
@@ -251,6 +269,91 @@ class LevelDbReplicaStore final : public ReplicaStore {
   }
 
  private:
+  struct Pending {
+    std::string list_id;
+    crdt::ListState delta;
+    MergeDone done;
+  };
+
+  // The commit thread: takes every merge queued meanwhile and makes them
+  // durable with one write and one fsync.
+  void CommitLoop() {
+    while (true) {
+      std::vector<Pending> batch;
+      {
+        absl::MutexLock lock(&queue_mu_);
+        queue_mu_.Await(absl::Condition(
+            +[](LevelDbReplicaStore* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+              return s->stop_ || !s->queue_.empty();
+            },
+            this));
+        if (queue_.empty() && stop_) return;
+        while (!queue_.empty() && batch.size() < kMaxBatch) {
+          batch.push_back(std::move(queue_.front()));
+          queue_.pop_front();
+        }
+      }
+      std::vector<absl::StatusOr<crdt::ListState>> results = CommitBatch(batch);
+      for (size_t i = 0; i < batch.size(); ++i) {
+        if (batch[i].done) batch[i].done(std::move(results[i]));
+      }
+    }
+  }
+
+  // Read-merge-write of every list in `batch`, one WriteBatch, one fsync.
+  // Only the commit thread (or a callback running on it) calls this, so
+  // merges of one list never interleave. Returns one result per entry: the
+  // list's state after the batch.
+  std::vector<absl::StatusOr<crdt::ListState>> CommitBatch(
+      std::vector<Pending>& batch) {
+    std::map<std::string, crdt::ListState> merged;  // lists this batch wrote
+    std::map<std::string, absl::Status> failed;
+    std::set<std::string> changed;
+    for (Pending& p : batch) {
+      auto it = merged.find(p.list_id);
+      if (it == merged.end()) {
+        absl::StatusOr<crdt::ListState> current =
+            ReadOrEmpty(absl::StrCat(kListPrefix, p.list_id));
+        if (!current.ok()) {
+          failed[p.list_id] = current.status();
+          continue;
+        }
+        it = merged.emplace(p.list_id, *std::move(current)).first;
+      }
+      crdt::ListState before = it->second;
+      it->second.Merge(p.delta);
+      // Re-writing an unchanged state would cost an fsync for nothing: the
+      // write that stored it was already durable.
+      if (!(it->second == before)) changed.insert(p.list_id);
+    }
+    leveldb::WriteBatch write;
+    std::map<std::string, std::string> bytes;
+    for (const std::string& id : changed) {
+      bytes[id] = Encode(merged[id]);
+      write.Put(absl::StrCat(kListPrefix, id), bytes[id]);
+    }
+    absl::Status status = absl::OkStatus();
+    if (!changed.empty()) {
+      status = FromLevelDb(db_->Write(sync_, &write), "list write");
+    }
+    if (status.ok() && on_merge_) {
+      for (const std::string& id : changed)
+        on_merge_(id, merged[id], bytes[id]);
+    }
+    std::vector<absl::StatusOr<crdt::ListState>> results;
+    results.reserve(batch.size());
+    for (const Pending& p : batch) {
+      if (auto f = failed.find(p.list_id); f != failed.end()) {
+        results.push_back(f->second);
+      } else if (!status.ok() && changed.count(p.list_id)) {
+        results.push_back(status);
+      } else {
+        results.push_back(merged[p.list_id]);
+      }
+    }
+    return results;
+  }
+
   absl::StatusOr<crdt::ListState> ReadOrEmpty(const std::string& key) {
     std::string bytes;
     leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &bytes);
@@ -268,6 +371,11 @@ class LevelDbReplicaStore final : public ReplicaStore {
   leveldb::WriteOptions sync_;
   // Striped per-key locks: read-merge-write of one key is serialised.
   std::array<absl::Mutex, 256> locks_;
+  static constexpr size_t kMaxBatch = 512;
+  absl::Mutex queue_mu_;
+  std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
+  bool stop_ ABSL_GUARDED_BY(queue_mu_) = false;
+  std::thread committer_;
   absl::Mutex meta_mu_;
   uint64_t replica_id_ ABSL_GUARDED_BY(meta_mu_) = 0;
 };

@@ -44,6 +44,14 @@ class ReplicaStore {
   virtual absl::StatusOr<crdt::ListState> Merge(
       absl::string_view list_id, const crdt::ListState& delta) = 0;
 
+  // Merge without blocking the caller: `done` runs once the result is on
+  // disk (or failed), on the store's commit thread, with the list's state
+  // after the commit (which includes `delta`). Concurrent merges share one
+  // fsync (group commit). `done` must not block; it may call MergeAsync.
+  using MergeDone = std::function<void(absl::StatusOr<crdt::ListState>)>;
+  virtual void MergeAsync(absl::string_view list_id, crdt::ListState delta,
+                          MergeDone done) = 0;
+
   // Joins `delta` into the hint kept for `owner`, durably.
   virtual absl::Status AddHint(absl::string_view owner,
                                absl::string_view list_id,

@@ -145,20 +145,25 @@ void Coordinator::Write(const std::string& list_id, crdt::ListState delta,
 void Coordinator::SendWrite(const std::shared_ptr<WriteCall>& call,
                             const Target& target) {
   if (target.node_id == options_.self_id) {
-    absl::Status status;
     if (target.intended_owner.empty()) {
-      absl::StatusOr<crdt::ListState> merged =
-          store_->Merge(call->list_id, call->delta);
-      status = merged.status();
-      if (merged.ok()) {
-        absl::MutexLock lock(&call->mu);
-        call->local = *std::move(merged);
-      }
-    } else {
-      status =
-          store_->AddHint(target.intended_owner, call->list_id, call->delta);
+      // Shares an fsync with concurrent writes (group commit); no thread
+      // waits for it.
+      BeginRemote();
+      store_->MergeAsync(
+          call->list_id, call->delta,
+          [this, call, target](absl::StatusOr<crdt::ListState> merged) {
+            if (merged.ok()) {
+              absl::MutexLock lock(&call->mu);
+              call->local = *merged;
+            }
+            OnWriteReply(call, target, merged.status());
+            EndRemote();
+          });
+      return;
     }
-    OnWriteReply(call, target, status);
+    OnWriteReply(
+        call, target,
+        store_->AddHint(target.intended_owner, call->list_id, call->delta));
     return;
   }
   v1::StoreRequest request;

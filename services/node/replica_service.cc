@@ -30,7 +30,23 @@ grpc::Status ReplicaServiceImpl::StoreOne(const v1::StoreRequest& request) {
 grpc::ServerUnaryReactor* ReplicaServiceImpl::Store(
     grpc::CallbackServerContext* context, const v1::StoreRequest* request,
     v1::StoreResponse* /*response*/) {
-  return FinishUnary(context, StoreOne(*request));
+  const std::string& owner = request->intended_owner();
+  if (!owner.empty() && owner != self_id_) {
+    return FinishUnary(context, StoreOne(*request));  // a hint
+  }
+  if (absl::Status s = crdt::ValidateListId(request->list_id()); !s.ok()) {
+    return FinishUnary(context, ToGrpc(s));
+  }
+  absl::StatusOr<crdt::ListState> delta = codec::DecodeState(request->delta());
+  if (!delta.ok()) return FinishUnary(context, ToGrpc(delta.status()));
+  // The reply waits for the group commit that makes the delta durable,
+  // without holding a thread.
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  store_->MergeAsync(request->list_id(), *std::move(delta),
+                     [reactor](absl::StatusOr<crdt::ListState> merged) {
+                       reactor->Finish(ToGrpc(merged.status()));
+                     });
+  return reactor;
 }
 
 grpc::ServerUnaryReactor* ReplicaServiceImpl::Fetch(

@@ -141,6 +141,13 @@ class CoordinatorTest : public ::testing::Test {
     coordinator_.reset();
   }
 
+  // Local writes commit on the store's commit thread: a synchronous merge
+  // of another list queues behind them, so when it returns their callbacks
+  // have run.
+  void FlushLocalWrites() {
+    ASSERT_TRUE(store_->Merge(barrier_id_, crdt::ListState()).ok());
+  }
+
   // Answers every pending call with OK (a not-found for fetches) and
   // forgets all calls, so lookups find only later ones.
   void AnswerAllAndForget() {
@@ -187,6 +194,7 @@ class CoordinatorTest : public ::testing::Test {
   std::map<std::string, std::string> address_of_;
   std::unique_ptr<storage::ReplicaStore> store_;
   std::unique_ptr<Coordinator> coordinator_;
+  const std::string barrier_id_ = *crdt::NewListId();
   NiceMock<MockReplicaPeers> peers_;
   NiceMock<MockFailureSink> failures_;
   PeerHealth health_{absl::Seconds(30)};
@@ -216,6 +224,7 @@ TEST_F(CoordinatorTest, WriteAnswersAtQuorumWithoutWaitingForTheSlowReplica) {
   crdt::ListState client;
   WriteOutcome& out = out_;
   coordinator->Write(list_id_, Delta(client, "milk", 2), Capture(&out));
+  FlushLocalWrites();
   // Fan-out went to both other owners at once, before any answered.
   ASSERT_EQ(stores_.size(), 2u);
   ASSERT_NE(StoreTo(walk_[1]), nullptr);
@@ -244,6 +253,7 @@ TEST_F(CoordinatorTest, FailedReplicaIsReplacedByAStandInHoldingAHint) {
   crdt::ListState client;
   WriteOutcome& out = out_;
   coordinator->Write(list_id_, Delta(client, "milk", 1), Capture(&out));
+  FlushLocalWrites();
   Complete(StoreTo(walk_[1]),
            grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "timed out"));
   // The next healthy node past the owners takes the write for walk_[1].
@@ -259,6 +269,7 @@ TEST_F(CoordinatorTest, FailedReplicaIsReplacedByAStandInHoldingAHint) {
   // straight away.
   AnswerAllAndForget();
   coordinator->Write(list_id_, Delta(client, "tea", 1), Capture(&out));
+  FlushLocalWrites();
   EXPECT_EQ(StoreTo(walk_[1]), nullptr);
   ASSERT_NE(StoreTo(walk_[3]), nullptr);
   EXPECT_EQ(StoreTo(walk_[3])->request.intended_owner(), walk_[1]);
@@ -269,6 +280,7 @@ TEST_F(CoordinatorTest, WriteBelowQuorumIsUnavailableButKeepsWhatWasStored) {
   crdt::ListState client;
   WriteOutcome& out = out_;
   coordinator->Write(list_id_, Delta(client, "milk", 1), Capture(&out));
+  FlushLocalWrites();
   grpc::Status down(grpc::StatusCode::UNAVAILABLE, "connection refused");
   Complete(StoreTo(walk_[1]), down);
   Complete(StoreTo(walk_[2]), down);
@@ -290,6 +302,7 @@ TEST_F(CoordinatorTest, KnownDownOwnerGetsAStandInFromTheStart) {
   crdt::ListState client;
   WriteOutcome& out = out_;
   coordinator->Write(list_id_, Delta(client, "milk", 1), Capture(&out));
+  FlushLocalWrites();
   EXPECT_EQ(StoreTo(walk_[2]), nullptr);
   ASSERT_NE(StoreTo(walk_[3]), nullptr);
   EXPECT_EQ(StoreTo(walk_[3])->request.intended_owner(), walk_[2]);
@@ -300,6 +313,7 @@ TEST_F(CoordinatorTest, NonOwnerCoordinatesWithoutKeepingACopy) {
   crdt::ListState client;
   WriteOutcome& out = out_;
   coordinator->Write(list_id_, Delta(client, "milk", 1), Capture(&out));
+  FlushLocalWrites();
   ASSERT_EQ(stores_.size(), 3u);
   Complete(StoreTo(walk_[0]), grpc::Status::OK);
   EXPECT_FALSE(out.called);
@@ -398,6 +412,7 @@ TEST_F(CoordinatorTest, ApplyCreatesThenEditsAsTheNodesOwnReplica) {
   Complete(FetchTo(walk_[2]), grpc::Status::OK, v1::FetchResponse());
   ASSERT_EQ(stores_.size(), 2u);
   Complete(&stores_[0], grpc::Status::OK);
+  FlushLocalWrites();
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->state.View().title, "groceries");
   EXPECT_EQ(result->acks, 2u);
@@ -414,6 +429,7 @@ TEST_F(CoordinatorTest, ApplyCreatesThenEditsAsTheNodesOwnReplica) {
                      });
   Complete(FetchTo(walk_[1]), grpc::Status::OK, v1::FetchResponse());
   Complete(&stores_[0], grpc::Status::OK);
+  FlushLocalWrites();
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->state.View().title, "groceries");
   ASSERT_EQ(result->state.View().items.size(), 1u);

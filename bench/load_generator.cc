@@ -1,0 +1,280 @@
+// shoplist-bench: a closed-loop, asynchronous gRPC load generator for a
+// shoplist cluster. `--concurrency` calls are kept in flight for
+// `--duration-s`; each completion records its latency and starts the next
+// call. Prints ops/s and latency percentiles.
+//
+//   shoplist-bench --target 127.0.0.1:7000 --mode write --concurrency 64
+//   shoplist-bench --target 127.0.0.1:7000 --direct --mode mixed
+//   shoplist-bench --target 127.0.0.1:7001 --mode echo
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "absl/flags/flag.h"
+#include "absl/flags/parse.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "codec/list_codec.h"
+#include "crdt/limits.h"
+#include "crdt/list_id.h"
+#include "grpcpp/grpcpp.h"
+#include "services/common/flag_names.h"
+#include "shoplist/v1/list_service.grpc.pb.h"
+#include "shoplist/v1/membership_service.grpc.pb.h"
+
+ABSL_FLAG(std::string, target, "127.0.0.1:7000", "Proxy (or node) to load");
+ABSL_FLAG(bool, direct, false,
+          "Locate each list through --target and send its calls straight to "
+          "its coordinator");
+ABSL_FLAG(std::string, mode, "write", "echo, write, read or mixed");
+ABSL_FLAG(double, write_fraction, 0.5, "Share of writes in mixed mode");
+ABSL_FLAG(int, concurrency, 64, "Calls in flight");
+ABSL_FLAG(int, duration_s, 5, "Measured seconds");
+ABSL_FLAG(int, warmup_s, 1, "Unmeasured seconds first");
+ABSL_FLAG(int, lists, 100, "Lists to spread the load over");
+ABSL_FLAG(int, items, 50, "Distinct items per list");
+ABSL_FLAG(bool, csv, false,
+          "Print one CSV line: mode,concurrency,ops,ops_per_s,p50_us,p90_us,"
+          "p99_us,max_us,errors");
+
+namespace shoplist::bench {
+namespace {
+
+using Stub = v1::ListService::Stub;
+
+struct Target {
+  std::string list_id;
+  Stub* stub;
+};
+
+// Channels by address, shared by every worker: one channel per server.
+class Channels {
+ public:
+  Stub* For(const std::string& address) {
+    std::lock_guard<std::mutex> lock(mu_);
+    auto& stub = stubs_[address];
+    if (!stub) {
+      grpc::ChannelArguments args;
+      args.SetMaxReceiveMessageSize(crdt::kMaxMessageBytes);
+      stub = v1::ListService::NewStub(grpc::CreateCustomChannel(
+          address, grpc::InsecureChannelCredentials(), args));
+    }
+    return stub.get();
+  }
+
+ private:
+  std::mutex mu_;
+  std::map<std::string, std::unique_ptr<Stub>> stubs_;
+};
+
+class Run {
+ public:
+  Run(std::vector<Target> targets, std::string mode, double write_fraction,
+      int items)
+      : targets_(std::move(targets)),
+        mode_(std::move(mode)),
+        write_fraction_(write_fraction),
+        items_(items) {}
+
+  // Runs `concurrency` closed loops until `end`; latencies after `measure`.
+  void Go(int concurrency, absl::Time measure, absl::Time end) {
+    measure_ = measure;
+    end_ = end;
+    pending_ = concurrency;
+    for (int w = 0; w < concurrency; ++w) {
+      workers_.push_back(std::make_unique<Worker>(this, w));
+    }
+    for (auto& w : workers_) Next(w.get());
+    done_.WaitForNotification();
+  }
+
+  std::vector<int64_t> Latencies() {
+    std::vector<int64_t> all;
+    for (auto& w : workers_) {
+      all.insert(all.end(), w->latencies_us.begin(), w->latencies_us.end());
+    }
+    std::sort(all.begin(), all.end());
+    return all;
+  }
+  int64_t errors() const { return errors_.load(); }
+
+ private:
+  struct Worker {
+    Worker(Run* run, int index)
+        : run(run),
+          index(index),
+          rng(index * 7919 + 1),
+          replica(0xBE0000 + index) {}
+    Run* run;
+    const size_t index;
+    std::mt19937_64 rng;
+    const crdt::ReplicaId replica;
+    std::map<std::string, crdt::ListState> lists;  // this client's replicas
+    std::unique_ptr<grpc::ClientContext> context;
+    v1::SyncRequest sync;
+    v1::SyncResponse synced;
+    v1::GetRequest get;
+    v1::GetResponse got;
+    v1::PingRequest ping;
+    v1::PingResponse pong;
+    absl::Time started;
+    std::vector<int64_t> latencies_us;
+  };
+
+  void Next(Worker* w) {
+    absl::Time now = absl::Now();
+    if (now >= end_) {
+      if (--pending_ == 0) done_.Notify();
+      return;
+    }
+    // Worker w writes the lists w, w + C, w + 2C, ... (C workers): a list
+    // has a few writers, as shopping lists do, unless C exceeds the lists.
+    const size_t n = targets_.size();
+    const size_t workers = workers_.size();
+    const size_t own = std::max<size_t>(
+        1, (n + workers - 1 - w->index) / std::max<size_t>(1, workers));
+    const Target& t = targets_[(w->index + workers * (w->rng() % own)) % n];
+    w->context = std::make_unique<grpc::ClientContext>();
+    w->context->set_deadline(absl::ToChronoTime(now + absl::Seconds(10)));
+    w->started = now;
+    auto done = [this, w](grpc::Status status) { Finished(w, status); };
+    bool write = mode_ == "write" ||
+                 (mode_ == "mixed" && std::uniform_real_distribution<>(
+                                          0, 1)(w->rng) < write_fraction_);
+    if (mode_ == "echo") {
+      w->ping.set_payload("0123456789abcdef");
+      t.stub->async()->Ping(w->context.get(), &w->ping, &w->pong, done);
+    } else if (write) {
+      crdt::ListState& mine = w->lists[t.list_id];
+      std::string item = "item-" + std::to_string(w->rng() % items_);
+      absl::StatusOr<crdt::ListState> delta = mine.Add(w->replica, item, 1);
+      w->sync.set_list_id(t.list_id);
+      codec::EncodeState(*delta, w->sync.mutable_delta());
+      // Known: only this client's own writes, so the reply stays small.
+      codec::EncodeContext(mine.context(), w->sync.mutable_known());
+      t.stub->async()->Sync(w->context.get(), &w->sync, &w->synced, done);
+    } else {
+      w->get.set_list_id(t.list_id);
+      t.stub->async()->Get(w->context.get(), &w->get, &w->got, done);
+    }
+  }
+
+  void Finished(Worker* w, const grpc::Status& status) {
+    absl::Time now = absl::Now();
+    if (!status.ok()) {
+      ++errors_;
+    } else if (w->started >= measure_) {
+      w->latencies_us.push_back(absl::ToInt64Microseconds(now - w->started));
+    }
+    Next(w);
+  }
+
+  const std::vector<Target> targets_;
+  const std::string mode_;
+  const double write_fraction_;
+  const int items_;
+  absl::Time measure_, end_;
+  std::atomic<int> pending_{0};
+  std::atomic<int64_t> errors_{0};
+  absl::Notification done_;
+  std::vector<std::unique_ptr<Worker>> workers_;
+};
+
+int Main() {
+  const std::string target = absl::GetFlag(FLAGS_target);
+  const std::string mode = absl::GetFlag(FLAGS_mode);
+  if (mode != "echo" && mode != "write" && mode != "read" && mode != "mixed") {
+    std::fprintf(stderr,
+                 "shoplist-bench: --mode must be echo, write, read or "
+                 "mixed\n");
+    return 2;
+  }
+  Channels channels;
+  std::vector<Target> targets;
+  auto membership = v1::MembershipService::NewStub(
+      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  for (int i = 0; i < absl::GetFlag(FLAGS_lists); ++i) {
+    std::string id = *crdt::NewListId();
+    Stub* stub = channels.For(target);
+    if (mode != "echo") {
+      // Create the list (and give reads something to read).
+      crdt::ListState list;
+      crdt::ListState delta = *list.Create(0xBE, "bench", 1);
+      for (int k = 0; k < absl::GetFlag(FLAGS_items); ++k) {
+        delta.Merge(*list.Add(0xBE, "item-" + std::to_string(k), 1));
+      }
+      v1::SyncRequest request;
+      request.set_list_id(id);
+      request.set_create(true);
+      codec::EncodeState(delta, request.mutable_delta());
+      v1::SyncResponse response;
+      grpc::ClientContext context;
+      grpc::Status status = stub->Sync(&context, request, &response);
+      if (!status.ok()) {
+        std::fprintf(stderr, "shoplist-bench: cannot create a list: %s\n",
+                     status.error_message().c_str());
+        return 1;
+      }
+      if (absl::GetFlag(FLAGS_direct)) {
+        v1::LocateRequest locate;
+        locate.set_list_id(id);
+        v1::LocateResponse located;
+        grpc::ClientContext locate_context;
+        if (!membership->Locate(&locate_context, locate, &located).ok()) {
+          std::fprintf(stderr, "shoplist-bench: Locate failed\n");
+          return 1;
+        }
+        stub = channels.For(located.coordinator().address());
+      }
+    }
+    targets.push_back({id, stub});
+  }
+
+  Run run(std::move(targets), mode, absl::GetFlag(FLAGS_write_fraction),
+          absl::GetFlag(FLAGS_items));
+  absl::Time start = absl::Now();
+  absl::Time measure = start + absl::Seconds(absl::GetFlag(FLAGS_warmup_s));
+  absl::Time end = measure + absl::Seconds(absl::GetFlag(FLAGS_duration_s));
+  run.Go(absl::GetFlag(FLAGS_concurrency), measure, end);
+  std::vector<int64_t> l = run.Latencies();
+  auto pct = [&](double p) -> int64_t {
+    if (l.empty()) return 0;
+    return l[std::min(l.size() - 1, static_cast<size_t>(p * l.size()))];
+  };
+  double seconds = absl::ToDoubleSeconds(end - measure);
+  double rate = l.size() / seconds;
+  std::string label = mode + (absl::GetFlag(FLAGS_direct) ? "-direct" : "");
+  if (absl::GetFlag(FLAGS_csv)) {
+    std::printf("%s,%d,%zu,%.0f,%lld,%lld,%lld,%lld,%lld\n", label.c_str(),
+                absl::GetFlag(FLAGS_concurrency), l.size(), rate,
+                static_cast<long long>(pct(0.5)),
+                static_cast<long long>(pct(0.9)),
+                static_cast<long long>(pct(0.99)),
+                static_cast<long long>(l.empty() ? 0 : l.back()),
+                static_cast<long long>(run.errors()));
+  } else {
+    std::printf(
+        "%-13s in flight %4d  %8zu ops  %9.0f ops/s  p50 %7.2f ms  p90 %7.2f "
+        "ms  p99 %7.2f ms  max %7.2f ms  errors %lld\n",
+        label.c_str(), absl::GetFlag(FLAGS_concurrency), l.size(), rate,
+        pct(0.5) / 1000.0, pct(0.9) / 1000.0, pct(0.99) / 1000.0,
+        l.empty() ? 0.0 : l.back() / 1000.0,
+        static_cast<long long>(run.errors()));
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace shoplist::bench
+
+int main(int argc, char** argv) {
+  shoplist::NormalizeFlagNames(argc, argv);
+  absl::ParseCommandLine(argc, argv);
+  return shoplist::bench::Main();
+}
