@@ -1,0 +1,52 @@
+#!/usr/bin/env bash
+# Starts a local cluster (1 proxy, 3 nodes, N=3 R=2 W=2, durable acks),
+# measures the bare RPC floor (Ping) on the same servers, then replicated
+# writes, reads and a mixed load at 16, 64 and 256 calls in flight, and
+# prints a table with each figure's ratio to the floor of the same run.
+# Needs a build (scripts/test.sh). Stops the cluster it started.
+#   bench/run_load.sh [SECONDS per run, default 3]
+set -euo pipefail
+root="$(cd "$(dirname "$0")/.." && pwd)"
+seconds="${1:-3}"
+bench="$root/build/bench/shoplist-bench"
+dir="$(mktemp -d)"
+port=7150
+export SHOPLIST_PROXY_PORT=$port
+cleanup() { "$root/scripts/cluster-down.sh" "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"; }
+trap cleanup EXIT
+"$root/scripts/cluster-up.sh" "$dir" >/dev/null
+proxy="127.0.0.1:$port"
+node="127.0.0.1:$((port + 1))"
+
+run() {  # label target extra-args...
+  local label=$1 target=$2
+  shift 2
+  "$bench" --target="$target" --duration-s="$seconds" --warmup-s=1 --csv "$@" |
+    sed "s/^[^,]*/$label/"
+}
+
+echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(date -u +%Y-%m-%d)"
+printf '%-14s %6s %9s %8s %8s %8s %7s %7s\n' load inflight ops/s p50_ms p99_ms max_ms x_echo p99/echo
+for c in 16 64 256; do
+  echo_node=$(run echo-node "$node" --mode=echo --concurrency="$c")
+  echo_proxy=$(run echo-proxy "$proxy" --mode=echo --concurrency="$c")
+  rows=("$echo_node" "$echo_proxy"
+        "$(run write-direct "$proxy" --direct --mode=write --concurrency="$c")"
+        "$(run write-proxy "$proxy" --mode=write --concurrency="$c")"
+        "$(run read-direct "$proxy" --direct --mode=read --concurrency="$c")"
+        "$(run mixed-direct "$proxy" --direct --mode=mixed --concurrency="$c")")
+  floor_rate=$(echo "$echo_node" | cut -d, -f4)
+  floor_p99=$(echo "$echo_node" | cut -d, -f7)
+  for row in "${rows[@]}"; do
+    IFS=, read -r label inflight ops rate p50 p90 p99 max errors <<<"$row"
+    awk -v l="$label" -v c="$inflight" -v r="$rate" -v p50="$p50" -v p99="$p99" \
+        -v mx="$max" -v fr="$floor_rate" -v fp="$floor_p99" -v e="$errors" 'BEGIN {
+      printf "%-14s %6d %9.0f %8.2f %8.2f %8.2f %7.2f %7.2f%s\n", l, c, r,
+        p50 / 1000, p99 / 1000, mx / 1000, r / fr, p99 / fp,
+        (e > 0 ? "  errors " e : "") }'
+  done
+done
+lists=$((100 * 4 * 3))  # every non-echo run created 100 lists
+kib=$(du -sck "$dir"/node-*/ | tail -1 | cut -f1)
+echo "disk: $kib KiB in the 3 nodes' data for $lists lists x 3 replicas" \
+  "($(( kib * 1024 / (lists * 3) )) bytes per replica of a list, logs included)"
