@@ -2,12 +2,14 @@
 
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "crdt/limits.h"
+#include "services/node/peer_stream.h"
 
 namespace shoplist::node {
 namespace {
@@ -23,17 +25,27 @@ struct Call {
 
 class GrpcReplicaPeers final : public ReplicaPeers {
  public:
+  GrpcReplicaPeers() : sweeper_([this] { Sweep(); }) {}
+
+  ~GrpcReplicaPeers() override {
+    {
+      absl::MutexLock lock(&mu_);
+      stop_ = true;
+    }
+    sweeper_.join();
+    // Closing runs callbacks that may submit again: not under mu_.
+    std::vector<PeerStream*> streams;
+    {
+      absl::MutexLock lock(&mu_);
+      for (auto& [address, stream] : streams_) streams.push_back(stream.get());
+    }
+    for (PeerStream* stream : streams) stream->Close();
+  }
+
+  // Stores go over one stream per peer, batched (see PeerStream).
   void Store(const std::string& address, const v1::StoreRequest& request,
              absl::Duration timeout, StoreDone done) override {
-    auto* call = new Call<v1::StoreRequest, v1::StoreResponse, StoreDone>{
-        {}, request, {}, std::move(done)};
-    call->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-    StubFor(address)->async()->Store(&call->context, &call->request,
-                                     &call->response,
-                                     [call](grpc::Status status) {
-                                       call->done(status);
-                                       delete call;
-                                     });
+    StreamFor(address)->Submit(request, absl::Now() + timeout, std::move(done));
   }
 
   void Fetch(const std::string& address, const v1::FetchRequest& request,
@@ -76,6 +88,24 @@ class GrpcReplicaPeers final : public ReplicaPeers {
   }
 
  private:
+  PeerStream* StreamFor(const std::string& address) {
+    v1::ReplicaService::Stub* stub = StubFor(address);
+    absl::MutexLock lock(&mu_);
+    auto& stream = streams_[address];
+    if (stream == nullptr) stream = std::make_unique<PeerStream>(stub);
+    return stream.get();
+  }
+
+  // Fails streams whose requests wait past their deadlines.
+  void Sweep() {
+    absl::MutexLock lock(&mu_);
+    while (!stop_) {
+      mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Milliseconds(50));
+      absl::Time now = absl::Now();
+      for (auto& [address, stream] : streams_) stream->Expire(now);
+    }
+  }
+
   v1::ReplicaService::Stub* StubFor(const std::string& address) {
     absl::MutexLock lock(&mu_);
     auto& stub = stubs_[address];
@@ -90,6 +120,10 @@ class GrpcReplicaPeers final : public ReplicaPeers {
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<v1::ReplicaService::Stub>>
       stubs_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::unique_ptr<PeerStream>> streams_
+      ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread sweeper_;
 };
 
 }  // namespace

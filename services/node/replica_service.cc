@@ -1,9 +1,12 @@
 #include "services/node/replica_service.h"
 
+#include <map>
 #include <utility>
 #include <vector>
 
+#include "absl/base/thread_annotations.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
 #include "codec/list_codec.h"
 #include "crdt/list_id.h"
 #include "ring/node_id.h"
@@ -12,6 +15,170 @@
 #include "services/node/ring_source.h"
 
 namespace shoplist::node {
+namespace {
+
+// One StoreStream. Batches are read one after another; each write of a
+// batch is merged through the store's group commit (or kept as a hint);
+// when every write of the oldest open batches is durable, the newest such
+// sequence is acknowledged (cumulative). Deletes itself when gRPC is done
+// and no merge callback is outstanding.
+class StoreStreamReactor final
+    : public grpc::ServerBidiReactor<v1::StoreBatch, v1::StoreBatchAck> {
+ public:
+  StoreStreamReactor(const std::string& self_id, storage::ReplicaStore* store)
+      : self_id_(self_id), store_(store) {
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      absl::MutexLock lock(&mu_);
+      reading_done_ = true;
+      MaybeFinishLocked();
+      return;
+    }
+    const uint64_t sequence = in_.sequence();
+    std::vector<std::pair<std::string, crdt::ListState>> merges;
+    grpc::Status invalid = grpc::Status::OK;
+    for (const v1::StoreRequest& w : in_.writes()) {
+      if (absl::Status s = crdt::ValidateListId(w.list_id()); !s.ok()) {
+        invalid = ToGrpc(s);
+        break;
+      }
+      absl::StatusOr<crdt::ListState> delta = codec::DecodeState(w.delta());
+      if (!delta.ok()) {
+        invalid = ToGrpc(delta.status());
+        break;
+      }
+      const std::string& owner = w.intended_owner();
+      if (!owner.empty() && owner != self_id_) {
+        if (absl::Status s = ring::ValidateNodeId(owner); !s.ok()) {
+          invalid = ToGrpc(s);
+          break;
+        }
+        if (absl::Status s = store_->AddHint(owner, w.list_id(), *delta);
+            !s.ok()) {
+          invalid = ToGrpc(s);
+          break;
+        }
+        continue;
+      }
+      merges.emplace_back(w.list_id(), *std::move(delta));
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      if (!invalid.ok()) {
+        // Nothing of this batch is acknowledged; the coordinator falls back.
+        FinishLocked(invalid);
+        return;
+      }
+      open_[sequence] = merges.size();
+      outstanding_ += merges.size();
+      if (merges.empty()) CompleteLocked(sequence);
+    }
+    for (auto& [list_id, delta] : merges) {
+      store_->MergeAsync(list_id, std::move(delta),
+                         [this, sequence](absl::StatusOr<crdt::ListState> r) {
+                           OnMerged(sequence, r.status());
+                         });
+    }
+    StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "ack failed"));
+      return;
+    }
+    WriteAckLocked();
+    MaybeFinishLocked();
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+      last = outstanding_ == 0;
+    }
+    if (last) delete this;
+  }
+
+ private:
+  void OnMerged(uint64_t sequence, const absl::Status& status) {
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      --outstanding_;
+      if (!status.ok()) {
+        FinishLocked(ToGrpc(status));
+      } else if (--open_[sequence] == 0) {
+        CompleteLocked(sequence);
+      }
+      MaybeFinishLocked();
+      last = done_ && outstanding_ == 0;
+    }
+    if (last) delete this;
+  }
+
+  // Marks `sequence` complete; acknowledges the longest complete prefix.
+  void CompleteLocked(uint64_t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    while (!open_.empty() && open_.begin()->second == 0) {
+      acked_ = open_.begin()->first;
+      open_.erase(open_.begin());
+    }
+    WriteAckLocked();
+  }
+
+  void WriteAckLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_ || acked_ <= sent_) return;
+    ack_.set_sequence(acked_);
+    sent_ = acked_;
+    writing_ = true;
+    StartWrite(&ack_);
+  }
+
+  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (reading_done_ && open_.empty() && !writing_ && sent_ == acked_) {
+      FinishLocked(grpc::Status::OK);
+    }
+  }
+
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  const std::string self_id_;
+  storage::ReplicaStore* const store_;
+  v1::StoreBatch in_;
+  absl::Mutex mu_;
+  std::map<uint64_t, size_t> open_ ABSL_GUARDED_BY(mu_);  // writes left
+  size_t outstanding_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t acked_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t sent_ ABSL_GUARDED_BY(mu_) = 0;
+  v1::StoreBatchAck ack_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+}  // namespace
+
+grpc::ServerBidiReactor<v1::StoreBatch, v1::StoreBatchAck>*
+ReplicaServiceImpl::StoreStream(grpc::CallbackServerContext* /*context*/) {
+  return new StoreStreamReactor(self_id_, store_);
+}
 
 grpc::Status ReplicaServiceImpl::StoreOne(const v1::StoreRequest& request) {
   if (absl::Status s = crdt::ValidateListId(request.list_id()); !s.ok()) {

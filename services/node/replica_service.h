@@ -22,6 +22,10 @@ class ReplicaServiceImpl final : public v1::ReplicaService::CallbackService {
   grpc::ServerUnaryReactor* Store(grpc::CallbackServerContext* context,
                                   const v1::StoreRequest* request,
                                   v1::StoreResponse* response) override;
+  // Batches of writes from one coordinator; each batch is acknowledged, in
+  // order, once every write in it and before it is durable.
+  grpc::ServerBidiReactor<v1::StoreBatch, v1::StoreBatchAck>* StoreStream(
+      grpc::CallbackServerContext* context) override;
   grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* context,
                                   const v1::FetchRequest* request,
                                   v1::FetchResponse* response) override;
