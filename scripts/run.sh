@@ -7,5 +7,6 @@ cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
 cmake -S . -B build -G Ninja >/dev/null
-cmake --build build -j"$(nproc)" --target shoplist-proxy shoplist-node shoplist-ready
+cmake --build build -j"$(nproc)" --target shoplist-proxy shoplist-node shoplist-ready \
+  shoplist-cli
 exec scripts/cluster-up.sh "$@"
