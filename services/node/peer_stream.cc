@@ -88,6 +88,7 @@ void PeerStream::OnAck(uint64_t sequence) {
 
 void PeerStream::OnStreamDone(const grpc::Status& status) {
   std::vector<Entry> failed;
+  grpc::Status why = status;
   {
     absl::MutexLock lock(&mu_);
     for (auto& [sequence, entries] : in_flight_) {
@@ -96,13 +97,21 @@ void PeerStream::OnStreamDone(const grpc::Status& status) {
     in_flight_.clear();
     for (Entry& e : queued_) failed.push_back(std::move(e));
     queued_.clear();
+    if (expired_) {
+      why = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
+                         "the replica did not acknowledge in time");
+    } else if (status.ok()) {
+      why = grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                         "replication stream closed");
+    }
+    expired_ = false;
     reactor_ = nullptr;
     writing_ = false;
+    ++draining_;
   }
-  grpc::Status why = status.ok() ? grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                                "replication stream closed")
-                                 : status;
   for (Entry& e : failed) e.done(why);
+  absl::MutexLock lock(&mu_);
+  --draining_;
 }
 
 void PeerStream::Expire(absl::Time now) {
@@ -113,7 +122,10 @@ void PeerStream::Expire(absl::Time now) {
     for (const Entry& e : entries) late |= e.deadline <= now;
   }
   // Cancelling ends the stream; OnStreamDone fails what was waiting.
-  if (late) reactor_->context.TryCancel();
+  if (late) {
+    expired_ = true;
+    reactor_->context.TryCancel();
+  }
 }
 
 void PeerStream::Close() {
@@ -123,8 +135,9 @@ void PeerStream::Close() {
   }
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
-      +[](PeerStream* s)
-           ABSL_NO_THREAD_SAFETY_ANALYSIS { return s->reactor_ == nullptr; },
+      +[](PeerStream* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+        return s->reactor_ == nullptr && s->draining_ == 0;
+      },
       this));
 }
 

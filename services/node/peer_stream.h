@@ -61,6 +61,10 @@ class PeerStream {
   uint64_t sequence_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<Entry> queued_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, std::vector<Entry>> in_flight_ ABSL_GUARDED_BY(mu_);
+  // The open stream was cancelled by Expire.
+  bool expired_ ABSL_GUARDED_BY(mu_) = false;
+  // Callbacks of a closed stream still running (Close waits for them).
+  int draining_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace shoplist::node

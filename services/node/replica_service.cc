@@ -39,6 +39,11 @@ class StoreStreamReactor final
     }
     const uint64_t sequence = in_.sequence();
     std::vector<std::pair<std::string, crdt::ListState>> merges;
+    struct Hint {
+      std::string owner, list_id;
+      crdt::ListState delta;
+    };
+    std::vector<Hint> hints;
     grpc::Status invalid = grpc::Status::OK;
     for (const v1::StoreRequest& w : in_.writes()) {
       if (absl::Status s = crdt::ValidateListId(w.list_id()); !s.ok()) {
@@ -56,14 +61,19 @@ class StoreStreamReactor final
           invalid = ToGrpc(s);
           break;
         }
-        if (absl::Status s = store_->AddHint(owner, w.list_id(), *delta);
-            !s.ok()) {
-          invalid = ToGrpc(s);
-          break;
-        }
+        hints.push_back({owner, w.list_id(), *std::move(delta)});
         continue;
       }
       merges.emplace_back(w.list_id(), *std::move(delta));
+    }
+    // Hints are kept only once the whole batch is known to be valid: a
+    // refused batch leaves nothing behind.
+    for (size_t i = 0; invalid.ok() && i < hints.size(); ++i) {
+      if (absl::Status s =
+              store_->AddHint(hints[i].owner, hints[i].list_id, hints[i].delta);
+          !s.ok()) {
+        invalid = ToGrpc(s);
+      }
     }
     {
       absl::MutexLock lock(&mu_);

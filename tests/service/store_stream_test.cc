@@ -1,0 +1,548 @@
+// ReplicaService.StoreStream and PeerStream in-process: a real gRPC server on
+// an ephemeral loopback port in front of a real LevelDB store, called with
+// the sync bidi API (the raw protocol) and through PeerStream (batching).
+#include <atomic>
+#include <chrono>
+#include <memory>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "codec/list_codec.h"
+#include "crdt/limits.h"
+#include "crdt/list_id.h"
+#include "crdt/list_state.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "services/node/peer_stream.h"
+#include "services/node/replica_service.h"
+#include "storage/replica_store.h"
+#include "tests/support/temp_dir.h"
+
+namespace shoplist::node {
+namespace {
+
+constexpr crdt::ReplicaId kAlice = 0xA11CE;
+
+std::string ListId() {
+  absl::StatusOr<std::string> id = crdt::NewListId();
+  EXPECT_TRUE(id.ok()) << id.status();
+  return id.ok() ? *id : std::string("aaaaaaaaaaaaaaaaaaaaaaaaaa");
+}
+
+// A delta that adds `count` of `item` to a fresh list.
+crdt::ListState AddDelta(const std::string& item, int64_t count = 1) {
+  crdt::ListState state;
+  absl::StatusOr<crdt::ListState> delta = state.Add(kAlice, item, count);
+  EXPECT_TRUE(delta.ok()) << delta.status();
+  return delta.ok() ? *delta : crdt::ListState();
+}
+
+v1::StoreRequest StoreOf(const std::string& list_id,
+                         const crdt::ListState& delta,
+                         const std::string& intended_owner = "") {
+  v1::StoreRequest request;
+  request.set_list_id(list_id);
+  codec::EncodeState(delta, request.mutable_delta());
+  request.set_intended_owner(intended_owner);
+  return request;
+}
+
+// A write whose dot lies outside its causal context.
+v1::StoreRequest InvalidStoreOf(const std::string& list_id) {
+  v1::StoreRequest request = StoreOf(list_id, AddDelta("milk"));
+  request.mutable_delta()->mutable_items(0)->mutable_entries(0)->set_counter(
+      999);
+  return request;
+}
+
+int64_t WantedOf(const crdt::ListState& state, const std::string& name) {
+  auto it = state.items().find(name);
+  return it == state.items().end() ? -1 : it->second.Wanted();
+}
+
+std::unique_ptr<grpc::ClientContext> Context() {
+  auto context = std::make_unique<grpc::ClientContext>();
+  context->set_deadline(std::chrono::system_clock::now() +
+                        std::chrono::seconds(30));
+  return context;
+}
+
+// Records every callback of PeerStream::Submit for a fixed set of requests.
+class Outcomes {
+ public:
+  explicit Outcomes(int expected) : calls_(expected, 0), statuses_(expected) {}
+
+  PeerStream::Done For(int i) {
+    return [this, i](const grpc::Status& status) {
+      absl::MutexLock lock(&mu_);
+      if (++calls_[i] == 1) {
+        statuses_[i] = status;
+        ++distinct_;
+      }
+    };
+  }
+
+  // True once every request had its callback, within `timeout`.
+  bool WaitAll(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto all = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return distinct_ == static_cast<int>(calls_.size());
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&all), timeout);
+  }
+
+  std::vector<int> Calls() {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+  std::vector<grpc::Status> Statuses() {
+    absl::MutexLock lock(&mu_);
+    return statuses_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<int> calls_ ABSL_GUARDED_BY(mu_);
+  std::vector<grpc::Status> statuses_ ABSL_GUARDED_BY(mu_);
+  int distinct_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// A StoreStream that reads batches forever and never acknowledges.
+class SilentReactor final
+    : public grpc::ServerBidiReactor<v1::StoreBatch, v1::StoreBatchAck> {
+ public:
+  SilentReactor() { StartRead(&in_); }
+
+  void OnReadDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    if (ok) {
+      StartRead(&in_);
+    } else {
+      FinishLocked(grpc::Status::OK);
+    }
+  }
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+  void OnDone() override { delete this; }
+
+ private:
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  absl::Mutex mu_;
+  v1::StoreBatch in_;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+class SilentReplicaService final : public v1::ReplicaService::CallbackService {
+ public:
+  grpc::ServerBidiReactor<v1::StoreBatch, v1::StoreBatchAck>* StoreStream(
+      grpc::CallbackServerContext* /*context*/) override {
+    return new SilentReactor();
+  }
+};
+
+class StoreStreamTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    absl::StatusOr<std::unique_ptr<storage::ReplicaStore>> store =
+        storage::OpenLevelDbStore(dir_.path());
+    ASSERT_TRUE(store.ok()) << store.status();
+    store_ = *std::move(store);
+    service_ =
+        std::make_unique<ReplicaServiceImpl>("n1", store_.get(), digests_);
+    server_ = Start(service_.get());
+    ASSERT_NE(server_, nullptr);
+    stub_ = v1::ReplicaService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    StopServer();
+    if (silent_server_ != nullptr) silent_server_->Shutdown();
+    silent_server_.reset();
+    store_.reset();
+  }
+
+  // Builds and starts a server for `service` on 127.0.0.1:0; sets port_.
+  std::unique_ptr<grpc::Server> Start(grpc::Service* service) {
+    grpc::ServerBuilder builder;
+    port_ = 0;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &port_);
+    builder.SetMaxReceiveMessageSize(crdt::kMaxMessageBytes);
+    builder.RegisterService(service);
+    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    EXPECT_GT(port_, 0);
+    return server;
+  }
+
+  // A stub for a server that accepts StoreStreams and never acknowledges.
+  std::unique_ptr<v1::ReplicaService::Stub> SilentStub() {
+    silent_service_ = std::make_unique<SilentReplicaService>();
+    silent_server_ = Start(silent_service_.get());
+    EXPECT_NE(silent_server_, nullptr);
+    return v1::ReplicaService::NewStub(grpc::CreateChannel(
+        absl::StrCat("127.0.0.1:", port_), grpc::InsecureChannelCredentials()));
+  }
+
+  void StopServer() {
+    if (server_ != nullptr) {
+      server_->Shutdown(std::chrono::system_clock::now() +
+                        std::chrono::milliseconds(100));
+    }
+    server_.reset();
+    service_.reset();
+  }
+
+  // The list is stored (not merely hinted) and wants `count` of `item`.
+  void ExpectListWith(const std::string& list_id, const std::string& item,
+                      int64_t count = 1) {
+    absl::StatusOr<crdt::ListState> state = store_->Get(list_id);
+    ASSERT_TRUE(state.ok()) << list_id << ": " << state.status();
+    EXPECT_EQ(WantedOf(*state, item), count) << list_id;
+  }
+
+  void ExpectNoList(const std::string& list_id) {
+    EXPECT_EQ(store_->Get(list_id).status().code(), absl::StatusCode::kNotFound)
+        << list_id;
+  }
+
+  size_t Hints() {
+    absl::StatusOr<size_t> hints = store_->CountHints();
+    EXPECT_TRUE(hints.ok()) << hints.status();
+    return hints.ok() ? *hints : 0;
+  }
+
+  shoplist::testing::TempDir dir_;
+  std::unique_ptr<storage::ReplicaStore> store_;
+  SharedDigests digests_;
+  std::unique_ptr<ReplicaServiceImpl> service_;
+  int port_ = 0;
+  std::unique_ptr<grpc::Server> server_;
+  std::unique_ptr<v1::ReplicaService::Stub> stub_;
+  std::unique_ptr<SilentReplicaService> silent_service_;
+  std::unique_ptr<grpc::Server> silent_server_;
+};
+
+using Stream = grpc::ClientReaderWriter<v1::StoreBatch, v1::StoreBatchAck>;
+
+// Reads acknowledgements until the server ends the stream.
+std::vector<uint64_t> ReadAcks(Stream* stream) {
+  std::vector<uint64_t> acks;
+  v1::StoreBatchAck ack;
+  while (stream->Read(&ack)) acks.push_back(ack.sequence());
+  return acks;
+}
+
+TEST_F(StoreStreamTest, RawStreamAcksCumulativelyAndStoresEveryWrite) {
+  auto context = Context();
+  std::unique_ptr<Stream> stream = stub_->StoreStream(context.get());
+  std::vector<std::string> ids;
+  for (uint64_t sequence = 1; sequence <= 3; ++sequence) {
+    v1::StoreBatch batch;
+    batch.set_sequence(sequence);
+    for (int i = 0; i < 2; ++i) {
+      ids.push_back(ListId());
+      *batch.add_writes() = StoreOf(ids.back(), AddDelta(ids.back()));
+    }
+    ASSERT_TRUE(stream->Write(batch)) << "batch " << sequence;
+  }
+  ASSERT_TRUE(stream->WritesDone());
+  std::vector<uint64_t> acks = ReadAcks(stream.get());
+  grpc::Status status = stream->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_code() << ": "
+                           << status.error_message();
+
+  ASSERT_FALSE(acks.empty());
+  EXPECT_EQ(acks.back(), 3u);
+  for (size_t i = 1; i < acks.size(); ++i) {
+    EXPECT_LE(acks[i - 1], acks[i]) << "ack " << i;
+  }
+  for (uint64_t ack : acks) {
+    EXPECT_GE(ack, 1u);
+    EXPECT_LE(ack, 3u);
+  }
+  ASSERT_EQ(ids.size(), 6u);
+  for (const std::string& id : ids) ExpectListWith(id, id);
+  EXPECT_EQ(Hints(), 0u);
+}
+
+TEST_F(StoreStreamTest, WriteForAnotherOwnerKeepsAHintAndIsAcked) {
+  const std::string id = ListId();
+  const crdt::ListState delta = AddDelta("milk", 2);
+  auto context = Context();
+  std::unique_ptr<Stream> stream = stub_->StoreStream(context.get());
+  v1::StoreBatch batch;
+  batch.set_sequence(1);
+  *batch.add_writes() = StoreOf(id, delta, "n2");
+  ASSERT_TRUE(stream->Write(batch));
+  ASSERT_TRUE(stream->WritesDone());
+  std::vector<uint64_t> acks = ReadAcks(stream.get());
+  grpc::Status status = stream->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_code() << ": "
+                           << status.error_message();
+
+  ASSERT_FALSE(acks.empty());
+  EXPECT_EQ(acks.back(), 1u);
+  EXPECT_EQ(Hints(), 1u);
+  absl::StatusOr<std::vector<storage::Hint>> held = store_->Hints(10);
+  ASSERT_TRUE(held.ok()) << held.status();
+  ASSERT_EQ(held->size(), 1u);
+  EXPECT_EQ((*held)[0].owner, "n2");
+  EXPECT_EQ((*held)[0].list_id, id);
+  EXPECT_EQ((*held)[0].delta, delta);
+  ExpectNoList(id);
+}
+
+TEST_F(StoreStreamTest, InvalidWriteEndsStreamAndStoresNothingOfItsBatch) {
+  auto context = Context();
+  std::unique_ptr<Stream> stream = stub_->StoreStream(context.get());
+
+  // Batch 1 is valid and acknowledged before batch 2 is sent.
+  const std::string first = ListId();
+  v1::StoreBatch batch;
+  batch.set_sequence(1);
+  *batch.add_writes() = StoreOf(first, AddDelta("bread"));
+  ASSERT_TRUE(stream->Write(batch));
+  v1::StoreBatchAck ack;
+  ASSERT_TRUE(stream->Read(&ack));
+  EXPECT_EQ(ack.sequence(), 1u);
+
+  // Batch 2: a valid write, then one with a dot outside its context.
+  const std::string valid = ListId();
+  const std::string invalid = ListId();
+  batch.Clear();
+  batch.set_sequence(2);
+  *batch.add_writes() = StoreOf(valid, AddDelta("milk"));
+  *batch.add_writes() = InvalidStoreOf(invalid);
+  ASSERT_TRUE(stream->Write(batch));
+  stream->WritesDone();  // may fail: the server may have ended the stream
+  std::vector<uint64_t> acks = ReadAcks(stream.get());
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << status.error_message();
+  for (uint64_t a : acks) EXPECT_LT(a, 2u) << "batch 2 was acknowledged";
+
+  ExpectListWith(first, "bread");
+  ExpectNoList(valid);
+  ExpectNoList(invalid);
+  EXPECT_EQ(Hints(), 0u);
+}
+
+// Like the above, with a hint before the invalid write: the batch is refused
+// as a whole, so the hint must not be kept either.
+TEST_F(StoreStreamTest, InvalidWriteAfterAHintKeepsNoHint) {
+  auto context = Context();
+  std::unique_ptr<Stream> stream = stub_->StoreStream(context.get());
+  const std::string hinted = ListId();
+  const std::string invalid = ListId();
+  v1::StoreBatch batch;
+  batch.set_sequence(1);
+  *batch.add_writes() = StoreOf(hinted, AddDelta("milk"), "n2");
+  *batch.add_writes() = InvalidStoreOf(invalid);
+  ASSERT_TRUE(stream->Write(batch));
+  stream->WritesDone();
+  std::vector<uint64_t> acks = ReadAcks(stream.get());
+  grpc::Status status = stream->Finish();
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT)
+      << status.error_message();
+  EXPECT_TRUE(acks.empty());
+
+  EXPECT_EQ(Hints(), 0u) << "a hint of a refused batch was kept";
+  ExpectNoList(hinted);
+  ExpectNoList(invalid);
+}
+
+TEST_F(StoreStreamTest, PeerStreamStoresConcurrentSubmits) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 50;
+  constexpr int kTotal = kThreads * kPerThread;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kTotal; ++i) ids.push_back(ListId());
+
+  Outcomes outcomes(kTotal);
+  {
+    PeerStream peer(stub_.get());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int j = 0; j < kPerThread; ++j) {
+          const int i = t * kPerThread + j;
+          peer.Submit(StoreOf(ids[i], AddDelta("item")),
+                      absl::Now() + absl::Seconds(30), outcomes.For(i));
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    EXPECT_TRUE(outcomes.WaitAll(absl::Seconds(30)));
+    peer.Close();
+  }
+
+  std::vector<int> calls = outcomes.Calls();
+  std::vector<grpc::Status> statuses = outcomes.Statuses();
+  for (int i = 0; i < kTotal; ++i) {
+    EXPECT_EQ(calls[i], 1) << "request " << i;
+    EXPECT_TRUE(statuses[i].ok())
+        << "request " << i << ": " << statuses[i].error_code() << " "
+        << statuses[i].error_message();
+    ExpectListWith(ids[i], "item");
+  }
+  EXPECT_EQ(Hints(), 0u);
+}
+
+TEST_F(StoreStreamTest, PeerStreamFailsEveryRequestWhenServerGoesDown) {
+  PeerStream peer(stub_.get());
+
+  // The stream is open and working.
+  constexpr int kBefore = 10;
+  Outcomes before(kBefore);
+  for (int i = 0; i < kBefore; ++i) {
+    peer.Submit(StoreOf(ListId(), AddDelta("milk")),
+                absl::Now() + absl::Seconds(30), before.For(i));
+  }
+  ASSERT_TRUE(before.WaitAll(absl::Seconds(10)));
+  for (const grpc::Status& status : before.Statuses()) {
+    EXPECT_TRUE(status.ok()) << status.error_message();
+  }
+
+  // Requests racing with the shutdown: each answered exactly once, either
+  // way.
+  constexpr int kRacing = 10;
+  Outcomes racing(kRacing);
+  for (int i = 0; i < kRacing; ++i) {
+    peer.Submit(StoreOf(ListId(), AddDelta("milk")),
+                absl::Now() + absl::Seconds(30), racing.For(i));
+  }
+  StopServer();
+  EXPECT_TRUE(racing.WaitAll(absl::Seconds(10)));
+
+  // Requests after the shutdown fail.
+  constexpr int kAfter = 10;
+  Outcomes after(kAfter);
+  for (int i = 0; i < kAfter; ++i) {
+    peer.Submit(StoreOf(ListId(), AddDelta("milk")),
+                absl::Now() + absl::Seconds(30), after.For(i));
+  }
+  EXPECT_TRUE(after.WaitAll(absl::Seconds(10)));
+
+  // Once the stream has failed, a fresh Submit opens a new stream, which
+  // fails too instead of hanging.
+  Outcomes fresh(1);
+  peer.Submit(StoreOf(ListId(), AddDelta("milk")),
+              absl::Now() + absl::Seconds(30), fresh.For(0));
+  EXPECT_TRUE(fresh.WaitAll(absl::Seconds(10)));
+
+  peer.Close();
+  absl::SleepFor(absl::Milliseconds(100));  // room for a second callback
+  for (int c : before.Calls()) EXPECT_EQ(c, 1);
+  for (int c : racing.Calls()) EXPECT_EQ(c, 1);
+  for (int c : after.Calls()) EXPECT_EQ(c, 1);
+  for (const grpc::Status& status : after.Statuses()) {
+    EXPECT_FALSE(status.ok()) << "a request after shutdown succeeded";
+  }
+  EXPECT_EQ(fresh.Calls()[0], 1);
+  EXPECT_FALSE(fresh.Statuses()[0].ok());
+}
+
+TEST_F(StoreStreamTest, ExpireRightAfterSubmitPastDeadlineCallsBackOnce) {
+  PeerStream peer(stub_.get());
+  std::atomic<int> calls{0};
+  absl::Notification called;
+  grpc::Status result;
+  const std::string id = ListId();
+  peer.Submit(StoreOf(id, AddDelta("milk")), absl::Now() - absl::Seconds(1),
+              [&](const grpc::Status& status) {
+                if (calls.fetch_add(1) == 0) {
+                  result = status;
+                  called.Notify();
+                }
+              });
+  peer.Expire(absl::Now());
+  ASSERT_TRUE(called.WaitForNotificationWithTimeout(absl::Seconds(5)));
+  peer.Close();
+  absl::SleepFor(absl::Milliseconds(100));
+  EXPECT_EQ(calls.load(), 1);
+  // Acknowledged means durable.
+  if (result.ok()) ExpectListWith(id, "milk");
+}
+
+// With a peer that never acknowledges, Expire fails a request only once its
+// deadline has passed.
+TEST_F(StoreStreamTest, ExpireFailsPendingRequestOnlyPastItsDeadline) {
+  std::unique_ptr<v1::ReplicaService::Stub> silent = SilentStub();
+  PeerStream peer(silent.get());
+  Outcomes outcomes(1);
+  const absl::Time deadline = absl::Now() + absl::Seconds(30);
+  peer.Submit(StoreOf(ListId(), AddDelta("milk")), deadline, outcomes.For(0));
+  peer.Expire(absl::Now());
+  EXPECT_FALSE(outcomes.WaitAll(absl::Milliseconds(300)))
+      << "failed before its deadline";
+  peer.Expire(deadline + absl::Milliseconds(1));
+  ASSERT_TRUE(outcomes.WaitAll(absl::Seconds(5)));
+  peer.Close();
+  EXPECT_EQ(outcomes.Calls()[0], 1);
+  EXPECT_FALSE(outcomes.Statuses()[0].ok());
+}
+
+// peer_stream.h: a request past its deadline fails with UNAVAILABLE or
+// DEADLINE_EXCEEDED.
+TEST_F(StoreStreamTest, ExpiredRequestFailsWithDeadlineExceededOrUnavailable) {
+  std::unique_ptr<v1::ReplicaService::Stub> silent = SilentStub();
+  PeerStream peer(silent.get());
+  Outcomes outcomes(1);
+  peer.Submit(StoreOf(ListId(), AddDelta("milk")),
+              absl::Now() + absl::Milliseconds(10), outcomes.For(0));
+  absl::SleepFor(absl::Milliseconds(20));
+  peer.Expire(absl::Now());
+  ASSERT_TRUE(outcomes.WaitAll(absl::Seconds(5)));
+  peer.Close();
+  const grpc::StatusCode code = outcomes.Statuses()[0].error_code();
+  EXPECT_TRUE(code == grpc::StatusCode::DEADLINE_EXCEEDED ||
+              code == grpc::StatusCode::UNAVAILABLE)
+      << "got code " << code << ": " << outcomes.Statuses()[0].error_message();
+}
+
+// peer_stream.h: Close "cancels the stream and waits until its callbacks
+// are over".
+TEST_F(StoreStreamTest, CloseWaitsForTheCallbacksOfPendingRequests) {
+  std::unique_ptr<v1::ReplicaService::Stub> silent = SilentStub();
+  std::atomic<bool> started{false};
+  std::atomic<bool> finished{false};
+  {
+    PeerStream peer(silent.get());
+    peer.Submit(StoreOf(ListId(), AddDelta("milk")),
+                absl::Now() + absl::Seconds(30), [&](const grpc::Status&) {
+                  started = true;
+                  absl::SleepFor(absl::Milliseconds(300));
+                  finished = true;
+                });
+    absl::SleepFor(absl::Milliseconds(100));  // the batch is on the wire
+    ASSERT_FALSE(started.load());
+    peer.Close();
+    EXPECT_TRUE(started.load()) << "Close returned before the callback ran";
+    EXPECT_TRUE(finished.load()) << "Close returned during the callback";
+  }
+  // Let a late callback finish before `started`/`finished` go away.
+  for (int i = 0; i < 50 && !finished.load(); ++i) {
+    absl::SleepFor(absl::Milliseconds(20));
+  }
+}
+
+}  // namespace
+}  // namespace shoplist::node
