@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
@@ -312,19 +313,24 @@ class LevelDbReplicaStore final : public ReplicaStore {
     for (Pending& p : batch) {
       auto it = merged.find(p.list_id);
       if (it == merged.end()) {
-        absl::StatusOr<crdt::ListState> current =
-            ReadOrEmpty(absl::StrCat(kListPrefix, p.list_id));
+        absl::StatusOr<crdt::ListState> current = Current(p.list_id);
         if (!current.ok()) {
           failed[p.list_id] = current.status();
           continue;
         }
         it = merged.emplace(p.list_id, *std::move(current)).first;
       }
-      crdt::ListState before = it->second;
-      it->second.Merge(p.delta);
+      crdt::ListState& state = it->second;
+      // Every change carries its dots, so a delta changes the state exactly
+      // when it brings a dot the state has not seen, or deletes the list.
       // Re-writing an unchanged state would cost an fsync for nothing: the
       // write that stored it was already durable.
-      if (!(it->second == before)) changed.insert(p.list_id);
+      bool changes =
+          !state.deleted() &&
+          (p.delta.deleted() || !state.context().Includes(p.delta.context()));
+      if (!changes) continue;
+      state.Merge(p.delta);
+      changed.insert(p.list_id);
     }
     leveldb::WriteBatch write;
     std::map<std::string, std::string> bytes;
@@ -335,6 +341,15 @@ class LevelDbReplicaStore final : public ReplicaStore {
     absl::Status status = absl::OkStatus();
     if (!changed.empty()) {
       status = FromLevelDb(db_->Write(sync_, &write), "list write");
+    }
+    // The cache holds only what is on disk.
+    if (cache_.size() > kMaxCached) cache_.clear();
+    for (const std::string& id : changed) {
+      if (status.ok()) {
+        cache_[id] = merged[id];
+      } else {
+        cache_.erase(id);
+      }
     }
     if (status.ok() && on_merge_) {
       for (const std::string& id : changed)
@@ -352,6 +367,19 @@ class LevelDbReplicaStore final : public ReplicaStore {
       }
     }
     return results;
+  }
+
+  // The committed state of a list, from the cache or from disk. Commit
+  // thread only.
+  absl::StatusOr<crdt::ListState> Current(const std::string& list_id) {
+    if (auto it = cache_.find(list_id); it != cache_.end()) return it->second;
+    absl::StatusOr<crdt::ListState> state =
+        ReadOrEmpty(absl::StrCat(kListPrefix, list_id));
+    if (state.ok()) {
+      if (cache_.size() > kMaxCached) cache_.clear();
+      cache_[list_id] = *state;
+    }
+    return state;
   }
 
   absl::StatusOr<crdt::ListState> ReadOrEmpty(const std::string& key) {
@@ -372,6 +400,10 @@ class LevelDbReplicaStore final : public ReplicaStore {
   // Striped per-key locks: read-merge-write of one key is serialised.
   std::array<absl::Mutex, 256> locks_;
   static constexpr size_t kMaxBatch = 512;
+  // Decoded states of recently written lists, for the commit thread only:
+  // a write then costs no read and no decode.
+  static constexpr size_t kMaxCached = 4096;
+  absl::flat_hash_map<std::string, crdt::ListState> cache_;
   absl::Mutex queue_mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stop_ ABSL_GUARDED_BY(queue_mu_) = false;
