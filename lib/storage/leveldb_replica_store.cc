@@ -94,16 +94,22 @@ class LevelDbReplicaStore final : public ReplicaStore {
                                         const crdt::ListState& delta) override {
     if (std::this_thread::get_id() == committer_.get_id()) {
       // Called back on the commit thread: waiting for it would deadlock.
+      absl::StatusOr<crdt::ListState> result;
       std::vector<Pending> one;
-      one.push_back({std::string(list_id), delta, nullptr});
-      return CommitBatch(one).front();
+      one.push_back({std::string(list_id), delta,
+                     [&](const absl::StatusOr<crdt::ListState>& merged) {
+                       result = merged;
+                     }});
+      CommitBatch(one);
+      return result;
     }
     absl::Notification done;
     absl::StatusOr<crdt::ListState> result;
-    MergeAsync(list_id, delta, [&](absl::StatusOr<crdt::ListState> merged) {
-      result = std::move(merged);
-      done.Notify();
-    });
+    MergeAsync(list_id, delta,
+               [&](const absl::StatusOr<crdt::ListState>& merged) {
+                 result = merged;
+                 done.Notify();
+               });
     done.WaitForNotification();
     return result;
   }
@@ -294,19 +300,16 @@ class LevelDbReplicaStore final : public ReplicaStore {
           queue_.pop_front();
         }
       }
-      std::vector<absl::StatusOr<crdt::ListState>> results = CommitBatch(batch);
-      for (size_t i = 0; i < batch.size(); ++i) {
-        if (batch[i].done) batch[i].done(std::move(results[i]));
-      }
+      CommitBatch(batch);
     }
   }
 
-  // Read-merge-write of every list in `batch`, one WriteBatch, one fsync.
+  // Read-merge-write of every list in `batch`, one WriteBatch, one fsync,
+  // then every entry's callback with its list's state after the batch.
   // Only the commit thread (or a callback running on it) calls this, so
-  // merges of one list never interleave. Returns one result per entry: the
-  // list's state after the batch.
-  std::vector<absl::StatusOr<crdt::ListState>> CommitBatch(
-      std::vector<Pending>& batch) {
+  // merges of one list never interleave. States are moved, never copied,
+  // between the cache and the batch.
+  void CommitBatch(std::vector<Pending>& batch) {
     std::map<std::string, crdt::ListState> merged;  // lists this batch wrote
     std::map<std::string, absl::Status> failed;
     std::set<std::string> changed;
@@ -342,43 +345,44 @@ class LevelDbReplicaStore final : public ReplicaStore {
     if (!changed.empty()) {
       status = FromLevelDb(db_->Write(sync_, &write), "list write");
     }
-    // The cache holds only what is on disk.
+    if (status.ok() && on_merge_) {
+      for (const std::string& id : changed) {
+        on_merge_(id, merged[id], bytes[id]);
+      }
+    }
+    std::map<std::string, absl::StatusOr<crdt::ListState>> outcome;
+    for (auto& [id, state] : merged) {
+      if (!status.ok() && changed.count(id)) {
+        outcome.emplace(id, status);
+      } else {
+        outcome.emplace(id, std::move(state));
+      }
+    }
+    for (auto& [id, error] : failed) outcome.emplace(id, error);
+    for (Pending& p : batch) {
+      if (p.done) p.done(outcome.at(p.list_id));
+    }
+    // Back to the cache, which holds only what is on disk.
     if (cache_.size() > kMaxCached) cache_.clear();
-    for (const std::string& id : changed) {
-      if (status.ok()) {
-        cache_[id] = merged[id];
+    for (auto& [id, result] : outcome) {
+      if (result.ok()) {
+        cache_[id] = *std::move(result);
       } else {
         cache_.erase(id);
       }
     }
-    if (status.ok() && on_merge_) {
-      for (const std::string& id : changed)
-        on_merge_(id, merged[id], bytes[id]);
-    }
-    std::vector<absl::StatusOr<crdt::ListState>> results;
-    results.reserve(batch.size());
-    for (const Pending& p : batch) {
-      if (auto f = failed.find(p.list_id); f != failed.end()) {
-        results.push_back(f->second);
-      } else if (!status.ok() && changed.count(p.list_id)) {
-        results.push_back(status);
-      } else {
-        results.push_back(merged[p.list_id]);
-      }
-    }
-    return results;
   }
 
   // The committed state of a list, from the cache or from disk. Commit
   // thread only.
   absl::StatusOr<crdt::ListState> Current(const std::string& list_id) {
-    if (auto it = cache_.find(list_id); it != cache_.end()) return it->second;
+    if (auto it = cache_.find(list_id); it != cache_.end()) {
+      crdt::ListState state = std::move(it->second);
+      cache_.erase(it);
+      return state;
+    }
     absl::StatusOr<crdt::ListState> state =
         ReadOrEmpty(absl::StrCat(kListPrefix, list_id));
-    if (state.ok()) {
-      if (cache_.size() > kMaxCached) cache_.clear();
-      cache_[list_id] = *state;
-    }
     return state;
   }
 

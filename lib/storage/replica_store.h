@@ -48,7 +48,9 @@ class ReplicaStore {
   // disk (or failed), on the store's commit thread, with the list's state
   // after the commit (which includes `delta`). Concurrent merges share one
   // fsync (group commit). `done` must not block; it may call MergeAsync.
-  using MergeDone = std::function<void(absl::StatusOr<crdt::ListState>)>;
+  // The state passed to `done` lives until `done` returns; copy what is
+  // kept.
+  using MergeDone = std::function<void(const absl::StatusOr<crdt::ListState>&)>;
   virtual void MergeAsync(absl::string_view list_id, crdt::ListState delta,
                           MergeDone done) = 0;
 

@@ -151,7 +151,7 @@ void Coordinator::SendWrite(const std::shared_ptr<WriteCall>& call,
       BeginRemote();
       store_->MergeAsync(
           call->list_id, call->delta,
-          [this, call, target](absl::StatusOr<crdt::ListState> merged) {
+          [this, call, target](const absl::StatusOr<crdt::ListState>& merged) {
             if (merged.ok()) {
               absl::MutexLock lock(&call->mu);
               call->local = *merged;

@@ -87,10 +87,11 @@ class StoreStreamReactor final
       if (merges.empty()) CompleteLocked(sequence);
     }
     for (auto& [list_id, delta] : merges) {
-      store_->MergeAsync(list_id, std::move(delta),
-                         [this, sequence](absl::StatusOr<crdt::ListState> r) {
-                           OnMerged(sequence, r.status());
-                         });
+      store_->MergeAsync(
+          list_id, std::move(delta),
+          [this, sequence](const absl::StatusOr<crdt::ListState>& r) {
+            OnMerged(sequence, r.status());
+          });
     }
     StartRead(&in_);
   }
@@ -220,7 +221,7 @@ grpc::ServerUnaryReactor* ReplicaServiceImpl::Store(
   // without holding a thread.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   store_->MergeAsync(request->list_id(), *std::move(delta),
-                     [reactor](absl::StatusOr<crdt::ListState> merged) {
+                     [reactor](const absl::StatusOr<crdt::ListState>& merged) {
                        reactor->Finish(ToGrpc(merged.status()));
                      });
   return reactor;
