@@ -21,9 +21,9 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "codec/list_codec.h"
-#include "crdt/limits.h"
 #include "crdt/list_id.h"
 #include "grpcpp/grpcpp.h"
+#include "services/common/channels.h"
 #include "services/common/flag_names.h"
 #include "shoplist/v1/list_service.grpc.pb.h"
 #include "shoplist/v1/membership_service.grpc.pb.h"
@@ -60,10 +60,7 @@ class Channels {
     std::lock_guard<std::mutex> lock(mu_);
     auto& stub = stubs_[address];
     if (!stub) {
-      grpc::ChannelArguments args;
-      args.SetMaxReceiveMessageSize(crdt::kMaxMessageBytes);
-      stub = v1::ListService::NewStub(grpc::CreateCustomChannel(
-          address, grpc::InsecureChannelCredentials(), args));
+      stub = v1::ListService::NewStub(NewChannel(address));
     }
     return stub.get();
   }

@@ -2,8 +2,8 @@
 
 #include "absl/strings/str_split.h"
 #include "codec/list_codec.h"
-#include "crdt/limits.h"
 #include "grpcpp/grpcpp.h"
+#include "services/common/channels.h"
 #include "services/common/status_util.h"
 
 namespace shoplist::cli {
@@ -51,13 +51,9 @@ absl::StatusOr<SyncOutcome> SyncEngine::Sync(LocalList& list) {
 std::vector<std::unique_ptr<v1::ListService::StubInterface>> NewListStubs(
     const std::string& addresses) {
   std::vector<std::unique_ptr<v1::ListService::StubInterface>> stubs;
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(crdt::kMaxMessageBytes);
-  args.SetMaxSendMessageSize(crdt::kMaxMessageBytes);
   for (absl::string_view address :
        absl::StrSplit(addresses, ',', absl::SkipEmpty())) {
-    stubs.push_back(v1::ListService::NewStub(grpc::CreateCustomChannel(
-        std::string(address), grpc::InsecureChannelCredentials(), args)));
+    stubs.push_back(v1::ListService::NewStub(NewChannel(std::string(address))));
   }
   return stubs;
 }

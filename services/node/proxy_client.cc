@@ -3,7 +3,7 @@
 #include <algorithm>
 
 #include "absl/container/flat_hash_map.h"
-#include "services/node/replica_peers.h"
+#include "services/common/channels.h"
 #include "spdlog/spdlog.h"
 
 namespace shoplist::node {
@@ -256,9 +256,7 @@ std::vector<std::unique_ptr<v1::MembershipService::StubInterface>>
 NewProxyStubs(const std::vector<std::string>& addresses) {
   std::vector<std::unique_ptr<v1::MembershipService::StubInterface>> stubs;
   for (const std::string& address : addresses) {
-    stubs.push_back(v1::MembershipService::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                  DefaultChannelArguments())));
+    stubs.push_back(v1::MembershipService::NewStub(NewChannel(address)));
   }
   return stubs;
 }

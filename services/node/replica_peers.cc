@@ -9,6 +9,7 @@
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
 #include "crdt/limits.h"
+#include "services/common/channels.h"
 #include "services/node/peer_stream.h"
 
 namespace shoplist::node {
@@ -110,9 +111,7 @@ class GrpcReplicaPeers final : public ReplicaPeers {
     absl::MutexLock lock(&mu_);
     auto& stub = stubs_[address];
     if (stub == nullptr) {
-      stub = v1::ReplicaService::NewStub(
-          grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                    DefaultChannelArguments()));
+      stub = v1::ReplicaService::NewStub(NewChannel(address));
     }
     return stub.get();
   }
@@ -127,19 +126,6 @@ class GrpcReplicaPeers final : public ReplicaPeers {
 };
 
 }  // namespace
-
-grpc::ChannelArguments DefaultChannelArguments() {
-  grpc::ChannelArguments args;
-  args.SetMaxReceiveMessageSize(crdt::kMaxMessageBytes);
-  args.SetMaxSendMessageSize(crdt::kMaxMessageBytes);
-  // Find a dead peer quickly and come back soon after it returns.
-  args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
-  args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
-  return args;
-}
 
 std::unique_ptr<ReplicaPeers> NewGrpcReplicaPeers() {
   return std::make_unique<GrpcReplicaPeers>();

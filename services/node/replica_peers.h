@@ -42,10 +42,6 @@ class ReplicaPeers {
                           absl::Duration timeout, DigestDone done) = 0;
 };
 
-// Channel arguments shared by every client in shoplist (message size,
-// keep-alive, reconnect back-off).
-grpc::ChannelArguments DefaultChannelArguments();
-
 // ReplicaPeers over gRPC's callback API.
 std::unique_ptr<ReplicaPeers> NewGrpcReplicaPeers();
 

@@ -17,6 +17,31 @@
 namespace shoplist::node {
 namespace {
 
+// One replica write, validated and decoded: a merge into this node's copy,
+// or a hint when it is meant for another node.
+struct DecodedWrite {
+  std::string list_id;
+  crdt::ListState delta;
+  std::string hint_owner;  // empty: merge here
+};
+
+absl::StatusOr<DecodedWrite> DecodeWrite(const std::string& self_id,
+                                         const std::string& list_id,
+                                         const v1::ListState& delta,
+                                         const std::string& intended_owner) {
+  if (absl::Status s = crdt::ValidateListId(list_id); !s.ok()) return s;
+  absl::StatusOr<crdt::ListState> decoded = codec::DecodeState(delta);
+  if (!decoded.ok()) return decoded.status();
+  DecodedWrite write{list_id, *std::move(decoded), ""};
+  if (!intended_owner.empty() && intended_owner != self_id) {
+    if (absl::Status s = ring::ValidateNodeId(intended_owner); !s.ok()) {
+      return s;
+    }
+    write.hint_owner = intended_owner;
+  }
+  return write;
+}
+
 // One StoreStream. Batches are read one after another; each write of a
 // batch is merged through the store's group commit (or kept as a hint);
 // when every write of the oldest open batches is durable, the newest such
@@ -38,39 +63,22 @@ class StoreStreamReactor final
       return;
     }
     const uint64_t sequence = in_.sequence();
-    std::vector<std::pair<std::string, crdt::ListState>> merges;
-    struct Hint {
-      std::string owner, list_id;
-      crdt::ListState delta;
-    };
-    std::vector<Hint> hints;
+    std::vector<DecodedWrite> merges, hints;
     grpc::Status invalid = grpc::Status::OK;
     for (const v1::StoreRequest& w : in_.writes()) {
-      if (absl::Status s = crdt::ValidateListId(w.list_id()); !s.ok()) {
-        invalid = ToGrpc(s);
+      absl::StatusOr<DecodedWrite> write =
+          DecodeWrite(self_id_, w.list_id(), w.delta(), w.intended_owner());
+      if (!write.ok()) {
+        invalid = ToGrpc(write.status());
         break;
       }
-      absl::StatusOr<crdt::ListState> delta = codec::DecodeState(w.delta());
-      if (!delta.ok()) {
-        invalid = ToGrpc(delta.status());
-        break;
-      }
-      const std::string& owner = w.intended_owner();
-      if (!owner.empty() && owner != self_id_) {
-        if (absl::Status s = ring::ValidateNodeId(owner); !s.ok()) {
-          invalid = ToGrpc(s);
-          break;
-        }
-        hints.push_back({owner, w.list_id(), *std::move(delta)});
-        continue;
-      }
-      merges.emplace_back(w.list_id(), *std::move(delta));
+      (write->hint_owner.empty() ? merges : hints).push_back(*std::move(write));
     }
     // Hints are kept only once the whole batch is known to be valid: a
     // refused batch leaves nothing behind.
     for (size_t i = 0; invalid.ok() && i < hints.size(); ++i) {
-      if (absl::Status s =
-              store_->AddHint(hints[i].owner, hints[i].list_id, hints[i].delta);
+      if (absl::Status s = store_->AddHint(hints[i].hint_owner,
+                                           hints[i].list_id, hints[i].delta);
           !s.ok()) {
         invalid = ToGrpc(s);
       }
@@ -86,9 +94,9 @@ class StoreStreamReactor final
       outstanding_ += merges.size();
       if (merges.empty()) CompleteLocked(sequence);
     }
-    for (auto& [list_id, delta] : merges) {
+    for (DecodedWrite& m : merges) {
       store_->MergeAsync(
-          list_id, std::move(delta),
+          m.list_id, std::move(m.delta),
           [this, sequence](const absl::StatusOr<crdt::ListState>& r) {
             OnMerged(sequence, r.status());
           });
@@ -191,36 +199,22 @@ ReplicaServiceImpl::StoreStream(grpc::CallbackServerContext* /*context*/) {
   return new StoreStreamReactor(self_id_, store_);
 }
 
-grpc::Status ReplicaServiceImpl::StoreOne(const v1::StoreRequest& request) {
-  if (absl::Status s = crdt::ValidateListId(request.list_id()); !s.ok()) {
-    return ToGrpc(s);
-  }
-  absl::StatusOr<crdt::ListState> delta = codec::DecodeState(request.delta());
-  if (!delta.ok()) return ToGrpc(delta.status());
-  const std::string& owner = request.intended_owner();
-  if (!owner.empty() && owner != self_id_) {
-    if (absl::Status s = ring::ValidateNodeId(owner); !s.ok()) return ToGrpc(s);
-    return ToGrpc(store_->AddHint(owner, request.list_id(), *delta));
-  }
-  return ToGrpc(store_->Merge(request.list_id(), *delta).status());
-}
-
 grpc::ServerUnaryReactor* ReplicaServiceImpl::Store(
     grpc::CallbackServerContext* context, const v1::StoreRequest* request,
     v1::StoreResponse* /*response*/) {
-  const std::string& owner = request->intended_owner();
-  if (!owner.empty() && owner != self_id_) {
-    return FinishUnary(context, StoreOne(*request));  // a hint
+  absl::StatusOr<DecodedWrite> write =
+      DecodeWrite(self_id_, request->list_id(), request->delta(),
+                  request->intended_owner());
+  if (!write.ok()) return FinishUnary(context, ToGrpc(write.status()));
+  if (!write->hint_owner.empty()) {
+    return FinishUnary(context,
+                       ToGrpc(store_->AddHint(write->hint_owner, write->list_id,
+                                              write->delta)));
   }
-  if (absl::Status s = crdt::ValidateListId(request->list_id()); !s.ok()) {
-    return FinishUnary(context, ToGrpc(s));
-  }
-  absl::StatusOr<crdt::ListState> delta = codec::DecodeState(request->delta());
-  if (!delta.ok()) return FinishUnary(context, ToGrpc(delta.status()));
   // The reply waits for the group commit that makes the delta durable,
   // without holding a thread.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  store_->MergeAsync(request->list_id(), *std::move(delta),
+  store_->MergeAsync(write->list_id, std::move(write->delta),
                      [reactor](const absl::StatusOr<crdt::ListState>& merged) {
                        reactor->Finish(ToGrpc(merged.status()));
                      });
@@ -257,17 +251,16 @@ grpc::ServerUnaryReactor* ReplicaServiceImpl::HandOff(
     grpc::CallbackServerContext* context, const v1::HandOffRequest* request,
     v1::HandOffResponse* /*response*/) {
   // All or nothing: a batch with one bad hint is refused before any merge.
-  std::vector<std::pair<const std::string*, crdt::ListState>> hints;
+  // The hints are this node's own writes now (no intended owner).
+  std::vector<DecodedWrite> writes;
   for (const auto& hint : request->hints()) {
-    if (absl::Status s = crdt::ValidateListId(hint.list_id()); !s.ok()) {
-      return FinishUnary(context, ToGrpc(s));
-    }
-    absl::StatusOr<crdt::ListState> delta = codec::DecodeState(hint.delta());
-    if (!delta.ok()) return FinishUnary(context, ToGrpc(delta.status()));
-    hints.emplace_back(&hint.list_id(), *std::move(delta));
+    absl::StatusOr<DecodedWrite> write =
+        DecodeWrite(self_id_, hint.list_id(), hint.delta(), "");
+    if (!write.ok()) return FinishUnary(context, ToGrpc(write.status()));
+    writes.push_back(*std::move(write));
   }
-  for (const auto& [list_id, delta] : hints) {
-    absl::StatusOr<crdt::ListState> merged = store_->Merge(*list_id, delta);
+  for (const DecodedWrite& w : writes) {
+    absl::StatusOr<crdt::ListState> merged = store_->Merge(w.list_id, w.delta);
     if (!merged.ok()) return FinishUnary(context, ToGrpc(merged.status()));
   }
   return FinishUnary(context, grpc::Status::OK);

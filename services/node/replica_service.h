@@ -37,8 +37,6 @@ class ReplicaServiceImpl final : public v1::ReplicaService::CallbackService {
                                        v1::DigestResponse* response) override;
 
  private:
-  grpc::Status StoreOne(const v1::StoreRequest& request);
-
   const std::string self_id_;
   storage::ReplicaStore* const store_;
   const SharedDigests& digests_;

@@ -7,9 +7,9 @@
 #include "absl/synchronization/mutex.h"
 #include "codec/list_codec.h"
 #include "crdt/list_id.h"
+#include "services/common/channels.h"
 #include "services/common/status_util.h"
 #include "services/common/unary.h"
-#include "services/node/replica_peers.h"
 
 namespace shoplist::proxy {
 namespace {
@@ -239,9 +239,7 @@ v1::ListService::Stub* GatewayService::StubFor(const std::string& address) {
   absl::MutexLock lock(&mu_);
   auto& stub = stubs_[address];
   if (stub == nullptr) {
-    stub = v1::ListService::NewStub(
-        grpc::CreateCustomChannel(address, grpc::InsecureChannelCredentials(),
-                                  node::DefaultChannelArguments()));
+    stub = v1::ListService::NewStub(NewChannel(address));
   }
   return stub.get();
 }

@@ -19,6 +19,7 @@
 #include "ring/ring.h"
 #include "shoplist/v1/list_service.grpc.pb.h"
 #include "shoplist/v1/replica_service.grpc.pb.h"
+#include "tests/support/cluster.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
 
@@ -26,6 +27,7 @@ namespace shoplist {
 namespace {
 
 using testing::ChildProcess;
+using testing::Context;
 using testing::TempDir;
 
 constexpr int kVnodes = 64;
@@ -47,13 +49,7 @@ class NodeCluster {
     members_ = absl::StrJoin(members, ",");
     processes_.resize(nodes);
     for (int i = 0; i < nodes; ++i) {
-      // Nodes start after their channels: retry connecting quickly.
-      grpc::ChannelArguments args;
-      args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 50);
-      args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 50);
-      args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 200);
-      auto channel = grpc::CreateCustomChannel(
-          addresses_[i], grpc::InsecureChannelCredentials(), args);
+      auto channel = testing::FastChannel(addresses_[i]);
       lists_.push_back(v1::ListService::NewStub(channel));
       replica_stubs_.push_back(v1::ReplicaService::NewStub(channel));
       Start(i);
@@ -122,12 +118,6 @@ class NodeCluster {
   std::vector<std::unique_ptr<v1::ListService::Stub>> lists_;
   std::vector<std::unique_ptr<v1::ReplicaService::Stub>> replica_stubs_;
 };
-
-std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout) {
-  auto context = std::make_unique<grpc::ClientContext>();
-  context->set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  return context;
-}
 
 grpc::Status Sync(v1::ListService::Stub& stub, const std::string& list_id,
                   const crdt::ListState& delta, bool create,
