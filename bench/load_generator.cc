@@ -116,6 +116,7 @@ class Run {
     std::unique_ptr<grpc::ClientContext> context;
     v1::SyncRequest sync;
     v1::SyncResponse synced;
+    crdt::ListState* synced_into = nullptr;  // set while a Sync is in flight
     v1::GetRequest get;
     v1::GetResponse got;
     v1::PingRequest ping;
@@ -153,8 +154,10 @@ class Run {
       absl::StatusOr<crdt::ListState> delta = mine.Add(w->replica, item, 1);
       w->sync.set_list_id(t.list_id);
       codec::EncodeState(*delta, w->sync.mutable_delta());
-      // Known: only this client's own writes, so the reply stays small.
+      // Known: everything this client has merged, as the CLI sends, so the
+      // reply carries only what others wrote since.
       codec::EncodeContext(mine.context(), w->sync.mutable_known());
+      w->synced_into = &mine;
       t.stub->async()->Sync(w->context.get(), &w->sync, &w->synced, done);
     } else {
       w->get.set_list_id(t.list_id);
@@ -164,6 +167,15 @@ class Run {
 
   void Finished(Worker* w, const grpc::Status& status) {
     absl::Time now = absl::Now();
+    if (w->synced_into != nullptr && status.ok()) {
+      // What others wrote joins this client's replica, as the CLI does.
+      if (absl::StatusOr<crdt::ListState> missing =
+              codec::DecodeState(w->synced.missing());
+          missing.ok()) {
+        w->synced_into->Merge(*missing);
+      }
+    }
+    w->synced_into = nullptr;
     if (!status.ok()) {
       ++errors_;
     } else if (w->started >= measure_) {

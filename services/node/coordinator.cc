@@ -208,7 +208,7 @@ void Coordinator::OnWriteReply(const std::shared_ptr<WriteCall>& call,
       call->answered = true;
       answer = call->decided;
       acks = call->tracker.acks();
-      local = call->local;
+      local = std::move(call->local);
     }
   }
   if (replacement) SendWrite(call, *replacement);
