@@ -5,7 +5,7 @@
 
 #include "absl/synchronization/notification.h"
 #include "codec/list_codec.h"
-#include "ring/stable_hash.h"
+#include "merkle/content_hash.h"
 #include "spdlog/spdlog.h"
 
 namespace shoplist::node {
@@ -42,7 +42,7 @@ grpc::Status AwaitStore(ReplicaPeers& peers, const std::string& address,
 
 void SharedDigests::Set(const std::string& list_id,
                         absl::string_view stored_bytes) {
-  uint64_t hash = ring::StableHash(stored_bytes);
+  uint64_t hash = merkle::ContentHash(stored_bytes);
   absl::MutexLock lock(&mu_);
   index_.Set(list_id, hash);
 }
