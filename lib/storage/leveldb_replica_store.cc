@@ -317,12 +317,14 @@ class LevelDbReplicaStore final : public ReplicaStore {
   // between the cache and the batch.
   void CommitBatch(std::vector<Pending>& batch) {
     std::map<std::string, crdt::ListState> merged;  // lists this batch wrote
+    std::map<std::string, size_t> stored_size;      // their bytes on disk
     std::map<std::string, absl::Status> failed;
     std::set<std::string> changed;
     for (Pending& p : batch) {
       auto it = merged.find(p.list_id);
       if (it == merged.end()) {
-        absl::StatusOr<crdt::ListState> current = Current(p.list_id);
+        absl::StatusOr<crdt::ListState> current =
+            Current(p.list_id, &stored_size[p.list_id]);
         if (!current.ok()) {
           failed[p.list_id] = current.status();
           continue;
@@ -345,6 +347,7 @@ class LevelDbReplicaStore final : public ReplicaStore {
     std::map<std::string, std::string> bytes;
     for (const std::string& id : changed) {
       bytes[id] = Encode(merged[id]);
+      stored_size[id] = bytes[id].size();
       write.Put(absl::StrCat(kListPrefix, id), bytes[id]);
     }
     absl::Status status = absl::OkStatus();
@@ -369,27 +372,43 @@ class LevelDbReplicaStore final : public ReplicaStore {
       if (p.done) p.done(outcome.at(p.list_id));
     }
     // Back to the cache, which holds only what is on disk.
-    if (cache_.size() > kMaxCached) cache_.clear();
     for (auto& [id, result] : outcome) {
-      if (result.ok()) {
-        cache_[id] = *std::move(result);
-      } else {
-        cache_.erase(id);
-      }
+      if (result.ok()) Cache(id, *std::move(result), stored_size[id]);
     }
   }
 
-  // The committed state of a list, from the cache or from disk. Commit
-  // thread only.
-  absl::StatusOr<crdt::ListState> Current(const std::string& list_id) {
+  // The committed state of a list, from the cache or from disk, and the
+  // size of its stored bytes. Commit thread only.
+  absl::StatusOr<crdt::ListState> Current(const std::string& list_id,
+                                          size_t* stored_size) {
     if (auto it = cache_.find(list_id); it != cache_.end()) {
-      crdt::ListState state = std::move(it->second);
+      crdt::ListState state = std::move(it->second.state);
+      *stored_size = it->second.stored_size;
+      cached_bytes_ -= it->second.stored_size;
       cache_.erase(it);
       return state;
     }
-    absl::StatusOr<crdt::ListState> state =
-        ReadOrEmpty(absl::StrCat(kListPrefix, list_id));
-    return state;
+    std::string key = absl::StrCat(kListPrefix, list_id);
+    std::string bytes;
+    leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &bytes);
+    *stored_size = bytes.size();
+    if (s.IsNotFound()) return crdt::ListState();
+    if (!s.ok()) return FromLevelDb(s, key);
+    return Decode(bytes, key);
+  }
+
+  // Keeps a committed state for the next write to its list, evicting
+  // arbitrary others beyond the budget. Commit thread only.
+  void Cache(const std::string& list_id, crdt::ListState state,
+             size_t stored_size) {
+    cached_bytes_ += stored_size;
+    cache_[list_id] = {std::move(state), stored_size};
+    while (cached_bytes_ > kCacheBudgetBytes && cache_.size() > 1) {
+      auto victim = cache_.begin();
+      if (victim->first == list_id) victim = std::next(victim);
+      cached_bytes_ -= victim->second.stored_size;
+      cache_.erase(victim);
+    }
   }
 
   absl::StatusOr<crdt::ListState> ReadOrEmpty(const std::string& key) {
@@ -412,8 +431,15 @@ class LevelDbReplicaStore final : public ReplicaStore {
   static constexpr size_t kMaxBatch = 512;
   // Decoded states of recently written lists, for the commit thread only:
   // a write then costs no read and no decode.
-  static constexpr size_t kMaxCached = 4096;
-  absl::flat_hash_map<std::string, crdt::ListState> cache_;
+  // The budget counts stored (encoded) bytes; decoded states take several
+  // times that in memory (about 100 MiB at most).
+  static constexpr size_t kCacheBudgetBytes = 16 << 20;
+  struct CachedState {
+    crdt::ListState state;
+    size_t stored_size = 0;
+  };
+  absl::flat_hash_map<std::string, CachedState> cache_;
+  size_t cached_bytes_ = 0;
   absl::Mutex queue_mu_;
   std::deque<Pending> queue_ ABSL_GUARDED_BY(queue_mu_);
   bool stop_ ABSL_GUARDED_BY(queue_mu_) = false;
