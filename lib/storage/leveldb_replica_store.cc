@@ -79,8 +79,11 @@ absl::StatusOr<crdt::ListState> Decode(absl::string_view bytes,
 
 class LevelDbReplicaStore final : public ReplicaStore {
  public:
-  LevelDbReplicaStore(std::unique_ptr<leveldb::DB> db, MergeListener on_merge)
-      : db_(std::move(db)), on_merge_(std::move(on_merge)) {
+  LevelDbReplicaStore(std::unique_ptr<leveldb::DB> db, MergeListener on_merge,
+                      size_t state_cache_bytes)
+      : db_(std::move(db)),
+        on_merge_(std::move(on_merge)),
+        cache_budget_bytes_(state_cache_bytes) {
     sync_.sync = true;
     committer_ = std::thread([this] { CommitLoop(); });
   }
@@ -403,7 +406,7 @@ class LevelDbReplicaStore final : public ReplicaStore {
              size_t stored_size) {
     cached_bytes_ += stored_size;
     cache_[list_id] = {std::move(state), stored_size};
-    while (cached_bytes_ > kCacheBudgetBytes && cache_.size() > 1) {
+    while (cached_bytes_ > cache_budget_bytes_ && cache_.size() > 1) {
       auto victim = cache_.begin();
       if (victim->first == list_id) victim = std::next(victim);
       cached_bytes_ -= victim->second.stored_size;
@@ -430,10 +433,9 @@ class LevelDbReplicaStore final : public ReplicaStore {
   std::array<absl::Mutex, 256> locks_;
   static constexpr size_t kMaxBatch = 512;
   // Decoded states of recently written lists, for the commit thread only:
-  // a write then costs no read and no decode.
-  // The budget counts stored (encoded) bytes; decoded states take several
-  // times that in memory (about 100 MiB at most).
-  static constexpr size_t kCacheBudgetBytes = 16 << 20;
+  // a write then costs no read and no decode. The budget counts their
+  // stored bytes.
+  const size_t cache_budget_bytes_;
   struct CachedState {
     crdt::ListState state;
     size_t stored_size = 0;
@@ -451,7 +453,8 @@ class LevelDbReplicaStore final : public ReplicaStore {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ReplicaStore>> OpenLevelDbStore(
-    const std::string& directory, MergeListener on_merge) {
+    const std::string& directory, MergeListener on_merge,
+    size_t state_cache_bytes) {
   leveldb::Options options;
   options.create_if_missing = true;
   leveldb::DB* db = nullptr;
@@ -460,8 +463,8 @@ absl::StatusOr<std::unique_ptr<ReplicaStore>> OpenLevelDbStore(
     return absl::UnavailableError(
         absl::StrCat("cannot open LevelDB at ", directory, ": ", s.ToString()));
   }
-  return std::make_unique<LevelDbReplicaStore>(std::unique_ptr<leveldb::DB>(db),
-                                               std::move(on_merge));
+  return std::make_unique<LevelDbReplicaStore>(
+      std::unique_ptr<leveldb::DB>(db), std::move(on_merge), state_cache_bytes);
 }
 
 }  // namespace shoplist::storage

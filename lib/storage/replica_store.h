@@ -90,9 +90,15 @@ using MergeListener =
     std::function<void(const std::string& list_id, const crdt::ListState&,
                        absl::string_view stored_bytes)>;
 
+// Stored bytes of recently written lists kept decoded in memory, so a
+// write to them costs no read and no decode. Decoded states take about ten
+// times their stored size.
+inline constexpr size_t kDefaultStateCacheBytes = 16 << 20;
+
 // Opens (creating if needed) a LevelDB-backed store in `directory`.
 absl::StatusOr<std::unique_ptr<ReplicaStore>> OpenLevelDbStore(
-    const std::string& directory, MergeListener on_merge = nullptr);
+    const std::string& directory, MergeListener on_merge = nullptr,
+    size_t state_cache_bytes = kDefaultStateCacheBytes);
 
 }  // namespace shoplist::storage
 

@@ -37,6 +37,9 @@ ABSL_FLAG(int, vnodes, 64, "Virtual nodes per member on the ring");
 ABSL_FLAG(int, replica_timeout_ms, 2000, "Deadline of each replica call");
 ABSL_FLAG(int, anti_entropy_ms, 5000,
           "Interval between anti-entropy rounds with the other replicas");
+ABSL_FLAG(int, state_cache_mib, 16,
+          "Stored MiB of recent lists kept decoded in memory (about ten "
+          "times that in RAM)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error");
 
 namespace {
@@ -66,6 +69,11 @@ int main(int argc, char** argv) {
   config.id = absl::GetFlag(FLAGS_id);
   config.listen = absl::GetFlag(FLAGS_listen);
   config.data_dir = absl::GetFlag(FLAGS_data);
+  if (absl::GetFlag(FLAGS_state_cache_mib) < 0) {
+    return Fail("--state-cache-mib must not be negative");
+  }
+  config.state_cache_bytes =
+      static_cast<size_t>(absl::GetFlag(FLAGS_state_cache_mib)) << 20;
   if (config.id.empty()) return Fail("--id is required");
   if (config.data_dir.empty()) return Fail("--data is required");
   for (int v : {absl::GetFlag(FLAGS_replicas), absl::GetFlag(FLAGS_read_quorum),

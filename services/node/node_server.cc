@@ -50,13 +50,15 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
         "need 1 <= read quorum, write quorum <= replicas");
   }
   absl::StatusOr<std::unique_ptr<storage::ReplicaStore>> store =
-      storage::OpenLevelDbStore(c.data_dir,
-                                [p = parts.get()](const std::string& list_id,
-                                                  const crdt::ListState& merged,
-                                                  absl::string_view bytes) {
-                                  p->digests.Set(list_id, bytes);
-                                  p->watchers.Publish(list_id, merged);
-                                });
+      storage::OpenLevelDbStore(
+          c.data_dir,
+          [p = parts.get()](const std::string& list_id,
+                            const crdt::ListState& merged,
+                            absl::string_view bytes) {
+            p->digests.Set(list_id, bytes);
+            p->watchers.Publish(list_id, merged);
+          },
+          c.state_cache_bytes);
   if (!store.ok()) return store.status();
   parts->store = *std::move(store);
   if (absl::Status s = parts->digests.Load(*parts->store); !s.ok()) return s;

@@ -20,6 +20,7 @@ struct NodeConfig {
   std::string id;
   std::string listen = "127.0.0.1:0";
   std::string data_dir;
+  size_t state_cache_bytes = storage::kDefaultStateCacheBytes;
   CoordinatorOptions coordinator;  // self_id is filled from `id`
   absl::Duration quarantine = absl::Seconds(2);
   absl::Duration hint_interval = absl::Milliseconds(500);
