@@ -21,6 +21,17 @@ class RefusedStream final : public grpc::ServerWriteReactor<Response> {
   void OnDone() override { delete this; }
 };
 
+// A bidirectional stream refused before it starts; deletes itself when done.
+template <typename Request, typename Response>
+class RefusedBidiStream final
+    : public grpc::ServerBidiReactor<Request, Response> {
+ public:
+  explicit RefusedBidiStream(const grpc::Status& status) {
+    this->Finish(status);
+  }
+  void OnDone() override { delete this; }
+};
+
 }  // namespace shoplist
 
 #endif  // SHOPLIST_SERVICES_COMMON_UNARY_H_

@@ -11,7 +11,9 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/synchronization/mutex.h"
+#include "services/common/channels.h"
 #include "services/common/flag_names.h"
+#include "services/common/security_flags.h"
 #include "services/common/signals.h"
 #include "services/node/node_server.h"
 #include "services/node/proxy_client.h"
@@ -40,6 +42,9 @@ ABSL_FLAG(int, anti_entropy_ms, 5000,
 ABSL_FLAG(int, state_cache_mib, 16,
           "Stored MiB of recent lists kept decoded in memory (about ten "
           "times that in RAM)");
+ABSL_FLAG(std::string, health_listen, "",
+          "Also serve grpc.health.v1 alone, in plaintext, on this address "
+          "(for probes that do not speak TLS)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error");
 
 namespace {
@@ -69,6 +74,13 @@ int main(int argc, char** argv) {
   config.id = absl::GetFlag(FLAGS_id);
   config.listen = absl::GetFlag(FLAGS_listen);
   config.data_dir = absl::GetFlag(FLAGS_data);
+  config.health_listen = absl::GetFlag(FLAGS_health_listen);
+  absl::StatusOr<shoplist::SecurityOptions> security =
+      shoplist::SecurityOptionsFromFlags();
+  if (!security.ok()) return Fail(std::string(security.status().message()));
+  config.security = *security;
+  // Calls to proxies and to other nodes go the same way.
+  shoplist::SetChannelSecurity(*security);
   if (absl::GetFlag(FLAGS_state_cache_mib) < 0) {
     return Fail("--state-cache-mib must not be negative");
   }

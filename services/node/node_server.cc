@@ -2,10 +2,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "crdt/limits.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "ring/node_id.h"
+#include "services/common/serving.h"
 #include "services/node/hint_deliverer.h"
 #include "services/node/list_service.h"
 #include "services/node/peer_health.h"
@@ -29,6 +28,7 @@ struct NodeServer::Parts {
   std::unique_ptr<ReplicaServiceImpl> replica_service;
   std::unique_ptr<ListServiceImpl> list_service;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<HealthServer> health_server;
   std::unique_ptr<HintDeliverer> hints;
   std::unique_ptr<AntiEntropy> anti_entropy;
   int port = 0;
@@ -68,22 +68,28 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
       c.coordinator, parts->store.get(), parts->peers.get(), ring,
       parts->health.get(), failures);
   parts->replica_service = std::make_unique<ReplicaServiceImpl>(
-      c.id, parts->store.get(), parts->digests);
+      c.id, parts->store.get(), parts->digests, c.security.cluster_token);
   parts->list_service = std::make_unique<ListServiceImpl>(
       c.id, parts->coordinator.get(), &parts->watchers);
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  ServingOptions serving;
+  serving.listen = c.listen;
+  serving.security = c.security;
+  // Only proxies and other nodes call a node directly.
+  serving.client_certificates = ClientCertificates::kRequire;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(c.listen, grpc::InsecureServerCredentials(),
-                           &parts->port);
-  builder.SetMaxReceiveMessageSize(crdt::kMaxMessageBytes);
-  builder.SetMaxSendMessageSize(crdt::kMaxMessageBytes);
+  ConfigureServerBuilder(serving, &builder, &parts->port);
   builder.RegisterService(parts->replica_service.get());
   builder.RegisterService(parts->list_service.get());
   parts->server = builder.BuildAndStart();
   if (parts->server == nullptr || parts->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen));
+  }
+  if (!c.health_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<HealthServer>> health =
+        HealthServer::Start(c.health_listen);
+    if (!health.ok()) return health.status();
+    parts->health_server = *std::move(health);
   }
   parts->hints = std::make_unique<HintDeliverer>(
       c.id, parts->store.get(), parts->peers.get(), ring, parts->health.get(),
@@ -111,6 +117,7 @@ void NodeServer::Shutdown(absl::Duration grace) {
     if (parts_->shut_down) return;
     parts_->shut_down = true;
   }
+  if (parts_->health_server) parts_->health_server->Stop();
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   parts_->anti_entropy.reset();
   parts_->hints.reset();

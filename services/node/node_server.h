@@ -9,6 +9,7 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "services/common/security.h"
 #include "services/node/anti_entropy.h"
 #include "services/node/coordinator.h"
 #include "services/node/peer_health.h"
@@ -21,6 +22,8 @@ struct NodeConfig {
   std::string listen = "127.0.0.1:0";
   std::string data_dir;
   size_t state_cache_bytes = storage::kDefaultStateCacheBytes;
+  SecurityOptions security;   // TLS (client certificates required with a CA)
+  std::string health_listen;  // plaintext health-only port; empty: none
   CoordinatorOptions coordinator;  // self_id is filled from `id`
   absl::Duration quarantine = absl::Seconds(2);
   absl::Duration hint_interval = absl::Milliseconds(500);

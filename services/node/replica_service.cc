@@ -10,6 +10,7 @@
 #include "codec/list_codec.h"
 #include "crdt/list_id.h"
 #include "ring/node_id.h"
+#include "services/common/security.h"
 #include "services/common/status_util.h"
 #include "services/common/unary.h"
 #include "services/node/ring_source.h"
@@ -195,13 +196,19 @@ class StoreStreamReactor final
 }  // namespace
 
 grpc::ServerBidiReactor<v1::StoreBatch, v1::StoreBatchAck>*
-ReplicaServiceImpl::StoreStream(grpc::CallbackServerContext* /*context*/) {
+ReplicaServiceImpl::StoreStream(grpc::CallbackServerContext* context) {
+  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
+    return new RefusedBidiStream<v1::StoreBatch, v1::StoreBatchAck>(s);
+  }
   return new StoreStreamReactor(self_id_, store_);
 }
 
 grpc::ServerUnaryReactor* ReplicaServiceImpl::Store(
     grpc::CallbackServerContext* context, const v1::StoreRequest* request,
     v1::StoreResponse* /*response*/) {
+  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
+    return FinishUnary(context, s);
+  }
   absl::StatusOr<DecodedWrite> write =
       DecodeWrite(self_id_, request->list_id(), request->delta(),
                   request->intended_owner());
@@ -224,6 +231,9 @@ grpc::ServerUnaryReactor* ReplicaServiceImpl::Store(
 grpc::ServerUnaryReactor* ReplicaServiceImpl::Fetch(
     grpc::CallbackServerContext* context, const v1::FetchRequest* request,
     v1::FetchResponse* response) {
+  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
+    return FinishUnary(context, s);
+  }
   if (absl::Status s = crdt::ValidateListId(request->list_id()); !s.ok()) {
     return FinishUnary(context, ToGrpc(s));
   }
@@ -250,6 +260,9 @@ grpc::ServerUnaryReactor* ReplicaServiceImpl::Fetch(
 grpc::ServerUnaryReactor* ReplicaServiceImpl::HandOff(
     grpc::CallbackServerContext* context, const v1::HandOffRequest* request,
     v1::HandOffResponse* /*response*/) {
+  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
+    return FinishUnary(context, s);
+  }
   // All or nothing: a batch with one bad hint is refused before any merge.
   // The hints are this node's own writes now (no intended owner).
   std::vector<DecodedWrite> writes;
@@ -269,6 +282,9 @@ grpc::ServerUnaryReactor* ReplicaServiceImpl::HandOff(
 grpc::ServerUnaryReactor* ReplicaServiceImpl::GetDigests(
     grpc::CallbackServerContext* context, const v1::DigestRequest* request,
     v1::DigestResponse* response) {
+  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
+    return FinishUnary(context, s);
+  }
   if (request->depth() > 16) {
     return FinishUnary(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                              "depth must be at most 16"));

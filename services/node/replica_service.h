@@ -15,9 +15,15 @@ namespace shoplist::node {
 
 class ReplicaServiceImpl final : public v1::ReplicaService::CallbackService {
  public:
+  // With a non-empty `cluster_token`, every call must carry it (see
+  // services/common/security.h).
   ReplicaServiceImpl(std::string self_id, storage::ReplicaStore* store,
-                     const SharedDigests& digests)
-      : self_id_(std::move(self_id)), store_(store), digests_(digests) {}
+                     const SharedDigests& digests,
+                     std::string cluster_token = "")
+      : self_id_(std::move(self_id)),
+        store_(store),
+        digests_(digests),
+        cluster_token_(std::move(cluster_token)) {}
 
   grpc::ServerUnaryReactor* Store(grpc::CallbackServerContext* context,
                                   const v1::StoreRequest* request,
@@ -40,6 +46,7 @@ class ReplicaServiceImpl final : public v1::ReplicaService::CallbackService {
   const std::string self_id_;
   storage::ReplicaStore* const store_;
   const SharedDigests& digests_;
+  const std::string cluster_token_;
 };
 
 }  // namespace shoplist::node

@@ -5,7 +5,9 @@
 #include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/synchronization/mutex.h"
+#include "services/common/channels.h"
 #include "services/common/flag_names.h"
+#include "services/common/security_flags.h"
 #include "services/common/signals.h"
 #include "services/proxy/proxy_server.h"
 #include "spdlog/spdlog.h"
@@ -21,6 +23,9 @@ ABSL_FLAG(int, heartbeat_timeout_ms, 3000,
           "A node silent this long is marked down");
 ABSL_FLAG(int, removal_timeout_s, 86400,
           "A node down this long leaves the ring (its ranges move)");
+ABSL_FLAG(std::string, health_listen, "",
+          "Also serve grpc.health.v1 alone, in plaintext, on this address "
+          "(for probes that do not speak TLS)");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error");
 
 int main(int argc, char** argv) {
@@ -61,7 +66,20 @@ int main(int argc, char** argv) {
   options.membership.removal_timeout =
       absl::Seconds(absl::GetFlag(FLAGS_removal_timeout_s));
 
-  auto server = shoplist::proxy::ProxyServer::Start(listen, options);
+  absl::StatusOr<shoplist::SecurityOptions> security =
+      shoplist::SecurityOptionsFromFlags();
+  if (!security.ok()) {
+    std::fprintf(stderr, "shoplist-proxy: %s\n",
+                 std::string(security.status().message()).c_str());
+    return 2;
+  }
+  // The gateway's calls to nodes present this proxy's certificate.
+  shoplist::SetChannelSecurity(*security);
+  shoplist::ServingOptions serving;
+  serving.listen = listen;
+  serving.security = *security;
+  serving.health_listen = absl::GetFlag(FLAGS_health_listen);
+  auto server = shoplist::proxy::ProxyServer::Start(serving, options);
   if (!server.ok()) {
     std::fprintf(stderr, "shoplist-proxy: %s\n",
                  server.status().ToString().c_str());

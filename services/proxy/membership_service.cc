@@ -5,6 +5,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
 #include "crdt/list_id.h"
+#include "services/common/security.h"
 #include "services/common/status_util.h"
 #include "services/common/unary.h"
 
@@ -86,6 +87,9 @@ class ViewWriter final : public grpc::ServerWriteReactor<v1::RingView> {
 grpc::ServerUnaryReactor* MembershipServiceImpl::Join(
     grpc::CallbackServerContext* context, const v1::JoinRequest* request,
     v1::JoinResponse* response) {
+  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
+    return FinishUnary(context, s);
+  }
   absl::Status s =
       state_->Join(request->node().id(), request->node().address());
   if (s.ok()) *response->mutable_view() = state_->Current()->view;
@@ -95,6 +99,9 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::Join(
 grpc::ServerUnaryReactor* MembershipServiceImpl::Leave(
     grpc::CallbackServerContext* context, const v1::LeaveRequest* request,
     v1::LeaveResponse* response) {
+  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
+    return FinishUnary(context, s);
+  }
   absl::Status s = state_->Leave(request->node_id());
   if (s.ok()) *response->mutable_view() = state_->Current()->view;
   return FinishUnary(context, ToGrpc(s));
@@ -103,6 +110,9 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::Leave(
 grpc::ServerUnaryReactor* MembershipServiceImpl::Heartbeat(
     grpc::CallbackServerContext* context, const v1::HeartbeatRequest* request,
     v1::HeartbeatResponse* response) {
+  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
+    return FinishUnary(context, s);
+  }
   absl::Status s = state_->Heartbeat(request->node_id());
   response->set_view_version(state_->Current()->version);
   return FinishUnary(context, ToGrpc(s));
@@ -112,6 +122,9 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::ReportFailure(
     grpc::CallbackServerContext* context,
     const v1::ReportFailureRequest* request,
     v1::ReportFailureResponse* /*response*/) {
+  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
+    return FinishUnary(context, s);
+  }
   return FinishUnary(context,
                      ToGrpc(state_->ReportFailure(request->node_id())));
 }
@@ -119,6 +132,9 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::ReportFailure(
 grpc::ServerUnaryReactor* MembershipServiceImpl::Locate(
     grpc::CallbackServerContext* context, const v1::LocateRequest* request,
     v1::LocateResponse* response) {
+  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
+    return FinishUnary(context, s);
+  }
   if (absl::Status s = crdt::ValidateListId(request->list_id()); !s.ok()) {
     return FinishUnary(context, ToGrpc(s));
   }
@@ -146,8 +162,11 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::Locate(
 }
 
 grpc::ServerWriteReactor<v1::RingView>* MembershipServiceImpl::Subscribe(
-    grpc::CallbackServerContext* /*context*/,
+    grpc::CallbackServerContext* context,
     const v1::SubscribeRequest* /*request*/) {
+  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
+    return new RefusedStream<v1::RingView>(s);
+  }
   return new ViewWriter(state_);
 }
 

@@ -3,6 +3,9 @@
 #ifndef SHOPLIST_SERVICES_PROXY_MEMBERSHIP_SERVICE_H_
 #define SHOPLIST_SERVICES_PROXY_MEMBERSHIP_SERVICE_H_
 
+#include <string>
+#include <utility>
+
 #include "services/proxy/proxy_state.h"
 #include "shoplist/v1/membership_service.grpc.pb.h"
 
@@ -11,7 +14,11 @@ namespace shoplist::proxy {
 class MembershipServiceImpl final
     : public v1::MembershipService::CallbackService {
  public:
-  explicit MembershipServiceImpl(ProxyState* state) : state_(state) {}
+  // With a non-empty `cluster_token`, every call must carry it (see
+  // services/common/security.h).
+  explicit MembershipServiceImpl(ProxyState* state,
+                                 std::string cluster_token = "")
+      : state_(state), cluster_token_(std::move(cluster_token)) {}
 
   grpc::ServerUnaryReactor* Join(grpc::CallbackServerContext* context,
                                  const v1::JoinRequest* request,
@@ -35,6 +42,7 @@ class MembershipServiceImpl final
 
  private:
   ProxyState* const state_;
+  const std::string cluster_token_;
 };
 
 }  // namespace shoplist::proxy

@@ -1,10 +1,7 @@
 #include "services/proxy/proxy_server.h"
 
 #include "absl/strings/str_cat.h"
-#include "crdt/limits.h"
-#include "grpcpp/ext/proto_server_reflection_plugin.h"
 #include "grpcpp/grpcpp.h"
-#include "grpcpp/health_check_service_interface.h"
 #include "services/proxy/gateway_service.h"
 #include "services/proxy/membership_service.h"
 
@@ -15,6 +12,7 @@ struct ProxyServer::Parts {
   std::unique_ptr<MembershipServiceImpl> membership;
   std::unique_ptr<GatewayService> gateway;
   std::unique_ptr<grpc::Server> server;
+  std::unique_ptr<HealthServer> health_server;
   int port = 0;
   absl::Mutex mu;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
@@ -22,27 +20,37 @@ struct ProxyServer::Parts {
 
 absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Start(
     const std::string& listen, ProxyOptions options) {
+  ServingOptions serving;
+  serving.listen = listen;
+  return Start(std::move(serving), std::move(options));
+}
+
+absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Start(
+    ServingOptions serving, ProxyOptions options) {
   auto parts = std::make_unique<Parts>();
   absl::StatusOr<std::unique_ptr<ProxyState>> state =
       ProxyState::Open(std::move(options));
   if (!state.ok()) return state.status();
   parts->state = *std::move(state);
-  parts->membership =
-      std::make_unique<MembershipServiceImpl>(parts->state.get());
+  parts->membership = std::make_unique<MembershipServiceImpl>(
+      parts->state.get(), serving.security.cluster_token);
   parts->gateway = std::make_unique<GatewayService>(parts->state.get());
 
-  grpc::EnableDefaultHealthCheckService(true);
-  grpc::reflection::InitProtoReflectionServerBuilderPlugin();
+  serving.client_certificates = ClientCertificates::kVerifyIfSent;
   grpc::ServerBuilder builder;
-  builder.AddListeningPort(listen, grpc::InsecureServerCredentials(),
-                           &parts->port);
-  builder.SetMaxReceiveMessageSize(crdt::kMaxMessageBytes);
-  builder.SetMaxSendMessageSize(crdt::kMaxMessageBytes);
+  ConfigureServerBuilder(serving, &builder, &parts->port);
   builder.RegisterService(parts->membership.get());
   builder.RegisterService(parts->gateway.get());
   parts->server = builder.BuildAndStart();
   if (parts->server == nullptr || parts->port == 0) {
-    return absl::UnavailableError(absl::StrCat("cannot listen on ", listen));
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", serving.listen));
+  }
+  if (!serving.health_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<HealthServer>> health =
+        HealthServer::Start(serving.health_listen);
+    if (!health.ok()) return health.status();
+    parts->health_server = *std::move(health);
   }
   return std::unique_ptr<ProxyServer>(new ProxyServer(std::move(parts)));
 }
@@ -60,6 +68,7 @@ void ProxyServer::Shutdown(absl::Duration grace) {
   }
   // Subscription streams never end by themselves; the deadline cancels
   // them, and subscribers re-open against another proxy.
+  if (parts_->health_server) parts_->health_server->Stop();
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
 }
 

@@ -8,12 +8,18 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "services/common/serving.h"
 #include "services/proxy/proxy_state.h"
 
 namespace shoplist::proxy {
 
 class ProxyServer {
  public:
+  // `serving.client_certificates` is ignored: a proxy verifies client
+  // certificates that are sent (nodes) and needs none (users' clients).
+  static absl::StatusOr<std::unique_ptr<ProxyServer>> Start(
+      ServingOptions serving, ProxyOptions options);
+  // Plaintext, no cluster token, no health port.
   static absl::StatusOr<std::unique_ptr<ProxyServer>> Start(
       const std::string& listen, ProxyOptions options);
   ~ProxyServer();

@@ -1,0 +1,114 @@
+#include "services/common/security.h"
+
+#include <cstdlib>
+#include <fstream>
+#include <sstream>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+
+namespace shoplist {
+namespace {
+
+absl::StatusOr<std::string> ReadFile(const std::string& path,
+                                     absl::string_view what) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("cannot read the ", what, " file ", path));
+  }
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+// Compares in time independent of where the strings differ, so response
+// timing does not reveal how much of a guessed token was right.
+bool SameToken(absl::string_view a, absl::string_view b) {
+  if (a.size() != b.size()) return false;
+  unsigned char diff = 0;
+  for (size_t i = 0; i < a.size(); ++i) {
+    diff |= static_cast<unsigned char>(a[i] ^ b[i]);
+  }
+  return diff == 0;
+}
+
+}  // namespace
+
+absl::StatusOr<SecurityOptions> LoadSecurityOptions(
+    const SecurityFiles& files) {
+  SecurityOptions options;
+  if (files.cert_file.empty() != files.key_file.empty()) {
+    return absl::InvalidArgumentError("--tls-cert and --tls-key go together");
+  }
+  struct {
+    const std::string& path;
+    std::string* out;
+    const char* what;
+  } pems[] = {{files.cert_file, &options.cert_pem, "certificate"},
+              {files.key_file, &options.key_pem, "key"},
+              {files.ca_file, &options.ca_pem, "CA"}};
+  for (auto& pem : pems) {
+    if (pem.path.empty()) continue;
+    absl::StatusOr<std::string> bytes = ReadFile(pem.path, pem.what);
+    if (!bytes.ok()) return bytes.status();
+    *pem.out = *std::move(bytes);
+  }
+  if (!files.token_file.empty()) {
+    absl::StatusOr<std::string> token =
+        ReadFile(files.token_file, "cluster token");
+    if (!token.ok()) return token.status();
+    options.cluster_token = std::string(absl::StripAsciiWhitespace(*token));
+    if (options.cluster_token.empty()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the cluster token file ", files.token_file, " is empty"));
+    }
+  } else if (const char* env = std::getenv(kClusterTokenEnv)) {
+    options.cluster_token = std::string(absl::StripAsciiWhitespace(env));
+  }
+  return options;
+}
+
+std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
+    const SecurityOptions& options, ClientCertificates policy) {
+  if (!options.serves_tls()) return grpc::InsecureServerCredentials();
+  grpc::SslServerCredentialsOptions ssl;
+  ssl.pem_key_cert_pairs.push_back({options.key_pem, options.cert_pem});
+  if (!options.ca_pem.empty()) {
+    ssl.pem_root_certs = options.ca_pem;
+    ssl.client_certificate_request =
+        policy == ClientCertificates::kRequire
+            ? GRPC_SSL_REQUEST_AND_REQUIRE_CLIENT_CERTIFICATE_AND_VERIFY
+            : GRPC_SSL_REQUEST_CLIENT_CERTIFICATE_AND_VERIFY;
+  }
+  return grpc::SslServerCredentials(ssl);
+}
+
+std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(
+    const SecurityOptions& options) {
+  if (!options.dials_tls()) return grpc::InsecureChannelCredentials();
+  grpc::SslCredentialsOptions ssl;
+  ssl.pem_root_certs = options.ca_pem;
+  ssl.pem_private_key = options.key_pem;
+  ssl.pem_cert_chain = options.cert_pem;
+  return grpc::SslCredentials(ssl);
+}
+
+grpc::Status CheckClusterToken(const std::string& expected,
+                               const grpc::ServerContextBase& context) {
+  if (expected.empty()) return grpc::Status::OK;
+  const auto& metadata = context.client_metadata();
+  auto it = metadata.find(kClusterTokenKey);
+  if (it == metadata.end()) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "this service needs the cluster token");
+  }
+  if (!SameToken(absl::string_view(it->second.data(), it->second.size()),
+                 expected)) {
+    return grpc::Status(grpc::StatusCode::UNAUTHENTICATED,
+                        "wrong cluster token");
+  }
+  return grpc::Status::OK;
+}
+
+}  // namespace shoplist

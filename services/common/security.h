@@ -1,0 +1,64 @@
+// Transport security and the cluster token, loaded once per process from
+// flags.
+//
+// TLS: a server with a certificate and key serves TLS; with a CA as well it
+// verifies client certificates (mutual TLS between proxies and nodes). A
+// client with a CA opens TLS channels that trust that CA, presenting its own
+// certificate and key when it has them.
+//
+// Cluster token: membership and replication are for the cluster's own
+// processes. When a token is configured, every call to those services must
+// carry it in metadata `kClusterTokenKey`; other calls get UNAUTHENTICATED
+// before the request is looked at. Without a token (a development cluster)
+// those services are open. The client-facing ListService never needs it.
+#ifndef SHOPLIST_SERVICES_COMMON_SECURITY_H_
+#define SHOPLIST_SERVICES_COMMON_SECURITY_H_
+
+#include <memory>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "grpcpp/grpcpp.h"
+
+namespace shoplist {
+
+inline constexpr char kClusterTokenKey[] = "shoplist-cluster-token";
+inline constexpr char kClusterTokenEnv[] = "SHOPLIST_CLUSTER_TOKEN";
+
+struct SecurityOptions {
+  std::string cert_pem;  // with key_pem: serve TLS, and present as a client
+  std::string key_pem;
+  std::string ca_pem;  // trust for channels; verify client certificates
+  std::string cluster_token;
+
+  bool serves_tls() const { return !cert_pem.empty(); }
+  bool dials_tls() const { return !ca_pem.empty(); }
+};
+
+struct SecurityFiles {
+  std::string cert_file, key_file, ca_file;
+  std::string token_file;  // else $SHOPLIST_CLUSTER_TOKEN, else no token
+};
+
+// Reads every file named; a missing or unreadable file, a certificate
+// without its key (or the reverse), or an empty token file is an error.
+absl::StatusOr<SecurityOptions> LoadSecurityOptions(const SecurityFiles& files);
+
+enum class ClientCertificates {
+  kRequire,       // nodes: only cluster members call them directly
+  kVerifyIfSent,  // proxies: clients need no certificate, members send one
+};
+
+std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
+    const SecurityOptions& options, ClientCertificates policy);
+
+std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(
+    const SecurityOptions& options);
+
+// OK when no token is configured or the call carries the right one.
+grpc::Status CheckClusterToken(const std::string& expected,
+                               const grpc::ServerContextBase& context);
+
+}  // namespace shoplist
+
+#endif  // SHOPLIST_SERVICES_COMMON_SECURITY_H_
