@@ -10,6 +10,7 @@
 #include "CLI/CLI.hpp"
 #include "clients/cli/cli.h"
 #include "clients/cli/local_store.h"
+#include "services/common/channels.h"
 
 namespace {
 
@@ -22,7 +23,7 @@ void OnInterrupt(int) { interrupted = true; }
 int main(int argc, char** argv) {
   CLI::App app{"shoplist-cli: shopping lists that work offline and sync"};
   app.require_subcommand(1);
-  std::string home, proxy;
+  std::string home, proxy, tls_ca, tls_cert, tls_key;
   bool json = false, yes = false;
   app.add_option("--home", home,
                  "Home folder (default: $SHOPLIST_HOME, "
@@ -30,6 +31,12 @@ int main(int argc, char** argv) {
   app.add_option("--proxy", proxy,
                  "Proxies, HOST:PORT[,HOST:PORT...] "
                  "(default: $SHOPLIST_PROXY or 127.0.0.1:7000)");
+  app.add_option("--tls-ca", tls_ca,
+                 "Talk TLS to the proxies, trusting this PEM CA "
+                 "(default: $SHOPLIST_TLS_CA; none: plaintext)");
+  app.add_option("--tls-cert", tls_cert,
+                 "PEM client certificate, for proxies that ask for one");
+  app.add_option("--tls-key", tls_key, "PEM private key of --tls-cert");
   app.add_flag("--json", json, "Print results as JSON");
   app.add_flag("--yes,-y", yes, "Do not ask before deleting or forgetting");
 
@@ -96,6 +103,23 @@ int main(int argc, char** argv) {
     proxy = env && *env ? env : "127.0.0.1:7000";
   }
   options.proxies = proxy;
+  if (tls_ca.empty()) {
+    const char* env = std::getenv("SHOPLIST_TLS_CA");
+    if (env != nullptr) tls_ca = env;
+  }
+  shoplist::SecurityFiles files;
+  files.ca_file = tls_ca;
+  files.cert_file = tls_cert;
+  files.key_file = tls_key;
+  // No cluster token: a user's client never needs one.
+  absl::StatusOr<shoplist::SecurityOptions> security =
+      shoplist::LoadSecurityOptions(files);
+  if (!security.ok()) {
+    std::cerr << "shoplist-cli: " << security.status().message() << "\n";
+    return 2;
+  }
+  security->cluster_token.clear();
+  shoplist::SetChannelSecurity(*security);
   options.json = json;
   options.yes = yes;
   shoplist::cli::Cli cli(options, std::cout, std::cerr, std::cin);

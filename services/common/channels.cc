@@ -55,9 +55,12 @@ grpc::ChannelArguments DefaultChannelArguments() {
   grpc::ChannelArguments args;
   args.SetMaxReceiveMessageSize(crdt::kMaxMessageBytes);
   args.SetMaxSendMessageSize(crdt::kMaxMessageBytes);
-  // Find a dead peer quickly and come back soon after it returns.
+  // Come back soon after a peer returns: a refused connection is retried
+  // after 100 ms, backing off to 2 s. gRPC also takes the minimum back-off
+  // as the time a connection attempt may take; it must fit a TLS handshake
+  // on a busy machine, or every attempt is cut short and retried at once.
   args.SetInt(GRPC_ARG_INITIAL_RECONNECT_BACKOFF_MS, 100);
-  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 100);
+  args.SetInt(GRPC_ARG_MIN_RECONNECT_BACKOFF_MS, 2000);
   args.SetInt(GRPC_ARG_MAX_RECONNECT_BACKOFF_MS, 2000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIME_MS, 10000);
   args.SetInt(GRPC_ARG_KEEPALIVE_TIMEOUT_MS, 5000);
