@@ -19,7 +19,8 @@ struct ServingOptions {
   std::string listen = "127.0.0.1:0";
   SecurityOptions security;
   ClientCertificates client_certificates = ClientCertificates::kRequire;
-  std::string health_listen;  // empty: no separate health port
+  std::string health_listen;   // empty: no separate health port
+  std::string metrics_listen;  // Prometheus /metrics; empty: none
 };
 
 // Health, reflection, limits and the listening port; `port` receives the

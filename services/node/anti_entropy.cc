@@ -47,6 +47,11 @@ void SharedDigests::Set(const std::string& list_id,
   index_.Set(list_id, hash);
 }
 
+size_t SharedDigests::size() const {
+  absl::MutexLock lock(&mu_);
+  return index_.size();
+}
+
 std::vector<merkle::Bucket> SharedDigests::Digests(
     const ring::TokenRange& range, uint32_t depth) const {
   absl::MutexLock lock(&mu_);
@@ -119,6 +124,7 @@ AntiEntropy::Round AntiEntropy::RunOnce() {
       round.lists_repaired += SyncRange(peer.address, range);
     }
   }
+  lists_repaired_ += round.lists_repaired;
   return round;
 }
 

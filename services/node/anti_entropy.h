@@ -15,6 +15,7 @@
 #ifndef SHOPLIST_SERVICES_NODE_ANTI_ENTROPY_H_
 #define SHOPLIST_SERVICES_NODE_ANTI_ENTROPY_H_
 
+#include <atomic>
 #include <string>
 #include <thread>
 
@@ -39,6 +40,8 @@ class SharedDigests {
       const ring::TokenRange& range) const;
   // Rebuilds from what the store holds (at start).
   absl::Status Load(storage::ReplicaStore& store);
+  // Lists this node holds.
+  size_t size() const;
 
  private:
   mutable absl::Mutex mu_;
@@ -71,6 +74,9 @@ class AntiEntropy {
   // of lists that reached at least one owner.
   size_t HandOffAll(const RingView& view);
 
+  // Lists repaired by every round so far (for metrics).
+  uint64_t lists_repaired() const { return lists_repaired_.load(); }
+
  private:
   void Loop();
   // Compares one shared range with `peer`; returns lists repaired.
@@ -88,6 +94,7 @@ class AntiEntropy {
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
+  std::atomic<uint64_t> lists_repaired_{0};
 };
 
 }  // namespace shoplist::node

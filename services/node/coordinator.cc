@@ -107,6 +107,7 @@ quorum::FanOutPlan Coordinator::PlanFor(const std::string& list_id) const {
 }
 
 void Coordinator::NoteFailure(const Target& target, const std::string& why) {
+  ++replica_failures_;
   health_->RecordFailure(target.node_id);
   if (failures_ != nullptr) failures_->ReportFailure(target.node_id, why);
 }

@@ -20,6 +20,7 @@
 #ifndef SHOPLIST_SERVICES_NODE_COORDINATOR_H_
 #define SHOPLIST_SERVICES_NODE_COORDINATOR_H_
 
+#include <atomic>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -88,6 +89,8 @@ class Coordinator {
              ApplyDone done);
 
   const CoordinatorOptions& options() const { return options_; }
+  // Replica calls that failed or timed out so far (for metrics).
+  uint64_t replica_failures() const { return replica_failures_.load(); }
 
  private:
   struct WriteCall;
@@ -120,6 +123,7 @@ class Coordinator {
   const RingSource* const ring_;
   PeerHealth* const health_;
   FailureSink* const failures_;
+  std::atomic<uint64_t> replica_failures_{0};
   KeyedSerializer apply_order_;
   absl::Mutex inflight_mu_;
   int inflight_ ABSL_GUARDED_BY(inflight_mu_) = 0;

@@ -104,6 +104,7 @@ size_t HintDeliverer::DeliverOnce() {
     spdlog::info("hinted hand-off: delivered {} hint(s) to {}", owned.size(),
                  owner);
   }
+  pending_ = hints->size() - delivered;
   return delivered;
 }
 

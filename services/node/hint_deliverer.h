@@ -4,6 +4,7 @@
 #ifndef SHOPLIST_SERVICES_NODE_HINT_DELIVERER_H_
 #define SHOPLIST_SERVICES_NODE_HINT_DELIVERER_H_
 
+#include <atomic>
 #include <string>
 #include <thread>
 
@@ -32,6 +33,9 @@ class HintDeliverer {
   // One round: tries every owner with hints once. Returns hints delivered.
   size_t DeliverOnce();
 
+  // Hints left after the last round (counted up to one round's 1,024).
+  uint64_t pending() const { return pending_.load(); }
+
  private:
   void Loop();
 
@@ -42,6 +46,7 @@ class HintDeliverer {
   PeerHealth* const health_;
   const absl::Duration interval_;
   const absl::Duration timeout_;
+  std::atomic<uint64_t> pending_{0};
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

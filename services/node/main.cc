@@ -45,6 +45,8 @@ ABSL_FLAG(int, state_cache_mib, 16,
 ABSL_FLAG(std::string, health_listen, "",
           "Also serve grpc.health.v1 alone, in plaintext, on this address "
           "(for probes that do not speak TLS)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "Serve Prometheus metrics as text at http://ADDRESS/metrics");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error");
 
 namespace {
@@ -75,6 +77,7 @@ int main(int argc, char** argv) {
   config.listen = absl::GetFlag(FLAGS_listen);
   config.data_dir = absl::GetFlag(FLAGS_data);
   config.health_listen = absl::GetFlag(FLAGS_health_listen);
+  config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   absl::StatusOr<shoplist::SecurityOptions> security =
       shoplist::SecurityOptionsFromFlags();
   if (!security.ok()) return Fail(std::string(security.status().message()));

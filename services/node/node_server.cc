@@ -4,6 +4,7 @@
 #include "crdt/limits.h"
 #include "grpcpp/grpcpp.h"
 #include "ring/node_id.h"
+#include "services/common/metrics.h"
 #include "services/common/serving.h"
 #include "services/node/hint_deliverer.h"
 #include "services/node/list_service.h"
@@ -32,9 +33,35 @@ struct NodeServer::Parts {
   std::unique_ptr<HintDeliverer> hints;
   std::unique_ptr<AntiEntropy> anti_entropy;
   int port = 0;
+  // Last: destroyed first. Interceptors of `server` record into it.
+  std::unique_ptr<ServerMetrics> metrics;
   absl::Mutex mu;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
 };
+
+// Read at every scrape.
+void NodeServer::AddMetricValues(Parts& p, const RingSource* ring) {
+  using Kind = ServerMetrics::Kind;
+  ServerMetrics& m = *p.metrics;
+  m.AddValue("shoplist_lists", "Lists this node holds", Kind::kGauge,
+             [&p] { return static_cast<double>(p.digests.size()); });
+  m.AddValue("shoplist_hints_pending",
+             "Hints kept for down owners after the last hand-off round "
+             "(counted up to 1,024)",
+             Kind::kGauge,
+             [&p] { return static_cast<double>(p.hints->pending()); });
+  m.AddValue("shoplist_replica_failures_total",
+             "Replica calls that failed or timed out", Kind::kCounter, [&p] {
+               return static_cast<double>(p.coordinator->replica_failures());
+             });
+  m.AddValue(
+      "shoplist_anti_entropy_repairs_total",
+      "Lists that differed from a peer's and were exchanged", Kind::kCounter,
+      [&p] { return static_cast<double>(p.anti_entropy->lists_repaired()); });
+  m.AddValue("shoplist_ring_version", "Version of the ring view in use",
+             Kind::kGauge,
+             [ring] { return static_cast<double>(ring->Current()->version); });
+}
 
 absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
     NodeConfig config, const RingSource* ring, FailureSink* failures) {
@@ -79,6 +106,17 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
   serving.client_certificates = ClientCertificates::kRequire;
   grpc::ServerBuilder builder;
   ConfigureServerBuilder(serving, &builder, &parts->port);
+  if (!c.metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<ServerMetrics>> metrics =
+        ServerMetrics::Start(c.metrics_listen);
+    if (!metrics.ok()) return metrics.status();
+    parts->metrics = *std::move(metrics);
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(parts->metrics->NewInterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  }
   builder.RegisterService(parts->replica_service.get());
   builder.RegisterService(parts->list_service.get());
   parts->server = builder.BuildAndStart();
@@ -103,6 +141,7 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
       std::make_unique<AntiEntropy>(c.id, parts->store.get(), &parts->digests,
                                     parts->peers.get(), ring, anti_entropy);
   parts->anti_entropy->Start();
+  if (parts->metrics) AddMetricValues(*parts, ring);
   return std::unique_ptr<NodeServer>(new NodeServer(std::move(parts)));
 }
 
@@ -117,6 +156,7 @@ void NodeServer::Shutdown(absl::Duration grace) {
     if (parts_->shut_down) return;
     parts_->shut_down = true;
   }
+  if (parts_->metrics) parts_->metrics->StopServing();
   if (parts_->health_server) parts_->health_server->Stop();
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   parts_->anti_entropy.reset();

@@ -22,8 +22,9 @@ struct NodeConfig {
   std::string listen = "127.0.0.1:0";
   std::string data_dir;
   size_t state_cache_bytes = storage::kDefaultStateCacheBytes;
-  SecurityOptions security;   // TLS (client certificates required with a CA)
-  std::string health_listen;  // plaintext health-only port; empty: none
+  SecurityOptions security;    // TLS (client certificates required with a CA)
+  std::string health_listen;   // plaintext health-only port; empty: none
+  std::string metrics_listen;  // Prometheus /metrics; empty: none
   CoordinatorOptions coordinator;  // self_id is filled from `id`
   absl::Duration quarantine = absl::Seconds(2);
   absl::Duration hint_interval = absl::Milliseconds(500);
@@ -51,6 +52,8 @@ class NodeServer {
 
  private:
   struct Parts;
+  // What a node reports to Prometheus besides its RPCs.
+  static void AddMetricValues(Parts& parts, const RingSource* ring);
   explicit NodeServer(std::unique_ptr<Parts> parts);
   std::unique_ptr<Parts> parts_;
 };

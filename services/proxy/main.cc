@@ -26,6 +26,8 @@ ABSL_FLAG(int, removal_timeout_s, 86400,
 ABSL_FLAG(std::string, health_listen, "",
           "Also serve grpc.health.v1 alone, in plaintext, on this address "
           "(for probes that do not speak TLS)");
+ABSL_FLAG(std::string, metrics_listen, "",
+          "Serve Prometheus metrics as text at http://ADDRESS/metrics");
 ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error");
 
 int main(int argc, char** argv) {
@@ -79,6 +81,7 @@ int main(int argc, char** argv) {
   serving.listen = listen;
   serving.security = *security;
   serving.health_listen = absl::GetFlag(FLAGS_health_listen);
+  serving.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
   auto server = shoplist::proxy::ProxyServer::Start(serving, options);
   if (!server.ok()) {
     std::fprintf(stderr, "shoplist-proxy: %s\n",

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
+#include "services/common/metrics.h"
 #include "services/proxy/gateway_service.h"
 #include "services/proxy/membership_service.h"
 
@@ -14,6 +15,8 @@ struct ProxyServer::Parts {
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<HealthServer> health_server;
   int port = 0;
+  // Last: destroyed first. Interceptors of `server` record into it.
+  std::unique_ptr<ServerMetrics> metrics;
   absl::Mutex mu;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
 };
@@ -39,6 +42,36 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Start(
   serving.client_certificates = ClientCertificates::kVerifyIfSent;
   grpc::ServerBuilder builder;
   ConfigureServerBuilder(serving, &builder, &parts->port);
+  if (!serving.metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<ServerMetrics>> metrics =
+        ServerMetrics::Start(serving.metrics_listen);
+    if (!metrics.ok()) return metrics.status();
+    parts->metrics = *std::move(metrics);
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(parts->metrics->NewInterceptorFactory());
+    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+    ProxyState* state = parts->state.get();
+    using Kind = ServerMetrics::Kind;
+    parts->metrics->AddValue(
+        "shoplist_ring_version", "Version of this proxy's ring view",
+        Kind::kGauge,
+        [state] { return static_cast<double>(state->Current()->version); });
+    for (auto [name, wanted] :
+         {std::pair{"shoplist_members_up", v1::Member::UP},
+          std::pair{"shoplist_members_down", v1::Member::DOWN}}) {
+      parts->metrics->AddValue(
+          name, "Ring members in this state", Kind::kGauge,
+          [state, wanted = wanted] {
+            double n = 0;
+            for (const auto& m : state->Current()->view.members()) {
+              if (m.state() == wanted) ++n;
+            }
+            return n;
+          });
+    }
+  }
   builder.RegisterService(parts->membership.get());
   builder.RegisterService(parts->gateway.get());
   parts->server = builder.BuildAndStart();
@@ -68,6 +101,7 @@ void ProxyServer::Shutdown(absl::Duration grace) {
   }
   // Subscription streams never end by themselves; the deadline cancels
   // them, and subscribers re-open against another proxy.
+  if (parts_->metrics) parts_->metrics->StopServing();
   if (parts_->health_server) parts_->health_server->Stop();
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
 }
