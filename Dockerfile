@@ -1,0 +1,65 @@
+# shoplist container image: shoplist-proxy, shoplist-node and shoplist-cli in
+# /usr/local/bin of a slim Debian 12, run as uid 10001 with state in /data.
+#
+#   docker/make-base-image.sh            # the base image (no registry needed)
+#   docker build -t shoplist:latest .    # add --build-arg BUILD_JOBS=2 to go faster
+#   docker run -d --name proxy -p 127.0.0.1:7000:7000 -v proxy-data:/data \
+#     shoplist:latest shoplist-proxy --listen 0.0.0.0:7000 --data /data
+#   docker run -d --name node-0 -v node-0-data:/data shoplist:latest \
+#     shoplist-node --id node-0 --listen 0.0.0.0:7001 --advertise node-0:7001 \
+#       --proxy proxy:7000 --data /data         # on one user-defined network
+#
+# docker/smoke-test.sh runs a 1-proxy, 3-node cluster from this image.
+
+# The base comes from debootstrap + `docker import` (docker/make-base-image.sh);
+# any Debian 12 image works, e.g. --build-arg BASE_IMAGE=debian:bookworm-slim.
+ARG BASE_IMAGE=shoplist/debian:bookworm
+
+FROM ${BASE_IMAGE} AS build
+# The same packages as a developer machine; this layer is cached until
+# scripts/install-deps.sh changes.
+COPY scripts/install-deps.sh /tmp/install-deps.sh
+RUN /tmp/install-deps.sh && rm -rf /var/lib/apt/lists/* /tmp/install-deps.sh
+# Parallel compile jobs; each gRPC-heavy file needs about 1 GiB.
+ARG BUILD_JOBS=1
+# No compiler cache inside a throwaway build stage.
+ENV CCACHE_DISABLE=1
+WORKDIR /src
+COPY . .
+RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
+      -DSHOPLIST_BUILD_BENCHMARKS=OFF \
+ && cmake --build /build -j"${BUILD_JOBS}" \
+      --target shoplist-proxy shoplist-node shoplist-cli \
+ && mkdir -p /out \
+ && cp /build/services/proxy/shoplist-proxy /build/services/node/shoplist-node \
+       /build/clients/cli/shoplist-cli /out/ \
+ && strip --strip-unneeded /out/*
+
+FROM ${BASE_IMAGE} AS runtime
+# Only the shared libraries the binaries link (found with ldd); their own
+# dependencies (libgrpc29, libssl3, libre2-9, libfmt9, libsnappy1v5, ...)
+# come with them.
+RUN apt-get update -q \
+ && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+      libgrpc++1.51 libprotobuf32 libabsl20220623 libleveldb1d libspdlog1.10 \
+      libtcmalloc-minimal4 \
+ && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt/* /var/log/dpkg.log \
+ && groupadd --gid 10001 shoplist \
+ && useradd --uid 10001 --gid 10001 --home-dir /data --no-create-home \
+      --shell /usr/sbin/nologin shoplist \
+ && mkdir /data && chown 10001:10001 /data
+COPY --from=build /out/ /usr/local/bin/
+# Fail the build if any shared library is missing.
+RUN for b in shoplist-proxy shoplist-node shoplist-cli; do \
+      ldd "/usr/local/bin/$b" | grep 'not found' && { echo "$b: missing libraries" >&2; exit 1; }; \
+    done; \
+    shoplist-cli --help >/dev/null
+
+USER 10001:10001
+WORKDIR /data
+VOLUME ["/data"]
+# 7000: shoplist-proxy, 7001: shoplist-node (the ports the examples use).
+EXPOSE 7000 7001
+# The servers block SIGTERM and wait for it, so they stop cleanly as PID 1
+# on `docker stop`. The image runs whichever of the three binaries is given.
+CMD ["shoplist-proxy", "--listen=0.0.0.0:7000", "--data=/data"]
