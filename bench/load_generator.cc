@@ -25,6 +25,7 @@
 #include "grpcpp/grpcpp.h"
 #include "services/common/channels.h"
 #include "services/common/flag_names.h"
+#include "services/common/security_flags.h"
 #include "shoplist/v1/list_service.grpc.pb.h"
 #include "shoplist/v1/membership_service.grpc.pb.h"
 
@@ -206,8 +207,7 @@ int Main() {
   }
   Channels channels;
   std::vector<Target> targets;
-  auto membership = v1::MembershipService::NewStub(
-      grpc::CreateChannel(target, grpc::InsecureChannelCredentials()));
+  auto membership = v1::MembershipService::NewStub(NewChannel(target));
   for (int i = 0; i < absl::GetFlag(FLAGS_lists); ++i) {
     std::string id = *crdt::NewListId();
     Stub* stub = channels.For(target);
@@ -285,5 +285,15 @@ int Main() {
 int main(int argc, char** argv) {
   shoplist::NormalizeFlagNames(argc, argv);
   absl::ParseCommandLine(argc, argv);
+  // --direct asks the proxy's MembershipService (cluster token) where lists
+  // live; TLS flags as the servers take them.
+  absl::StatusOr<shoplist::SecurityOptions> security =
+      shoplist::SecurityOptionsFromFlags();
+  if (!security.ok()) {
+    std::fprintf(stderr, "shoplist-bench: %s\n",
+                 std::string(security.status().message()).c_str());
+    return 2;
+  }
+  shoplist::SetChannelSecurity(*security);
   return shoplist::bench::Main();
 }

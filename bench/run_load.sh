@@ -21,7 +21,8 @@ node="127.0.0.1:$((port + 1))"
 run() {  # label target extra-args...
   local label=$1 target=$2
   shift 2
-  "$bench" --target="$target" --duration-s="$seconds" --warmup-s=1 --csv "$@" |
+  "$bench" --target="$target" --duration-s="$seconds" --warmup-s=1 --csv \
+    --cluster-token-file="$dir/token" "$@" |
     sed "s/^[^,]*/$label/"
 }
 

@@ -5,13 +5,16 @@
 # address. Expects the binaries built (scripts/run.sh does both).
 #   scripts/cluster-up.sh [DIR]     (default: $SHOPLIST_CLUSTER_DIR or .cluster)
 # Environment: SHOPLIST_NODES (3), SHOPLIST_PROXY_PORT (7000), first node
-# port is proxy port + 1.
+# port is proxy port + 1, SHOPLIST_BUILD_DIR (build).
+# Membership and replication take a cluster token, made once in DIR/token:
+# pass --cluster-token-file=DIR/token to tools that use them, or
+# -H "shoplist-cluster-token: $(cat DIR/token)" to grpcurl.
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 dir="${1:-${SHOPLIST_CLUSTER_DIR:-$root/.cluster}}"
 nodes="${SHOPLIST_NODES:-3}"
 proxy_port="${SHOPLIST_PROXY_PORT:-7000}"
-bin="$root/build"
+bin="${SHOPLIST_BUILD_DIR:-$root/build}"
 mkdir -p "$dir"
 dir="$(cd "$dir" && pwd)"
 
@@ -26,17 +29,21 @@ if [ -f "$dir/pids" ]; then
 fi
 
 proxy="127.0.0.1:$proxy_port"
+if [ ! -s "$dir/token" ]; then
+  (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/token")
+fi
+token="--cluster-token-file=$dir/token"
 "$bin/services/proxy/shoplist-proxy" --listen="$proxy" --data="$dir/proxy" \
-  >>"$dir/proxy.log" 2>&1 &
+  "$token" >>"$dir/proxy.log" 2>&1 &
 echo $! >>"$dir/pids"
 for i in $(seq 0 $((nodes - 1))); do
   port=$((proxy_port + 1 + i))
   "$bin/services/node/shoplist-node" --id="node-$i" --listen="127.0.0.1:$port" \
-    --proxy="$proxy" --data="$dir/node-$i" >>"$dir/node-$i.log" 2>&1 &
+    --proxy="$proxy" --data="$dir/node-$i" "$token" >>"$dir/node-$i.log" 2>&1 &
   echo $! >>"$dir/pids"
 done
 
-if ! "$bin/tools/shoplist-ready" --proxy="$proxy" --nodes="$nodes" --timeout-s=30; then
+if ! "$bin/tools/shoplist-ready" --proxy="$proxy" --nodes="$nodes" --timeout-s=30 "$token"; then
   echo "cluster-up: not healthy; logs in $dir" >&2
   "$root/scripts/cluster-down.sh" "$dir" >/dev/null 2>&1 || true
   exit 1

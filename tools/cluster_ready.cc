@@ -8,7 +8,9 @@
 #include "absl/flags/parse.h"
 #include "absl/time/clock.h"
 #include "grpcpp/grpcpp.h"
+#include "services/common/channels.h"
 #include "services/common/flag_names.h"
+#include "services/common/security_flags.h"
 #include "shoplist/v1/list_service.grpc.pb.h"
 #include "shoplist/v1/membership_service.grpc.pb.h"
 
@@ -30,8 +32,8 @@ bool Ready(shoplist::v1::MembershipService::Stub& proxy, int want) {
   int up = 0;
   for (const auto& m : view.members()) {
     if (m.state() != shoplist::v1::Member::UP) continue;
-    auto node = shoplist::v1::ListService::NewStub(grpc::CreateChannel(
-        m.node().address(), grpc::InsecureChannelCredentials()));
+    auto node = shoplist::v1::ListService::NewStub(
+        shoplist::NewChannel(m.node().address()));
     grpc::ClientContext ping_context;
     ping_context.set_deadline(
         absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
@@ -47,8 +49,18 @@ bool Ready(shoplist::v1::MembershipService::Stub& proxy, int want) {
 int main(int argc, char** argv) {
   shoplist::NormalizeFlagNames(argc, argv);
   absl::ParseCommandLine(argc, argv);
-  auto proxy = shoplist::v1::MembershipService::NewStub(grpc::CreateChannel(
-      absl::GetFlag(FLAGS_proxy), grpc::InsecureChannelCredentials()));
+  // The ring view is the cluster's own business: it takes the cluster token
+  // (and TLS) flags the servers take.
+  absl::StatusOr<shoplist::SecurityOptions> security =
+      shoplist::SecurityOptionsFromFlags();
+  if (!security.ok()) {
+    std::fprintf(stderr, "shoplist-ready: %s\n",
+                 std::string(security.status().message()).c_str());
+    return 2;
+  }
+  shoplist::SetChannelSecurity(*security);
+  auto proxy = shoplist::v1::MembershipService::NewStub(
+      shoplist::NewChannel(absl::GetFlag(FLAGS_proxy)));
   absl::Time deadline =
       absl::Now() + absl::Seconds(absl::GetFlag(FLAGS_timeout_s));
   while (absl::Now() < deadline) {
