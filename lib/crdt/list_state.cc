@@ -34,6 +34,23 @@ bool TitleBefore(const Title& a, const Title& b) {
 
 int64_t ClampToZero(int64_t v) { return v < 0 ? 0 : v; }
 
+// A change must leave its writer's entry within kMaxAbsQuantity, or every
+// replica would refuse the delta (Validate). Sums cannot overflow: entries
+// are bounded by 2^40 and counts by 10^6.
+absl::Status CheckEntryAfter(const Item* item, ReplicaId replica,
+                             int64_t more_wanted, int64_t more_bought) {
+  const ItemEntry* e = item == nullptr ? nullptr : item->Find(replica);
+  const int64_t wanted = (e == nullptr ? 0 : e->wanted) + more_wanted;
+  const int64_t bought = (e == nullptr ? 0 : e->bought) + more_bought;
+  for (int64_t q : {wanted, bought}) {
+    if (q > kMaxAbsQuantity || q < -kMaxAbsQuantity) {
+      return absl::OutOfRangeError(
+          "this change would take the item's quantities out of range");
+    }
+  }
+  return absl::OkStatus();
+}
+
 }  // namespace
 
 absl::Status ValidateName(absl::string_view name, absl::string_view what,
@@ -269,11 +286,17 @@ absl::StatusOr<ListState> ListState::Add(Writer writer, absl::string_view name,
         "this list has recorded ", kMaxStoredItems,
         " different item names; reuse a name or start a new list"));
   }
-  return ChangeItem(writer, name, [count](Item& item, ItemEntry& entry) {
-    // Add to what people see: a sum driven below zero by concurrent
-    // removals shows as zero, and "add 1" must then show 1.
-    entry.wanted += count + ClampToZero(-item.Wanted());
-  });
+  // Add to what people see: a sum driven below zero by concurrent removals
+  // shows as zero, and "add 1" must then show 1.
+  const Item* current = it == items_.end() ? nullptr : &it->second;
+  const int64_t more =
+      count + (current == nullptr ? 0 : ClampToZero(-current->Wanted()));
+  if (absl::Status s = CheckEntryAfter(current, writer.replica, more, 0);
+      !s.ok()) {
+    return s;
+  }
+  return ChangeItem(writer, name,
+                    [more](Item&, ItemEntry& entry) { entry.wanted += more; });
 }
 
 absl::StatusOr<ListState> ListState::Remove(Writer writer,
@@ -288,6 +311,11 @@ absl::StatusOr<ListState> ListState::Remove(Writer writer,
   }
   int64_t removable = std::min(count, ClampToZero(it->second.Wanted()));
   if (removable == 0) return ListState();
+  if (absl::Status s =
+          CheckEntryAfter(&it->second, writer.replica, -removable, 0);
+      !s.ok()) {
+    return s;
+  }
   return ChangeItem(writer, name, [removable](Item&, ItemEntry& entry) {
     entry.wanted -= removable;
   });
@@ -330,9 +358,13 @@ absl::StatusOr<ListState> ListState::Buy(Writer writer, absl::string_view name,
     count = ClampToZero(item.Wanted()) - ClampToZero(item.Bought());
     if (count <= 0) return ListState();
   }
-  return ChangeItem(writer, name, [count](Item& item, ItemEntry& entry) {
-    entry.bought += count + ClampToZero(-item.Bought());
-  });
+  const int64_t more = count + ClampToZero(-item.Bought());
+  if (absl::Status s = CheckEntryAfter(&item, writer.replica, 0, more);
+      !s.ok()) {
+    return s;
+  }
+  return ChangeItem(writer, name,
+                    [more](Item&, ItemEntry& entry) { entry.bought += more; });
 }
 
 ListState ListState::Delete() {

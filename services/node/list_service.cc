@@ -10,6 +10,7 @@
 #include "crdt/list_id.h"
 #include "services/common/status_util.h"
 #include "services/common/unary.h"
+#include "services/node/request_decoding.h"
 
 namespace shoplist::node {
 namespace {
@@ -155,23 +156,13 @@ grpc::ServerUnaryReactor* ListServiceImpl::Sync(
     grpc::CallbackServerContext* context, const v1::SyncRequest* request,
     v1::SyncResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status s = crdt::ValidateListId(request->list_id()); !s.ok()) {
-    reactor->Finish(ToGrpc(s));
-    return reactor;
-  }
-  absl::StatusOr<crdt::ListState> delta = codec::DecodeState(request->delta());
-  if (!delta.ok()) {
-    reactor->Finish(ToGrpc(delta.status()));
-    return reactor;
-  }
-  absl::StatusOr<crdt::CausalContext> known =
-      codec::DecodeContext(request->known());
-  if (!known.ok()) {
-    reactor->Finish(ToGrpc(known.status()));
+  absl::StatusOr<DecodedSync> sync = DecodeSync(*request);
+  if (!sync.ok()) {
+    reactor->Finish(ToGrpc(sync.status()));
     return reactor;
   }
   auto shared_known =
-      std::make_shared<const crdt::CausalContext>(*std::move(known));
+      std::make_shared<const crdt::CausalContext>(std::move(sync->known));
   const std::string list_id = request->list_id();
   const bool create = request->create();
   // Answers with what the client lacks, from a quorum read.
@@ -194,12 +185,12 @@ grpc::ServerUnaryReactor* ListServiceImpl::Sync(
           reactor->Finish(grpc::Status::OK);
         });
   };
-  if (CarriesNoChange(*delta)) {
+  if (CarriesNoChange(sync->delta)) {
     answer_from_read(0);
     return reactor;
   }
   coordinator_->Write(
-      list_id, *std::move(delta),
+      list_id, std::move(sync->delta),
       [reactor, response, shared_known, answer_from_read](
           absl::Status status, Coordinator::WriteResult written) {
         if (!status.ok()) {

@@ -13,35 +13,11 @@
 #include "services/common/security.h"
 #include "services/common/status_util.h"
 #include "services/common/unary.h"
+#include "services/node/request_decoding.h"
 #include "services/node/ring_source.h"
 
 namespace shoplist::node {
 namespace {
-
-// One replica write, validated and decoded: a merge into this node's copy,
-// or a hint when it is meant for another node.
-struct DecodedWrite {
-  std::string list_id;
-  crdt::ListState delta;
-  std::string hint_owner;  // empty: merge here
-};
-
-absl::StatusOr<DecodedWrite> DecodeWrite(const std::string& self_id,
-                                         const std::string& list_id,
-                                         const v1::ListState& delta,
-                                         const std::string& intended_owner) {
-  if (absl::Status s = crdt::ValidateListId(list_id); !s.ok()) return s;
-  absl::StatusOr<crdt::ListState> decoded = codec::DecodeState(delta);
-  if (!decoded.ok()) return decoded.status();
-  DecodedWrite write{list_id, *std::move(decoded), ""};
-  if (!intended_owner.empty() && intended_owner != self_id) {
-    if (absl::Status s = ring::ValidateNodeId(intended_owner); !s.ok()) {
-      return s;
-    }
-    write.hint_owner = intended_owner;
-  }
-  return write;
-}
 
 // One StoreStream. Batches are read one after another; each write of a
 // batch is merged through the store's group commit (or kept as a hint);

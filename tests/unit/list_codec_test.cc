@@ -193,3 +193,39 @@ TEST_F(MalformedStateTest, ArbitraryBytesNeverCrash) {
 
 }  // namespace
 }  // namespace shoplist::codec
+
+namespace shoplist::codec {
+namespace {
+
+// Found by fuzz/list_request_fuzz: a valid state whose item sums to about
+// -2^40 (a peer's writes) made "add 1" produce an entry above the limit, a
+// delta every replica refuses. Such a change is now refused up front.
+TEST(ListCodecTest, ChangesThatWouldLeaveTheRangeAreRefused) {
+  v1::ListState in;
+  in.add_replicas(7);
+  auto* v = in.mutable_context()->add_vector();
+  v->set_replica(7);
+  v->set_counter(1);
+  auto* item = in.add_items();
+  item->set_name("milk");
+  auto* e = item->add_entries();
+  e->set_replica(0);
+  e->set_counter(1);
+  e->set_wanted(-crdt::kMaxAbsQuantity);
+  e->set_bought(-crdt::kMaxAbsQuantity);
+  absl::StatusOr<crdt::ListState> state = DecodeState(in);
+  ASSERT_TRUE(state.ok()) << state.status();
+  const crdt::ListState before = *state;
+
+  EXPECT_EQ(state->Add(crdt::Writer(9), "milk", 1).status().code(),
+            absl::StatusCode::kOutOfRange);
+  EXPECT_EQ(*state, before);  // nothing changed, no dot taken
+  // Other items, and other changes within range, still work and validate.
+  absl::StatusOr<crdt::ListState> bread =
+      state->Add(crdt::Writer(9), "bread", 1);
+  ASSERT_TRUE(bread.ok());
+  EXPECT_TRUE(bread->Validate().ok());
+}
+
+}  // namespace
+}  // namespace shoplist::codec

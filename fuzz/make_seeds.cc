@@ -1,0 +1,240 @@
+// make_seeds OUT_DIR: writes a small seed corpus for each fuzz target into
+// OUT_DIR/<target>/, built from real states and requests so the fuzzers
+// start from inputs that pass validation.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "codec/list_codec.h"
+#include "crdt/limits.h"
+#include "fuzz/fuzz_support.h"
+#include "shoplist/v1/list_service.pb.h"
+#include "shoplist/v1/membership_service.pb.h"
+#include "shoplist/v1/replica_service.pb.h"
+
+namespace shoplist::fuzz {
+namespace {
+
+constexpr char kListId[] = "abcdefghijklmnopqrstuvwxyq";
+constexpr char kOtherListId[] = "zyxwvutsrqponmlkjihgfedcba";
+
+class SeedWriter {
+ public:
+  explicit SeedWriter(std::filesystem::path root) : root_(std::move(root)) {}
+
+  void Write(const std::string& target, const std::string& name,
+             const std::string& bytes) {
+    std::filesystem::create_directories(root_ / target);
+    std::ofstream(root_ / target / name, std::ios::binary) << bytes;
+  }
+
+ private:
+  std::filesystem::path root_;
+};
+
+// SampleList() with an item at every limit: a 256-byte name, quantities
+// of +-kMaxAbsQuantity, a reset.
+crdt::ListState LimitsList() {
+  crdt::ListState list = SampleList();
+  const std::string name(256, 'n');
+  (void)list.Add(kAlice, name, 1);
+  crdt::ListState::Items items = list.items();
+  crdt::ItemEntry& entry = items[name].FindOrAdd(kAlice);
+  entry.wanted = crdt::kMaxAbsQuantity;
+  entry.bought = -crdt::kMaxAbsQuantity;
+  entry.reset_counter = entry.counter - 1;
+  entry.reset_wanted = -crdt::kMaxAbsQuantity;
+  return *crdt::ListState::FromParts(list.context(), list.title(),
+                                     std::move(items), false);
+}
+
+v1::ListState Message(const crdt::ListState& state) {
+  v1::ListState message;
+  codec::EncodeState(state, &message);
+  return message;
+}
+
+std::string Records(std::initializer_list<std::pair<uint8_t, std::string>> in) {
+  std::string out;
+  for (const auto& [tag, bytes] : in) AppendRecord(out, tag, bytes);
+  return out;
+}
+
+void CrdtSeeds(SeedWriter& out) {
+  const crdt::ListState sample = SampleList();
+  crdt::ListState changed = sample;
+  const crdt::ListState delta = *changed.Add(kBob, "eggs", 6);
+  const std::string t = "crdt_codec_fuzz";
+  out.Write(t, "pair",
+            Records({{0, Encoded(sample)}, {0, Encoded(ConcurrentList())}}));
+  out.Write(t, "delta", Records({{0, Encoded(delta)}, {0, Encoded(sample)}}));
+  out.Write(t, "tombstone",
+            Records({{0, Encoded(crdt::ListState::Tombstone())},
+                     {0, Encoded(delta)}}));
+  out.Write(t, "empty", Records({{0, ""}, {0, Encoded(sample)}}));
+  out.Write(t, "limits", Records({{0, Encoded(LimitsList())}, {0, ""}}));
+}
+
+void OperationSeeds(SeedWriter& out) {
+  const std::string t = "operation_fuzz";
+  auto write = [&](const std::string& name, const v1::Operation& op) {
+    out.Write(t, name, op.SerializeAsString());
+  };
+  v1::Operation op;
+  op.mutable_create()->set_title("groceries");
+  write("create", op);
+  op.Clear();
+  op.mutable_add()->set_item("milk");
+  op.mutable_add()->set_count(2);
+  write("add", op);
+  op.Clear();
+  op.mutable_remove()->set_item("milk");
+  op.mutable_remove()->set_count(1);
+  write("remove", op);
+  op.Clear();
+  op.mutable_remove_item()->set_item("bread");
+  write("remove_item", op);
+  op.Clear();
+  op.mutable_buy()->set_item("milk");
+  write("buy_all", op);
+  op.Clear();
+  op.mutable_rename()->set_title("weekend");
+  write("rename", op);
+  op.Clear();
+  op.mutable_delete_();
+  write("delete", op);
+  // At the limits and just past them: byte mutations keep a field's
+  // length, so long fields and 10-byte varints let them reach any value.
+  op.Clear();
+  op.mutable_rename()->set_title(std::string(256, 't'));
+  write("rename_longest", op);
+  op.mutable_rename()->set_title(std::string(257, 't'));
+  write("rename_too_long", op);
+  op.Clear();
+  op.mutable_add()->set_item(std::string(256, 'i'));
+  op.mutable_add()->set_count(crdt::kMaxOperationCount);
+  write("add_longest", op);
+  op.Clear();
+  op.mutable_buy()->set_item("milk");
+  op.mutable_buy()->set_count(-1);
+  write("buy_negative", op);
+}
+
+void ReplicaSeeds(SeedWriter& out) {
+  const std::string t = "replica_request_fuzz";
+  v1::StoreRequest store;
+  store.set_list_id(kListId);
+  *store.mutable_delta() = Message(SampleList());
+  store.set_view_version(3);
+  const std::string own = store.SerializeAsString();
+  store.set_intended_owner("node-b");
+  const std::string hint = store.SerializeAsString();
+  v1::StoreBatch batch;
+  batch.set_sequence(1);
+  *batch.add_writes() = store;
+  store.set_list_id(kOtherListId);
+  store.clear_intended_owner();
+  *store.mutable_delta() = Message(ConcurrentList());
+  *batch.add_writes() = store;
+  v1::HandOffRequest handoff;
+  handoff.set_from_node("node-c");
+  auto* h = handoff.add_hints();
+  h->set_list_id(kListId);
+  *h->mutable_delta() = Message(ConcurrentList());
+  out.Write(t, "store", Records({{0, own}, {0, hint}}));
+  out.Write(t, "batch", Records({{1, batch.SerializeAsString()}}));
+  store.set_list_id(kListId);
+  *store.mutable_delta() = Message(LimitsList());
+  out.Write(t, "limits", Records({{0, store.SerializeAsString()}}));
+  out.Write(t, "handoff",
+            Records({{0, hint}, {2, handoff.SerializeAsString()}}));
+}
+
+void ListSeeds(SeedWriter& out) {
+  const std::string t = "list_request_fuzz";
+  v1::SyncRequest sync;
+  sync.set_list_id(kListId);
+  *sync.mutable_delta() = Message(SampleList());
+  sync.set_create(true);
+  v1::SyncRequest pull;
+  pull.set_list_id(kListId);
+  codec::EncodeContext(SampleList().context(), pull.mutable_known());
+  v1::ApplyRequest apply;
+  apply.set_list_id(kListId);
+  apply.mutable_operation()->mutable_add()->set_item("milk");
+  apply.mutable_operation()->mutable_add()->set_count(1);
+  v1::ApplyRequest create;
+  create.set_list_id(kOtherListId);
+  create.mutable_operation()->mutable_create()->set_title("party");
+  v1::GetRequest get;
+  get.set_list_id(kListId);
+  out.Write(t, "sync_apply_get",
+            Records({{1, sync.SerializeAsString()},
+                     {2, apply.SerializeAsString()},
+                     {1, pull.SerializeAsString()},
+                     {0, get.SerializeAsString()}}));
+  out.Write(
+      t, "create_get",
+      Records({{2, create.SerializeAsString()}, {0, get.SerializeAsString()}}));
+  *sync.mutable_delta() = Message(LimitsList());
+  out.Write(
+      t, "limits",
+      Records({{1, sync.SerializeAsString()}, {2, apply.SerializeAsString()}}));
+}
+
+void MembershipSeeds(SeedWriter& out) {
+  const std::string t = "membership_request_fuzz";
+  auto join = [](const std::string& id, const std::string& address) {
+    v1::JoinRequest r;
+    r.mutable_node()->set_id(id);
+    r.mutable_node()->set_address(address);
+    return r.SerializeAsString();
+  };
+  auto node = [](auto request, const std::string& id) {
+    request.set_node_id(id);
+    return request.SerializeAsString();
+  };
+  v1::LocateRequest locate;
+  locate.set_list_id(kListId);
+  const std::string locate_bytes = locate.SerializeAsString();
+  // Five nodes, two of them down, so down owners need stand-ins.
+  out.Write(t, "cluster",
+            Records({{0, join("node-a", "10.0.0.1:7001")},
+                     {0, join("node-b", "10.0.0.2:7001")},
+                     {0, join("node-c", "10.0.0.3:7001")},
+                     {0, join("node-d", "10.0.0.4:7001")},
+                     {0, join("node-e", "10.0.0.5:7001")},
+                     {3, node(v1::ReportFailureRequest(), "node-b")},
+                     {3, node(v1::ReportFailureRequest(), "node-d")},
+                     {4, locate_bytes},
+                     {2, node(v1::HeartbeatRequest(), "node-b")},
+                     {1, node(v1::LeaveRequest(), "node-c")},
+                     {4, locate_bytes},
+                     {0, join("node-c", "10.0.0.3:7001")},
+                     {4, locate_bytes}}));
+  // A tick 4 s on (tag 6 * 40 + 5), past the 3 s heartbeat time-out.
+  out.Write(t, "timeout",
+            Records({{0, join("node-a", "10.0.0.1:7001")},
+                     {0, join("node-b", "10.0.0.2:7001")},
+                     {6 * 40 + 5, ""},
+                     {2, node(v1::HeartbeatRequest(), "node-a")},
+                     {4, locate_bytes}}));
+}
+
+}  // namespace
+}  // namespace shoplist::fuzz
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: %s OUT_DIR\n", argv[0]);
+    return 2;
+  }
+  shoplist::fuzz::SeedWriter out{std::filesystem::path(argv[1])};
+  shoplist::fuzz::CrdtSeeds(out);
+  shoplist::fuzz::OperationSeeds(out);
+  shoplist::fuzz::ReplicaSeeds(out);
+  shoplist::fuzz::ListSeeds(out);
+  shoplist::fuzz::MembershipSeeds(out);
+  return 0;
+}
