@@ -7,6 +7,7 @@
 #include "absl/synchronization/mutex.h"
 #include "services/common/channels.h"
 #include "services/common/flag_names.h"
+#include "services/common/logging.h"
 #include "services/common/security_flags.h"
 #include "services/common/signals.h"
 #include "services/proxy/proxy_server.h"
@@ -28,7 +29,10 @@ ABSL_FLAG(std::string, health_listen, "",
           "(for probes that do not speak TLS)");
 ABSL_FLAG(std::string, metrics_listen, "",
           "Serve Prometheus metrics as text at http://ADDRESS/metrics");
-ABSL_FLAG(std::string, log_level, "info", "trace, debug, info, warn or error");
+ABSL_FLAG(std::string, log_level, "info",
+          "trace, debug, info, warn, error or off");
+ABSL_FLAG(std::string, log_format, "text",
+          "text, or json: one object per line for log collectors");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
@@ -36,7 +40,13 @@ int main(int argc, char** argv) {
       "[--vnodes K]");
   shoplist::NormalizeFlagNames(argc, argv);
   absl::ParseCommandLine(argc, argv);
-  spdlog::set_level(spdlog::level::from_str(absl::GetFlag(FLAGS_log_level)));
+  if (absl::Status s = shoplist::ConfigureLogging(
+          absl::GetFlag(FLAGS_log_level), absl::GetFlag(FLAGS_log_format));
+      !s.ok()) {
+    std::fprintf(stderr, "shoplist-proxy: %s\n",
+                 std::string(s.message()).c_str());
+    return 2;
+  }
 
   shoplist::BlockTerminationSignals();
   // Debian's Abseil checks lock order on every Mutex acquisition (it is

@@ -1,0 +1,204 @@
+// The Prometheus endpoints of a real proxy and node: RPCs are counted by
+// method and status code with latency histograms, and the values computed
+// at scrape time (lists held, ring version, members) follow the cluster.
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <fstream>
+#include <iterator>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "crdt/list_id.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "shoplist/v1/list_service.grpc.pb.h"
+#include "tests/support/cluster.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace shoplist::testing {
+namespace {
+
+// GET http://127.0.0.1:port/metrics; empty on any failure.
+std::string Scrape(int port) {
+  int fd = socket(AF_INET, SOCK_STREAM, 0);
+  if (fd < 0) return "";
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_port = htons(static_cast<uint16_t>(port));
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  std::string body;
+  if (connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0) {
+    const std::string request =
+        "GET /metrics HTTP/1.0\r\nHost: 127.0.0.1\r\n\r\n";
+    if (write(fd, request.data(), request.size()) ==
+        static_cast<ssize_t>(request.size())) {
+      char buf[4096];
+      ssize_t n;
+      while ((n = read(fd, buf, sizeof buf)) > 0) body.append(buf, n);
+    }
+  }
+  close(fd);
+  size_t start = body.find("\r\n\r\n");
+  return start == std::string::npos ? "" : body.substr(start + 4);
+}
+
+// The value of the sample line that starts with `series`, or -1.
+double Sample(const std::string& text, const std::string& series) {
+  for (absl::string_view line : absl::StrSplit(text, '\n')) {
+    if (!absl::StartsWith(line, series + " ")) continue;
+    double value = -1;
+    if (absl::SimpleAtod(line.substr(series.size() + 1), &value)) return value;
+  }
+  return -1;
+}
+
+TEST(MetricsTest, ServersExposeRpcAndClusterFigures) {
+  TempDir dir;
+  const std::string proxy = "127.0.0.1:" + std::to_string(FreePort());
+  const int proxy_metrics = FreePort();
+  const int node_metrics = FreePort();
+  ChildProcess proxy_process(
+      {SHOPLIST_PROXY_BINARY, "--listen=" + proxy, "--data=" + dir.Sub("p"),
+       "--replicas=1",
+       "--metrics-listen=127.0.0.1:" + std::to_string(proxy_metrics)},
+      dir.Sub("proxy.log"));
+  ChildProcess node_process(
+      {SHOPLIST_NODE_BINARY, "--id=node-0",
+       "--listen=127.0.0.1:" + std::to_string(FreePort()), "--proxy=" + proxy,
+       "--data=" + dir.Sub("n"), "--replicas=1", "--read-quorum=1",
+       "--write-quorum=1",
+       "--metrics-listen=127.0.0.1:" + std::to_string(node_metrics)},
+      dir.Sub("node.log"));
+  ASSERT_TRUE(WaitFor(absl::Seconds(20),
+                      [&] {
+                        return Sample(Scrape(proxy_metrics),
+                                      "shoplist_members_up") == 1;
+                      }))
+      << "logs in " << dir.path();
+
+  auto lists = v1::ListService::NewStub(FastChannel(proxy));
+  const std::string id = *crdt::NewListId();
+  v1::ApplyRequest create;
+  create.set_list_id(id);
+  create.mutable_operation()->mutable_create()->set_title("groceries");
+  v1::ApplyResponse applied;
+  ASSERT_TRUE(
+      lists->Apply(Context(absl::Seconds(10), true).get(), create, &applied)
+          .ok());
+  v1::GetRequest bad;
+  bad.set_list_id("NOT-AN-ID");
+  v1::GetResponse got;
+  EXPECT_FALSE(lists->Get(Context(absl::Seconds(10)).get(), bad, &got).ok());
+
+  const std::string node = Scrape(node_metrics);
+  const std::string apply =
+      "{code=\"OK\",method=\"/shoplist.v1.ListService/Apply\"}";
+  EXPECT_EQ(Sample(node, "shoplist_rpc_requests_total" + apply), 1) << node;
+  EXPECT_EQ(Sample(node,
+                   "shoplist_rpc_latency_seconds_count{method=\"/"
+                   "shoplist.v1.ListService/Apply\"}"),
+            1);
+  EXPECT_EQ(Sample(node, "shoplist_lists"), 1);
+  EXPECT_GE(Sample(node, "shoplist_ring_version"), 1);
+  EXPECT_EQ(Sample(node, "shoplist_hints_pending"), 0);
+  EXPECT_EQ(Sample(node, "shoplist_replica_failures_total"), 0);
+  EXPECT_EQ(Sample(node, "shoplist_anti_entropy_repairs_total"), 0);
+
+  const std::string at_proxy = Scrape(proxy_metrics);
+  EXPECT_EQ(Sample(at_proxy, "shoplist_rpc_requests_total" + apply), 1)
+      << at_proxy;
+  EXPECT_EQ(Sample(at_proxy,
+                   "shoplist_rpc_requests_total{code=\"INVALID_ARGUMENT\","
+                   "method=\"/shoplist.v1.ListService/Get\"}"),
+            1);
+  EXPECT_GE(Sample(at_proxy,
+                   "shoplist_rpc_requests_total{code=\"OK\",method=\"/"
+                   "shoplist.v1.MembershipService/Join\"}"),
+            1);
+  EXPECT_EQ(Sample(at_proxy, "shoplist_members_down"), 0);
+
+  // A node that stops is counted down once its heartbeats stop.
+  node_process.Kill();
+  EXPECT_TRUE(WaitFor(absl::Seconds(20), [&] {
+    return Sample(Scrape(proxy_metrics), "shoplist_members_down") == 1;
+  }));
+  // The metrics endpoint does not stand in the way of a clean stop.
+  proxy_process.Signal(SIGTERM);
+  EXPECT_EQ(proxy_process.Wait(absl::Seconds(10)), 0);
+  EXPECT_TRUE(Scrape(proxy_metrics).empty());
+}
+
+TEST(MetricsTest, ABusyMetricsPortIsAClearError) {
+  TempDir dir;
+  const int port = FreePort();
+  ChildProcess first({SHOPLIST_PROXY_BINARY,
+                      "--listen=127.0.0.1:" + std::to_string(FreePort()),
+                      "--data=" + dir.Sub("a"),
+                      "--metrics-listen=127.0.0.1:" + std::to_string(port)},
+                     dir.Sub("a.log"));
+  ASSERT_TRUE(
+      WaitFor(absl::Seconds(10), [&] { return !Scrape(port).empty(); }));
+  CommandResult second =
+      RunCommand({SHOPLIST_PROXY_BINARY,
+                  "--listen=127.0.0.1:" + std::to_string(FreePort()),
+                  "--data=" + dir.Sub("b"),
+                  "--metrics-listen=127.0.0.1:" + std::to_string(port)},
+                 absl::Seconds(10));
+  EXPECT_NE(second.exit_code, 0);
+  EXPECT_NE(second.err.find("cannot serve metrics"), std::string::npos)
+      << second.err;
+}
+
+TEST(LoggingTest, JsonLinesOnRequestAndBadSettingsRefused) {
+  TempDir dir;
+  {
+    ChildProcess proxy({SHOPLIST_PROXY_BINARY,
+                        "--listen=127.0.0.1:" + std::to_string(FreePort()),
+                        "--data=" + dir.Sub("p"), "--log-format=json"},
+                       dir.Sub("proxy.log"));
+    ASSERT_TRUE(WaitFor(absl::Seconds(10), [&] {
+      std::ifstream in(proxy.log_path());
+      std::string text((std::istreambuf_iterator<char>(in)), {});
+      return text.find("serving on") != std::string::npos;
+    }));
+    proxy.Signal(SIGTERM);
+    ASSERT_EQ(proxy.Wait(absl::Seconds(10)), 0);
+  }
+  std::ifstream in(dir.Sub("proxy.log"));
+  std::string line;
+  int lines = 0;
+  bool stopped = false;
+  while (std::getline(in, line)) {
+    ++lines;
+    EXPECT_TRUE(absl::StartsWith(line, "{\"ts\":\"") &&
+                absl::EndsWith(line, "\"}"))
+        << line;
+    EXPECT_NE(line.find("\"level\":\"info\""), std::string::npos) << line;
+    stopped = stopped || line.find("stopped cleanly") != std::string::npos;
+  }
+  EXPECT_GE(lines, 3);
+  EXPECT_TRUE(stopped);
+
+  for (const std::string& bad :
+       {std::string("--log-level=loud"), std::string("--log-format=xml")}) {
+    CommandResult r =
+        RunCommand({SHOPLIST_NODE_BINARY, "--id=n", "--members=n=127.0.0.1:1",
+                    "--data=" + dir.Sub("n"), bad},
+                   absl::Seconds(10));
+    EXPECT_EQ(r.exit_code, 2) << bad;
+    EXPECT_NE(r.err.find("must be"), std::string::npos) << r.err;
+  }
+}
+
+}  // namespace
+}  // namespace shoplist::testing
