@@ -10,6 +10,7 @@
 #include "CLI/CLI.hpp"
 #include "clients/cli/cli.h"
 #include "clients/cli/local_store.h"
+#include "clients/cli/ui_server.h"
 #include "services/common/channels.h"
 
 namespace {
@@ -75,6 +76,11 @@ int main(int argc, char** argv) {
   auto* cmd_sync = app.add_subcommand(
       "sync", "Push local changes and pull others' (all lists by default)");
   cmd_sync->add_option("LIST", list, "ID, ID prefix or title");
+  int ui_port = 8180;
+  auto* cmd_ui = app.add_subcommand(
+      "ui", "Serve this home's lists as a web page on 127.0.0.1");
+  cmd_ui->add_option("--port", ui_port, "Port on 127.0.0.1 (default 8180)")
+      ->check(CLI::Range(1, 65535));
   auto* cmd_watch =
       app.add_subcommand("watch", "Follow a list live; Ctrl-C ends");
   cmd_watch->add_option("LIST", list, "ID, ID prefix or title")->required();
@@ -136,6 +142,15 @@ int main(int argc, char** argv) {
   if (cmd_sync->parsed()) return cli.Sync(list);
   if (cmd_forget->parsed()) return cli.Forget(list);
   if (cmd_delete->parsed()) return cli.Delete(list);
+  if (cmd_ui->parsed()) {
+    struct sigaction action {};
+    action.sa_handler = OnInterrupt;
+    sigaction(SIGINT, &action, nullptr);
+    sigaction(SIGTERM, &action, nullptr);
+    return shoplist::cli::ServeUi(
+        options, ui_port, [] { return interrupted.load(); }, std::cout,
+        std::cerr);
+  }
   if (cmd_watch->parsed()) {
     struct sigaction action {};
     action.sa_handler = OnInterrupt;
