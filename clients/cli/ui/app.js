@@ -41,13 +41,34 @@ function route() {
   return m ? { list: m[1] } : {};
 }
 
+// A change pushed while someone types must not eat what they typed: form
+// fields keep their text (and focus) across a re-render.
+function fieldKey(input) {
+  const form = input.closest('form');
+  return form ? `${form.id}/${input.name}` : null;
+}
+
 async function render() {
+  const typed = new Map();
+  for (const input of app.querySelectorAll('form input[name]')) {
+    if (input.name !== 'title' || input === document.activeElement) {
+      typed.set(fieldKey(input), input.value);
+    }
+  }
+  const focused = document.activeElement && document.activeElement.name
+    ? fieldKey(document.activeElement) : null;
   try {
     const r = route();
     if (r.list) await renderList(r.list);
     else await renderHome();
   } catch (e) {
     showError(e.message);
+    return;
+  }
+  for (const input of app.querySelectorAll('form input[name]')) {
+    const key = fieldKey(input);
+    if (typed.has(key)) input.value = typed.get(key);
+    if (key === focused) input.focus();
   }
 }
 
@@ -107,7 +128,12 @@ async function renderList(id) {
   const count = el('input', { name: 'count', type: 'number', min: '1', value: '1', 'aria-label': 'How many' });
   const add = el('form', { id: 'add', onsubmit: async (e) => {
     e.preventDefault();
-    try { await api('POST', `/api/lists/${id}/add`, { item: name.value, count: count.value }); name.value = ''; count.value = '1'; render(); name.focus(); }
+    try {
+      await api('POST', `/api/lists/${id}/add`, { item: name.value, count: count.value });
+      name.value = ''; count.value = '1';
+      await render();
+      document.querySelector('#add input[name=item]').focus();
+    }
     catch (err) { showError(err.message); }
   } }, name, count, el('button', { class: 'primary', type: 'submit' }, 'Add'));
   const title = el('input', { name: 'title', value: list.title, 'aria-label': 'List title' });
