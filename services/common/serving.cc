@@ -1,5 +1,7 @@
 #include "services/common/serving.h"
 
+#include <vector>
+
 #include "absl/strings/str_cat.h"
 #include "crdt/limits.h"
 #include "grpc/health/v1/health.pb.h"
@@ -8,8 +10,8 @@
 
 namespace shoplist {
 
-void ConfigureServerBuilder(const ServingOptions& options,
-                            grpc::ServerBuilder* builder, int* port) {
+absl::StatusOr<std::unique_ptr<ServerSidecars>> ConfigureServerBuilder(
+    const ServingOptions& options, grpc::ServerBuilder* builder, int* port) {
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   // gRPC's built-in health service carries no descriptors; linking the
@@ -21,6 +23,35 @@ void ConfigureServerBuilder(const ServingOptions& options,
       port);
   builder->SetMaxReceiveMessageSize(crdt::kMaxMessageBytes);
   builder->SetMaxSendMessageSize(crdt::kMaxMessageBytes);
+  auto sidecars = std::unique_ptr<ServerSidecars>(new ServerSidecars());
+  if (!options.metrics_listen.empty()) {
+    absl::StatusOr<std::unique_ptr<ServerMetrics>> metrics =
+        ServerMetrics::Start(options.metrics_listen);
+    if (!metrics.ok()) return metrics.status();
+    sidecars->metrics_ = *std::move(metrics);
+    std::vector<
+        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
+        interceptors;
+    interceptors.push_back(sidecars->metrics_->NewInterceptorFactory());
+    builder->experimental().SetInterceptorCreators(std::move(interceptors));
+  }
+  return sidecars;
+}
+
+ServerSidecars::~ServerSidecars() { Stop(); }
+
+absl::Status ServerSidecars::StartHealth(const std::string& health_listen) {
+  if (health_listen.empty()) return absl::OkStatus();
+  absl::StatusOr<std::unique_ptr<HealthServer>> health =
+      HealthServer::Start(health_listen);
+  if (!health.ok()) return health.status();
+  health_ = *std::move(health);
+  return absl::OkStatus();
+}
+
+void ServerSidecars::Stop() {
+  if (health_) health_->Stop();
+  if (metrics_) metrics_->StopServing();
 }
 
 absl::StatusOr<std::unique_ptr<HealthServer>> HealthServer::Start(

@@ -11,6 +11,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "services/common/metrics.h"
 #include "services/common/security.h"
 
 namespace shoplist {
@@ -23,10 +24,13 @@ struct ServingOptions {
   std::string metrics_listen;  // Prometheus /metrics; empty: none
 };
 
-// Health, reflection, limits and the listening port; `port` receives the
-// bound port when the server starts.
-void ConfigureServerBuilder(const ServingOptions& options,
-                            grpc::ServerBuilder* builder, int* port);
+class ServerSidecars;
+
+// Health, reflection, limits and the listening port (`port` receives the
+// bound port when the server starts), and the metrics endpoint with its
+// interceptor when `options.metrics_listen` is set.
+absl::StatusOr<std::unique_ptr<ServerSidecars>> ConfigureServerBuilder(
+    const ServingOptions& options, grpc::ServerBuilder* builder, int* port);
 
 // The plaintext health-only server. It answers SERVING until Stop(), which
 // reports NOT_SERVING and then closes it.
@@ -44,6 +48,28 @@ class HealthServer {
   std::unique_ptr<grpc::Server> server_;
   int port_;
   bool stopped_ = false;
+};
+
+// What a server runs beside its gRPC port, each when configured: the
+// metrics endpoint (started by ConfigureServerBuilder, as its interceptor
+// must be installed before the server is built) and the health port.
+class ServerSidecars {
+ public:
+  ~ServerSidecars();
+  // After the server started: the plaintext health port.
+  absl::Status StartHealth(const std::string& health_listen);
+  // Null when metrics are off.
+  ServerMetrics* metrics() { return metrics_.get(); }
+  // The first step of a shutdown: health says NOT_SERVING, scrapes end
+  // (before what metric values read goes away). Interceptors keep working
+  // until the server is gone.
+  void Stop();
+
+ private:
+  friend absl::StatusOr<std::unique_ptr<ServerSidecars>> ConfigureServerBuilder(
+      const ServingOptions&, grpc::ServerBuilder*, int*);
+  std::unique_ptr<ServerMetrics> metrics_;
+  std::unique_ptr<HealthServer> health_;
 };
 
 }  // namespace shoplist

@@ -29,12 +29,12 @@ struct NodeServer::Parts {
   std::unique_ptr<ReplicaServiceImpl> replica_service;
   std::unique_ptr<ListServiceImpl> list_service;
   std::unique_ptr<grpc::Server> server;
-  std::unique_ptr<HealthServer> health_server;
   std::unique_ptr<HintDeliverer> hints;
   std::unique_ptr<AntiEntropy> anti_entropy;
   int port = 0;
-  // Last: destroyed first. Interceptors of `server` record into it.
-  std::unique_ptr<ServerMetrics> metrics;
+  // Last: destroyed first. The server's interceptors record into its
+  // metrics until the server shut down.
+  std::unique_ptr<ServerSidecars> sidecars;
   absl::Mutex mu;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
 };
@@ -42,7 +42,7 @@ struct NodeServer::Parts {
 // Read at every scrape.
 void NodeServer::AddMetricValues(Parts& p, const RingSource* ring) {
   using Kind = ServerMetrics::Kind;
-  ServerMetrics& m = *p.metrics;
+  ServerMetrics& m = *p.sidecars->metrics();
   m.AddValue("shoplist_lists", "Lists this node holds", Kind::kGauge,
              [&p] { return static_cast<double>(p.digests.size()); });
   m.AddValue("shoplist_hints_pending",
@@ -105,29 +105,19 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
   // Only proxies and other nodes call a node directly.
   serving.client_certificates = ClientCertificates::kRequire;
   grpc::ServerBuilder builder;
-  ConfigureServerBuilder(serving, &builder, &parts->port);
-  if (!c.metrics_listen.empty()) {
-    absl::StatusOr<std::unique_ptr<ServerMetrics>> metrics =
-        ServerMetrics::Start(c.metrics_listen);
-    if (!metrics.ok()) return metrics.status();
-    parts->metrics = *std::move(metrics);
-    std::vector<
-        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-        interceptors;
-    interceptors.push_back(parts->metrics->NewInterceptorFactory());
-    builder.experimental().SetInterceptorCreators(std::move(interceptors));
-  }
+  serving.metrics_listen = c.metrics_listen;
+  absl::StatusOr<std::unique_ptr<ServerSidecars>> sidecars =
+      ConfigureServerBuilder(serving, &builder, &parts->port);
+  if (!sidecars.ok()) return sidecars.status();
+  parts->sidecars = *std::move(sidecars);
   builder.RegisterService(parts->replica_service.get());
   builder.RegisterService(parts->list_service.get());
   parts->server = builder.BuildAndStart();
   if (parts->server == nullptr || parts->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen));
   }
-  if (!c.health_listen.empty()) {
-    absl::StatusOr<std::unique_ptr<HealthServer>> health =
-        HealthServer::Start(c.health_listen);
-    if (!health.ok()) return health.status();
-    parts->health_server = *std::move(health);
+  if (absl::Status s = parts->sidecars->StartHealth(c.health_listen); !s.ok()) {
+    return s;
   }
   parts->hints = std::make_unique<HintDeliverer>(
       c.id, parts->store.get(), parts->peers.get(), ring, parts->health.get(),
@@ -141,7 +131,7 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
       std::make_unique<AntiEntropy>(c.id, parts->store.get(), &parts->digests,
                                     parts->peers.get(), ring, anti_entropy);
   parts->anti_entropy->Start();
-  if (parts->metrics) AddMetricValues(*parts, ring);
+  if (parts->sidecars->metrics() != nullptr) AddMetricValues(*parts, ring);
   return std::unique_ptr<NodeServer>(new NodeServer(std::move(parts)));
 }
 
@@ -156,8 +146,7 @@ void NodeServer::Shutdown(absl::Duration grace) {
     if (parts_->shut_down) return;
     parts_->shut_down = true;
   }
-  if (parts_->metrics) parts_->metrics->StopServing();
-  if (parts_->health_server) parts_->health_server->Stop();
+  parts_->sidecars->Stop();
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   parts_->anti_entropy.reset();
   parts_->hints.reset();

@@ -13,10 +13,10 @@ struct ProxyServer::Parts {
   std::unique_ptr<MembershipServiceImpl> membership;
   std::unique_ptr<GatewayService> gateway;
   std::unique_ptr<grpc::Server> server;
-  std::unique_ptr<HealthServer> health_server;
   int port = 0;
-  // Last: destroyed first. Interceptors of `server` record into it.
-  std::unique_ptr<ServerMetrics> metrics;
+  // Last: destroyed first. The server's interceptors record into its
+  // metrics until the server shut down.
+  std::unique_ptr<ServerSidecars> sidecars;
   absl::Mutex mu;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
 };
@@ -41,27 +41,21 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Start(
 
   serving.client_certificates = ClientCertificates::kVerifyIfSent;
   grpc::ServerBuilder builder;
-  ConfigureServerBuilder(serving, &builder, &parts->port);
-  if (!serving.metrics_listen.empty()) {
-    absl::StatusOr<std::unique_ptr<ServerMetrics>> metrics =
-        ServerMetrics::Start(serving.metrics_listen);
-    if (!metrics.ok()) return metrics.status();
-    parts->metrics = *std::move(metrics);
-    std::vector<
-        std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>>
-        interceptors;
-    interceptors.push_back(parts->metrics->NewInterceptorFactory());
-    builder.experimental().SetInterceptorCreators(std::move(interceptors));
+  absl::StatusOr<std::unique_ptr<ServerSidecars>> sidecars =
+      ConfigureServerBuilder(serving, &builder, &parts->port);
+  if (!sidecars.ok()) return sidecars.status();
+  parts->sidecars = *std::move(sidecars);
+  if (ServerMetrics* metrics = parts->sidecars->metrics()) {
     ProxyState* state = parts->state.get();
     using Kind = ServerMetrics::Kind;
-    parts->metrics->AddValue(
+    metrics->AddValue(
         "shoplist_ring_version", "Version of this proxy's ring view",
         Kind::kGauge,
         [state] { return static_cast<double>(state->Current()->version); });
     for (auto [name, wanted] :
          {std::pair{"shoplist_members_up", v1::Member::UP},
           std::pair{"shoplist_members_down", v1::Member::DOWN}}) {
-      parts->metrics->AddValue(
+      metrics->AddValue(
           name, "Ring members in this state", Kind::kGauge,
           [state, wanted = wanted] {
             double n = 0;
@@ -79,11 +73,9 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Start(
     return absl::UnavailableError(
         absl::StrCat("cannot listen on ", serving.listen));
   }
-  if (!serving.health_listen.empty()) {
-    absl::StatusOr<std::unique_ptr<HealthServer>> health =
-        HealthServer::Start(serving.health_listen);
-    if (!health.ok()) return health.status();
-    parts->health_server = *std::move(health);
+  if (absl::Status s = parts->sidecars->StartHealth(serving.health_listen);
+      !s.ok()) {
+    return s;
   }
   return std::unique_ptr<ProxyServer>(new ProxyServer(std::move(parts)));
 }
@@ -101,8 +93,7 @@ void ProxyServer::Shutdown(absl::Duration grace) {
   }
   // Subscription streams never end by themselves; the deadline cancels
   // them, and subscribers re-open against another proxy.
-  if (parts_->metrics) parts_->metrics->StopServing();
-  if (parts_->health_server) parts_->health_server->Stop();
+  parts_->sidecars->Stop();
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
 }
 
