@@ -6,15 +6,10 @@
 #include <memory>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
-#include "absl/synchronization/mutex.h"
-#include "services/common/channels.h"
-#include "services/common/flag_names.h"
-#include "services/common/logging.h"
-#include "services/common/security_flags.h"
+#include "services/common/server_process.h"
 #include "services/common/signals.h"
 #include "services/node/node_server.h"
 #include "services/node/proxy_client.h"
@@ -43,15 +38,6 @@ ABSL_FLAG(int, anti_entropy_ms, 5000,
 ABSL_FLAG(int, state_cache_mib, 16,
           "Stored MiB of recent lists kept decoded in memory (about ten "
           "times that in RAM)");
-ABSL_FLAG(std::string, health_listen, "",
-          "Also serve grpc.health.v1 alone, in plaintext, on this address "
-          "(for probes that do not speak TLS)");
-ABSL_FLAG(std::string, metrics_listen, "",
-          "Serve Prometheus metrics as text at http://ADDRESS/metrics");
-ABSL_FLAG(std::string, log_level, "info",
-          "trace, debug, info, warn, error or off");
-ABSL_FLAG(std::string, log_format, "text",
-          "text, or json: one object per line for log collectors");
 
 namespace {
 
@@ -66,34 +52,18 @@ int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Storage node of shoplist.\n  shoplist-node --id NAME --listen "
       "HOST:PORT --members id=host:port,... --data DIR");
-  shoplist::NormalizeFlagNames(argc, argv);
-  absl::ParseCommandLine(argc, argv);
-  if (absl::Status s = shoplist::ConfigureLogging(
-          absl::GetFlag(FLAGS_log_level), absl::GetFlag(FLAGS_log_format));
-      !s.ok()) {
-    std::fprintf(stderr, "shoplist-node: %s\n",
-                 std::string(s.message()).c_str());
-    return 2;
-  }
-
-  shoplist::BlockTerminationSignals();
-  // Debian's Abseil checks lock order on every Mutex acquisition (it is
-  // built without NDEBUG); that costs the servers ~2% CPU. Tests keep it.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
+  absl::StatusOr<shoplist::ServingOptions> serving =
+      shoplist::StartServerProcess(argc, argv);
+  if (!serving.ok()) return Fail(std::string(serving.status().message()));
 
   using shoplist::node::NodeConfig;
   NodeConfig config;
   config.id = absl::GetFlag(FLAGS_id);
   config.listen = absl::GetFlag(FLAGS_listen);
   config.data_dir = absl::GetFlag(FLAGS_data);
-  config.health_listen = absl::GetFlag(FLAGS_health_listen);
-  config.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
-  absl::StatusOr<shoplist::SecurityOptions> security =
-      shoplist::SecurityOptionsFromFlags();
-  if (!security.ok()) return Fail(std::string(security.status().message()));
-  config.security = *security;
-  // Calls to proxies and to other nodes go the same way.
-  shoplist::SetChannelSecurity(*security);
+  config.health_listen = serving->health_listen;
+  config.metrics_listen = serving->metrics_listen;
+  config.security = serving->security;
   if (absl::GetFlag(FLAGS_state_cache_mib) < 0) {
     return Fail("--state-cache-mib must not be negative");
   }

@@ -2,13 +2,8 @@
 #include <cstdio>
 
 #include "absl/flags/flag.h"
-#include "absl/flags/parse.h"
 #include "absl/flags/usage.h"
-#include "absl/synchronization/mutex.h"
-#include "services/common/channels.h"
-#include "services/common/flag_names.h"
-#include "services/common/logging.h"
-#include "services/common/security_flags.h"
+#include "services/common/server_process.h"
 #include "services/common/signals.h"
 #include "services/proxy/proxy_server.h"
 #include "spdlog/spdlog.h"
@@ -24,34 +19,18 @@ ABSL_FLAG(int, heartbeat_timeout_ms, 3000,
           "A node silent this long is marked down");
 ABSL_FLAG(int, removal_timeout_s, 86400,
           "A node down this long leaves the ring (its ranges move)");
-ABSL_FLAG(std::string, health_listen, "",
-          "Also serve grpc.health.v1 alone, in plaintext, on this address "
-          "(for probes that do not speak TLS)");
-ABSL_FLAG(std::string, metrics_listen, "",
-          "Serve Prometheus metrics as text at http://ADDRESS/metrics");
-ABSL_FLAG(std::string, log_level, "info",
-          "trace, debug, info, warn, error or off");
-ABSL_FLAG(std::string, log_format, "text",
-          "text, or json: one object per line for log collectors");
 
 int main(int argc, char** argv) {
   absl::SetProgramUsageMessage(
       "Proxy of shoplist.\n  shoplist-proxy --listen HOST:PORT --data DIR "
       "[--vnodes K]");
-  shoplist::NormalizeFlagNames(argc, argv);
-  absl::ParseCommandLine(argc, argv);
-  if (absl::Status s = shoplist::ConfigureLogging(
-          absl::GetFlag(FLAGS_log_level), absl::GetFlag(FLAGS_log_format));
-      !s.ok()) {
+  absl::StatusOr<shoplist::ServingOptions> serving =
+      shoplist::StartServerProcess(argc, argv);
+  if (!serving.ok()) {
     std::fprintf(stderr, "shoplist-proxy: %s\n",
-                 std::string(s.message()).c_str());
+                 std::string(serving.status().message()).c_str());
     return 2;
   }
-
-  shoplist::BlockTerminationSignals();
-  // Debian's Abseil checks lock order on every Mutex acquisition (it is
-  // built without NDEBUG); that costs the servers ~2% CPU. Tests keep it.
-  absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
 
   shoplist::proxy::ProxyOptions options;
   options.data_dir = absl::GetFlag(FLAGS_data);
@@ -78,21 +57,8 @@ int main(int argc, char** argv) {
   options.membership.removal_timeout =
       absl::Seconds(absl::GetFlag(FLAGS_removal_timeout_s));
 
-  absl::StatusOr<shoplist::SecurityOptions> security =
-      shoplist::SecurityOptionsFromFlags();
-  if (!security.ok()) {
-    std::fprintf(stderr, "shoplist-proxy: %s\n",
-                 std::string(security.status().message()).c_str());
-    return 2;
-  }
-  // The gateway's calls to nodes present this proxy's certificate.
-  shoplist::SetChannelSecurity(*security);
-  shoplist::ServingOptions serving;
-  serving.listen = listen;
-  serving.security = *security;
-  serving.health_listen = absl::GetFlag(FLAGS_health_listen);
-  serving.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
-  auto server = shoplist::proxy::ProxyServer::Start(serving, options);
+  serving->listen = listen;
+  auto server = shoplist::proxy::ProxyServer::Start(*serving, options);
   if (!server.ok()) {
     std::fprintf(stderr, "shoplist-proxy: %s\n",
                  server.status().ToString().c_str());
