@@ -48,7 +48,12 @@ function fieldKey(input) {
   return form ? `${form.id}/${input.name}` : null;
 }
 
+// Renders overlap when changes arrive quickly; only the newest may draw,
+// or an older answer could overwrite a newer one.
+let renderGeneration = 0;
+
 async function render() {
+  const generation = ++renderGeneration;
   const typed = new Map();
   for (const input of app.querySelectorAll('form input[name]')) {
     if (input.name !== 'title' || input === document.activeElement) {
@@ -59,12 +64,13 @@ async function render() {
     ? fieldKey(document.activeElement) : null;
   try {
     const r = route();
-    if (r.list) await renderList(r.list);
-    else await renderHome();
+    if (r.list) await renderList(r.list, generation);
+    else await renderHome(generation);
   } catch (e) {
-    showError(e.message);
+    if (generation === renderGeneration) showError(e.message);
     return;
   }
+  if (generation !== renderGeneration) return;
   for (const input of app.querySelectorAll('form input[name]')) {
     const key = fieldKey(input);
     if (typed.has(key)) input.value = typed.get(key);
@@ -72,8 +78,9 @@ async function render() {
   }
 }
 
-async function renderHome() {
+async function renderHome(generation) {
   const lists = await api('GET', '/api/lists');
+  if (generation !== renderGeneration) return;
   const title = el('input', { name: 'title', placeholder: 'New list title', 'aria-label': 'New list title', required: '' });
   const create = el('form', { id: 'create', onsubmit: async (e) => {
     e.preventDefault();
@@ -119,8 +126,9 @@ async function remove(l) {
   try { await api('POST', `/api/lists/${l.id}/delete`); location.hash = '#/'; render(); } catch (e) { showError(e.message); }
 }
 
-async function renderList(id) {
+async function renderList(id, generation) {
   const list = await api('GET', `/api/lists/${id}`);
+  if (generation !== renderGeneration) return;
   const act = (action, params) => async () => {
     try { await api('POST', `/api/lists/${id}/${action}`, params); render(); } catch (e) { showError(e.message); }
   };
