@@ -288,12 +288,11 @@ int main(int argc, char** argv) {
   // --direct asks the proxy's MembershipService (cluster token) where lists
   // live; TLS flags as the servers take them.
   absl::StatusOr<shoplist::SecurityOptions> security =
-      shoplist::SecurityOptionsFromFlags();
+      shoplist::UseSecurityFlags();
   if (!security.ok()) {
     std::fprintf(stderr, "shoplist-bench: %s\n",
                  std::string(security.status().message()).c_str());
     return 2;
   }
-  shoplist::SetChannelSecurity(*security);
   return shoplist::bench::Main();
 }

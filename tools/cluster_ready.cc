@@ -52,13 +52,12 @@ int main(int argc, char** argv) {
   // The ring view is the cluster's own business: it takes the cluster token
   // (and TLS) flags the servers take.
   absl::StatusOr<shoplist::SecurityOptions> security =
-      shoplist::SecurityOptionsFromFlags();
+      shoplist::UseSecurityFlags();
   if (!security.ok()) {
     std::fprintf(stderr, "shoplist-ready: %s\n",
                  std::string(security.status().message()).c_str());
     return 2;
   }
-  shoplist::SetChannelSecurity(*security);
   auto proxy = shoplist::v1::MembershipService::NewStub(
       shoplist::NewChannel(absl::GetFlag(FLAGS_proxy)));
   absl::Time deadline =

@@ -25,33 +25,6 @@
 namespace shoplist::cli {
 namespace {
 
-std::string JsonEscape(const std::string& s) {
-  std::string out = "\"";
-  for (char c : s) {
-    switch (c) {
-      case '"':
-        out += "\\\"";
-        break;
-      case '\\':
-        out += "\\\\";
-        break;
-      case '\n':
-        out += "\\n";
-        break;
-      case '\t':
-        out += "\\t";
-        break;
-      default:
-        if (static_cast<unsigned char>(c) < 0x20) {
-          out += absl::StrCat("\\u00", absl::Hex(c, absl::kZeroPad2));
-        } else {
-          out += c;
-        }
-    }
-  }
-  return out + "\"";
-}
-
 // Server-sent events for every open page: a growing sequence of events,
 // each page's stream sending those after the last it sent.
 class EventHub {
@@ -177,7 +150,7 @@ class UiServer {
       if (!notify_list.empty()) hub_.Publish("changed", notify_list);
       return;
     }
-    res.set_content(absl::StrCat("{\"error\": ", JsonEscape(message), "}"),
+    res.set_content(absl::StrCat("{\"error\": ", JsonString(message), "}"),
                     "application/json");
   }
 
@@ -300,7 +273,7 @@ void UiServer::Routes() {
       "/api/status", [this](const httplib::Request&, httplib::Response& res) {
         res.set_content(
             absl::StrCat("{\"online\": ", online_ ? "true" : "false",
-                         ", \"proxies\": ", JsonEscape(options_.proxies), "}"),
+                         ", \"proxies\": ", JsonString(options_.proxies), "}"),
             "application/json");
       });
   http_.Get("/api/lists",

@@ -3,6 +3,7 @@
 #include <string>
 
 #include "absl/flags/flag.h"
+#include "services/common/channels.h"
 
 ABSL_FLAG(std::string, tls_cert, "",
           "PEM certificate: serve TLS, and present it to other servers");
@@ -16,13 +17,15 @@ ABSL_FLAG(std::string, cluster_token_file, "",
 
 namespace shoplist {
 
-absl::StatusOr<SecurityOptions> SecurityOptionsFromFlags() {
+absl::StatusOr<SecurityOptions> UseSecurityFlags() {
   SecurityFiles files;
   files.cert_file = absl::GetFlag(FLAGS_tls_cert);
   files.key_file = absl::GetFlag(FLAGS_tls_key);
   files.ca_file = absl::GetFlag(FLAGS_tls_ca);
   files.token_file = absl::GetFlag(FLAGS_cluster_token_file);
-  return LoadSecurityOptions(files);
+  absl::StatusOr<SecurityOptions> options = LoadSecurityOptions(files);
+  if (options.ok()) SetChannelSecurity(*options);
+  return options;
 }
 
 }  // namespace shoplist

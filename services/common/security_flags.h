@@ -9,8 +9,10 @@
 
 namespace shoplist {
 
-// Reads the files the flags name. Call after absl::ParseCommandLine.
-absl::StatusOr<SecurityOptions> SecurityOptionsFromFlags();
+// Reads the files the flags name and makes them how every channel of this
+// process authenticates (SetChannelSecurity). Call after
+// absl::ParseCommandLine, before any channel opens.
+absl::StatusOr<SecurityOptions> UseSecurityFlags();
 
 }  // namespace shoplist
 

@@ -5,7 +5,6 @@
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/synchronization/mutex.h"
-#include "services/common/channels.h"
 #include "services/common/flag_names.h"
 #include "services/common/logging.h"
 #include "services/common/security_flags.h"
@@ -35,10 +34,9 @@ absl::StatusOr<ServingOptions> StartServerProcess(int argc, char** argv) {
   // Debian's Abseil checks lock order on every Mutex acquisition (it is
   // built without NDEBUG); that costs the servers ~2% CPU. Tests keep it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
-  absl::StatusOr<SecurityOptions> security = SecurityOptionsFromFlags();
-  if (!security.ok()) return security.status();
   // Calls to other servers go with the same certificate and token.
-  SetChannelSecurity(*security);
+  absl::StatusOr<SecurityOptions> security = UseSecurityFlags();
+  if (!security.ok()) return security.status();
   ServingOptions serving;
   serving.security = *security;
   serving.health_listen = absl::GetFlag(FLAGS_health_listen);
