@@ -1,4 +1,4 @@
-#include "clients/cli/local_store.h"
+#include "clients/core/local_store.h"
 
 #include <cstdlib>
 #include <cstring>
@@ -10,7 +10,7 @@
 #include "crdt/list_id.h"
 #include "shoplist/v1/local.pb.h"
 
-namespace shoplist::cli {
+namespace shoplist::client {
 namespace {
 
 constexpr char kListPrefix[] = "list/";
@@ -157,4 +157,4 @@ absl::Status LocalStore::Forget(const std::string& id) {
   return FromLevelDb(db_->Delete(Synced(), absl::StrCat(kListPrefix, id)));
 }
 
-}  // namespace shoplist::cli
+}  // namespace shoplist::client

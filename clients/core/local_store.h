@@ -1,12 +1,13 @@
-// The CLI's home: a LevelDB holding this home's replica id and, per list,
-// one LocalList record (state and pending changes together, so one sync
-// write is the whole change). Every write is synced to disk before it
-// returns: a change the CLI reported as done survives a kill at any moment.
+// A home's storage: a LevelDB holding this home's replica id and, per
+// list, one LocalList record (state and pending changes together, so one
+// sync write is the whole change). Every write is synced to disk before it
+// returns: a change reported as done survives a kill at any moment.
 //
-// LevelDB admits one process at a time; Open waits briefly for another
-// shoplist-cli to finish. Not thread-safe.
-#ifndef SHOPLIST_CLIENTS_CLI_LOCAL_STORE_H_
-#define SHOPLIST_CLIENTS_CLI_LOCAL_STORE_H_
+// Only Home (home.h) uses this. LevelDB admits one process at a time;
+// Open waits briefly for another process (a CLI command, a page, a watch)
+// to close the home. Not thread-safe: Home serialises its own use.
+#ifndef SHOPLIST_CLIENTS_CORE_LOCAL_STORE_H_
+#define SHOPLIST_CLIENTS_CORE_LOCAL_STORE_H_
 
 #include <memory>
 #include <optional>
@@ -18,7 +19,7 @@
 #include "crdt/list_state.h"
 #include "leveldb/db.h"
 
-namespace shoplist::cli {
+namespace shoplist::client {
 
 struct LocalList {
   std::string id;
@@ -55,6 +56,6 @@ class LocalStore {
 // $XDG_DATA_HOME/shoplist, else ~/.local/share/shoplist.
 std::string ResolveHome(const std::string& flag);
 
-}  // namespace shoplist::cli
+}  // namespace shoplist::client
 
-#endif  // SHOPLIST_CLIENTS_CLI_LOCAL_STORE_H_
+#endif  // SHOPLIST_CLIENTS_CORE_LOCAL_STORE_H_

@@ -1,0 +1,133 @@
+#include "clients/core/cloud_link.h"
+
+#include <algorithm>
+#include <utility>
+
+#include "absl/strings/str_split.h"
+#include "absl/time/clock.h"
+#include "grpcpp/grpcpp.h"
+#include "services/common/channels.h"
+
+namespace shoplist::client {
+
+std::shared_ptr<CloudLink> CloudLink::Connect(const std::string& addresses) {
+  std::vector<std::unique_ptr<Stub>> stubs;
+  std::vector<std::shared_ptr<grpc::Channel>> channels;
+  for (absl::string_view address :
+       absl::StrSplit(addresses, ',', absl::SkipEmpty())) {
+    channels.push_back(NewChannel(std::string(address)));
+    stubs.push_back(v1::ListService::NewStub(channels.back()));
+  }
+  return std::make_shared<CloudLink>(std::move(stubs), std::move(channels),
+                                     addresses);
+}
+
+CloudLink::CloudLink(std::vector<std::unique_ptr<Stub>> stubs,
+                     std::vector<std::shared_ptr<grpc::Channel>> channels,
+                     std::string addresses)
+    : stubs_(std::move(stubs)),
+      channels_(std::move(channels)),
+      addresses_(std::move(addresses)) {}
+
+size_t CloudLink::preferred() const {
+  absl::MutexLock lock(&mu_);
+  return preferred_;
+}
+
+bool CloudLink::online() const {
+  absl::MutexLock lock(&mu_);
+  return online_;
+}
+
+uint64_t CloudLink::reconnects() const {
+  absl::MutexLock lock(&mu_);
+  return reconnects_;
+}
+
+void CloudLink::Set(size_t i, bool reached) {
+  {
+    absl::MutexLock lock(&mu_);
+    if (reached) {
+      preferred_ = i;
+      if (!online_) ++reconnects_;  // wakes WaitToRetry's condition
+    }
+    online_ = reached;
+  }
+  // The listener learns the state as it is now, never an older one, even
+  // when two threads report at once.
+  absl::MutexLock lock(&listener_mu_);
+  bool now = online();
+  if (listener_ && now != told_online_) {
+    told_online_ = now;
+    listener_(now);
+  }
+}
+
+void CloudLink::Reached(size_t i) { Set(i, true); }
+void CloudLink::Unreachable(size_t i) { Set(i, false); }
+
+bool CloudLink::Report(size_t i, const grpc::Status& status) {
+  bool reached = !IsUnreachable(status);
+  Set(i, reached);
+  return reached;
+}
+
+bool CloudLink::Probe(size_t i, absl::Duration wait) {
+  if (i < channels_.size() && channels_[i] != nullptr) {
+    grpc::experimental::ChannelResetConnectionBackoff(channels_[i].get());
+  }
+  grpc::ClientContext context;
+  // Waits for the connection gRPC is making, instead of failing at once
+  // because the last attempt failed.
+  context.set_wait_for_ready(true);
+  context.set_deadline(absl::ToChronoTime(absl::Now() + wait));
+  v1::PingResponse pong;
+  return Report(i, stubs_[i]->Ping(&context, v1::PingRequest(), &pong));
+}
+
+bool CloudLink::ProbeAny(absl::Duration wait) {
+  const size_t first = preferred();
+  for (size_t k = 0; k < stubs_.size(); ++k) {
+    if (Probe((first + k) % stubs_.size(), wait)) return true;
+  }
+  return false;
+}
+
+void CloudLink::WaitToRetry(absl::Duration delay, uint64_t seen,
+                            const std::function<bool()>& stop) {
+  const absl::Time until = absl::Now() + delay;
+  absl::MutexLock lock(&mu_);
+  while (reconnects_ == seen) {
+    const uint64_t wakes = wakes_;
+    if (stop && stop()) return;
+    auto woken = [this, wakes, seen]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return wakes_ != wakes || reconnects_ != seen;
+    };
+    if (!mu_.AwaitWithDeadline(absl::Condition(&woken), until)) return;
+  }
+}
+
+void CloudLink::Wake() {
+  absl::MutexLock lock(&mu_);
+  ++wakes_;
+}
+
+void CloudLink::SetListener(std::function<void(bool online)> listener) {
+  absl::MutexLock lock(&listener_mu_);
+  listener_ = std::move(listener);
+  told_online_ = online();
+}
+
+absl::Duration CloudLink::RetryDelay(int failures) {
+  if (failures <= 0) return absl::ZeroDuration();
+  absl::Duration delay = absl::Milliseconds(100);
+  for (int i = 1; i < failures && delay < absl::Seconds(1); ++i) delay *= 2;
+  return std::min(delay, absl::Seconds(1));
+}
+
+bool CloudLink::IsUnreachable(const grpc::Status& status) {
+  return status.error_code() == grpc::StatusCode::UNAVAILABLE ||
+         status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+}  // namespace shoplist::client

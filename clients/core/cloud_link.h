@@ -1,0 +1,128 @@
+// The home's way to the cloud, and the one connectivity policy that every
+// sync, watch and background loop of a home follows.
+//
+// A CloudLink holds one ListService stub per proxy (one channel each,
+// shared by everything the home does) and what the home knows of them:
+//   - Calls start at the proxy that answered last (preferred()) and move on
+//     to the next when a proxy is unreachable (UNAVAILABLE or
+//     DEADLINE_EXCEEDED). Every call's outcome is reported with Reached or
+//     Unreachable; the home is online while the last report was Reached.
+//   - After a failed attempt a caller waits RetryDelay(failures): 100 ms,
+//     doubling, capped at 1 s. Offline, each caller tries at most about
+//     once a second, so the CPU stays bounded however long the outage.
+//   - When any call reaches a proxy after the home was offline, every
+//     caller waiting in WaitToRetry wakes at once: one success (a sync, a
+//     probe, a change made in the page) brings every watch back.
+//   - A retry first Probes: it resets gRPC's own connection back-off (which
+//     would otherwise wait up to 2 s between connection attempts) and pings
+//     with a short wait for the connection, so a proxy that is back is
+//     found within one retry.
+//
+// Thread-safe. The stubs are used concurrently (gRPC stubs are).
+#ifndef SHOPLIST_CLIENTS_CORE_CLOUD_LINK_H_
+#define SHOPLIST_CLIENTS_CORE_CLOUD_LINK_H_
+
+#include <cstdint>
+#include <functional>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "grpcpp/channel.h"
+#include "grpcpp/support/status.h"
+#include "shoplist/v1/list_service.grpc.pb.h"
+
+namespace shoplist::client {
+
+class CloudLink {
+ public:
+  using Stub = v1::ListService::StubInterface;
+
+  // Channels to `addresses` ("host:port,host:port"), opened with the
+  // process's channel settings (services/common/channels.h). No address
+  // gives a link that is always offline.
+  static std::shared_ptr<CloudLink> Connect(const std::string& addresses);
+
+  // A link over given stubs (tests pass gMock stubs). `channels`, when
+  // given, are the stubs' channels, index by index, whose back-off Probe
+  // resets; without them Probe only pings. `addresses` is for messages.
+  explicit CloudLink(std::vector<std::unique_ptr<Stub>> stubs,
+                     std::vector<std::shared_ptr<grpc::Channel>> channels = {},
+                     std::string addresses = "");
+
+  CloudLink(const CloudLink&) = delete;
+  CloudLink& operator=(const CloudLink&) = delete;
+
+  size_t size() const { return stubs_.size(); }
+  // REQUIRES: i < size().
+  Stub& stub(size_t i) { return *stubs_[i]; }
+  // The proxies, as given ("host:port,..."), for messages.
+  const std::string& addresses() const { return addresses_; }
+
+  // The proxy to try first: the one a call reached last.
+  size_t preferred() const;
+  bool online() const;
+  // Counts the times the home came back online; see WaitToRetry.
+  uint64_t reconnects() const;
+
+  // A call reached proxy `i` (it answered, whatever it answered, except
+  // UNAVAILABLE). Wakes every waiter when the home was offline.
+  void Reached(size_t i);
+  // A call could not reach proxy `i`.
+  void Unreachable(size_t i);
+  // Reports `status` of a call to proxy `i` (Reached unless IsUnreachable)
+  // and returns whether it was reached.
+  bool Report(size_t i, const grpc::Status& status);
+
+  // Resets proxy `i`'s connection back-off and pings it, waiting up to
+  // `wait` for a connection. Reports the outcome; true when it answered.
+  bool Probe(size_t i, absl::Duration wait = kProbeWait);
+  // Probes every proxy from preferred() until one answers.
+  bool ProbeAny(absl::Duration wait = kProbeWait);
+
+  // Waits `delay` (RetryDelay(failures) after failures), or less: returns
+  // at once when the home came back online after `seen` (a value of
+  // reconnects() read after the caller's failure), and when Wake() is
+  // called and `stop` returns true.
+  void WaitToRetry(absl::Duration delay, uint64_t seen,
+                   const std::function<bool()>& stop);
+  // Wakes every waiter so it checks its `stop`.
+  void Wake();
+
+  // Called with the new state whenever the home goes online or offline
+  // (outside the link's lock, on the reporting thread). One listener.
+  void SetListener(std::function<void(bool online)> listener);
+
+  // 100 ms after the first failure, doubling, capped at 1 s; 0 for none.
+  static absl::Duration RetryDelay(int failures);
+  // UNAVAILABLE and DEADLINE_EXCEEDED: the proxy was not reached (or could
+  // not reach the cloud behind it); another proxy may do better.
+  static bool IsUnreachable(const grpc::Status& status);
+
+  static constexpr absl::Duration kProbeWait = absl::Milliseconds(300);
+
+ private:
+  void Set(size_t i, bool reached);
+
+  const std::vector<std::unique_ptr<Stub>> stubs_;
+  const std::vector<std::shared_ptr<grpc::Channel>> channels_;
+  const std::string addresses_;
+
+  mutable absl::Mutex mu_;
+  size_t preferred_ ABSL_GUARDED_BY(mu_) = 0;
+  bool online_ ABSL_GUARDED_BY(mu_) = false;
+  uint64_t reconnects_ ABSL_GUARDED_BY(mu_) = 0;
+  uint64_t wakes_ ABSL_GUARDED_BY(mu_) = 0;
+
+  // Held while telling the listener, so it hears changes in order.
+  absl::Mutex listener_mu_ ABSL_ACQUIRED_BEFORE(mu_);
+  std::function<void(bool)> listener_ ABSL_GUARDED_BY(listener_mu_);
+  bool told_online_ ABSL_GUARDED_BY(listener_mu_) = false;
+};
+
+}  // namespace shoplist::client
+
+#endif  // SHOPLIST_CLIENTS_CORE_CLOUD_LINK_H_

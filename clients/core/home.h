@@ -1,0 +1,182 @@
+// A home: this device's replicas of its lists, and everything a person
+// does with them. The one client library under shoplist-cli and its page:
+// the only code that opens the home's LevelDB (LocalStore) and calls the
+// list service (through a CloudLink). Every call returns typed results
+// (results.h), never text; front-ends print or encode them.
+//
+// Local first. A change is applied to the home's replica and stored,
+// together with its pending delta, in one synced write before anything is
+// sent; then it is synced under a short deadline. When no proxy answers
+// the change still succeeds, and its SyncReport says kOffline; a later
+// Sync sends only what is pending and merges what the cloud has.
+//
+// LIST arguments name a list as people type them (list_resolver.h: id, id
+// prefix, title, case-insensitive title or title prefix). Item names and
+// titles are trimmed; a blank one is refused (codec::CleanName).
+//
+// Errors: INVALID_ARGUMENT for bad input (blank or too long names, counts
+// out of range, a malformed id); NOT_FOUND for an unknown list or item;
+// FAILED_PRECONDITION for an ambiguous LIST, a deleted list, or forgetting
+// unsynced changes without asking to; UNAVAILABLE when the home is in use
+// by another process for too long, or a list awaiting its first fetch
+// cannot be fetched; DATA_LOSS for a damaged home. A failed call changes
+// nothing in the home.
+//
+// The LevelDB is open only while calls are running, so other processes
+// (another shoplist-cli, a watch, a page) can use the same home between
+// them. Thread-safe: calls may run concurrently; changes to one record
+// are serialised, and no lock is held while the network is used.
+#ifndef SHOPLIST_CLIENTS_CORE_HOME_H_
+#define SHOPLIST_CLIENTS_CORE_HOME_H_
+
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "absl/time/time.h"
+#include "clients/core/cloud_link.h"
+#include "clients/core/local_store.h"
+#include "clients/core/results.h"
+#include "clients/core/sync_engine.h"
+#include "clients/core/watcher.h"
+#include "shoplist/v1/list_service.pb.h"
+
+namespace shoplist::client {
+
+struct HomeOptions {
+  std::string dir;  // the home folder (ResolveHome)
+  // Deadline of the sync that follows each change; Sync and Join wait
+  // longer.
+  absl::Duration change_timeout = absl::Seconds(2);
+  absl::Duration sync_timeout = absl::Seconds(10);
+  // How long to wait for another process that holds the home.
+  absl::Duration open_wait = absl::Seconds(5);
+  std::function<absl::Time()> clock = &absl::Now;
+};
+
+// A running watch of one list (Home::Watch).
+class ListWatch {
+ public:
+  virtual ~ListWatch() = default;
+  // Follows the list until Stop(), until it is deleted (OK; the last event
+  // says deleted) or forgotten in this home (OK), or until the cloud
+  // refuses the watch (NOT_FOUND, ...). Blocks.
+  virtual absl::Status Run() = 0;
+  // Ends Run() soon. Any thread.
+  virtual void Stop() = 0;
+  // The list being watched, and its title when the watch was made.
+  virtual const ListInfo& list() const = 0;
+};
+
+class Home {
+ public:
+  Home(HomeOptions options, std::shared_ptr<CloudLink> link);
+  ~Home();
+
+  Home(const Home&) = delete;
+  Home& operator=(const Home&) = delete;
+
+  CloudLink& cloud() { return *link_; }
+  const std::string& dir() const { return options_.dir; }
+
+  // --- Reading.
+  absl::StatusOr<std::vector<ListInfo>> Lists();
+  absl::StatusOr<ListInfo> Show(absl::string_view list);
+  // The list to give others. A list not yet in the cloud is synced first,
+  // so that its id can be joined at once (ListInfo::in_cloud says whether
+  // that worked).
+  absl::StatusOr<ListInfo> Share(absl::string_view list);
+
+  // --- Changes: stored, then synced.
+  absl::StatusOr<ChangeResult> New(absl::string_view title);
+  absl::StatusOr<ChangeResult> Add(absl::string_view list,
+                                   absl::string_view item, int64_t count);
+  // count nullopt: take the item off the list.
+  absl::StatusOr<ChangeResult> Remove(absl::string_view list,
+                                      absl::string_view item,
+                                      std::optional<int64_t> count);
+  // count nullopt: everything still wanted.
+  absl::StatusOr<ChangeResult> Buy(absl::string_view list,
+                                   absl::string_view item,
+                                   std::optional<int64_t> count);
+  absl::StatusOr<ChangeResult> Rename(absl::string_view list,
+                                      absl::string_view title);
+
+  // --- The cloud.
+  // Keeps a replica of the shared list `id` here and fetches it. Offline,
+  // the list is kept awaiting its fetch. NOT_FOUND when the cloud does not
+  // know the id or the list was deleted (nothing is kept).
+  absl::StatusOr<JoinResult> Join(absl::string_view id);
+  // Syncs one list, or every list of the home (nullopt). After the first
+  // list found offline the rest are reported kOffline without a call.
+  absl::StatusOr<std::vector<SyncReport>> Sync(
+      std::optional<absl::string_view> list);
+  // Whether any proxy answers a ping now (CloudLink::ProbeAny).
+  bool Probe();
+
+  // --- Leaving.
+  // Removes this home's copy; others keep the list. FAILED_PRECONDITION
+  // when it has unsynced changes, unless `drop_unsynced`.
+  absl::StatusOr<ForgetResult> Forget(absl::string_view list,
+                                      bool drop_unsynced);
+  // Deletes the list for everyone (asking first is the front-end's job).
+  absl::StatusOr<DeleteResult> Delete(absl::string_view list);
+
+  // --- Watching. A watch of `list` that pushes what is pending first,
+  // then merges each delta the cloud streams into the home and calls
+  // `on_event` (on the thread running Run()) when something visible
+  // changed. `on_interrupted` (optional) hears of broken streams.
+  absl::StatusOr<std::unique_ptr<ListWatch>> Watch(
+      absl::string_view list, std::function<void(const WatchEvent&)> on_event,
+      std::function<void(const absl::Status&)> on_interrupted = nullptr);
+
+ private:
+  class Lease;
+  class WatchImpl;
+
+  // The store, opened for the first concurrent user and closed after the
+  // last.
+  absl::StatusOr<Lease> Acquire();
+  void Release();
+  uint64_t NowMicros() const;
+
+  // Finds `typed` among the home's lists. REQUIRES: records_mu_.
+  absl::StatusOr<LocalList> Resolve(LocalStore& store, absl::string_view typed)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(records_mu_);
+  // Applies `operation` to the list `typed` names, stores it, syncs it.
+  absl::StatusOr<ChangeResult> Change(absl::string_view typed,
+                                      const v1::Operation& operation);
+  // Syncs the stored list `id` and merges the reply into what is stored
+  // then. `not_found` (optional) is set when the cloud does not know it.
+  SyncReport SyncList(LocalStore& store, const std::string& id,
+                      absl::Duration timeout, bool* not_found = nullptr);
+  // Merges a watched delta. Returns false when the watch should end.
+  bool MergeWatched(const std::string& id, const crdt::ListState& delta,
+                    const std::function<void(const WatchEvent&)>& on_event);
+
+  const HomeOptions options_;
+  const std::shared_ptr<CloudLink> link_;
+  SyncEngine engine_;
+
+  absl::Mutex store_mu_;
+  std::unique_ptr<LocalStore> store_ ABSL_GUARDED_BY(store_mu_);
+  int users_ ABSL_GUARDED_BY(store_mu_) = 0;
+
+  // Held across each read-modify-write of a record (never across a call to
+  // the cloud), and while the replica id is made.
+  absl::Mutex records_mu_;
+};
+
+// What the home shows of a stored list.
+ListInfo InfoOf(const LocalList& list);
+
+}  // namespace shoplist::client
+
+#endif  // SHOPLIST_CLIENTS_CORE_HOME_H_

@@ -1,0 +1,127 @@
+#include "clients/core/json.h"
+
+#include <string>
+
+#include "absl/status/status.h"
+#include "absl/time/time.h"
+
+namespace shoplist::client {
+namespace {
+
+const char* PhaseName(ListInfo::Phase phase) {
+  switch (phase) {
+    case ListInfo::Phase::kReady:
+      return "ready";
+    case ListInfo::Phase::kAwaitingFetch:
+      return "awaiting_fetch";
+    case ListInfo::Phase::kDeleting:
+      return "deleting";
+  }
+  return "ready";
+}
+
+const char* OutcomeName(SyncReport::Outcome outcome) {
+  switch (outcome) {
+    case SyncReport::Outcome::kSynced:
+      return "synced";
+    case SyncReport::Outcome::kOffline:
+      return "offline";
+    case SyncReport::Outcome::kDeletedElsewhere:
+      return "deleted_elsewhere";
+    case SyncReport::Outcome::kDeleted:
+      return "deleted";
+    case SyncReport::Outcome::kFailed:
+      return "failed";
+  }
+  return "failed";
+}
+
+}  // namespace
+
+Json ToJson(const ItemInfo& item) {
+  return {{"name", item.name},
+          {"wanted", item.wanted},
+          {"bought", item.bought},
+          {"done", item.done()}};
+}
+
+Json ToJson(const ListInfo& list) {
+  Json items = Json::array();
+  for (const ItemInfo& item : list.items) items.push_back(ToJson(item));
+  return {{"id", list.id},
+          {"title", list.title},
+          {"phase", PhaseName(list.phase)},
+          {"items", std::move(items)},
+          {"to_buy", list.to_buy()},
+          {"unsynced", list.unsynced},
+          {"in_cloud", list.in_cloud}};
+}
+
+Json ToJson(const SyncReport& report) {
+  return {{"id", report.id},
+          {"title", report.title},
+          {"outcome", OutcomeName(report.outcome)},
+          {"dropped_changes", report.dropped_changes},
+          {"error", report.error}};
+}
+
+Json ToJson(const WatchEvent& event) {
+  Json changes = Json::array();
+  for (const WatchEvent::Change& c : event.changes) {
+    changes.push_back({{"name", c.name},
+                       {"wanted", c.wanted},
+                       {"bought", c.bought},
+                       {"removed", c.removed}});
+  }
+  return {{"id", event.id},
+          {"title", event.title},
+          {"at", absl::FormatTime(absl::RFC3339_sec, event.at,
+                                  absl::UTCTimeZone())},
+          {"title_changed", event.title_changed},
+          {"changes", std::move(changes)},
+          {"deleted", event.deleted}};
+}
+
+Json ErrorJson(const absl::Status& status) {
+  return {{"error", std::string(status.message())},
+          {"code", absl::StatusCodeToString(status.code())}};
+}
+
+Json ListsJson(const std::vector<ListInfo>& lists) {
+  Json all = Json::array();
+  for (const ListInfo& list : lists) all.push_back(ToJson(list));
+  return {{"lists", std::move(all)}};
+}
+
+Json ShowJson(const ListInfo& list) {
+  return {{"list", ToJson(list)}};
+}
+
+Json ChangeJson(const ChangeResult& result) {
+  return {{"list", ToJson(result.list)},
+          {"item_name", result.item_name},
+          {"item", result.item ? ToJson(*result.item) : Json()},
+          {"sync", ToJson(result.sync)}};
+}
+
+Json JoinJson(const JoinResult& result) {
+  return {{"list", ToJson(result.list)},
+          {"joined", result.joined},
+          {"sync", ToJson(result.sync)}};
+}
+
+Json SyncJson(const std::vector<SyncReport>& reports) {
+  Json all = Json::array();
+  for (const SyncReport& report : reports) all.push_back(ToJson(report));
+  return {{"results", std::move(all)}};
+}
+
+Json ForgetJson(const ForgetResult& result) {
+  return {{"forgotten", ToJson(result.list)}};
+}
+
+Json DeleteJson(const DeleteResult& result) {
+  return {{"deleted", ToJson(result.list)}, {"sync", ToJson(result.sync)}};
+}
+
+}  // namespace shoplist::client

@@ -1,0 +1,41 @@
+// The JSON form of every result of the client library: one schema for
+// `shoplist-cli --json` and the page's API, documented type by type and
+// command by command in docs/json.md (and checked against it by
+// tests/system/json_schema_test.cc). Built with nlohmann-json.
+//
+// Every object always has all of its keys; absent values are null only
+// where docs/json.md says "?".
+#ifndef SHOPLIST_CLIENTS_CORE_JSON_H_
+#define SHOPLIST_CLIENTS_CORE_JSON_H_
+
+#include <vector>
+
+#include "absl/status/status.h"
+#include "clients/core/results.h"
+#include "nlohmann/json.hpp"
+
+namespace shoplist::client {
+
+// Keys in the order docs/json.md gives them.
+using Json = nlohmann::ordered_json;
+
+// Types (docs/json.md, "Types").
+Json ToJson(const ItemInfo& item);
+Json ToJson(const ListInfo& list);
+Json ToJson(const SyncReport& report);
+Json ToJson(const WatchEvent& event);
+// {"error": message, "code": "NOT_FOUND"}.
+Json ErrorJson(const absl::Status& status);
+
+// Answers, one per command (docs/json.md, "Commands").
+Json ListsJson(const std::vector<ListInfo>& lists);
+Json ShowJson(const ListInfo& list);  // show, share
+Json ChangeJson(const ChangeResult& result);  // new, add, ...
+Json JoinJson(const JoinResult& result);
+Json SyncJson(const std::vector<SyncReport>& reports);
+Json ForgetJson(const ForgetResult& result);
+Json DeleteJson(const DeleteResult& result);
+
+}  // namespace shoplist::client
+
+#endif  // SHOPLIST_CLIENTS_CORE_JSON_H_

@@ -1,0 +1,329 @@
+#include "clients/ui/ui_server.h"
+
+#include <condition_variable>
+#include <deque>
+#include <mutex>
+#include <optional>
+#include <utility>
+
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "clients/core/json.h"
+#include "clients/core/status_codes.h"
+#include "clients/ui/ui_assets.h"
+#include "httplib.h"
+
+namespace shoplist::ui {
+
+// Server-sent events for every open page: a growing sequence of events,
+// each page's stream sending those after the last it sent.
+class EventHub {
+ public:
+  void Publish(const std::string& type, const std::string& data) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      events_.push_back({++last_, type, data});
+      if (events_.size() > 256) events_.pop_front();
+    }
+    cv_.notify_all();
+  }
+  uint64_t last() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return last_;
+  }
+  // Events after `seen`, waiting up to `wait` for one.
+  std::vector<std::pair<std::string, std::string>> After(uint64_t* seen,
+                                                         absl::Duration wait) {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait_for(lock, absl::ToChronoMilliseconds(wait),
+                 [&] { return last_ > *seen || closed_; });
+    std::vector<std::pair<std::string, std::string>> out;
+    for (const Event& e : events_) {
+      if (e.seq > *seen) out.push_back({e.type, e.data});
+    }
+    *seen = last_;
+    return out;
+  }
+  void Close() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      closed_ = true;
+    }
+    cv_.notify_all();
+  }
+  bool closed() {
+    std::lock_guard<std::mutex> lock(mu_);
+    return closed_;
+  }
+
+ private:
+  struct Event {
+    uint64_t seq;
+    std::string type, data;
+  };
+  std::mutex mu_;
+  std::condition_variable cv_;
+  std::deque<Event> events_;
+  uint64_t last_ = 0;
+  bool closed_ = false;
+};
+
+namespace {
+
+constexpr char kJson[] = "application/json";
+
+void ReplyError(const absl::Status& status, httplib::Response& res) {
+  res.status = client::HttpStatus(status);
+  res.set_content(client::ErrorJson(status).dump(), kJson);
+}
+
+// Encodes `result` (or its error). On success, tells pages that `changed`
+// changed (a list id, "*" for the list of lists, empty for nothing).
+template <typename T, typename Encode>
+void Reply(const absl::StatusOr<T>& result, Encode encode,
+           httplib::Response& res, EventHub& hub, const std::string& changed) {
+  if (!result.ok()) return ReplyError(result.status(), res);
+  res.set_content(encode(*result).dump(), kJson);
+  if (!changed.empty()) hub.Publish("changed", changed);
+}
+
+// The optional `count` parameter: nullopt when absent or empty.
+absl::StatusOr<std::optional<int64_t>> Count(const httplib::Request& req) {
+  if (!req.has_param("count") || req.get_param_value("count").empty()) {
+    return std::nullopt;
+  }
+  int64_t n = 0;
+  if (!absl::SimpleAtoi(req.get_param_value("count"), &n)) {
+    return absl::InvalidArgumentError("count must be a whole number");
+  }
+  return n;
+}
+
+}  // namespace
+
+UiServer::UiServer(client::Home& home)
+    : home_(home),
+      hub_(std::make_unique<EventHub>()),
+      http_(std::make_unique<httplib::Server>()) {}
+
+UiServer::~UiServer() {
+  Stop();
+  StopWatches();
+}
+
+bool UiServer::stopped() const {
+  absl::MutexLock lock(&mu_);
+  return stopped_;
+}
+
+void UiServer::Stop() {
+  {
+    absl::MutexLock lock(&mu_);
+    if (stopped_) return;
+    stopped_ = true;
+  }
+  hub_->Close();
+  http_->stop();
+  home_.cloud().Wake();
+}
+
+void UiServer::Routes() {
+  using client::ChangeResult;
+  using client::ListInfo;
+  httplib::Server& http = *http_;
+  EventHub& hub = *hub_;
+  client::Home& home = home_;
+
+  http.Get("/", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(kIndexHtml, "text/html; charset=utf-8");
+  });
+  http.Get("/app.js", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(kAppJs, "text/javascript; charset=utf-8");
+  });
+  http.Get("/style.css", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(kStyleCss, "text/css; charset=utf-8");
+  });
+  http.Get("/api/status",
+           [&home](const httplib::Request&, httplib::Response& res) {
+             Json status = {{"online", home.cloud().online()},
+                                      {"proxies", home.cloud().addresses()}};
+             res.set_content(status.dump(), kJson);
+           });
+  http.Get("/api/lists", [&](const httplib::Request&, httplib::Response& res) {
+    Reply(home.Lists(), client::ListsJson, res, hub, "");
+  });
+  http.Post("/api/lists",
+            [&](const httplib::Request& req, httplib::Response& res) {
+              Reply(home.New(req.get_param_value("title")), client::ChangeJson,
+                    res, hub, "*");
+            });
+  http.Post("/api/join",
+            [&](const httplib::Request& req, httplib::Response& res) {
+              Reply(home.Join(req.get_param_value("id")), client::JoinJson,
+                    res, hub, "*");
+            });
+  http.Get(R"(/api/lists/([a-z2-7]+))",
+           [&](const httplib::Request& req, httplib::Response& res) {
+             Reply(home.Show(std::string(req.matches[1])), client::ShowJson,
+                   res, hub, "");
+           });
+  http.Post(R"(/api/lists/([a-z2-7]+)/(\w+))",
+            [&](const httplib::Request& req, httplib::Response& res) {
+              const std::string id = req.matches[1];
+              const std::string action = req.matches[2];
+              const std::string item = req.get_param_value("item");
+              absl::StatusOr<std::optional<int64_t>> count = Count(req);
+              if (!count.ok()) return ReplyError(count.status(), res);
+              if (action == "add") {
+                Reply(home.Add(id, item, count->value_or(1)),
+                      client::ChangeJson, res, hub, id);
+              } else if (action == "remove") {
+                Reply(home.Remove(id, item, *count), client::ChangeJson, res,
+                      hub, id);
+              } else if (action == "buy") {
+                Reply(home.Buy(id, item, *count), client::ChangeJson, res, hub,
+                      id);
+              } else if (action == "rename") {
+                Reply(home.Rename(id, req.get_param_value("title")),
+                      client::ChangeJson, res, hub, id);
+              } else if (action == "forget") {
+                // The page asks before it forgets.
+                Reply(home.Forget(id, /*drop_unsynced=*/true),
+                      client::ForgetJson, res, hub, "*");
+              } else if (action == "delete") {
+                Reply(home.Delete(id), client::DeleteJson, res, hub, "*");
+              } else {
+                ReplyError(absl::NotFoundError("no such action"), res);
+              }
+            });
+  http.Get("/events", [&](const httplib::Request&, httplib::Response& res) {
+    auto seen = std::make_shared<uint64_t>(hub.last());
+    auto first = std::make_shared<bool>(true);
+    res.set_header("Cache-Control", "no-store");
+    res.set_chunked_content_provider(
+        "text/event-stream",
+        [&hub, &home, seen, first](size_t, httplib::DataSink& sink) {
+          std::string chunk;
+          if (*first) {
+            *first = false;
+            chunk = absl::StrCat("event: status\ndata: ",
+                                 home.cloud().online() ? "online" : "offline",
+                                 "\n\n");
+          } else {
+            for (const auto& [type, data] :
+                 hub.After(seen.get(), absl::Seconds(15))) {
+              chunk += absl::StrCat("event: ", type, "\ndata: ", data, "\n\n");
+            }
+            if (hub.closed()) {
+              sink.done();
+              return true;
+            }
+            // A comment keeps the connection from timing out.
+            if (chunk.empty()) chunk = ": keep-alive\n\n";
+          }
+          return sink.write(chunk.data(), chunk.size());
+        });
+  });
+}
+
+void UiServer::KeepWatches(const std::vector<std::string>& ids) {
+  for (auto it = watches_.begin(); it != watches_.end();) {
+    const bool present =
+        std::find(ids.begin(), ids.end(), it->first) != ids.end();
+    if (!present) it->second.watch->Stop();
+    if (it->second.done->load()) {
+      it->second.thread.join();
+      it = watches_.erase(it);
+    } else {
+      ++it;
+    }
+  }
+  for (const std::string& id : ids) {
+    if (watches_.count(id) > 0) continue;
+    EventHub* hub = hub_.get();
+    absl::StatusOr<std::unique_ptr<client::ListWatch>> watch = home_.Watch(
+        id, [hub, id](const client::WatchEvent& event) {
+          hub->Publish("changed", event.deleted ? "*" : id);
+        });
+    if (!watch.ok()) continue;  // forgotten meanwhile
+    RunningWatch running;
+    running.watch = *std::move(watch);
+    running.done = std::make_shared<std::atomic<bool>>(false);
+    client::ListWatch* w = running.watch.get();
+    auto done = running.done;
+    running.thread = std::thread([w, done, hub] {
+      (void)w->Run();  // the loop restarts it while the list is here
+      hub->Publish("changed", "*");
+      done->store(true);
+    });
+    watches_.emplace(id, std::move(running));
+  }
+}
+
+void UiServer::StopWatches() {
+  for (auto& [id, running] : watches_) running.watch->Stop();
+  for (auto& [id, running] : watches_) running.thread.join();
+  watches_.clear();
+}
+
+void UiServer::Loop() {
+  client::CloudLink& cloud = home_.cloud();
+  int failures = 0;
+  while (!stopped()) {
+    absl::StatusOr<std::vector<client::ListInfo>> lists = home_.Lists();
+    std::vector<std::string> ids;
+    bool pending = false;
+    if (lists.ok()) {
+      for (const client::ListInfo& l : *lists) {
+        ids.push_back(l.id);
+        pending = pending || l.unsynced > 0 || !l.in_cloud;
+      }
+      KeepWatches(ids);
+    }
+    // Offline, probe first: it makes gRPC try to connect now. Online with
+    // nothing to push, the probe notices when the cloud goes away.
+    const bool reached = (cloud.online() && pending) || home_.Probe();
+    if (reached && pending) {
+      absl::StatusOr<std::vector<client::SyncReport>> reports =
+          home_.Sync(std::nullopt);
+      if (reports.ok()) {
+        for (const client::SyncReport& r : *reports) {
+          if (r.outcome != client::SyncReport::Outcome::kOffline) {
+            hub_->Publish("changed", "*");
+            break;
+          }
+        }
+      }
+    }
+    failures = cloud.online() ? 0 : failures + 1;
+    // Online, once a second; offline, under the policy's back-off.
+    cloud.WaitToRetry(failures == 0 ? absl::Seconds(1)
+                                    : client::CloudLink::RetryDelay(failures),
+                      cloud.reconnects(), [this] { return stopped(); });
+  }
+  StopWatches();
+}
+
+absl::Status UiServer::Serve(int port, std::ostream& out) {
+  Routes();
+  if (!http_->bind_to_port("127.0.0.1", port)) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot serve on 127.0.0.1:", port));
+  }
+  // Tell the pages whenever the home goes online or offline.
+  EventHub* hub = hub_.get();
+  home_.cloud().SetListener([hub](bool online) {
+    hub->Publish("status", online ? "online" : "offline");
+  });
+  std::thread http([this] { http_->listen_after_bind(); });
+  out << "shoplist: http://127.0.0.1:" << port << "/  (home " << home_.dir()
+      << "); Ctrl-C to stop" << std::endl;
+  Loop();
+  http_->stop();
+  http.join();
+  home_.cloud().SetListener(nullptr);
+  return absl::OkStatus();
+}
+
+}  // namespace shoplist::ui
