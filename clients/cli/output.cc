@@ -283,7 +283,7 @@ class JsonOutput final : public Output {
   }
 
  private:
-  void Print(const Json& json) { out_ << json.dump() << "\n"; }
+  void Print(const client::Json& json) { out_ << json.dump() << "\n"; }
 
   std::ostream& out_;
   std::ostream& err_;

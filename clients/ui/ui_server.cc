@@ -146,7 +146,7 @@ void UiServer::Routes() {
   });
   http.Get("/api/status",
            [&home](const httplib::Request&, httplib::Response& res) {
-             Json status = {{"online", home.cloud().online()},
+             client::Json status = {{"online", home.cloud().online()},
                                       {"proxies", home.cloud().addresses()}};
              res.set_content(status.dump(), kJson);
            });
