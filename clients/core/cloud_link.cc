@@ -49,7 +49,11 @@ void CloudLink::Set(size_t i, bool reached) {
     absl::MutexLock lock(&mu_);
     if (reached) {
       preferred_ = i;
-      if (!online_) ++reconnects_;  // wakes WaitToRetry's condition
+      if (!online_) {
+        ++reconnects_;
+        // Back online: whoever waits for a proxy tries again now.
+        for (grpc::ClientContext* wait : waits_) wait->TryCancel();
+      }
     }
     online_ = reached;
   }
@@ -72,36 +76,46 @@ bool CloudLink::Report(size_t i, const grpc::Status& status) {
   return reached;
 }
 
-bool CloudLink::Probe(size_t i, absl::Duration wait) {
+bool CloudLink::AwaitProxy(size_t i, absl::Duration wait,
+                           grpc::ClientContext* context) {
   if (i < channels_.size() && channels_[i] != nullptr) {
     grpc::experimental::ChannelResetConnectionBackoff(channels_[i].get());
   }
-  grpc::ClientContext context;
   // Waits for the connection gRPC is making, instead of failing at once
-  // because the last attempt failed.
-  context.set_wait_for_ready(true);
-  context.set_deadline(absl::ToChronoTime(absl::Now() + wait));
+  // because its last attempt failed.
+  context->set_wait_for_ready(true);
+  context->set_deadline(absl::ToChronoTime(absl::Now() + wait));
+  {
+    absl::MutexLock lock(&mu_);
+    waits_.insert(context);
+  }
   v1::PingResponse pong;
-  return Report(i, stubs_[i]->Ping(&context, v1::PingRequest(), &pong));
+  grpc::Status status = stubs_[i]->Ping(context, v1::PingRequest(), &pong);
+  {
+    absl::MutexLock lock(&mu_);
+    waits_.erase(context);
+  }
+  if (status.error_code() == grpc::StatusCode::CANCELLED) return false;
+  return Report(i, status);
 }
 
 bool CloudLink::ProbeAny(absl::Duration wait) {
   const size_t first = preferred();
   for (size_t k = 0; k < stubs_.size(); ++k) {
-    if (Probe((first + k) % stubs_.size(), wait)) return true;
+    grpc::ClientContext context;
+    if (AwaitProxy((first + k) % stubs_.size(), wait, &context)) return true;
+    if (online()) return true;  // another call got through meanwhile
   }
   return false;
 }
 
-void CloudLink::WaitToRetry(absl::Duration delay, uint64_t seen,
-                            const std::function<bool()>& stop) {
+void CloudLink::Sleep(absl::Duration delay, const std::function<bool()>& stop) {
   const absl::Time until = absl::Now() + delay;
   absl::MutexLock lock(&mu_);
-  while (reconnects_ == seen) {
+  while (!(stop && stop())) {
     const uint64_t wakes = wakes_;
-    if (stop && stop()) return;
-    auto woken = [this, wakes, seen]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
-      return wakes_ != wakes || reconnects_ != seen;
+    auto woken = [this, wakes]() ABSL_SHARED_LOCKS_REQUIRED(mu_) {
+      return wakes_ != wakes;
     };
     if (!mu_.AwaitWithDeadline(absl::Condition(&woken), until)) return;
   }

@@ -7,16 +7,18 @@
 //     to the next when a proxy is unreachable (UNAVAILABLE or
 //     DEADLINE_EXCEEDED). Every call's outcome is reported with Reached or
 //     Unreachable; the home is online while the last report was Reached.
-//   - After a failed attempt a caller waits RetryDelay(failures): 100 ms,
-//     doubling, capped at 1 s. Offline, each caller tries at most about
-//     once a second, so the CPU stays bounded however long the outage.
+//   - After a failed attempt a caller waits for the proxy instead of
+//     sleeping: AwaitProxy resets gRPC's connection back-off (which would
+//     otherwise wait up to 2 s between connection attempts) and pings with
+//     wait_for_ready for up to RetryDelay(failures) (100 ms, doubling,
+//     capped at 1 s). gRPC keeps trying to connect meanwhile, so the wait
+//     ends within moments of the proxy's return; a proxy that stays away
+//     costs a few refused connections a second, so the CPU stays bounded
+//     however long the outage.
 //   - When any call reaches a proxy after the home was offline, every
-//     caller waiting in WaitToRetry wakes at once: one success (a sync, a
-//     probe, a change made in the page) brings every watch back.
-//   - A retry first Probes: it resets gRPC's own connection back-off (which
-//     would otherwise wait up to 2 s between connection attempts) and pings
-//     with a short wait for the connection, so a proxy that is back is
-//     found within one retry.
+//     waiting AwaitProxy is cut short, so its caller tries again at once:
+//     one success (a sync, a probe, a change made in the page) brings
+//     every watch back.
 //
 // Thread-safe. The stubs are used concurrently (gRPC stubs are).
 #ifndef SHOPLIST_CLIENTS_CORE_CLOUD_LINK_H_
@@ -29,9 +31,11 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/channel.h"
+#include "grpcpp/client_context.h"
 #include "grpcpp/support/status.h"
 #include "shoplist/v1/list_service.grpc.pb.h"
 
@@ -78,18 +82,18 @@ class CloudLink {
   bool Report(size_t i, const grpc::Status& status);
 
   // Resets proxy `i`'s connection back-off and pings it, waiting up to
-  // `wait` for a connection. Reports the outcome; true when it answered.
-  bool Probe(size_t i, absl::Duration wait = kProbeWait);
-  // Probes every proxy from preferred() until one answers.
+  // `wait` for a connection. `context` is fresh and the caller's, so it can
+  // cancel the wait (TryCancel). The wait also ends, without a report, when
+  // another call brings the home back online. Otherwise reports the
+  // outcome. True when the proxy answered.
+  bool AwaitProxy(size_t i, absl::Duration wait, grpc::ClientContext* context);
+  // AwaitProxy on every proxy in turn from preferred(), `wait` each, until
+  // one answers.
   bool ProbeAny(absl::Duration wait = kProbeWait);
 
-  // Waits `delay` (RetryDelay(failures) after failures), or less: returns
-  // at once when the home came back online after `seen` (a value of
-  // reconnects() read after the caller's failure), and when Wake() is
-  // called and `stop` returns true.
-  void WaitToRetry(absl::Duration delay, uint64_t seen,
-                   const std::function<bool()>& stop);
-  // Wakes every waiter so it checks its `stop`.
+  // Sleeps `delay`, or less when Wake() is called and `stop` returns true.
+  void Sleep(absl::Duration delay, const std::function<bool()>& stop);
+  // Wakes every Sleep so it checks its `stop`.
   void Wake();
 
   // Called with the new state whenever the home goes online or offline
@@ -116,6 +120,8 @@ class CloudLink {
   bool online_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t reconnects_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t wakes_ ABSL_GUARDED_BY(mu_) = 0;
+  // The contexts of AwaitProxy calls in flight.
+  absl::flat_hash_set<grpc::ClientContext*> waits_ ABSL_GUARDED_BY(mu_);
 
   // Held while telling the listener, so it hears changes in order.
   absl::Mutex listener_mu_ ABSL_ACQUIRED_BEFORE(mu_);

@@ -56,23 +56,37 @@ absl::Status Watcher::Run() {
   }
   size_t proxy = link_->preferred();
   int failures = 0;
+  absl::Time last_start = absl::InfinitePast();
   while (!stopped()) {
     if (failures > 0) {
-      const uint64_t seen = link_->reconnects();
-      link_->WaitToRetry(CloudLink::RetryDelay(failures), seen,
-                         [this] { return stopped(); });
+      // Waits for the proxy rather than sleeping: back within moments of
+      // its return, or at once when another call of the home gets through.
+      grpc::ClientContext wait;
+      if (!Register(&wait)) break;
+      const bool up =
+          link_->AwaitProxy(proxy, CloudLink::RetryDelay(failures), &wait);
+      Unregister();
       if (stopped()) break;
-      // A call of the home that reached a proxy since names the one to use.
-      if (link_->reconnects() != seen) proxy = link_->preferred();
-      if (!link_->Probe(proxy)) {
+      if (!up && link_->online()) {
+        proxy = link_->preferred();
+      } else if (!up) {
         ++failures;
         proxy = (proxy + 1) % link_->size();
         continue;
+      }
+      // A proxy that answers but refuses the watch (it has no ring yet,
+      // say) is not asked again sooner than the back-off allows.
+      const absl::Duration left =
+          last_start + CloudLink::RetryDelay(failures) - absl::Now();
+      if (left > absl::ZeroDuration()) {
+        link_->Sleep(left, [this] { return stopped(); });
+        if (stopped()) break;
       }
     }
     absl::StatusOr<crdt::CausalContext> known = callbacks_.prepare();
     if (!known.ok()) return known.status();
     const absl::Time start = absl::Now();
+    last_start = start;
     bool delivered = false, ended_by_owner = false;
     grpc::Status status = Attach(proxy, *known, &delivered, &ended_by_owner);
     if (ended_by_owner || stopped()) break;
@@ -96,10 +110,9 @@ absl::Status Watcher::Run() {
 grpc::Status Watcher::Attach(size_t proxy, const crdt::CausalContext& known,
                              bool* delivered, bool* ended_by_owner) {
   grpc::ClientContext context;
+  if (!Register(&context)) return grpc::Status::CANCELLED;
   {
     absl::MutexLock lock(&mu_);
-    if (stopped_) return grpc::Status::CANCELLED;
-    context_ = &context;
     ++attempts_;
   }
   v1::WatchRequest request;
@@ -120,9 +133,20 @@ grpc::Status Watcher::Attach(size_t proxy, const crdt::CausalContext& known,
     }
   }
   grpc::Status status = reader->Finish();
+  Unregister();
+  return status;
+}
+
+bool Watcher::Register(grpc::ClientContext* context) {
+  absl::MutexLock lock(&mu_);
+  if (stopped_) return false;
+  context_ = context;
+  return true;
+}
+
+void Watcher::Unregister() {
   absl::MutexLock lock(&mu_);
   context_ = nullptr;
-  return status;
 }
 
 }  // namespace shoplist::client

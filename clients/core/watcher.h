@@ -4,10 +4,11 @@
 //
 // Run() attaches to the proxy the link prefers and hands each delta to the
 // owner. When the stream breaks it reports the proxy unreachable, moves on
-// to the next proxy and tries again under the link's policy: RetryDelay
-// between failed attempts (capped at 1 s), a Probe before each retry, and
-// at once when any other call of the home reaches a proxy again. A stream
-// that delivered a delta or stayed open for a while retries quickly.
+// to the next proxy and tries again under the link's policy: it waits for
+// that proxy (CloudLink::AwaitProxy, up to RetryDelay: 100 ms doubling to
+// 1 s), and re-attaches at once when any other call of the home reaches a
+// proxy again. A stream that delivered a delta or stayed open for a while
+// is retried after the shortest wait.
 //
 // The owner supplies:
 //   - `prepare`, called before every attempt: returns what the home has
@@ -65,6 +66,9 @@ class Watcher {
 
  private:
   bool stopped() const;
+  // The call in flight, for Stop() to cancel. False when already stopped.
+  bool Register(grpc::ClientContext* context);
+  void Unregister();
   // One stream on proxy `proxy`. Sets *delivered when a delta came.
   grpc::Status Attach(size_t proxy, const crdt::CausalContext& known,
                       bool* delivered, bool* ended_by_owner);

@@ -122,6 +122,7 @@ void UiServer::Stop() {
     absl::MutexLock lock(&mu_);
     if (stopped_) return;
     stopped_ = true;
+    if (wait_ != nullptr) wait_->TryCancel();
   }
   hub_->Close();
   http_->stop();
@@ -281,9 +282,36 @@ void UiServer::Loop() {
       }
       KeepWatches(ids);
     }
-    // Offline, probe first: it makes gRPC try to connect now. Online with
-    // nothing to push, the probe notices when the cloud goes away.
-    const bool reached = (cloud.online() && pending) || home_.Probe();
+    bool reached = cloud.online();
+    if (!reached && cloud.size() == 0) {
+      cloud.Sleep(absl::Seconds(1), [this] { return stopped(); });
+      continue;
+    }
+    if (!reached) {
+      // Waits for a proxy (gRPC connects meanwhile), under the policy's
+      // back-off; cut short when a page's change or a watch gets through.
+      grpc::ClientContext wait;
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopped_) break;
+        wait_ = &wait;
+      }
+      ++failures;
+      const size_t proxy = (cloud.preferred() + failures - 1) % cloud.size();
+      reached = cloud.AwaitProxy(proxy,
+                                 client::CloudLink::RetryDelay(failures),
+                                 &wait) ||
+                cloud.online();
+      {
+        absl::MutexLock lock(&mu_);
+        wait_ = nullptr;
+      }
+      if (!reached) continue;
+    } else if (!pending) {
+      // Notices when the cloud goes away.
+      reached = home_.Probe();
+    }
+    if (reached) failures = 0;
     if (reached && pending) {
       absl::StatusOr<std::vector<client::SyncReport>> reports =
           home_.Sync(std::nullopt);
@@ -296,11 +324,7 @@ void UiServer::Loop() {
         }
       }
     }
-    failures = cloud.online() ? 0 : failures + 1;
-    // Online, once a second; offline, under the policy's back-off.
-    cloud.WaitToRetry(failures == 0 ? absl::Seconds(1)
-                                    : client::CloudLink::RetryDelay(failures),
-                      cloud.reconnects(), [this] { return stopped(); });
+    if (cloud.online()) cloud.Sleep(absl::Seconds(1), [this] { return stopped(); });
   }
   StopWatches();
 }

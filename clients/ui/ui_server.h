@@ -28,6 +28,7 @@
 #include "absl/status/status.h"
 #include "absl/synchronization/mutex.h"
 #include "clients/core/home.h"
+#include "grpcpp/client_context.h"
 
 namespace httplib {
 class Server;
@@ -72,6 +73,7 @@ class UiServer {
 
   mutable absl::Mutex mu_;
   bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::ClientContext* wait_ ABSL_GUARDED_BY(mu_) = nullptr;  // the loop's
 
   // Only the loop's thread touches the watches.
   std::map<std::string, RunningWatch> watches_;
