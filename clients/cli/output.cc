@@ -42,8 +42,8 @@ class TextOutput final : public Output {
     for (const ListInfo& l : lists) {
       width = std::max(width, DisplayTitle(l).size());
     }
-    out_ << absl::StrFormat("%-26s  %-*s  %5s  %6s  %s\n", "ID", width,
-                            "TITLE", "ITEMS", "TO BUY", "UNSYNCED");
+    out_ << absl::StrFormat("%-26s  %-*s  %5s  %6s  %s\n", "ID", width, "TITLE",
+                            "ITEMS", "TO BUY", "UNSYNCED");
     for (const ListInfo& l : lists) {
       out_ << absl::StrFormat("%-26s  %-*s  %5d  %6d  %d\n", l.id, width,
                               DisplayTitle(l), l.items.size(), l.to_buy(),
@@ -265,9 +265,7 @@ class JsonOutput final : public Output {
   void Delete(const client::DeleteResult& r) override {
     Print(client::DeleteJson(r));
   }
-  void NotDeleted() override {
-    Error(absl::CancelledError("not deleted"));
-  }
+  void NotDeleted() override { Error(absl::CancelledError("not deleted")); }
   void Watching(const ListInfo&) override {}
   // One line per event (JSON Lines).
   void Event(const client::WatchEvent& e) override {

@@ -51,6 +51,7 @@ void CloudLink::Set(size_t i, bool reached) {
       preferred_ = i;
       if (!online_) {
         ++reconnects_;
+        ++wakes_;  // and whoever sleeps
         // Back online: whoever waits for a proxy tries again now.
         for (grpc::ClientContext* wait : waits_) wait->TryCancel();
       }

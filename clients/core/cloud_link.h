@@ -91,7 +91,8 @@ class CloudLink {
   // one answers.
   bool ProbeAny(absl::Duration wait = kProbeWait);
 
-  // Sleeps `delay`, or less when Wake() is called and `stop` returns true.
+  // Sleeps `delay`, or less: when Wake() is called and `stop` returns
+  // true, and when a call brings the home back online.
   void Sleep(absl::Duration delay, const std::function<bool()>& stop);
   // Wakes every Sleep so it checks its `stop`.
   void Wake();

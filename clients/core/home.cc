@@ -176,8 +176,8 @@ SyncReport Home::SyncList(LocalStore& store, const std::string& id,
     case SyncReply::Answer::kNotFound: {
       if (not_found != nullptr) *not_found = true;
       SyncReport report = Report(current, SyncReport::Outcome::kFailed);
-      report.error = absl::StrCat("no list ", id,
-                                  " exists in the cloud; check the id");
+      report.error =
+          absl::StrCat("no list ", id, " exists in the cloud; check the id");
       return report;
     }
     case SyncReply::Answer::kStored:
@@ -511,18 +511,18 @@ absl::StatusOr<DeleteResult> Home::Delete(absl::string_view typed) {
 class Home::WatchImpl final : public ListWatch {
  public:
   WatchImpl(Home* home, ListInfo list,
-        std::function<void(const WatchEvent&)> on_event,
-        std::function<void(const absl::Status&)> on_interrupted)
+            std::function<void(const WatchEvent&)> on_event,
+            std::function<void(const absl::Status&)> on_interrupted)
       : home_(home),
         list_(std::move(list)),
         on_event_(std::move(on_event)),
         watcher_(home->link_, list_.id,
-                 Watcher::Callbacks{
-                     [this] { return Prepare(); },
-                     [this](const crdt::ListState& delta) {
-                       return home_->MergeWatched(list_.id, delta, on_event_);
-                     },
-                     std::move(on_interrupted)}) {}
+                 Watcher::Callbacks{[this] { return Prepare(); },
+                                    [this](const crdt::ListState& delta) {
+                                      return home_->MergeWatched(
+                                          list_.id, delta, on_event_);
+                                    },
+                                    std::move(on_interrupted)}) {}
 
   absl::Status Run() override { return watcher_.Run(); }
   void Stop() override { watcher_.Stop(); }
@@ -535,7 +535,8 @@ class Home::WatchImpl final : public ListWatch {
     if (!store.ok()) return store.status();
     absl::StatusOr<std::optional<LocalList>> list = (*store)->Load(list_.id);
     if (!list.ok()) return list.status();
-    if (!*list) return absl::NotFoundError("the list is no longer in this home");
+    if (!*list)
+      return absl::NotFoundError("the list is no longer in this home");
     if (!(*list)->pending.empty() || !(*list)->on_server) {
       SyncReport report =
           home_->SyncList(**store, list_.id, home_->options_.change_timeout);

@@ -75,8 +75,8 @@ Json ToJson(const WatchEvent& event) {
   }
   return {{"id", event.id},
           {"title", event.title},
-          {"at", absl::FormatTime(absl::RFC3339_sec, event.at,
-                                  absl::UTCTimeZone())},
+          {"at",
+           absl::FormatTime(absl::RFC3339_sec, event.at, absl::UTCTimeZone())},
           {"title_changed", event.title_changed},
           {"changes", std::move(changes)},
           {"deleted", event.deleted}};
@@ -93,9 +93,7 @@ Json ListsJson(const std::vector<ListInfo>& lists) {
   return {{"lists", std::move(all)}};
 }
 
-Json ShowJson(const ListInfo& list) {
-  return {{"list", ToJson(list)}};
-}
+Json ShowJson(const ListInfo& list) { return {{"list", ToJson(list)}}; }
 
 Json ChangeJson(const ChangeResult& result) {
   return {{"list", ToJson(result.list)},

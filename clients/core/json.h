@@ -29,7 +29,7 @@ Json ErrorJson(const absl::Status& status);
 
 // Answers, one per command (docs/json.md, "Commands").
 Json ListsJson(const std::vector<ListInfo>& lists);
-Json ShowJson(const ListInfo& list);  // show, share
+Json ShowJson(const ListInfo& list);          // show, share
 Json ChangeJson(const ChangeResult& result);  // new, add, ...
 Json JoinJson(const JoinResult& result);
 Json SyncJson(const std::vector<SyncReport>& reports);

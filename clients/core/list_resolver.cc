@@ -17,7 +17,8 @@ absl::StatusOr<std::string> ResolveList(absl::string_view typed,
   const std::string folded = text::FoldCase(name);
   std::vector<std::string> folded_titles;
   folded_titles.reserve(lists.size());
-  for (const ListName& l : lists) folded_titles.push_back(text::FoldCase(l.title));
+  for (const ListName& l : lists)
+    folded_titles.push_back(text::FoldCase(l.title));
 
   using Rule = std::function<bool(size_t)>;
   const Rule rules[] = {
@@ -42,8 +43,8 @@ absl::StatusOr<std::string> ResolveList(absl::string_view typed,
         absl::StrAppend(&names, "\n  ", lists[i].id, "  ", lists[i].title);
       }
       return absl::FailedPreconditionError(absl::StrCat(
-          "'", name, "' matches ", matches.size(),
-          " lists; use more of the title or the id:", names));
+          "'", name, "' matches more than one list (", matches.size(),
+          "); use more of the title or the id:", names));
     }
   }
   return absl::NotFoundError(absl::StrCat(

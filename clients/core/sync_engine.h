@@ -23,9 +23,9 @@ namespace shoplist::client {
 
 struct SyncInput {
   std::string id;
-  crdt::ListState pending;     // what the cloud may lack
-  crdt::CausalContext known;   // everything the home has seen
-  bool create = false;         // a new list's first sync
+  crdt::ListState pending;    // what the cloud may lack
+  crdt::CausalContext known;  // everything the home has seen
+  bool create = false;        // a new list's first sync
 };
 
 struct SyncReply {

@@ -61,14 +61,24 @@ absl::Status Watcher::Run() {
     if (failures > 0) {
       // Waits for the proxy rather than sleeping: back within moments of
       // its return, or at once when another call of the home gets through.
+      const absl::Duration delay = CloudLink::RetryDelay(failures);
+      const absl::Time wait_start = absl::Now();
       grpc::ClientContext wait;
       if (!Register(&wait)) break;
-      const bool up =
-          link_->AwaitProxy(proxy, CloudLink::RetryDelay(failures), &wait);
+      bool up = link_->AwaitProxy(proxy, delay, &wait);
       Unregister();
       if (stopped()) break;
+      if (!up && !link_->online()) {
+        // The wait may fail early (a proxy that refuses at once): the
+        // back-off holds all the same.
+        const absl::Duration left = wait_start + delay - absl::Now();
+        if (left > absl::ZeroDuration()) {
+          link_->Sleep(left, [this] { return stopped(); });
+          if (stopped()) break;
+        }
+      }
       if (!up && link_->online()) {
-        proxy = link_->preferred();
+        proxy = link_->preferred();  // another call of the home got through
       } else if (!up) {
         ++failures;
         proxy = (proxy + 1) % link_->size();
@@ -96,9 +106,9 @@ absl::Status Watcher::Run() {
     }
     link_->Unreachable(proxy);
     if (callbacks_.on_interrupted) {
-      callbacks_.on_interrupted(
-          status.ok() ? absl::UnavailableError("the stream ended")
-                      : ToAbsl(status));
+      callbacks_.on_interrupted(status.ok()
+                                    ? absl::UnavailableError("the stream ended")
+                                    : ToAbsl(status));
     }
     const bool healthy = delivered || absl::Now() - start >= kHealthyStream;
     failures = healthy ? 1 : failures + 1;

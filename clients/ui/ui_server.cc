@@ -148,7 +148,7 @@ void UiServer::Routes() {
   http.Get("/api/status",
            [&home](const httplib::Request&, httplib::Response& res) {
              client::Json status = {{"online", home.cloud().online()},
-                                      {"proxies", home.cloud().addresses()}};
+                                    {"proxies", home.cloud().addresses()}};
              res.set_content(status.dump(), kJson);
            });
   http.Get("/api/lists", [&](const httplib::Request&, httplib::Response& res) {
@@ -161,43 +161,41 @@ void UiServer::Routes() {
             });
   http.Post("/api/join",
             [&](const httplib::Request& req, httplib::Response& res) {
-              Reply(home.Join(req.get_param_value("id")), client::JoinJson,
-                    res, hub, "*");
+              Reply(home.Join(req.get_param_value("id")), client::JoinJson, res,
+                    hub, "*");
             });
   http.Get(R"(/api/lists/([a-z2-7]+))",
            [&](const httplib::Request& req, httplib::Response& res) {
              Reply(home.Show(std::string(req.matches[1])), client::ShowJson,
                    res, hub, "");
            });
-  http.Post(R"(/api/lists/([a-z2-7]+)/(\w+))",
-            [&](const httplib::Request& req, httplib::Response& res) {
-              const std::string id = req.matches[1];
-              const std::string action = req.matches[2];
-              const std::string item = req.get_param_value("item");
-              absl::StatusOr<std::optional<int64_t>> count = Count(req);
-              if (!count.ok()) return ReplyError(count.status(), res);
-              if (action == "add") {
-                Reply(home.Add(id, item, count->value_or(1)),
-                      client::ChangeJson, res, hub, id);
-              } else if (action == "remove") {
-                Reply(home.Remove(id, item, *count), client::ChangeJson, res,
-                      hub, id);
-              } else if (action == "buy") {
-                Reply(home.Buy(id, item, *count), client::ChangeJson, res, hub,
-                      id);
-              } else if (action == "rename") {
-                Reply(home.Rename(id, req.get_param_value("title")),
-                      client::ChangeJson, res, hub, id);
-              } else if (action == "forget") {
-                // The page asks before it forgets.
-                Reply(home.Forget(id, /*drop_unsynced=*/true),
-                      client::ForgetJson, res, hub, "*");
-              } else if (action == "delete") {
-                Reply(home.Delete(id), client::DeleteJson, res, hub, "*");
-              } else {
-                ReplyError(absl::NotFoundError("no such action"), res);
-              }
-            });
+  http.Post(R"(/api/lists/([a-z2-7]+)/(\w+))", [&](const httplib::Request& req,
+                                                   httplib::Response& res) {
+    const std::string id = req.matches[1];
+    const std::string action = req.matches[2];
+    const std::string item = req.get_param_value("item");
+    absl::StatusOr<std::optional<int64_t>> count = Count(req);
+    if (!count.ok()) return ReplyError(count.status(), res);
+    if (action == "add") {
+      Reply(home.Add(id, item, count->value_or(1)), client::ChangeJson, res,
+            hub, id);
+    } else if (action == "remove") {
+      Reply(home.Remove(id, item, *count), client::ChangeJson, res, hub, id);
+    } else if (action == "buy") {
+      Reply(home.Buy(id, item, *count), client::ChangeJson, res, hub, id);
+    } else if (action == "rename") {
+      Reply(home.Rename(id, req.get_param_value("title")), client::ChangeJson,
+            res, hub, id);
+    } else if (action == "forget") {
+      // The page asks before it forgets.
+      Reply(home.Forget(id, /*drop_unsynced=*/true), client::ForgetJson, res,
+            hub, "*");
+    } else if (action == "delete") {
+      Reply(home.Delete(id), client::DeleteJson, res, hub, "*");
+    } else {
+      ReplyError(absl::NotFoundError("no such action"), res);
+    }
+  });
   http.Get("/events", [&](const httplib::Request&, httplib::Response& res) {
     auto seen = std::make_shared<uint64_t>(hub.last());
     auto first = std::make_shared<bool>(true);
@@ -243,8 +241,8 @@ void UiServer::KeepWatches(const std::vector<std::string>& ids) {
   for (const std::string& id : ids) {
     if (watches_.count(id) > 0) continue;
     EventHub* hub = hub_.get();
-    absl::StatusOr<std::unique_ptr<client::ListWatch>> watch = home_.Watch(
-        id, [hub, id](const client::WatchEvent& event) {
+    absl::StatusOr<std::unique_ptr<client::ListWatch>> watch =
+        home_.Watch(id, [hub, id](const client::WatchEvent& event) {
           hub->Publish("changed", event.deleted ? "*" : id);
         });
     if (!watch.ok()) continue;  // forgotten meanwhile
@@ -298,15 +296,18 @@ void UiServer::Loop() {
       }
       ++failures;
       const size_t proxy = (cloud.preferred() + failures - 1) % cloud.size();
-      reached = cloud.AwaitProxy(proxy,
-                                 client::CloudLink::RetryDelay(failures),
-                                 &wait) ||
-                cloud.online();
+      const absl::Duration delay = client::CloudLink::RetryDelay(failures);
+      const absl::Time wait_start = absl::Now();
+      reached = cloud.AwaitProxy(proxy, delay, &wait) || cloud.online();
       {
         absl::MutexLock lock(&mu_);
         wait_ = nullptr;
       }
-      if (!reached) continue;
+      if (!reached) {
+        cloud.Sleep(wait_start + delay - absl::Now(),
+                    [this] { return stopped(); });
+        continue;
+      }
     } else if (!pending) {
       // Notices when the cloud goes away.
       reached = home_.Probe();
@@ -324,7 +325,8 @@ void UiServer::Loop() {
         }
       }
     }
-    if (cloud.online()) cloud.Sleep(absl::Seconds(1), [this] { return stopped(); });
+    if (cloud.online())
+      cloud.Sleep(absl::Seconds(1), [this] { return stopped(); });
   }
   StopWatches();
 }

@@ -27,10 +27,11 @@ const PROFILE = env('BROWSER_PROFILE');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
 const LATENCY_LIMIT_MS = 1000;     // an edit on one page, seen on the other
-// An offline edit, after the proxy is back. Measured 7.3-9.0 s: the proxy
-// is ready within 0.2 s, but the UI server's gRPC channels reconnect on
-// their own backoff (the page says online 0.8-4.9 s later), and the other
-// home's watch on its own (up to 5 s more). 15 s leaves room for a loaded CI.
+// An offline edit, after the proxy is back. The client waits for the proxy
+// with gRPC's back-off reset, and every watch re-attaches as soon as any call
+// of the home gets through, so this is normally far below the limit; the
+// test prints the figures, it does not assert them. 15 s leaves room for a
+// loaded CI.
 const RECONNECT_LIMIT_MS = 15000;
 
 class Failure extends Error {}
@@ -217,8 +218,8 @@ function watch(who, page) {
     let body = '';
     try {
       const json = await r.json();
-      body = Array.isArray(json) ? json.map((l) => l.title).join(', ')
-        : json.items ? json.items.map((i) => `${i.name}=${i.bought}/${i.wanted}`).join(', ') || 'no items'
+      body = json.lists ? json.lists.map((l) => l.title).join(', ')
+        : json.list ? json.list.items.map((i) => `${i.name}=${i.bought}/${i.wanted}`).join(', ') || 'no items'
           : JSON.stringify(json);
     } catch { /* no body */ }
     note(who, `${r.status()} ${new URL(r.url()).pathname} ${body}`);
@@ -351,7 +352,7 @@ async function run_scenarios(pages, contextA) {
     // home per request, so both work.
     const shown = await cli(HOME_A, '--json', 'show', id);
     check(shown.code === 0, `shoplist-cli show on A's home failed while the page runs: ${shown.stderr}`);
-    const list = JSON.parse(shown.stdout);
+    const { list } = JSON.parse(shown.stdout);
     const milk = list.items.find((i) => i.name === 'milk');
     check(milk && milk.wanted === 3 && milk.bought === 3,
       `shoplist-cli show on A's home: milk is ${JSON.stringify(milk)}, not 3 wanted, 3 bought`);
@@ -397,6 +398,25 @@ async function run_scenarios(pages, contextA) {
       `the server answers an empty name with ${answer.status} ${JSON.stringify(answer.body)}, not '${expectEmpty}'`);
     check(await meta(a, 'milk') === '3/3', 'A: the list changed after refused input');
 
+    // A name of blanks only: `required` lets it through, the server trims it
+    // to nothing and refuses it as the CLI does.
+    const expectBlank = await cliError(HOME_A, 'add', id, '   ');
+    check(expectBlank === 'item name is only blanks', `the CLI says '${expectBlank}' for a name of blanks`);
+    const before = await items(a);
+    const blankAdds = [];
+    const onBlankRequest = (r) => { if (r.method() === 'POST') blankAdds.push(r.url()); };
+    a.on('request', onBlankRequest);
+    await addItem(a, '   ', 1);
+    await waitInPage(a, (want) => {
+      const box = document.getElementById('error');
+      return !box.hidden && box.textContent.trim() === want;
+    }, expectBlank, 5000, `A: #error does not show '${expectBlank}'`,
+    async () => `#error: '${await errorText(a)}'`);
+    a.off('request', onBlankRequest);
+    check(blankAdds.length === 1 && /\/add$/.test(blankAdds[0]),
+      `A: a name of blanks was not sent as one add: ${blankAdds.join(', ') || 'no request'}`);
+    check(await items(a) === before, `A: shows ${await items(a)} after a name of blanks, not ${before}`);
+
     // The next change that works clears the message.
     await addItem(a, 'butter', 2);
     await waitItem(a, 'A', 'butter', '0/2', 5000);
@@ -421,14 +441,22 @@ async function run_scenarios(pages, contextA) {
     startProxy();
     const start = performance.now();
     const after = (what) => () => console.log(`${what} ${Math.round(performance.now() - start)} ms after the proxy started`);
+    // A has synced the offline edit when its page no longer counts it
+    // unsynced; B has it when it shows bread.
+    let aSynced;
+    let bShows;
     await Promise.all([
       waitStatus(a, 'A', 'online', RECONNECT_LIMIT_MS).then(after('A says online')),
       waitStatus(b, 'B', 'online', RECONNECT_LIMIT_MS).then(after('B says online')),
-      waitItem(b, 'B', 'bread', '0/1', RECONNECT_LIMIT_MS).then(after('the offline edit reached B')),
+      waitInPage(a, () => [...document.querySelectorAll('main p.meta')]
+        .some((p) => p.textContent.startsWith('ID ') && !/unsynced/.test(p.textContent)),
+      null, RECONNECT_LIMIT_MS, 'A: still shows unsynced changes once online')
+        .then(() => { aSynced = performance.now(); }).then(after('A synced the offline edit')),
+      waitItem(b, 'B', 'bread', '0/1', RECONNECT_LIMIT_MS)
+        .then(() => { bShows = performance.now(); }).then(after('the offline edit reached B')),
     ]);
-    await waitInPage(a, () => [...document.querySelectorAll('main p.meta')]
-      .some((p) => p.textContent.startsWith('ID ') && !/unsynced/.test(p.textContent)),
-    null, RECONNECT_LIMIT_MS, 'A: still shows unsynced changes once online');
+    console.log(`reconnect figure (page): the offline edit reached B ${Math.round(bShows - aSynced)} ms after A synced it; ` +
+      `${Math.round(bShows - start)} ms after the proxy started`);
   });
 
   await scenario('5. keyboard: the add form with Tab and Enter only', async () => {

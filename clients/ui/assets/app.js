@@ -18,9 +18,15 @@ function el(tag, attrs = {}, ...children) {
   return node;
 }
 
-function showError(message) {
+// A message from a read (a render) goes with the next read that works; one
+// from a change stays through the re-renders that change causes, until the
+// next change that works.
+let errorFromRead = false;
+
+function showError(message, fromRead = false) {
   errorBox.textContent = message;
   errorBox.hidden = !message;
+  errorFromRead = fromRead && !!message;
 }
 
 async function api(method, path, params) {
@@ -32,8 +38,29 @@ async function api(method, path, params) {
   const res = await fetch(path, options);
   const body = await res.json().catch(() => ({}));
   if (!res.ok) throw new Error(body.error || `request failed (${res.status})`);
-  showError('');
+  if (method !== 'GET' || errorFromRead) showError('');
   return body;
+}
+
+// What a change's sync tells a person: the cloud refused it, or someone
+// deleted the list meanwhile (it is gone from this home: back to all lists).
+// True when the list is gone.
+function reportSync(body) {
+  const sync = body.sync;
+  if (sync && sync.outcome === 'failed') showError(sync.error || `sync of ${sync.id} failed`);
+  if (sync && sync.outcome === 'deleted_elsewhere') {
+    showError(`'${sync.title || sync.id}' was deleted by someone else.`);
+    location.hash = '#/';
+    return true;
+  }
+  return false;
+}
+
+// The title, or what stands in for it while the list waits for a sync.
+function displayTitle(l) {
+  if (l.phase === 'awaiting_fetch') return '(not fetched yet)';
+  if (l.phase === 'deleting') return '(deleted; not synced yet)';
+  return l.title || '(untitled)';
 }
 
 function route() {
@@ -67,7 +94,7 @@ async function render() {
     if (r.list) await renderList(r.list, generation);
     else await renderHome(generation);
   } catch (e) {
-    if (generation === renderGeneration) showError(e.message);
+    if (generation === renderGeneration) showError(e.message, true);
     return;
   }
   if (generation !== renderGeneration) return;
@@ -79,31 +106,28 @@ async function render() {
 }
 
 async function renderHome(generation) {
-  const lists = await api('GET', '/api/lists');
+  const { lists } = await api('GET', '/api/lists');
   if (generation !== renderGeneration) return;
   const title = el('input', { name: 'title', placeholder: 'New list title', 'aria-label': 'New list title', required: '' });
   const create = el('form', { id: 'create', onsubmit: async (e) => {
     e.preventDefault();
-    try { await api('POST', '/api/lists', { title: title.value }); title.value = ''; render(); }
+    try { reportSync(await api('POST', '/api/lists', { title: title.value })); title.value = ''; render(); }
     catch (err) { showError(err.message); }
   } }, title, el('button', { class: 'primary', type: 'submit' }, 'Create'));
   const id = el('input', { name: 'id', placeholder: 'List ID to join', 'aria-label': 'List ID to join', required: '' });
   const join = el('form', { id: 'join', onsubmit: async (e) => {
     e.preventDefault();
-    try { await api('POST', '/api/join', { id: id.value.trim() }); id.value = ''; render(); }
+    try { reportSync(await api('POST', '/api/join', { id: id.value.trim() })); id.value = ''; render(); }
     catch (err) { showError(err.message); }
   } }, id, el('button', { type: 'submit' }, 'Join'));
-  const items = lists.map((l) => {
-    const left = l.items.filter((i) => i.bought < i.wanted).length;
-    return el('li', { 'data-list': l.id },
-      el('a', { class: 'name', href: `#/list/${l.id}` }, l.title || '(untitled)'),
-      el('span', { class: 'meta' }, `${l.items.length} item(s), ${left} to buy` +
-        (l.unsynced ? `, ${l.unsynced} unsynced` : '')),
-      el('span', { class: 'actions' },
-        el('button', { onclick: () => share(l.id), 'aria-label': `Share ${l.title}` }, 'Share'),
-        el('button', { onclick: () => forget(l), 'aria-label': `Forget ${l.title}` }, 'Forget'),
-        el('button', { class: 'danger', onclick: () => remove(l), 'aria-label': `Delete ${l.title}` }, 'Delete')));
-  });
+  const items = lists.map((l) => el('li', { 'data-list': l.id },
+    el('a', { class: 'name', href: `#/list/${l.id}` }, displayTitle(l)),
+    el('span', { class: 'meta' }, `${l.items.length} item(s), ${l.to_buy} to buy` +
+      (l.unsynced ? `, ${l.unsynced} unsynced` : '')),
+    el('span', { class: 'actions' },
+      el('button', { onclick: () => share(l.id), 'aria-label': `Share ${l.title}` }, 'Share'),
+      el('button', { onclick: () => forget(l), 'aria-label': `Forget ${l.title}` }, 'Forget'),
+      el('button', { class: 'danger', onclick: () => remove(l), 'aria-label': `Delete ${l.title}` }, 'Delete'))));
   app.replaceChildren(el('h1', {}, 'Your lists'), create, join,
     items.length ? el('ul', { id: 'lists' }, ...items) : el('p', { class: 'meta' }, 'No lists yet: create one or join one by its ID.'),
     el('p', { id: 'shared', class: 'share', hidden: '' }));
@@ -123,33 +147,33 @@ async function forget(l) {
 
 async function remove(l) {
   if (!confirm(`Delete '${l.title}' for everyone, for good?`)) return;
-  try { await api('POST', `/api/lists/${l.id}/delete`); location.hash = '#/'; render(); } catch (e) { showError(e.message); }
+  try { reportSync(await api('POST', `/api/lists/${l.id}/delete`)); location.hash = '#/'; render(); } catch (e) { showError(e.message); }
 }
 
 async function renderList(id, generation) {
-  const list = await api('GET', `/api/lists/${id}`);
+  const { list } = await api('GET', `/api/lists/${id}`);
   if (generation !== renderGeneration) return;
   const act = (action, params) => async () => {
-    try { await api('POST', `/api/lists/${id}/${action}`, params); render(); } catch (e) { showError(e.message); }
+    try { reportSync(await api('POST', `/api/lists/${id}/${action}`, params)); render(); } catch (e) { showError(e.message); }
   };
   const name = el('input', { name: 'item', placeholder: 'Item', 'aria-label': 'Item name', required: '' });
   const count = el('input', { name: 'count', type: 'number', min: '1', value: '1', 'aria-label': 'How many' });
   const add = el('form', { id: 'add', onsubmit: async (e) => {
     e.preventDefault();
     try {
-      await api('POST', `/api/lists/${id}/add`, { item: name.value, count: count.value });
+      const gone = reportSync(await api('POST', `/api/lists/${id}/add`, { item: name.value, count: count.value }));
       name.value = ''; count.value = '1';
       await render();
-      document.querySelector('#add input[name=item]').focus();
+      if (!gone) document.querySelector('#add input[name=item]').focus();
     }
     catch (err) { showError(err.message); }
   } }, name, count, el('button', { class: 'primary', type: 'submit' }, 'Add'));
   const title = el('input', { name: 'title', value: list.title, 'aria-label': 'List title' });
   const rename = el('form', { id: 'rename', onsubmit: async (e) => {
     e.preventDefault();
-    try { await api('POST', `/api/lists/${id}/rename`, { title: title.value }); render(); } catch (err) { showError(err.message); }
+    try { reportSync(await api('POST', `/api/lists/${id}/rename`, { title: title.value })); render(); } catch (err) { showError(err.message); }
   } }, title, el('button', { type: 'submit' }, 'Rename'));
-  const items = list.items.map((i) => el('li', { 'data-item': i.name, class: i.bought >= i.wanted && i.wanted > 0 ? 'done' : '' },
+  const items = list.items.map((i) => el('li', { 'data-item': i.name, class: i.done ? 'done' : '' },
     el('span', { class: 'name' }, i.name),
     el('span', { class: 'meta' }, `${i.bought}/${i.wanted}`),
     el('span', { class: 'actions' },
@@ -159,7 +183,7 @@ async function renderList(id, generation) {
       el('button', { class: 'danger', onclick: act('remove', { item: i.name }), 'aria-label': `Remove ${i.name}` }, 'Remove'))));
   app.replaceChildren(
     el('p', {}, el('a', { href: '#/' }, '← All lists')),
-    el('h1', { id: 'title' }, list.title || '(untitled)'),
+    el('h1', { id: 'title' }, displayTitle(list)),
     el('p', { class: 'meta' }, 'ID ', el('span', { class: 'share' }, list.id),
       list.unsynced ? ` · ${list.unsynced} unsynced change(s)` : ''),
     add,

@@ -1,0 +1,602 @@
+// The client library in-process: SyncEngine against the generated gMock
+// stubs of ListService, and Home on a real LocalStore in a temporary home
+// with a fake cloud behind mocked stubs (a ListState per list that merges
+// what a Sync sends and answers what the caller lacks, as the service
+// does). Results are typed: nothing here reads printed text.
+#include "clients/core/home.h"
+
+#include <chrono>
+#include <map>
+#include <memory>
+#include <optional>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "clients/core/local_store.h"
+#include "clients/core/sync_engine.h"
+#include "codec/list_codec.h"
+#include "crdt/list_id.h"
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "shoplist/v1/list_service_mock.grpc.pb.h"
+#include "tests/service/watch_support.h"
+#include "tests/support/temp_dir.h"
+
+namespace shoplist::client {
+namespace {
+
+using shoplist::testing::FakeWatchReader;
+using ::testing::_;
+using ::testing::DoAll;
+using ::testing::HasSubstr;
+using ::testing::InSequence;
+using ::testing::Invoke;
+using ::testing::NiceMock;
+using ::testing::Return;
+using ::testing::SaveArg;
+using ::testing::StrictMock;
+
+using MockStub = v1::MockListServiceStub;
+using Stubs = std::vector<std::unique_ptr<CloudLink::Stub>>;
+using Outcome = SyncReport::Outcome;
+
+constexpr crdt::ReplicaId kMe = 0xA11CE;
+constexpr crdt::ReplicaId kBob = 0xB0B;
+
+grpc::Status Unavailable() {
+  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "proxy unreachable");
+}
+
+std::string NewId() {
+  absl::StatusOr<std::string> id = crdt::NewListId();
+  EXPECT_TRUE(id.ok()) << id.status();
+  return id.ok() ? *id : std::string("aaaaaaaaaaaaaaaaaaaaaaaaaa");
+}
+
+int64_t WantedOf(const crdt::ListState& state, const std::string& name) {
+  auto it = state.items().find(name);
+  return it == state.items().end() ? -1 : it->second.Wanted();
+}
+
+crdt::ListState Decoded(const v1::ListState& message) {
+  absl::StatusOr<crdt::ListState> state = codec::DecodeState(message);
+  EXPECT_TRUE(state.ok()) << state.status();
+  return state.ok() ? *std::move(state) : crdt::ListState();
+}
+
+auto Answer(const crdt::ListState& missing) {
+  return [missing](grpc::ClientContext*, const v1::SyncRequest&,
+                   v1::SyncResponse* response) {
+    codec::EncodeState(missing, response->mutable_missing());
+    response->set_acks(2);
+    return grpc::Status::OK;
+  };
+}
+
+template <typename M>
+std::shared_ptr<CloudLink> MakeLink(int count, std::vector<M*>* mocks) {
+  Stubs stubs;
+  for (int i = 0; i < count; ++i) {
+    auto stub = std::make_unique<M>();
+    mocks->push_back(stub.get());
+    stubs.push_back(std::move(stub));
+  }
+  return std::make_shared<CloudLink>(std::move(stubs));
+}
+
+// ---------------------------------------------------------------------------
+// SyncEngine
+// ---------------------------------------------------------------------------
+
+SyncInput NewListInput() {
+  crdt::ListState state;
+  SyncInput input;
+  input.id = NewId();
+  input.pending = *state.Create(kMe, "groceries", 1);
+  input.pending.Merge(*state.Add(kMe, "milk", 2));
+  input.known = state.context();
+  input.create = true;
+  return input;
+}
+
+TEST(SyncEngineTest, EveryProxyUnavailableIsOffline) {
+  std::vector<StrictMock<MockStub>*> mocks;
+  auto link = MakeLink(2, &mocks);
+  EXPECT_CALL(*mocks[0], Sync(_, _, _)).WillOnce(Return(Unavailable()));
+  EXPECT_CALL(*mocks[1], Sync(_, _, _)).WillOnce(Return(Unavailable()));
+  absl::StatusOr<SyncReply> reply =
+      SyncEngine(link).Sync(NewListInput(), absl::Seconds(1));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->answer, SyncReply::Answer::kOffline);
+  EXPECT_FALSE(link->online());
+}
+
+TEST(SyncEngineTest, NoProxyAtAllIsOffline) {
+  auto link = std::make_shared<CloudLink>(Stubs());
+  absl::StatusOr<SyncReply> reply =
+      SyncEngine(link).Sync(NewListInput(), absl::Seconds(1));
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(reply->answer, SyncReply::Answer::kOffline);
+}
+
+TEST(SyncEngineTest, FailsOverToTheNextProxyAndPrefersItNextTime) {
+  std::vector<StrictMock<MockStub>*> mocks;
+  auto link = MakeLink(3, &mocks);
+  crdt::ListState bob;
+  crdt::ListState bobs = *bob.Add(kBob, "bread", 1);
+  {
+    InSequence seq;
+    EXPECT_CALL(*mocks[0], Sync(_, _, _)).WillOnce(Return(Unavailable()));
+    EXPECT_CALL(*mocks[1], Sync(_, _, _))
+        .WillOnce(Return(
+            grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "too slow")));
+    EXPECT_CALL(*mocks[2], Sync(_, _, _)).WillOnce(Invoke(Answer(bobs)));
+    // Only once more, on proxy 2: the next sync starts where the last
+    // one got through.
+    EXPECT_CALL(*mocks[2], Sync(_, _, _))
+        .WillOnce(Invoke(Answer(crdt::ListState())));
+  }
+  SyncEngine engine(link);
+  absl::StatusOr<SyncReply> reply =
+      engine.Sync(NewListInput(), absl::Seconds(1));
+  ASSERT_TRUE(reply.ok()) << reply.status();
+  EXPECT_EQ(reply->answer, SyncReply::Answer::kStored);
+  EXPECT_EQ(reply->missing, bobs);
+  EXPECT_EQ(link->preferred(), 2u);
+  EXPECT_TRUE(link->online());
+  ASSERT_TRUE(engine.Sync(NewListInput(), absl::Seconds(1)).ok());
+}
+
+TEST(SyncEngineTest, ARefusalIsReturnedAndOtherProxiesAreNotTried) {
+  std::vector<StrictMock<MockStub>*> mocks;
+  auto link = MakeLink(2, &mocks);
+  EXPECT_CALL(*mocks[0], Sync(_, _, _))
+      .WillOnce(Return(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                    "item name too long")));
+  absl::StatusOr<SyncReply> reply =
+      SyncEngine(link).Sync(NewListInput(), absl::Seconds(1));
+  EXPECT_EQ(reply.status().code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_THAT(std::string(reply.status().message()),
+              HasSubstr("item name too long"));
+  EXPECT_TRUE(link->online());  // it answered
+}
+
+TEST(SyncEngineTest, SendsThePendingDeltaTheKnownContextAndCreate) {
+  std::vector<StrictMock<MockStub>*> mocks;
+  auto link = MakeLink(1, &mocks);
+  v1::SyncRequest sent;
+  EXPECT_CALL(*mocks[0], Sync(_, _, _))
+      .WillOnce(DoAll(SaveArg<1>(&sent), Invoke(Answer(crdt::ListState()))));
+  SyncInput input = NewListInput();
+  ASSERT_TRUE(SyncEngine(link).Sync(input, absl::Seconds(1)).ok());
+  EXPECT_EQ(sent.list_id(), input.id);
+  EXPECT_EQ(Decoded(sent.delta()), input.pending);
+  EXPECT_TRUE(sent.create());
+}
+
+TEST(SyncEngineTest, NotFoundIsItsOwnAnswer) {
+  std::vector<StrictMock<MockStub>*> mocks;
+  auto link = MakeLink(2, &mocks);
+  EXPECT_CALL(*mocks[0], Sync(_, _, _))
+      .WillOnce(
+          Return(grpc::Status(grpc::StatusCode::NOT_FOUND, "no such list")));
+  absl::StatusOr<SyncReply> reply =
+      SyncEngine(link).Sync(NewListInput(), absl::Seconds(1));
+  ASSERT_TRUE(reply.ok());
+  EXPECT_EQ(reply->answer, SyncReply::Answer::kNotFound);
+}
+
+TEST(SyncEngineTest, EachCallCarriesADeadlineOfTheTimeout) {
+  std::vector<StrictMock<MockStub>*> mocks;
+  auto link = MakeLink(1, &mocks);
+  std::chrono::system_clock::time_point deadline;
+  EXPECT_CALL(*mocks[0], Sync(_, _, _))
+      .WillOnce(Invoke([&](grpc::ClientContext* context, const v1::SyncRequest&,
+                           v1::SyncResponse*) {
+        deadline = context->deadline();
+        return Unavailable();
+      }));
+  const absl::Time start = absl::Now();
+  ASSERT_TRUE(SyncEngine(link).Sync(NewListInput(), absl::Seconds(7)).ok());
+  absl::Duration left = absl::FromChrono(deadline) - start;
+  EXPECT_GT(left, absl::Seconds(6));
+  EXPECT_LE(left, absl::Seconds(8));
+}
+
+// ---------------------------------------------------------------------------
+// Home
+// ---------------------------------------------------------------------------
+
+// The cloud behind the mocked proxies.
+class FakeCloud {
+ public:
+  grpc::Status Sync(const v1::SyncRequest& request,
+                    v1::SyncResponse* response) {
+    ++calls;
+    if (during_sync) {
+      auto hook = std::move(during_sync);
+      during_sync = nullptr;
+      hook();
+    }
+    if (!up) return Unavailable();
+    requests.push_back(request);
+    absl::StatusOr<crdt::ListState> delta = codec::DecodeState(request.delta());
+    absl::StatusOr<crdt::CausalContext> known =
+        codec::DecodeContext(request.known());
+    if (!delta.ok() || !known.ok()) {
+      return grpc::Status(grpc::StatusCode::INVALID_ARGUMENT, "bad request");
+    }
+    auto it = lists.find(request.list_id());
+    if (it == lists.end()) {
+      if (!request.create()) {
+        return grpc::Status(grpc::StatusCode::NOT_FOUND, "no such list");
+      }
+      it = lists.emplace(request.list_id(), crdt::ListState()).first;
+    }
+    it->second.Merge(*delta);
+    codec::EncodeState(it->second.DeltaSince(*known),
+                       response->mutable_missing());
+    response->set_acks(2);
+    return grpc::Status::OK;
+  }
+
+  bool up = true;
+  int calls = 0;
+  std::map<std::string, crdt::ListState> lists;
+  std::vector<v1::SyncRequest> requests;  // those that reached the cloud
+  std::function<void()> during_sync;      // once, inside the next Sync
+  // What Watch streams: readers handed out in turn.
+  std::vector<std::function<grpc::ClientReaderInterface<v1::WatchEvent>*()>>
+      watches;
+};
+
+class HomeTest : public ::testing::Test {
+ protected:
+  HomeTest() {
+    Stubs stubs;
+    for (int i = 0; i < 2; ++i) {
+      auto stub = std::make_unique<NiceMock<MockStub>>();
+      ON_CALL(*stub, Sync(_, _, _))
+          .WillByDefault([this](grpc::ClientContext*,
+                                const v1::SyncRequest& request,
+                                v1::SyncResponse* response) {
+            return cloud_.Sync(request, response);
+          });
+      ON_CALL(*stub, Ping(_, _, _)).WillByDefault([this](auto...) {
+        return cloud_.up ? grpc::Status::OK : Unavailable();
+      });
+      ON_CALL(*stub, WatchRaw(_, _))
+          .WillByDefault([this](grpc::ClientContext*,
+                                const v1::WatchRequest& request) {
+            watch_requests_.push_back(request);
+            if (!cloud_.up || cloud_.watches.empty()) {
+              return static_cast<grpc::ClientReaderInterface<v1::WatchEvent>*>(
+                  new FakeWatchReader({}, Unavailable()));
+            }
+            auto next = cloud_.watches.front();
+            cloud_.watches.erase(cloud_.watches.begin());
+            return next();
+          });
+      stubs.push_back(std::move(stub));
+    }
+    HomeOptions options;
+    options.dir = home_dir_.path();
+    home_ = std::make_unique<Home>(
+        options, std::make_shared<CloudLink>(std::move(stubs)));
+  }
+
+  // The stored record, read through a store of its own (no call running).
+  std::optional<LocalList> Stored(const std::string& id) {
+    absl::StatusOr<std::unique_ptr<LocalStore>> store =
+        LocalStore::Open(home_dir_.path(), absl::Seconds(1));
+    EXPECT_TRUE(store.ok()) << store.status();
+    if (!store.ok()) return std::nullopt;
+    absl::StatusOr<std::optional<LocalList>> list = (*store)->Load(id);
+    EXPECT_TRUE(list.ok()) << list.status();
+    return list.ok() ? *list : std::nullopt;
+  }
+
+  std::string NewList(const std::string& title) {
+    absl::StatusOr<ChangeResult> made = home_->New(title);
+    EXPECT_TRUE(made.ok()) << made.status();
+    return made.ok() ? made->list.id : "";
+  }
+
+  std::string CloudList(const std::string& title) {
+    std::string id = NewId();
+    crdt::ListState bob;
+    EXPECT_TRUE(bob.Create(kBob, title, 5).ok());
+    EXPECT_TRUE(bob.Add(kBob, "coffee", 3).ok());
+    cloud_.lists[id] = bob;
+    return id;
+  }
+
+  shoplist::testing::TempDir home_dir_;
+  FakeCloud cloud_;
+  std::vector<v1::WatchRequest> watch_requests_;
+  std::unique_ptr<Home> home_;
+};
+
+TEST_F(HomeTest, NewStoresTheListAndSyncsIt) {
+  absl::StatusOr<ChangeResult> made = home_->New("  Groceries ");
+  ASSERT_TRUE(made.ok()) << made.status();
+  EXPECT_EQ(made->list.title, "Groceries");  // trimmed
+  EXPECT_EQ(made->sync.outcome, Outcome::kSynced);
+  EXPECT_TRUE(made->list.in_cloud);
+  EXPECT_EQ(made->list.unsynced, 0u);
+  EXPECT_EQ(cloud_.lists[made->list.id].View().title, "Groceries");
+  EXPECT_TRUE(Stored(made->list.id)->pending.empty());
+}
+
+TEST_F(HomeTest, AChangeOfflineIsDurableAndTheNextSyncSendsIt) {
+  cloud_.up = false;
+  const std::string id = NewList("Groceries");
+  absl::StatusOr<ChangeResult> added = home_->Add(id, "milk", 2);
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(added->sync.outcome, Outcome::kOffline);
+  ASSERT_TRUE(added->item.has_value());
+  EXPECT_EQ(added->item->wanted, 2);
+  EXPECT_EQ(added->list.unsynced, 2u);  // the title and milk
+  EXPECT_FALSE(home_->cloud().online());
+
+  std::optional<LocalList> stored = Stored(id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(WantedOf(stored->state, "milk"), 2);
+  EXPECT_EQ(WantedOf(stored->pending, "milk"), 2);
+  EXPECT_FALSE(stored->on_server);
+
+  cloud_.up = true;
+  absl::StatusOr<std::vector<SyncReport>> synced = home_->Sync(std::nullopt);
+  ASSERT_TRUE(synced.ok());
+  ASSERT_EQ(synced->size(), 1u);
+  EXPECT_EQ((*synced)[0].outcome, Outcome::kSynced);
+  EXPECT_TRUE(cloud_.requests.back().create());
+  EXPECT_EQ(WantedOf(cloud_.lists[id], "milk"), 2);
+  EXPECT_TRUE(Stored(id)->pending.empty());
+  EXPECT_TRUE(Stored(id)->on_server);
+}
+
+TEST_F(HomeTest, AChangeMadeWhileASyncIsOutStaysPending) {
+  const std::string id = NewList("Groceries");
+  // Inside the cloud's answer to the add's sync, another change is made:
+  // the home is free while the network is used.
+  cloud_.during_sync = [&] {
+    absl::StatusOr<ChangeResult> inner = home_->Add(id, "eggs", 6);
+    ASSERT_TRUE(inner.ok()) << inner.status();
+  };
+  cloud_.up = true;
+  absl::StatusOr<ChangeResult> outer = home_->Add(id, "milk", 1);
+  ASSERT_TRUE(outer.ok()) << outer.status();
+  std::optional<LocalList> stored = Stored(id);
+  ASSERT_TRUE(stored.has_value());
+  EXPECT_EQ(WantedOf(stored->state, "milk"), 1);
+  EXPECT_EQ(WantedOf(stored->state, "eggs"), 6);
+  // Whatever was acknowledged, nothing is lost: one more sync and the
+  // cloud has both.
+  ASSERT_TRUE(home_->Sync(std::nullopt).ok());
+  EXPECT_EQ(WantedOf(cloud_.lists[id], "milk"), 1);
+  EXPECT_EQ(WantedOf(cloud_.lists[id], "eggs"), 6);
+  EXPECT_TRUE(Stored(id)->pending.empty());
+}
+
+TEST_F(HomeTest, NamesAreTrimmedAndBlankNamesRefused) {
+  const std::string id = NewList("Groceries");
+  absl::StatusOr<ChangeResult> added = home_->Add(id, "  milk\t", 1);
+  ASSERT_TRUE(added.ok());
+  EXPECT_EQ(added->item_name, "milk");
+  const int calls = cloud_.calls;
+  const std::optional<LocalList> before = Stored(id);
+  for (const std::string blank : {"", "   ", "\u00a0\u3000"}) {
+    absl::StatusOr<ChangeResult> r = home_->Add(id, blank, 1);
+    EXPECT_EQ(r.status().code(), absl::StatusCode::kInvalidArgument);
+    EXPECT_EQ(home_->Rename(id, blank).status().code(),
+              absl::StatusCode::kInvalidArgument);
+  }
+  EXPECT_EQ(home_->New("  ").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(Stored(id)->state, before->state);
+  EXPECT_EQ(cloud_.calls, calls);
+  ASSERT_TRUE(home_->Buy(id, " milk ", std::nullopt).ok());
+  EXPECT_EQ(Stored(id)->state.View().items[0].bought, 1);
+}
+
+TEST_F(HomeTest, ListsAreFoundByIdPrefixTitleAndTitlePrefix) {
+  const std::string groceries = NewList("Weekend groceries");
+  const std::string hardware = NewList("Hardware");
+  EXPECT_EQ(home_->Show("Weekend")->id, groceries);
+  EXPECT_EQ(home_->Show("weekend GROCERIES")->id, groceries);
+  EXPECT_EQ(home_->Show("hard")->id, hardware);
+  EXPECT_EQ(home_->Show(hardware.substr(0, 20))->id, hardware);
+  ASSERT_TRUE(home_->Add("week", "nails", 100).ok());
+  EXPECT_EQ(WantedOf(Stored(groceries)->state, "nails"), 100);
+  EXPECT_EQ(WantedOf(Stored(hardware)->state, "nails"), -1);
+}
+
+TEST_F(HomeTest, AnAmbiguousNameNamesTheCandidatesAndChangesNothing) {
+  const std::string first = NewList("Groceries");
+  const std::string second = NewList("Groceries for Sunday");
+  const std::string third = NewList("Groceries");
+  absl::StatusOr<ListInfo> shown = home_->Show("Groceries");
+  EXPECT_EQ(shown.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(shown.status().message()), HasSubstr(first));
+  EXPECT_THAT(std::string(shown.status().message()), HasSubstr(third));
+  const int calls = cloud_.calls;
+  EXPECT_FALSE(home_->Add("groc", "milk", 1).ok());
+  EXPECT_EQ(cloud_.calls, calls);
+  EXPECT_EQ(WantedOf(Stored(second)->state, "milk"), -1);
+  EXPECT_EQ(home_->Show("nothing").status().code(),
+            absl::StatusCode::kNotFound);
+}
+
+TEST_F(HomeTest, RemovingAnAbsentItemFailsAndStoresNothing) {
+  const std::string id = NewList("Groceries");
+  ASSERT_TRUE(home_->Add(id, "milk", 2).ok());
+  const std::optional<LocalList> before = Stored(id);
+  const int calls = cloud_.calls;
+  EXPECT_EQ(home_->Remove(id, "bread", std::nullopt).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(home_->Remove(id, "bread", 1).status().code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_EQ(Stored(id)->state, before->state);
+  EXPECT_EQ(cloud_.calls, calls);
+
+  absl::StatusOr<ChangeResult> removed =
+      home_->Remove(id, "milk", std::nullopt);
+  ASSERT_TRUE(removed.ok());
+  EXPECT_EQ(removed->item_name, "milk");
+  EXPECT_FALSE(removed->item.has_value());
+  EXPECT_TRUE(cloud_.lists[id].View().items.empty());
+}
+
+TEST_F(HomeTest, ForgettingUnsyncedChangesNeedsConsent) {
+  cloud_.up = false;
+  const std::string id = NewList("Groceries");
+  absl::StatusOr<ForgetResult> refused = home_->Forget(id, false);
+  EXPECT_EQ(refused.status().code(), absl::StatusCode::kFailedPrecondition);
+  EXPECT_THAT(std::string(refused.status().message()), HasSubstr("unsynced"));
+  EXPECT_TRUE(Stored(id).has_value());
+  const int calls = cloud_.calls;
+  ASSERT_TRUE(home_->Forget(id, true).ok());
+  EXPECT_FALSE(Stored(id).has_value());
+  EXPECT_EQ(cloud_.calls, calls);  // forgetting tells no one
+}
+
+TEST_F(HomeTest, DeleteReachesTheCloudOrWaitsForIt) {
+  const std::string id = NewList("Groceries");
+  absl::StatusOr<DeleteResult> deleted = home_->Delete(id);
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(deleted->sync.outcome, Outcome::kDeleted);
+  EXPECT_EQ(deleted->list.title, "Groceries");
+  EXPECT_FALSE(Stored(id).has_value());
+  EXPECT_TRUE(cloud_.lists[id].deleted());
+
+  const std::string later = NewList("Later");
+  cloud_.up = false;
+  deleted = home_->Delete(later);
+  ASSERT_TRUE(deleted.ok());
+  EXPECT_EQ(deleted->sync.outcome, Outcome::kOffline);
+  EXPECT_EQ(home_->Show(later)->phase, ListInfo::Phase::kDeleting);
+  cloud_.up = true;
+  absl::StatusOr<std::vector<SyncReport>> synced = home_->Sync(std::nullopt);
+  ASSERT_TRUE(synced.ok());
+  EXPECT_EQ((*synced)[0].outcome, Outcome::kDeleted);
+  EXPECT_FALSE(Stored(later).has_value());
+  EXPECT_TRUE(cloud_.lists[later].deleted());
+}
+
+TEST_F(HomeTest, JoinFetchesKeepsNothingForUnknownIdsAndRefusesBadOnes) {
+  const std::string id = CloudList("Bob's party");
+  absl::StatusOr<JoinResult> joined = home_->Join("  " + id + " ");
+  ASSERT_TRUE(joined.ok()) << joined.status();
+  EXPECT_TRUE(joined->joined);
+  EXPECT_EQ(joined->list.title, "Bob's party");
+  EXPECT_EQ(joined->list.items.at(0).name, "coffee");
+  EXPECT_FALSE(home_->Join(id)->joined);  // already here
+
+  const std::string unknown = NewId();
+  EXPECT_EQ(home_->Join(unknown).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_FALSE(Stored(unknown).has_value());
+  EXPECT_FALSE(cloud_.requests.back().create());
+  EXPECT_EQ(home_->Join("not-an-id").status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(HomeTest, JoinOfflineAwaitsTheFetchAndTheNextSyncFillsItIn) {
+  const std::string id = CloudList("Bob's party");
+  cloud_.up = false;
+  absl::StatusOr<JoinResult> joined = home_->Join(id);
+  ASSERT_TRUE(joined.ok());
+  EXPECT_EQ(joined->sync.outcome, Outcome::kOffline);
+  EXPECT_EQ(joined->list.phase, ListInfo::Phase::kAwaitingFetch);
+  // A change must wait for the fetch.
+  EXPECT_EQ(home_->Add(id, "cake", 1).status().code(),
+            absl::StatusCode::kUnavailable);
+  cloud_.up = true;
+  ASSERT_TRUE(home_->Sync(std::nullopt).ok());
+  absl::StatusOr<ListInfo> shown = home_->Show("bob");
+  ASSERT_TRUE(shown.ok()) << shown.status();
+  EXPECT_EQ(shown->phase, ListInfo::Phase::kReady);
+  EXPECT_EQ(shown->items.at(0).wanted, 3);
+}
+
+TEST_F(HomeTest,
+       ASyncThatLearnsOfADeletionDropsTheListAndCountsWhatWentWithIt) {
+  const std::string id = NewList("Groceries");
+  cloud_.up = false;
+  ASSERT_TRUE(home_->Add(id, "milk", 2).ok());
+  cloud_.lists[id] = crdt::ListState::Tombstone();
+  cloud_.up = true;
+  absl::StatusOr<std::vector<SyncReport>> synced = home_->Sync(std::nullopt);
+  ASSERT_TRUE(synced.ok());
+  ASSERT_EQ(synced->size(), 1u);
+  EXPECT_EQ((*synced)[0].outcome, Outcome::kDeletedElsewhere);
+  EXPECT_EQ((*synced)[0].dropped_changes, 1u);
+  EXPECT_EQ((*synced)[0].title, "Groceries");
+  EXPECT_FALSE(Stored(id).has_value());
+}
+
+TEST_F(HomeTest, SyncOfflineStopsAtTheFirstListAndKeepsEverything) {
+  NewList("One");
+  NewList("Two");
+  cloud_.up = false;
+  const int calls = cloud_.calls;
+  absl::StatusOr<std::vector<SyncReport>> synced = home_->Sync(std::nullopt);
+  ASSERT_TRUE(synced.ok());
+  ASSERT_EQ(synced->size(), 2u);
+  EXPECT_EQ((*synced)[0].outcome, Outcome::kOffline);
+  EXPECT_EQ((*synced)[1].outcome, Outcome::kOffline);
+  EXPECT_EQ(cloud_.calls, calls + 2);  // two proxies tried, for one list
+}
+
+TEST_F(HomeTest, AWatchMergesDeltasIntoTheHomeAndEndsWhenTheListIsDeleted) {
+  const std::string id = NewList("Party");
+  crdt::ListState bob = cloud_.lists[id];
+  crdt::ListState cake = *bob.Add(kBob, "cake", 2);
+  crdt::ListState gone = crdt::ListState::Tombstone();
+  cloud_.watches.push_back([=] {
+    return new FakeWatchReader({cake, gone}, grpc::Status::OK);
+  });
+  std::vector<WatchEvent> events;
+  absl::StatusOr<std::unique_ptr<ListWatch>> watch =
+      home_->Watch("party", [&](const WatchEvent& e) { events.push_back(e); });
+  ASSERT_TRUE(watch.ok()) << watch.status();
+  EXPECT_EQ((*watch)->list().id, id);
+  EXPECT_TRUE((*watch)->Run().ok());
+
+  ASSERT_EQ(events.size(), 2u);
+  ASSERT_EQ(events[0].changes.size(), 1u);
+  EXPECT_EQ(events[0].changes[0].name, "cake");
+  EXPECT_EQ(events[0].changes[0].wanted, 2);
+  EXPECT_FALSE(events[0].deleted);
+  EXPECT_TRUE(events[1].deleted);
+  EXPECT_EQ(events[1].title, "Party");
+  EXPECT_FALSE(Stored(id).has_value());
+  ASSERT_EQ(watch_requests_.size(), 1u);
+  EXPECT_EQ(watch_requests_[0].list_id(), id);
+}
+
+TEST_F(HomeTest, AWatchPushesWhatIsPendingBeforeItAttaches) {
+  cloud_.up = false;
+  const std::string id = NewList("Party");
+  ASSERT_TRUE(home_->Add(id, "balloons", 10).ok());
+  cloud_.up = true;
+  crdt::ListState bob;
+  cloud_.watches.push_back([&] {
+    // By now the cloud has the home's offline changes.
+    EXPECT_EQ(WantedOf(cloud_.lists[id], "balloons"), 10);
+    return new FakeWatchReader({crdt::ListState::Tombstone()},
+                               grpc::Status::OK);
+  });
+  absl::StatusOr<std::unique_ptr<ListWatch>> watch =
+      home_->Watch(id, [](const WatchEvent&) {});
+  ASSERT_TRUE(watch.ok());
+  EXPECT_TRUE((*watch)->Run().ok());
+  ASSERT_EQ(watch_requests_.size(), 1u);
+  EXPECT_EQ(codec::DecodeContext(watch_requests_[0].known())->empty(), false);
+}
+
+}  // namespace
+}  // namespace shoplist::client
