@@ -108,7 +108,7 @@ import json, sys
 text = sys.stdin.read().strip()
 if not text:
     sys.exit("no JSON output")
-l = json.loads(text.splitlines()[-1])
+l = json.loads(text.splitlines()[-1])["list"]  # docs/json.md: show
 items = sorted("%s:%d:%d" % (i["name"], i["wanted"], i["bought"]) for i in l["items"])
 print(" ".join(["unsynced=%d" % l["unsynced"]] + items))'
 }
@@ -189,7 +189,7 @@ else
   # Without shoplist-ready: a list can be created once W nodes answer.
   probe_ok=0
   for _ in $(seq 1 60); do
-    if probe="$(cli probe new probe 2>/dev/null | "$python" -c 'import json,sys; print(json.load(sys.stdin)["id"])')" &&
+    if probe="$(cli probe new probe 2>/dev/null | "$python" -c 'import json,sys; print(json.load(sys.stdin)["list"]["id"])')" &&
       [ "$(cli probe show "$probe" | summary | cut -d' ' -f1)" = "unsynced=0" ]; then
       probe_ok=1
       break
@@ -204,7 +204,7 @@ fi
 
 # --- 3. Create, add, read back from a second home ---------------------------------
 say "home a: new list, add items"
-id="$(cli a new "Smoke test groceries" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["id"])')" ||
+id="$(cli a new "Smoke test groceries" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["list"]["id"])')" ||
   fail "shoplist-cli new failed"
 [ "${#id}" -eq 26 ] || fail "unexpected list id '$id'"
 say "  list $id"

@@ -104,14 +104,15 @@ TEST_F(CliEndToEndTest, TwoHomesEditOfflineAtOnceThenAgree) {
   // Concurrent adds sum (2 + 3 milk); the removal of eggs cleared only the 6
   // Bob had seen, so Alice's concurrent +2 survives; both bought the one
   // bread; tea was removed down to zero but stays listed.
-  EXPECT_EQ(Trim(a),
-            absl::StrCat(
-                "{\"id\": \"", id, "\", \"title\": \"Weekend\", \"items\": [",
-                "{\"name\": \"bread\", \"wanted\": 1, \"bought\": 2}, ",
-                "{\"name\": \"eggs\", \"wanted\": 2, \"bought\": 0}, ",
-                "{\"name\": \"milk\", \"wanted\": 5, \"bought\": 0}, ",
-                "{\"name\": \"tea\", \"wanted\": 0, \"bought\": 0}], "
-                "\"unsynced\": 0}"));
+  EXPECT_EQ(
+      Trim(a),
+      absl::StrCat(
+          R"({"list":{"id":")", id, R"(","title":"Weekend","phase":"ready",)",
+          R"("items":[{"name":"bread","wanted":1,"bought":2,"done":true},)",
+          R"({"name":"eggs","wanted":2,"bought":0,"done":false},)",
+          R"({"name":"milk","wanted":5,"bought":0,"done":false},)",
+          R"({"name":"tea","wanted":0,"bought":0,"done":false}],)",
+          R"("to_buy":2,"unsynced":0,"in_cloud":true}})"));
 }
 
 TEST_F(CliEndToEndTest, WatchPrintsAnotherHomesChange) {
@@ -143,6 +144,79 @@ TEST_F(CliEndToEndTest, WatchPrintsAnotherHomesChange) {
   EXPECT_TRUE(absl::StrContains(bob_->Ok({"show", id}), "cake"));
   watch.Signal(SIGINT);
   EXPECT_EQ(watch.Wait(absl::Seconds(10)), 0);
+}
+
+// The figure issue 13 asked for: with the proxy down for 8 s, a watch
+// running in Bob's home prints Alice's change soon after her sync gets
+// through once the proxy is back (it was 8.3 s before the client waited
+// for the proxy itself). Printed, not asserted beyond the test's limit.
+TEST_F(CliEndToEndTest, WatchComesBackSoonAfterTheProxyReturns) {
+  std::string id = Trim(alice_->Ok({"new", "Reconnect"}));
+  bob_->Ok({"join", id});
+  testing::ChildProcess watch(
+      {SHOPLIST_CLI_BINARY, "--home=" + bob_->path(),
+       "--proxy=" + cluster_->proxy_address(0), "watch", id},
+      dir_.Sub("watch.log"));
+  auto log = [&] {
+    std::ifstream in(dir_.Sub("watch.log"));
+    std::stringstream s;
+    s << in.rdbuf();
+    return s.str();
+  };
+  ASSERT_TRUE(testing::WaitFor(
+      absl::Seconds(10), [&] { return absl::StrContains(log(), "watching"); }));
+  cluster_->proxy(0).Signal(SIGTERM);
+  ASSERT_EQ(cluster_->proxy(0).Wait(absl::Seconds(30)), 0);
+  absl::SleepFor(absl::Seconds(8));
+  CommandResult offline = alice_->Run({"add", id, "candles", "8"});
+  ASSERT_EQ(offline.exit_code, 0) << offline.err;
+  ASSERT_TRUE(absl::StrContains(offline.err, "offline")) << offline.err;
+
+  cluster_->StartProxy(0);
+  const absl::Time started = absl::Now();
+  absl::Time synced;
+  ASSERT_TRUE(testing::WaitFor(absl::Seconds(30), [&] {
+    if (alice_->Run({"sync"}).exit_code != 0) return false;
+    synced = absl::Now();
+    return true;
+  }));
+  ASSERT_TRUE(testing::WaitFor(absl::Seconds(20), [&] {
+    return absl::StrContains(log(), "candles: wanted 8");
+  })) << log();
+  const absl::Time seen = absl::Now();
+  std::printf(
+      "reconnect figure (watch): printed %lld ms after the other home's sync "
+      "(which got through %lld ms after the proxy started)\n",
+      static_cast<long long>(absl::ToInt64Milliseconds(seen - synced)),
+      static_cast<long long>(absl::ToInt64Milliseconds(synced - started)));
+  watch.Signal(SIGINT);
+  EXPECT_EQ(watch.Wait(absl::Seconds(10)), 0);
+}
+
+TEST_F(CliEndToEndTest, ListsAndNamesAsPeopleTypeThem) {
+  std::string weekend = Trim(alice_->Ok({"new", "Weekend groceries"}));
+  std::string weekday = Trim(alice_->Ok({"new", "Weekday lunch"}));
+  // A unique prefix of a title, in any case.
+  EXPECT_TRUE(absl::StrContains(alice_->Ok({"show", "weekEND"}), weekend));
+  alice_->Ok({"add", "  weekend groceries ", "  Milk  ", "2"});
+  std::string shown = alice_->Ok({"--json", "show", "Weekend"});
+  EXPECT_TRUE(absl::StrContains(shown, R"("name":"Milk","wanted":2)")) << shown;
+  // Ambiguous: both candidates are named.
+  CommandResult both = alice_->Run({"show", "week"});
+  EXPECT_EQ(both.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(both.err, weekend)) << both.err;
+  EXPECT_TRUE(absl::StrContains(both.err, weekday)) << both.err;
+  // Blank names are refused, and nothing is added.
+  CommandResult blank = alice_->Run({"add", "Weekend", "   "});
+  EXPECT_EQ(blank.exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(blank.err, "item name is only blanks"))
+      << blank.err;
+  EXPECT_EQ(alice_->Run({"rename", "Weekend", " "}).exit_code, 2);
+  EXPECT_EQ(alice_->Ok({"--json", "show", "Weekend"}), shown);
+  // --json errors are JSON on stdout too.
+  CommandResult json = alice_->Run({"--json", "show", "nothing"});
+  EXPECT_EQ(json.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(json.out, R"("code":"NOT_FOUND")")) << json.out;
 }
 
 TEST_F(CliEndToEndTest, DeletionReachesAHomeWithUnsyncedEdits) {

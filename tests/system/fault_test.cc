@@ -263,7 +263,7 @@ TEST(FaultTest, AcknowledgedWritesSurviveKillsFreezesAndAProxyLoss) {
          lists[l]},
         absl::Seconds(10));
     for (const std::string& item : acked.items[lists[l]]) {
-      if (shown.out.find("\"" + item + "\", \"wanted\": 1") ==
+      if (shown.out.find("\"name\":\"" + item + "\",\"wanted\":1,") ==
           std::string::npos) {
         ++cli_missing;
       }
