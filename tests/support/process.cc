@@ -9,6 +9,8 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 
 #include "absl/time/clock.h"
 
@@ -156,6 +158,13 @@ bool WaitFor(absl::Duration timeout, const std::function<bool()>& condition) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   return true;
+}
+
+std::string ReadFile(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream text;
+  text << in.rdbuf();
+  return text.str();
 }
 
 }  // namespace shoplist::testing

@@ -55,6 +55,10 @@ int FreePort();
 // Polls `condition` every 20 ms until it is true or `timeout` passes.
 bool WaitFor(absl::Duration timeout, const std::function<bool()>& condition);
 
+// What the file at `path` holds now ("" when it does not exist): the log
+// of a ChildProcess, read while it runs.
+std::string ReadFile(const std::string& path);
+
 }  // namespace shoplist::testing
 
 #endif  // SHOPLIST_TESTS_SUPPORT_PROCESS_H_

@@ -122,12 +122,7 @@ TEST_F(CliEndToEndTest, WatchPrintsAnotherHomesChange) {
       {SHOPLIST_CLI_BINARY, "--home=" + bob_->path(),
        "--proxy=" + cluster_->proxy_address(0), "watch", id},
       dir_.Sub("watch.log"));
-  auto log = [&] {
-    std::ifstream in(dir_.Sub("watch.log"));
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  };
+  auto log = [&] { return testing::ReadFile(dir_.Sub("watch.log")); };
   ASSERT_TRUE(testing::WaitFor(
       absl::Seconds(10), [&] { return absl::StrContains(log(), "watching"); }));
   absl::SleepFor(absl::Milliseconds(300));  // the stream is open
@@ -157,12 +152,7 @@ TEST_F(CliEndToEndTest, WatchComesBackSoonAfterTheProxyReturns) {
       {SHOPLIST_CLI_BINARY, "--home=" + bob_->path(),
        "--proxy=" + cluster_->proxy_address(0), "watch", id},
       dir_.Sub("watch.log"));
-  auto log = [&] {
-    std::ifstream in(dir_.Sub("watch.log"));
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  };
+  auto log = [&] { return testing::ReadFile(dir_.Sub("watch.log")); };
   ASSERT_TRUE(testing::WaitFor(
       absl::Seconds(10), [&] { return absl::StrContains(log(), "watching"); }));
   cluster_->proxy(0).Signal(SIGTERM);

@@ -214,12 +214,7 @@ TEST_F(JsonSchemaTest, EveryCommandAndEveryApiCallPrintsWhatTheDocumentSays) {
       {SHOPLIST_CLI_BINARY, "--home=" + dir_.Sub("b"),
        "--proxy=" + cluster_->proxy_address(0), "--json", "watch", id},
       dir_.Sub("watch.log"));
-  auto log = [&] {
-    std::ifstream in(dir_.Sub("watch.log"));
-    std::stringstream s;
-    s << in.rdbuf();
-    return s.str();
-  };
+  auto log = [&] { return testing::ReadFile(dir_.Sub("watch.log")); };
   absl::SleepFor(absl::Milliseconds(500));
   Command("change", "a", {"add", id, "tea", "3"});
   ASSERT_TRUE(testing::WaitFor(absl::Seconds(10), [&] {
@@ -268,8 +263,7 @@ TEST_F(JsonSchemaTest, EveryCommandAndEveryApiCallPrintsWhatTheDocumentSays) {
   ASSERT_TRUE(testing::WaitFor(absl::Seconds(20), [&] {
     return static_cast<bool>(http.Get("/api/status"));
   }));
-  auto get = [&](const std::string& name, const std::string& path,
-                 int status) {
+  auto get = [&](const std::string& name, const std::string& path, int status) {
     auto res = http.Get(path);
     if (!res) {
       ADD_FAILURE() << "GET " << path << " got no answer";
