@@ -9,8 +9,6 @@
 
 #include <cstdio>
 #include <cstdlib>
-#include <fstream>
-#include <sstream>
 
 #include "absl/time/clock.h"
 
@@ -68,8 +66,6 @@ void ChildProcess::Kill() {
   Wait(absl::Seconds(10));
 }
 
-namespace {
-
 std::string ReadFile(const std::string& path) {
   std::string data;
   if (FILE* f = std::fopen(path.c_str(), "rb")) {
@@ -82,8 +78,6 @@ std::string ReadFile(const std::string& path) {
   }
   return data;
 }
-
-}  // namespace
 
 CommandResult RunCommand(const std::vector<std::string>& argv,
                          absl::Duration timeout, const std::string& input) {
@@ -158,13 +152,6 @@ bool WaitFor(absl::Duration timeout, const std::function<bool()>& condition) {
     absl::SleepFor(absl::Milliseconds(20));
   }
   return true;
-}
-
-std::string ReadFile(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream text;
-  text << in.rdbuf();
-  return text.str();
 }
 
 }  // namespace shoplist::testing
