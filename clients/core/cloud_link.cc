@@ -11,23 +11,38 @@
 namespace shoplist::client {
 
 std::shared_ptr<CloudLink> CloudLink::Connect(const std::string& addresses) {
-  std::vector<std::unique_ptr<Stub>> stubs;
-  std::vector<std::shared_ptr<grpc::Channel>> channels;
-  for (absl::string_view address :
-       absl::StrSplit(addresses, ',', absl::SkipEmpty())) {
-    channels.push_back(NewChannel(std::string(address)));
-    stubs.push_back(v1::ListService::NewStub(channels.back()));
-  }
-  return std::make_shared<CloudLink>(std::move(stubs), std::move(channels),
-                                     addresses);
+  auto link = std::make_shared<CloudLink>(
+      std::vector<std::unique_ptr<Stub>>(),
+      std::vector<std::shared_ptr<grpc::Channel>>(), addresses);
+  link->size_ = std::vector<absl::string_view>(
+                    absl::StrSplit(addresses, ',', absl::SkipEmpty()))
+                    .size();
+  return link;
 }
 
 CloudLink::CloudLink(std::vector<std::unique_ptr<Stub>> stubs,
                      std::vector<std::shared_ptr<grpc::Channel>> channels,
                      std::string addresses)
-    : stubs_(std::move(stubs)),
-      channels_(std::move(channels)),
-      addresses_(std::move(addresses)) {}
+    : addresses_(std::move(addresses)),
+      size_(stubs.size()),
+      stubs_(std::move(stubs)),
+      channels_(std::move(channels)) {}
+
+void CloudLink::OpenChannels() {
+  absl::call_once(opened_, [this] {
+    if (!stubs_.empty()) return;  // given by the constructor
+    for (absl::string_view address :
+         absl::StrSplit(addresses_, ',', absl::SkipEmpty())) {
+      channels_.push_back(NewChannel(std::string(address)));
+      stubs_.push_back(v1::ListService::NewStub(channels_.back()));
+    }
+  });
+}
+
+CloudLink::Stub& CloudLink::stub(size_t i) {
+  OpenChannels();
+  return *stubs_[i];
+}
 
 size_t CloudLink::preferred() const {
   absl::MutexLock lock(&mu_);
@@ -79,6 +94,7 @@ bool CloudLink::Report(size_t i, const grpc::Status& status) {
 
 bool CloudLink::AwaitProxy(size_t i, absl::Duration wait,
                            grpc::ClientContext* context) {
+  OpenChannels();
   if (i < channels_.size() && channels_[i] != nullptr) {
     grpc::experimental::ChannelResetConnectionBackoff(channels_[i].get());
   }
@@ -91,7 +107,7 @@ bool CloudLink::AwaitProxy(size_t i, absl::Duration wait,
     waits_.insert(context);
   }
   v1::PingResponse pong;
-  grpc::Status status = stubs_[i]->Ping(context, v1::PingRequest(), &pong);
+  grpc::Status status = stub(i).Ping(context, v1::PingRequest(), &pong);
   {
     absl::MutexLock lock(&mu_);
     waits_.erase(context);
@@ -102,9 +118,9 @@ bool CloudLink::AwaitProxy(size_t i, absl::Duration wait,
 
 bool CloudLink::ProbeAny(absl::Duration wait) {
   const size_t first = preferred();
-  for (size_t k = 0; k < stubs_.size(); ++k) {
+  for (size_t k = 0; k < size_; ++k) {
     grpc::ClientContext context;
-    if (AwaitProxy((first + k) % stubs_.size(), wait, &context)) return true;
+    if (AwaitProxy((first + k) % size_, wait, &context)) return true;
     if (online()) return true;  // another call got through meanwhile
   }
   return false;

@@ -30,6 +30,7 @@
 #include <string>
 #include <vector>
 
+#include "absl/base/call_once.h"
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
@@ -46,7 +47,8 @@ class CloudLink {
   using Stub = v1::ListService::StubInterface;
 
   // Channels to `addresses` ("host:port,host:port"), opened with the
-  // process's channel settings (services/common/channels.h). No address
+  // process's channel settings (services/common/channels.h) on first use,
+  // so commands that never call the cloud do not start gRPC. No address
   // gives a link that is always offline.
   static std::shared_ptr<CloudLink> Connect(const std::string& addresses);
 
@@ -60,9 +62,9 @@ class CloudLink {
   CloudLink(const CloudLink&) = delete;
   CloudLink& operator=(const CloudLink&) = delete;
 
-  size_t size() const { return stubs_.size(); }
+  size_t size() const { return size_; }
   // REQUIRES: i < size().
-  Stub& stub(size_t i) { return *stubs_[i]; }
+  Stub& stub(size_t i);
   // The proxies, as given ("host:port,..."), for messages.
   const std::string& addresses() const { return addresses_; }
 
@@ -111,10 +113,14 @@ class CloudLink {
 
  private:
   void Set(size_t i, bool reached);
+  void OpenChannels();
 
-  const std::vector<std::unique_ptr<Stub>> stubs_;
-  const std::vector<std::shared_ptr<grpc::Channel>> channels_;
   const std::string addresses_;
+  size_t size_ = 0;
+  // Filled once: by the constructor, or by OpenChannels on first use.
+  absl::once_flag opened_;
+  std::vector<std::unique_ptr<Stub>> stubs_;
+  std::vector<std::shared_ptr<grpc::Channel>> channels_;
 
   mutable absl::Mutex mu_;
   size_t preferred_ ABSL_GUARDED_BY(mu_) = 0;
