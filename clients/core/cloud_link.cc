@@ -113,7 +113,13 @@ bool CloudLink::AwaitProxy(size_t i, absl::Duration wait,
     waits_.erase(context);
   }
   if (status.error_code() == grpc::StatusCode::CANCELLED) return false;
-  return Report(i, status);
+  const bool reached = Report(i, status);
+  if (!reached) {
+    // A proxy that refuses at once does not shorten the wait: the back-off
+    // holds for every caller (cut short by Wake() or a reconnect).
+    Sleep(absl::FromChrono(context->deadline()) - absl::Now(), nullptr);
+  }
+  return reached;
 }
 
 bool CloudLink::ProbeAny(absl::Duration wait) {
@@ -135,6 +141,7 @@ void CloudLink::Sleep(absl::Duration delay, const std::function<bool()>& stop) {
       return wakes_ != wakes;
     };
     if (!mu_.AwaitWithDeadline(absl::Condition(&woken), until)) return;
+    if (!stop) return;  // any wake ends a sleep with no condition
   }
 }
 

@@ -87,14 +87,16 @@ class CloudLink {
   // `wait` for a connection. `context` is fresh and the caller's, so it can
   // cancel the wait (TryCancel). The wait also ends, without a report, when
   // another call brings the home back online. Otherwise reports the
-  // outcome. True when the proxy answered.
+  // outcome; a failure that comes early (a proxy that refuses at once)
+  // still waits out `wait`, so callers are paced. True when the proxy
+  // answered.
   bool AwaitProxy(size_t i, absl::Duration wait, grpc::ClientContext* context);
   // AwaitProxy on every proxy in turn from preferred(), `wait` each, until
   // one answers.
   bool ProbeAny(absl::Duration wait = kProbeWait);
 
-  // Sleeps `delay`, or less: when Wake() is called and `stop` returns
-  // true, and when a call brings the home back online.
+  // Sleeps `delay`, or less: when Wake() is called or a call brings the
+  // home back online, and `stop` is null or returns true.
   void Sleep(absl::Duration delay, const std::function<bool()>& stop);
   // Wakes every Sleep so it checks its `stop`.
   void Wake();

@@ -61,22 +61,12 @@ absl::Status Watcher::Run() {
     if (failures > 0) {
       // Waits for the proxy rather than sleeping: back within moments of
       // its return, or at once when another call of the home gets through.
-      const absl::Duration delay = CloudLink::RetryDelay(failures);
-      const absl::Time wait_start = absl::Now();
       grpc::ClientContext wait;
       if (!Register(&wait)) break;
-      bool up = link_->AwaitProxy(proxy, delay, &wait);
+      const bool up =
+          link_->AwaitProxy(proxy, CloudLink::RetryDelay(failures), &wait);
       Unregister();
       if (stopped()) break;
-      if (!up && !link_->online()) {
-        // The wait may fail early (a proxy that refuses at once): the
-        // back-off holds all the same.
-        const absl::Duration left = wait_start + delay - absl::Now();
-        if (left > absl::ZeroDuration()) {
-          link_->Sleep(left, [this] { return stopped(); });
-          if (stopped()) break;
-        }
-      }
       if (!up && link_->online()) {
         proxy = link_->preferred();  // another call of the home got through
       } else if (!up) {

@@ -296,18 +296,14 @@ void UiServer::Loop() {
       }
       ++failures;
       const size_t proxy = (cloud.preferred() + failures - 1) % cloud.size();
-      const absl::Duration delay = client::CloudLink::RetryDelay(failures);
-      const absl::Time wait_start = absl::Now();
-      reached = cloud.AwaitProxy(proxy, delay, &wait) || cloud.online();
+      reached = cloud.AwaitProxy(proxy, client::CloudLink::RetryDelay(failures),
+                                 &wait) ||
+                cloud.online();
       {
         absl::MutexLock lock(&mu_);
         wait_ = nullptr;
       }
-      if (!reached) {
-        cloud.Sleep(wait_start + delay - absl::Now(),
-                    [this] { return stopped(); });
-        continue;
-      }
+      if (!reached) continue;
     } else if (!pending) {
       // Notices when the cloud goes away.
       reached = home_.Probe();
