@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <optional>
 #include <string>
+#include <tuple>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
@@ -20,8 +21,10 @@ class ReplicaTable {
  public:
   explicit ReplicaTable(const crdt::ListState& state) {
     if (state.title()) ids_.push_back(state.title()->dot.replica);
+    if (state.aisles().set()) ids_.push_back(state.aisles().dot.replica);
+    for (const auto& [replica, reg] : state.authors()) ids_.push_back(replica);
     for (const auto& [name, item] : state.items()) {
-      for (const auto& [replica, e] : item.entries()) ids_.push_back(replica);
+      item.ForEachDot([&](crdt::Dot d) { ids_.push_back(d.replica); });
     }
     std::sort(ids_.begin(), ids_.end());
     ids_.erase(std::unique(ids_.begin(), ids_.end()), ids_.end());
@@ -47,7 +50,8 @@ absl::StatusOr<crdt::ReplicaId> Lookup(
 // Undoes the difference encoding of resets, refusing values whose
 // arithmetic would overflow; the rest of the checks are Validate()'s.
 absl::StatusOr<crdt::ItemEntry> DecodeEntry(const v1::ItemEntry& pe) {
-  crdt::ItemEntry e{pe.counter(), pe.wanted(), pe.bought(), 0, 0, 0};
+  crdt::ItemEntry e{pe.counter(),         pe.wanted(), pe.bought(), 0, 0, 0,
+                    pe.timestamp_micros()};
   if (!pe.has_reset_gap()) {
     if (pe.wanted_since_reset() != 0 || pe.bought_since_reset() != 0) {
       return absl::InvalidArgumentError("changes since a reset without one");
@@ -69,6 +73,26 @@ absl::StatusOr<crdt::ItemEntry> DecodeEntry(const v1::ItemEntry& pe) {
   e.reset_wanted = pe.wanted() - pe.wanted_since_reset();
   e.reset_bought = pe.bought() - pe.bought_since_reset();
   return e;
+}
+
+void EncodeRegister(const crdt::Register& reg, const ReplicaTable& table,
+                    v1::Register* out) {
+  out->set_value(reg.value);
+  out->set_timestamp_micros(reg.timestamp_micros);
+  out->set_replica(table.IndexOf(reg.dot.replica));
+  out->set_counter(reg.dot.counter);
+}
+
+absl::StatusOr<crdt::Register> DecodeRegister(
+    const v1::Register& in,
+    const google::protobuf::RepeatedField<uint64_t>& replicas) {
+  absl::StatusOr<crdt::ReplicaId> replica = Lookup(replicas, in.replica());
+  if (!replica.ok()) return replica.status();
+  if (in.counter() == 0) {
+    return absl::InvalidArgumentError("a register without a dot");
+  }
+  return crdt::Register{
+      in.value(), in.timestamp_micros(), {*replica, in.counter()}};
 }
 
 }  // namespace
@@ -114,11 +138,13 @@ void EncodeState(const crdt::ListState& state, v1::ListState* out) {
   out->mutable_replicas()->Assign(table.ids().begin(), table.ids().end());
   EncodeContext(state.context(), out->mutable_context());
   if (const auto& title = state.title()) {
-    auto* t = out->mutable_title();
-    t->set_value(title->value);
-    t->set_timestamp_micros(title->timestamp_micros);
-    t->set_replica(table.IndexOf(title->dot.replica));
-    t->set_counter(title->dot.counter);
+    EncodeRegister(*title, table, out->mutable_title());
+  }
+  if (state.aisles().set()) {
+    EncodeRegister(state.aisles(), table, out->mutable_aisles());
+  }
+  for (const auto& [replica, reg] : state.authors()) {
+    EncodeRegister(reg, table, out->add_authors());
   }
   out->mutable_items()->Reserve(static_cast<int>(state.items().size()));
   for (const auto& [name, item] : state.items()) {
@@ -135,6 +161,16 @@ void EncodeState(const crdt::ListState& state, v1::ListState* out) {
         pe->set_wanted_since_reset(e.wanted - e.reset_wanted);
         pe->set_bought_since_reset(e.bought - e.reset_bought);
       }
+      pe->set_timestamp_micros(e.timestamp_micros);
+    }
+    if (item.display.set()) {
+      EncodeRegister(item.display, table, i->mutable_display());
+      // The common case, a name typed as its key, costs no second copy.
+      if (item.display.value == name) i->mutable_display()->clear_value();
+    }
+    if (item.note.set()) EncodeRegister(item.note, table, i->mutable_note());
+    if (item.category.set()) {
+      EncodeRegister(item.category, table, i->mutable_category());
     }
   }
 }
@@ -142,7 +178,7 @@ void EncodeState(const crdt::ListState& state, v1::ListState* out) {
 absl::StatusOr<crdt::ListState> DecodeState(const v1::ListState& in) {
   if (in.deleted()) {
     if (in.has_title() || in.items_size() > 0 || in.has_context() ||
-        in.replicas_size() > 0) {
+        in.replicas_size() > 0 || in.has_aisles() || in.authors_size() > 0) {
       return Invalid("a deleted list carries no title, items or context");
     }
     return crdt::ListState::Tombstone();
@@ -165,17 +201,37 @@ absl::StatusOr<crdt::ListState> DecodeState(const v1::ListState& in) {
   absl::StatusOr<crdt::CausalContext> context = DecodeContext(in.context());
   if (!context.ok()) return context.status();
 
-  std::optional<crdt::Title> title;
+  crdt::ListState::Parts parts;
+  parts.context = *std::move(context);
   if (in.has_title()) {
-    const auto& t = in.title();
-    absl::StatusOr<crdt::ReplicaId> replica =
-        Lookup(in.replicas(), t.replica());
-    if (!replica.ok()) return replica.status();
-    title =
-        crdt::Title{t.value(), t.timestamp_micros(), {*replica, t.counter()}};
+    absl::StatusOr<crdt::Register> title =
+        DecodeRegister(in.title(), in.replicas());
+    if (!title.ok())
+      return Invalid(absl::StrCat("title: ", title.status().message()));
+    parts.title = *std::move(title);
+  }
+  if (in.has_aisles()) {
+    absl::StatusOr<crdt::Register> aisles =
+        DecodeRegister(in.aisles(), in.replicas());
+    if (!aisles.ok()) {
+      return Invalid(absl::StrCat("aisles: ", aisles.status().message()));
+    }
+    parts.aisles = *std::move(aisles);
+  }
+  if (static_cast<size_t>(in.authors_size()) > crdt::kMaxReplicas) {
+    return Invalid("too many authors");
+  }
+  for (const auto& a : in.authors()) {
+    absl::StatusOr<crdt::Register> author = DecodeRegister(a, in.replicas());
+    if (!author.ok()) {
+      return Invalid(absl::StrCat("author: ", author.status().message()));
+    }
+    if (!parts.authors.emplace(author->dot.replica, *author).second) {
+      return Invalid("an author is named twice");
+    }
   }
 
-  crdt::ListState::Items items;
+  crdt::ListState::Items& items = parts.items;
   const std::string* previous = nullptr;
   for (const auto& i : in.items()) {
     if (previous != nullptr && !(*previous < i.name())) {
@@ -199,10 +255,24 @@ absl::StatusOr<crdt::ListState> DecodeState(const v1::ListState& in) {
       }
       item.FindOrAdd(*replica) = *entry;
     }
+    for (const auto& [present, from, into] :
+         {std::tuple{i.has_display(), &i.display(), &item.display},
+          std::tuple{i.has_note(), &i.note(), &item.note},
+          std::tuple{i.has_category(), &i.category(), &item.category}}) {
+      if (!present) continue;
+      absl::StatusOr<crdt::Register> reg = DecodeRegister(*from, in.replicas());
+      if (!reg.ok()) {
+        return Invalid(
+            absl::StrCat("item '", i.name(), "': ", reg.status().message()));
+      }
+      *into = *std::move(reg);
+    }
+    if (item.display.set() && item.display.value.empty()) {
+      item.display.value = i.name();
+    }
     items.emplace_hint(items.end(), i.name(), std::move(item));
   }
-  return crdt::ListState::FromParts(*std::move(context), std::move(title),
-                                    std::move(items), false);
+  return crdt::ListState::FromParts(std::move(parts));
 }
 
 void EncodeView(const crdt::ListView& view, v1::ListView* out) {
@@ -214,7 +284,12 @@ void EncodeView(const crdt::ListView& view, v1::ListView* out) {
     i->set_name(item.name);
     i->set_wanted(item.wanted);
     i->set_bought(item.bought);
+    i->set_note(item.note);
+    i->set_category(item.category);
+    i->set_changed_by(item.changed_by_name);
+    i->set_changed_at_micros(item.changed_at_micros);
   }
+  for (const std::string& aisle : view.aisles) out->add_aisles(aisle);
 }
 
 }  // namespace shoplist::codec

@@ -10,6 +10,10 @@ namespace shoplist::crdt {
 
 // Item names and list titles: bytes of valid UTF-8.
 inline constexpr size_t kMaxNameBytes = 256;
+// A note on an item: bytes of valid UTF-8.
+inline constexpr size_t kMaxNoteBytes = 1024;
+// Categories in a list's aisle order.
+inline constexpr size_t kMaxAisles = 64;
 // Items currently on a list.
 inline constexpr size_t kMaxItems = 10'000;
 // Items a stored state may hold, removed ones included (a removed item

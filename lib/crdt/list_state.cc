@@ -3,9 +3,13 @@
 #include <algorithm>
 #include <tuple>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_join.h"
+#include "absl/strings/str_split.h"
 #include "crdt/limits.h"
 #include "crdt/utf8.h"
+#include "text/text.h"
 
 namespace shoplist::crdt {
 namespace {
@@ -13,9 +17,10 @@ namespace {
 // Entries of one writer are totally ordered by counter; the tuple order
 // keeps the join deterministic even for malformed equal-counter pairs.
 void JoinEntry(ItemEntry& into, const ItemEntry& from) {
-  if (std::tie(from.counter, from.wanted, from.bought) >
-      std::tie(into.counter, into.wanted, into.bought)) {
+  if (std::tie(from.counter, from.timestamp_micros, from.wanted, from.bought) >
+      std::tie(into.counter, into.timestamp_micros, into.wanted, into.bought)) {
     into.counter = from.counter;
+    into.timestamp_micros = from.timestamp_micros;
     into.wanted = from.wanted;
     into.bought = from.bought;
   }
@@ -27,9 +32,38 @@ void JoinEntry(ItemEntry& into, const ItemEntry& from) {
   }
 }
 
-bool TitleBefore(const Title& a, const Title& b) {
+bool RegisterBefore(const Register& a, const Register& b) {
   return std::tie(a.timestamp_micros, a.dot, a.value) <
          std::tie(b.timestamp_micros, b.dot, b.value);
+}
+
+// Every entry as observed now becomes its writer's reset: the item is off
+// the list until someone changes it after what this replica saw.
+void ResetObserved(Item& item) {
+  for (const auto& [r, e] : item.entries()) {
+    ItemEntry observed = e;
+    observed.reset_counter = e.counter;
+    observed.reset_wanted = e.wanted;
+    observed.reset_bought = e.bought;
+    JoinEntry(*item.Find(r), observed);
+  }
+}
+
+absl::Status ValidateRegisterDot(const Register& reg,
+                                 const CausalContext& context,
+                                 absl::string_view what) {
+  if (!reg.set()) {
+    if (!reg.value.empty() || reg.timestamp_micros != 0) {
+      return absl::InvalidArgumentError(
+          absl::StrCat(what, " has a value but no dot"));
+    }
+    return absl::OkStatus();
+  }
+  if (!context.Contains(reg.dot)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(what, "'s dot is outside the context"));
+  }
+  return absl::OkStatus();
 }
 
 int64_t ClampToZero(int64_t v) { return v < 0 ? 0 : v; }
@@ -67,6 +101,21 @@ absl::Status ValidateName(absl::string_view name, absl::string_view what,
         absl::StrCat(what, " is not valid UTF-8"));
   }
   return absl::OkStatus();
+}
+
+absl::Status ValidateNote(absl::string_view note) {
+  if (note.size() > kMaxNoteBytes) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "note is ", note.size(), " bytes; the limit is ", kMaxNoteBytes));
+  }
+  if (!IsValidUtf8(note)) {
+    return absl::InvalidArgumentError("note is not valid UTF-8");
+  }
+  return absl::OkStatus();
+}
+
+void Register::Join(const Register& other) {
+  if (other.set() && (!set() || RegisterBefore(*this, other))) *this = other;
 }
 
 absl::Status ValidateCount(int64_t count, absl::string_view what) {
@@ -119,7 +168,22 @@ ItemEntry& Item::FindOrAdd(ReplicaId replica) {
   return it->second;
 }
 
+std::pair<ReplicaId, uint64_t> Item::LastChange() const {
+  std::pair<uint64_t, ReplicaId> last{0, 0};
+  for (const auto& [r, e] : entries_) {
+    last = std::max(last, {e.timestamp_micros, r});
+  }
+  for (const Register* reg : {&display, &note, &category}) {
+    if (reg->set())
+      last = std::max(last, {reg->timestamp_micros, reg->dot.replica});
+  }
+  return {last.second, last.first};
+}
+
 void Item::Merge(const Item& other) {
+  display.Join(other.display);
+  note.Join(other.note);
+  category.Join(other.category);
   auto it = entries_.begin();
   for (const auto& [replica, entry] : other.entries_) {
     while (it != entries_.end() && it->first < replica) ++it;
@@ -134,14 +198,14 @@ void Item::Merge(const Item& other) {
 
 // --- ListState: construction and validation ---
 
-absl::StatusOr<ListState> ListState::FromParts(CausalContext context,
-                                               std::optional<Title> title,
-                                               Items items, bool deleted) {
+absl::StatusOr<ListState> ListState::FromParts(Parts parts) {
   ListState state;
-  state.context_ = std::move(context);
-  state.title_ = std::move(title);
-  state.items_ = std::move(items);
-  state.deleted_ = deleted;
+  state.context_ = std::move(parts.context);
+  state.title_ = std::move(parts.title);
+  state.items_ = std::move(parts.items);
+  state.aisles_ = std::move(parts.aisles);
+  state.authors_ = std::move(parts.authors);
+  state.deleted_ = parts.deleted;
   if (absl::Status s = state.Validate(); !s.ok()) return s;
   return state;
 }
@@ -154,7 +218,8 @@ ListState ListState::Tombstone() {
 
 absl::Status ListState::Validate() const {
   if (deleted_) {
-    if (title_ || !items_.empty() || !context_.empty()) {
+    if (title_ || !items_.empty() || !context_.empty() || aisles_.set() ||
+        !authors_.empty()) {
       return absl::InvalidArgumentError(
           "a deleted list carries no title, items or context");
     }
@@ -173,8 +238,53 @@ absl::Status ListState::Validate() const {
       return absl::InvalidArgumentError("title's dot is outside the context");
     }
   }
+  if (absl::Status s = ValidateRegisterDot(aisles_, context_, "aisle order");
+      !s.ok()) {
+    return s;
+  }
+  if (aisles_.value.size() > kMaxAisles * (kMaxNameBytes + 1) ||
+      !IsValidUtf8(aisles_.value)) {
+    return absl::InvalidArgumentError("aisle order is too long or not UTF-8");
+  }
+  if (authors_.size() > kMaxReplicas) {
+    return absl::InvalidArgumentError("too many author names");
+  }
+  for (const auto& [replica, reg] : authors_) {
+    if (!reg.set() || reg.dot.replica != replica) {
+      return absl::InvalidArgumentError(
+          "an author's name was not written by that author");
+    }
+    if (absl::Status s = ValidateRegisterDot(reg, context_, "author name");
+        !s.ok()) {
+      return s;
+    }
+    if (absl::Status s = ValidateName(reg.value, "author name", true);
+        !s.ok()) {
+      return s;
+    }
+  }
   for (const auto& [name, item] : items_) {
     if (absl::Status s = ValidateName(name, "item name"); !s.ok()) return s;
+    for (const auto& [reg, what] : {std::pair{&item.display, "display name"},
+                                    std::pair{&item.note, "note"},
+                                    std::pair{&item.category, "category"}}) {
+      if (absl::Status s = ValidateRegisterDot(
+              *reg, context_, absl::StrCat("item '", name, "': ", what));
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (item.display.set()) {
+      if (absl::Status s = ValidateName(item.display.value, "display name");
+          !s.ok()) {
+        return s;
+      }
+    }
+    if (absl::Status s = ValidateNote(item.note.value); !s.ok()) return s;
+    if (absl::Status s = ValidateName(item.category.value, "category", true);
+        !s.ok()) {
+      return s;
+    }
     if (item.entries().empty()) {
       return absl::InvalidArgumentError(
           absl::StrCat("item '", name, "' has no entries"));
@@ -218,23 +328,56 @@ Dot ListState::NewDot(const Writer& writer) {
   return dot;
 }
 
+void ListState::WriteRegister(const Writer& writer, Dot dot, Register& reg,
+                              absl::string_view value) {
+  uint64_t timestamp = writer.now_micros;
+  // Order after the value this writer saw, even if its clock is behind.
+  if (reg.set() && reg.timestamp_micros >= timestamp) {
+    timestamp = reg.timestamp_micros + 1;
+  }
+  reg = Register{std::string(value), timestamp, dot};
+}
+
+void ListState::RecordAuthor(const Writer& writer, ListState& delta) {
+  if (writer.name.empty()) return;
+  auto it = authors_.find(writer.replica);
+  if (it != authors_.end() && it->second.value == writer.name) return;
+  Register reg = it == authors_.end() ? Register{} : it->second;
+  WriteRegister(writer, NewDot(writer), reg, writer.name);
+  authors_[writer.replica] = reg;
+  delta.authors_[writer.replica] = reg;
+  delta.context_.Add(reg.dot);
+}
+
+absl::StatusOr<ListState::Items::iterator> ListState::FindVisible(
+    absl::string_view name) {
+  auto it = items_.find(KeyOf(name));
+  if (it == items_.end() || !it->second.Visible()) {
+    return absl::NotFoundError(
+        absl::StrCat("no item '", name, "' on the list"));
+  }
+  return it;
+}
+
 template <typename Change>
-ListState ListState::ChangeItem(Writer writer, absl::string_view name,
+ListState ListState::ChangeItem(const Writer& writer, const std::string& key,
                                 Change change) {
-  const ReplicaId replica = writer.replica;
   Dot dot = NewDot(writer);
-  auto it = items_.find(name);
-  if (it == items_.end()) it = items_.emplace(std::string(name), Item{}).first;
+  auto it = items_.find(key);
+  if (it == items_.end()) it = items_.emplace(key, Item{}).first;
   Item& item = it->second;
-  ItemEntry& entry = item.FindOrAdd(replica);
-  entry.counter = dot.counter;
-  change(item, entry);
+  if (change(item, dot)) {
+    ItemEntry& entry = item.FindOrAdd(writer.replica);
+    entry.counter = dot.counter;
+    entry.timestamp_micros = writer.now_micros;
+  }
 
   // The delta holds the whole item, so the removals it has seen travel
   // with every later change, and names every dot it reflects.
   ListState delta;
-  for (const auto& [r, e] : item.entries()) delta.context_.Add({r, e.counter});
+  item.ForEachDot([&](Dot d) { delta.context_.Add(d); });
   delta.items_.emplace(it->first, item);
+  RecordAuthor(writer, delta);
   return delta;
 }
 
@@ -242,16 +385,15 @@ absl::StatusOr<ListState> ListState::SetTitle(Writer writer,
                                               absl::string_view title,
                                               uint64_t now_micros) {
   if (absl::Status s = ValidateName(title, "title", true); !s.ok()) return s;
-  Dot dot = NewDot(writer);
-  uint64_t timestamp = now_micros;
-  // Order after the title this writer saw, even if its clock is behind.
-  if (title_ && title_->timestamp_micros >= timestamp) {
-    timestamp = title_->timestamp_micros + 1;
-  }
-  title_ = Title{std::string(title), timestamp, dot};
+  const Dot dot = NewDot(writer);
+  writer.now_micros = now_micros;
+  Register reg = title_.value_or(Register{});
+  WriteRegister(writer, dot, reg, title);
+  title_ = reg;
   ListState delta;
-  delta.context_.Add(dot);
+  delta.context_.Add(reg.dot);
   delta.title_ = title_;
+  RecordAuthor(writer, delta);
   return delta;
 }
 
@@ -271,11 +413,16 @@ absl::StatusOr<ListState> ListState::Rename(Writer writer,
 }
 
 absl::StatusOr<ListState> ListState::Add(Writer writer, absl::string_view name,
-                                         int64_t count) {
+                                         int64_t count,
+                                         absl::string_view category) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
   if (absl::Status s = ValidateName(name, "item name"); !s.ok()) return s;
   if (absl::Status s = ValidateCount(count, "count"); !s.ok()) return s;
-  auto it = items_.find(name);
+  if (absl::Status s = ValidateName(category, "category", true); !s.ok()) {
+    return s;
+  }
+  const std::string key = KeyOf(name);
+  auto it = items_.find(key);
   bool visible = it != items_.end() && it->second.Visible();
   if (!visible && VisibleItems() >= kMaxItems) {
     return absl::ResourceExhaustedError(
@@ -295,50 +442,58 @@ absl::StatusOr<ListState> ListState::Add(Writer writer, absl::string_view name,
       !s.ok()) {
     return s;
   }
-  return ChangeItem(writer, name,
-                    [more](Item&, ItemEntry& entry) { entry.wanted += more; });
+  return ChangeItem(writer, key, [&](Item& item, Dot dot) {
+    item.FindOrAdd(writer.replica).wanted += more;
+    const std::string& shown = item.display.set() ? item.display.value : key;
+    if (shown != name) WriteRegister(writer, dot, item.display, name);
+    if (!category.empty() &&
+        (!item.category.set() || item.category.value.empty())) {
+      WriteRegister(writer, dot, item.category, category);
+    }
+    return true;
+  });
 }
 
 absl::StatusOr<ListState> ListState::Remove(Writer writer,
                                             absl::string_view name,
-                                            int64_t count) {
+                                            int64_t count,
+                                            bool take_off_when_none) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
   if (absl::Status s = ValidateCount(count, "count"); !s.ok()) return s;
-  auto it = items_.find(name);
-  if (it == items_.end() || !it->second.Visible()) {
-    return absl::NotFoundError(
-        absl::StrCat("no item '", name, "' on the list"));
-  }
-  int64_t removable = std::min(count, ClampToZero(it->second.Wanted()));
-  if (removable == 0) return ListState();
-  if (absl::Status s =
-          CheckEntryAfter(&it->second, writer.replica, -removable, 0);
+  absl::StatusOr<Items::iterator> it = FindVisible(name);
+  if (!it.ok()) return it.status();
+  const Item& item = (*it)->second;
+  const int64_t wanted = ClampToZero(item.Wanted());
+  const int64_t removable = std::min(count, wanted);
+  const bool take_off = take_off_when_none && wanted - removable == 0 &&
+                        ClampToZero(item.Bought()) == 0;
+  if (removable == 0 && !take_off) return ListState();
+  if (absl::Status s = CheckEntryAfter(&item, writer.replica, -removable, 0);
       !s.ok()) {
     return s;
   }
-  return ChangeItem(writer, name, [removable](Item&, ItemEntry& entry) {
+  return ChangeItem(writer, (*it)->first, [&](Item& changed, Dot dot) {
+    ItemEntry& entry = changed.FindOrAdd(writer.replica);
+    entry.counter = dot.counter;
     entry.wanted -= removable;
+    if (take_off) ResetObserved(changed);
+    return true;
   });
 }
 
 absl::StatusOr<ListState> ListState::RemoveItem(Writer writer,
                                                 absl::string_view name) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
-  auto it = items_.find(name);
-  if (it == items_.end() || !it->second.Visible()) {
-    return absl::NotFoundError(
-        absl::StrCat("no item '", name, "' on the list"));
-  }
-  return ChangeItem(writer, name, [](Item& item, ItemEntry&) {
-    // Every entry as observed now becomes its writer's reset, this
-    // replica's own (with its new counter) included.
-    for (const auto& [r, e] : item.entries()) {
-      ItemEntry observed = e;
-      observed.reset_counter = e.counter;
-      observed.reset_wanted = e.wanted;
-      observed.reset_bought = e.bought;
-      JoinEntry(*item.Find(r), observed);
-    }
+  absl::StatusOr<Items::iterator> it = FindVisible(name);
+  if (!it.ok()) return it.status();
+  return ChangeItem(writer, (*it)->first, [&](Item& item, Dot dot) {
+    // This replica's own entry (with its new counter) is reset too.
+    ItemEntry& entry = item.FindOrAdd(writer.replica);
+    entry.counter = dot.counter;
+    entry.timestamp_micros = writer.now_micros;
+    ResetObserved(item);
+    if (!item.note.value.empty()) WriteRegister(writer, dot, item.note, "");
+    return false;
   });
 }
 
@@ -348,12 +503,9 @@ absl::StatusOr<ListState> ListState::Buy(Writer writer, absl::string_view name,
   if (count != 0) {
     if (absl::Status s = ValidateCount(count, "count"); !s.ok()) return s;
   }
-  auto it = items_.find(name);
-  if (it == items_.end() || !it->second.Visible()) {
-    return absl::NotFoundError(
-        absl::StrCat("no item '", name, "' on the list"));
-  }
-  const Item& item = it->second;
+  absl::StatusOr<Items::iterator> it = FindVisible(name);
+  if (!it.ok()) return it.status();
+  const Item& item = (*it)->second;
   if (count == 0) {
     count = ClampToZero(item.Wanted()) - ClampToZero(item.Bought());
     if (count <= 0) return ListState();
@@ -363,8 +515,123 @@ absl::StatusOr<ListState> ListState::Buy(Writer writer, absl::string_view name,
       !s.ok()) {
     return s;
   }
-  return ChangeItem(writer, name,
-                    [more](Item&, ItemEntry& entry) { entry.bought += more; });
+  return ChangeItem(writer, (*it)->first, [&](Item& changed, Dot) {
+    changed.FindOrAdd(writer.replica).bought += more;
+    return true;
+  });
+}
+
+absl::StatusOr<ListState> ListState::Unbuy(Writer writer,
+                                           absl::string_view name,
+                                           int64_t count) {
+  if (absl::Status s = CheckWritable(); !s.ok()) return s;
+  if (count != 0) {
+    if (absl::Status s = ValidateCount(count, "count"); !s.ok()) return s;
+  }
+  absl::StatusOr<Items::iterator> it = FindVisible(name);
+  if (!it.ok()) return it.status();
+  const Item& item = (*it)->second;
+  const int64_t bought = ClampToZero(item.Bought());
+  const int64_t fewer = count == 0 ? bought : std::min(count, bought);
+  if (fewer == 0) return ListState();
+  if (absl::Status s = CheckEntryAfter(&item, writer.replica, 0, -fewer);
+      !s.ok()) {
+    return s;
+  }
+  return ChangeItem(writer, (*it)->first, [&](Item& changed, Dot) {
+    changed.FindOrAdd(writer.replica).bought -= fewer;
+    return true;
+  });
+}
+
+absl::StatusOr<ListState> ListState::SetNote(Writer writer,
+                                             absl::string_view name,
+                                             absl::string_view note) {
+  if (absl::Status s = CheckWritable(); !s.ok()) return s;
+  if (absl::Status s = ValidateNote(note); !s.ok()) return s;
+  absl::StatusOr<Items::iterator> it = FindVisible(name);
+  if (!it.ok()) return it.status();
+  if ((*it)->second.note.value == note) return ListState();
+  return ChangeItem(writer, (*it)->first, [&](Item& item, Dot dot) {
+    WriteRegister(writer, dot, item.note, note);
+    return false;
+  });
+}
+
+absl::StatusOr<ListState> ListState::SetCategory(Writer writer,
+                                                 absl::string_view name,
+                                                 absl::string_view category) {
+  if (absl::Status s = CheckWritable(); !s.ok()) return s;
+  if (absl::Status s = ValidateName(category, "category", true); !s.ok()) {
+    return s;
+  }
+  absl::StatusOr<Items::iterator> it = FindVisible(name);
+  if (!it.ok()) return it.status();
+  if ((*it)->second.category.value == category) return ListState();
+  return ChangeItem(writer, (*it)->first, [&](Item& item, Dot dot) {
+    WriteRegister(writer, dot, item.category, category);
+    return false;
+  });
+}
+
+absl::StatusOr<ListState> ListState::SetAisles(
+    Writer writer, const std::vector<std::string>& aisles) {
+  if (absl::Status s = CheckWritable(); !s.ok()) return s;
+  if (aisles.size() > kMaxAisles) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "an aisle order holds at most ", kMaxAisles, " categories"));
+  }
+  std::vector<std::string> keys;
+  for (const std::string& aisle : aisles) {
+    if (absl::Status s = ValidateName(aisle, "category"); !s.ok()) return s;
+    if (aisle.find('\n') != std::string::npos) {
+      return absl::InvalidArgumentError("a category holds no line break");
+    }
+    keys.push_back(text::ItemKey(aisle));
+  }
+  std::sort(keys.begin(), keys.end());
+  if (auto dup = std::adjacent_find(keys.begin(), keys.end());
+      dup != keys.end()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("category '", *dup, "' is in the order twice"));
+  }
+  const std::string joined = absl::StrJoin(aisles, "\n");
+  if (aisles_.value == joined && (aisles_.set() || joined.empty())) {
+    return ListState();
+  }
+  WriteRegister(writer, NewDot(writer), aisles_, joined);
+  ListState delta;
+  delta.context_.Add(aisles_.dot);
+  delta.aisles_ = aisles_;
+  RecordAuthor(writer, delta);
+  return delta;
+}
+
+absl::StatusOr<ListState> ListState::Clear(Writer writer) {
+  if (absl::Status s = CheckWritable(); !s.ok()) return s;
+  std::vector<std::string> done;
+  for (const auto& [key, item] : items_) {
+    const int64_t wanted = ClampToZero(item.Wanted());
+    if (item.Visible() && wanted > 0 && ClampToZero(item.Bought()) >= wanted) {
+      done.push_back(key);
+    }
+  }
+  if (done.empty()) return ListState();
+  // One change: one dot for every item it takes off.
+  const Dot dot = NewDot(writer);
+  ListState delta;
+  for (const std::string& key : done) {
+    Item& item = items_.find(key)->second;
+    ItemEntry& entry = item.FindOrAdd(writer.replica);
+    entry.counter = dot.counter;
+    entry.timestamp_micros = writer.now_micros;
+    ResetObserved(item);
+    if (!item.note.value.empty()) WriteRegister(writer, dot, item.note, "");
+    item.ForEachDot([&](Dot d) { delta.context_.Add(d); });
+    delta.items_.emplace_hint(delta.items_.end(), key, item);
+  }
+  RecordAuthor(writer, delta);
+  return delta;
 }
 
 ListState ListState::Delete() {
@@ -381,8 +648,12 @@ void ListState::Merge(const ListState& other) {
     return;
   }
   context_.Merge(other.context_);
-  if (other.title_ && (!title_ || TitleBefore(*title_, *other.title_))) {
+  if (other.title_ && (!title_ || RegisterBefore(*title_, *other.title_))) {
     title_ = other.title_;
+  }
+  aisles_.Join(other.aisles_);
+  for (const auto& [replica, reg] : other.authors_) {
+    authors_[replica].Join(reg);
   }
   if (other.items_.size() * 8 < items_.size()) {
     // A small delta into a large state: O(d log n).
@@ -411,26 +682,124 @@ ListState ListState::DeltaSince(const CausalContext& known) const {
   ListState delta;
   delta.context_ = context_;
   if (title_ && !known.Contains(title_->dot)) delta.title_ = title_;
+  if (aisles_.set() && !known.Contains(aisles_.dot)) delta.aisles_ = aisles_;
+  for (const auto& [replica, reg] : authors_) {
+    if (!known.Contains(reg.dot)) delta.authors_.emplace(replica, reg);
+  }
   for (const auto& [name, item] : items_) {
-    for (const auto& [replica, e] : item.entries()) {
-      if (!known.Contains(Dot{replica, e.counter})) {
-        delta.items_.emplace_hint(delta.items_.end(), name, item);
-        break;
-      }
-    }
+    bool unknown = false;
+    item.ForEachDot([&](Dot d) { unknown = unknown || !known.Contains(d); });
+    if (unknown) delta.items_.emplace_hint(delta.items_.end(), name, item);
   }
   return delta;
+}
+
+std::vector<std::string> ListState::Aisles() const {
+  if (aisles_.value.empty()) return {};
+  return absl::StrSplit(aisles_.value, '\n');
+}
+
+std::string ListState::KeyOf(absl::string_view name) const {
+  std::string key = text::ItemKey(name);
+  auto it = items_.find(key);
+  if (it != items_.end() && it->second.Visible()) return key;
+  // Keys stored before names were normalized: the visible one first.
+  std::optional<std::string> legacy;
+  for (const auto& [stored, item] : items_) {
+    if (stored == key || text::ItemKey(stored) != key) continue;
+    if (item.Visible()) return stored;
+    if (!legacy && it == items_.end()) legacy = stored;
+  }
+  return legacy.value_or(key);
+}
+
+ItemView ListState::ViewOf(const std::string& key, const Item& item) const {
+  ItemView v;
+  v.key = key;
+  v.name = item.display.set() ? item.display.value : key;
+  v.wanted = ClampToZero(item.Wanted());
+  v.bought = ClampToZero(item.Bought());
+  v.note = item.note.value;
+  v.category = item.category.value.empty() ? std::string(kDefaultCategory)
+                                           : item.category.value;
+  v.visible = item.Visible();
+  std::tie(v.changed_by, v.changed_at_micros) = item.LastChange();
+  if (auto a = authors_.find(v.changed_by); a != authors_.end()) {
+    v.changed_by_name = a->second.value;
+  }
+  return v;
+}
+
+std::optional<ItemView> ListState::ItemViewOf(absl::string_view name) const {
+  return ItemAt(KeyOf(name));
+}
+
+std::optional<ItemView> ListState::ItemAt(const std::string& key) const {
+  auto it = items_.find(key);
+  if (it == items_.end()) return std::nullopt;
+  return ViewOf(key, it->second);
 }
 
 ListView ListState::View() const {
   ListView view;
   view.deleted = deleted_;
   if (title_) view.title = title_->value;
-  for (const auto& [name, item] : items_) {
-    if (!item.Visible()) continue;
-    view.items.push_back(
-        {name, ClampToZero(item.Wanted()), ClampToZero(item.Bought())});
+  view.aisles = Aisles();
+  absl::flat_hash_map<std::string, size_t> aisle_rank;
+  for (size_t i = 0; i < view.aisles.size(); ++i) {
+    aisle_rank.emplace(text::ItemKey(view.aisles[i]), i);
   }
+  const std::string other_key = text::ItemKey(kDefaultCategory);
+
+  struct Group {
+    size_t rank;
+    std::string sort_key;
+    std::string spelling;  // how the group's name is shown
+  };
+  absl::flat_hash_map<std::string, Group> groups;
+  struct Row {
+    ItemView view;
+    const Group* group;
+    std::string sort_key;
+  };
+  std::vector<Row> rows;
+  for (const auto& [key, item] : items_) {
+    if (!item.Visible()) continue;
+    rows.push_back({ViewOf(key, item), nullptr, {}});
+  }
+  for (Row& row : rows) {
+    const std::string group_key = text::ItemKey(row.view.category);
+    auto [it, inserted] = groups.try_emplace(group_key);
+    Group& g = it->second;
+    if (inserted) {
+      auto ranked = aisle_rank.find(group_key);
+      if (ranked != aisle_rank.end()) {
+        g.rank = ranked->second;
+        g.spelling = view.aisles[ranked->second];
+      } else {
+        g.rank = view.aisles.size() + (group_key == other_key ? 1 : 0);
+        g.spelling = row.view.category;
+      }
+    } else if (g.rank >= view.aisles.size() &&
+               std::tie(row.view.category) < std::tie(g.spelling)) {
+      // Unordered categories spelled two ways show one spelling.
+      g.spelling = row.view.category;
+    }
+    row.sort_key = text::SortKey(row.view.name);
+  }
+  for (auto& [key, g] : groups) g.sort_key = text::SortKey(g.spelling);
+  for (Row& row : rows) {
+    row.group = &groups.find(text::ItemKey(row.view.category))->second;
+    row.view.category = row.group->spelling;
+  }
+  std::sort(rows.begin(), rows.end(), [](const Row& a, const Row& b) {
+    return std::forward_as_tuple(a.view.done(), a.group->rank,
+                                 a.group->sort_key, a.sort_key, a.view.key) <
+           std::forward_as_tuple(b.view.done(), b.group->rank,
+                                 b.group->sort_key, b.sort_key, b.view.key);
+  });
+  view.items.reserve(rows.size());
+  for (Row& row : rows) view.items.push_back(std::move(row.view));
   return view;
 }
 

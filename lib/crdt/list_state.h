@@ -8,7 +8,17 @@
 //  - Removing an item records, for every writer, the entry it observed (the
 //    reset). Only change after a writer's reset counts, so the removal
 //    clears exactly what it saw: a concurrent "add 2" survives as 2.
-//  - Title: last-writer-wins on (timestamp, replica, counter).
+//  - An item's key is its normalized name (text::ItemKey: NFC, trimmed,
+//    inner blanks collapsed, case-folded), so "Milk" and "milk" are one
+//    item. States written before keys were normalized keep their keys;
+//    lookups find such an item by the key of its name.
+//  - Registers, each last-writer-wins on (timestamp, replica, counter): the
+//    title; per item its display name (what the latest adder typed), note
+//    and category; the list's aisle order; and each writer's display name
+//    (a writer names only itself). A writer orders its write after the one
+//    it saw, whatever its clock. Registers never make an item visible:
+//    only quantities do, so a note written concurrently with a removal
+//    does not bring the item back.
 //  - Deleting the list makes a tombstone, the top of the lattice: merging
 //    anything with it gives the tombstone.
 //  - A causal context (version vector + dot cloud) records which changes the
@@ -41,6 +51,23 @@
 
 namespace shoplist::crdt {
 
+// The category of an item nobody has given one.
+inline constexpr absl::string_view kDefaultCategory = "Other";
+
+// A last-writer-wins string. Unset while dot.counter is 0.
+struct Register {
+  std::string value;
+  // The writer's clock at the write, microseconds since the Unix epoch.
+  uint64_t timestamp_micros = 0;
+  Dot dot;
+
+  bool set() const { return dot.counter != 0; }
+  // Later of the two; ties on timestamp break on the dot, then the value.
+  void Join(const Register& other);
+  friend bool operator==(const Register&, const Register&) = default;
+};
+using Title = Register;
+
 // One writer's contribution to one item.
 struct ItemEntry {
   // Dot counter of the writer's latest change to this item (>= 1).
@@ -52,6 +79,9 @@ struct ItemEntry {
   uint64_t reset_counter = 0;
   int64_t reset_wanted = 0;
   int64_t reset_bought = 0;
+  // The writer's clock at its latest change (0 in states written before
+  // changes were timed).
+  uint64_t timestamp_micros = 0;
 
   // Changed since its last observed removal.
   bool Live() const { return counter > reset_counter; }
@@ -76,6 +106,23 @@ class Item {
   const ItemEntry* Find(ReplicaId replica) const;
   ItemEntry& FindOrAdd(ReplicaId replica);
   void Merge(const Item& other);
+  // Calls f(dot) for every dot the item holds (entries and registers).
+  template <typename F>
+  void ForEachDot(F f) const {
+    for (const auto& [r, e] : entries_) f(Dot{r, e.counter});
+    for (const Register* reg : {&display, &note, &category}) {
+      if (reg->set()) f(reg->dot);
+    }
+  }
+  // Who changed the item last and when: the latest (timestamp, replica)
+  // over its entries and registers. {0, 0} for an empty item.
+  std::pair<ReplicaId, uint64_t> LastChange() const;
+
+  // What the latest adder typed (unset: the key is the name), the note
+  // (empty: none) and the category (unset or empty: kDefaultCategory).
+  Register display;
+  Register note;
+  Register category;
 
   friend bool operator==(const Item&, const Item&) = default;
 
@@ -88,50 +135,79 @@ class Item {
 // for thin clients may not have seen its own earlier changes to a list (it
 // is not always a replica of it), so it passes a counter it reserved
 // durably; the larger of the two is used.
+//
+// `now_micros` is the writer's clock: it times item changes (who changed
+// what when) and orders register writes. `name` is the person's display
+// name; when it differs from the one the state holds for this replica, the
+// change also records it (empty: leave it as it is).
 struct Writer {
   Writer(ReplicaId r) : replica(r) {}  // NOLINT: a replica id is a writer
   Writer(ReplicaId r, uint64_t counter)
       : replica(r), reserved_counter(counter) {}
   ReplicaId replica;
   uint64_t reserved_counter = 0;
-};
-
-struct Title {
-  std::string value;
-  uint64_t timestamp_micros = 0;
-  Dot dot;
-
-  friend bool operator==(const Title&, const Title&) = default;
-};
-
-// What the list means now, for display.
-struct ItemView {
+  uint64_t now_micros = 0;
   std::string name;
+};
+
+// What an item means now, for display.
+struct ItemView {
+  std::string key;
+  std::string name;    // the display name
   int64_t wanted = 0;  // >= 0
   int64_t bought = 0;  // >= 0
+  std::string note;
+  std::string category;  // kDefaultCategory when none was given
+  bool visible = true;   // on the list (ItemViewOf may return removed ones)
+  // The writer of the latest change and its clock; changed_by_name is that
+  // writer's display name, empty when it never gave one.
+  ReplicaId changed_by = 0;
+  std::string changed_by_name;
+  uint64_t changed_at_micros = 0;
+
+  // Bought all that is wanted: the "bought" section, and what Clear takes
+  // off. (An item showing 0 wanted is not done: nothing was bought.)
+  bool done() const { return wanted > 0 && bought >= wanted; }
   friend bool operator==(const ItemView&, const ItemView&) = default;
 };
 struct ListView {
   std::string title;
-  std::vector<ItemView> items;  // visible items, sorted by name
+  // Visible items in display order: first what is still to buy, then what
+  // is done; within each, grouped by category in the list's aisle order
+  // (categories not in it follow in collation order, kDefaultCategory
+  // last), and by display name in ICU collation order within a group.
+  std::vector<ItemView> items;
+  std::vector<std::string> aisles;  // the list's order of categories
   bool deleted = false;
 };
 
 class ListState {
  public:
   using Items = absl::btree_map<std::string, Item, std::less<>>;
+  // Each writer's display name, keyed by the writer (its register's dot).
+  using Authors = absl::btree_map<ReplicaId, Register>;
+
+  struct Parts {
+    CausalContext context;
+    std::optional<Title> title;
+    Items items;
+    // The aisle order: category names joined by '\n' (names never hold
+    // one: CleanSpace collapses blanks).
+    Register aisles;
+    Authors authors;
+    bool deleted = false;
+  };
 
   ListState() = default;
 
   // Assembles a decoded state and validates it (see Validate()).
-  static absl::StatusOr<ListState> FromParts(CausalContext context,
-                                             std::optional<Title> title,
-                                             Items items, bool deleted);
+  static absl::StatusOr<ListState> FromParts(Parts parts);
   static ListState Tombstone();
 
   // Checks what a decoder cannot: names are 1..kMaxNameBytes of valid UTF-8
-  // (titles may be empty), counters >= 1, resets never ahead of their
-  // entry, quantities within kMaxAbsQuantity, every dot inside the context,
+  // (titles may be empty), notes up to kMaxNoteBytes, counters >= 1, resets
+  // never ahead of their entry, quantities within kMaxAbsQuantity, every
+  // dot inside the context, an author's register written by that author,
   // a tombstone empty, size limits. INVALID_ARGUMENT says what is wrong.
   absl::Status Validate() const;
 
@@ -145,18 +221,44 @@ class ListState {
                                    uint64_t now_micros);
   absl::StatusOr<ListState> Rename(Writer writer, absl::string_view title,
                                    uint64_t now_micros);
-  // Want `count` more of `name`; adds the item when absent.
+  //
+  // Item calls take the name as typed (cleaned by the caller) and find the
+  // item by its key (text::ItemKey).
+  //
+  // Want `count` more of `name`; adds the item when absent. The display
+  // name becomes `name`. `category`, when not empty, is given to an item
+  // that has none yet (a home's remembered category).
   absl::StatusOr<ListState> Add(Writer writer, absl::string_view name,
-                                int64_t count);
+                                int64_t count, absl::string_view category = {});
   // Want `count` fewer, never below zero; an empty delta when already zero.
+  // With `take_off_when_none`, an item left with nothing wanted or bought
+  // is taken off in the same change (what undoing its addition means).
   absl::StatusOr<ListState> Remove(Writer writer, absl::string_view name,
-                                   int64_t count);
-  // Takes the item off the list: clears what this replica has observed.
+                                   int64_t count,
+                                   bool take_off_when_none = false);
+  // Takes the item off the list: clears what this replica has observed,
+  // and its note.
   absl::StatusOr<ListState> RemoveItem(Writer writer, absl::string_view name);
   // Mark `count` bought; count 0 means all still wanted (an empty delta when
   // nothing is).
   absl::StatusOr<ListState> Buy(Writer writer, absl::string_view name,
                                 int64_t count);
+  // Mark `count` fewer bought, never below zero; 0 means all of them.
+  absl::StatusOr<ListState> Unbuy(Writer writer, absl::string_view name,
+                                  int64_t count);
+  // Sets the item's note (up to kMaxNoteBytes of UTF-8; empty clears it).
+  absl::StatusOr<ListState> SetNote(Writer writer, absl::string_view name,
+                                    absl::string_view note);
+  // Sets the item's category (a cleaned name; empty: kDefaultCategory).
+  absl::StatusOr<ListState> SetCategory(Writer writer, absl::string_view name,
+                                        absl::string_view category);
+  // Sets the list's aisle order: up to kMaxAisles cleaned category names,
+  // no two with the same key. INVALID_ARGUMENT otherwise.
+  absl::StatusOr<ListState> SetAisles(Writer writer,
+                                      const std::vector<std::string>& aisles);
+  // Takes every fully bought item (ItemView::done) off the list, in one
+  // change; an empty delta when there is none.
+  absl::StatusOr<ListState> Clear(Writer writer);
   // Deletes the list for everyone; the state becomes the tombstone.
   ListState Delete();
 
@@ -169,16 +271,27 @@ class ListState {
   ListState DeltaSince(const CausalContext& known) const;
 
   ListView View() const;
+  // The item `name` (as typed) finds, visible or not; nullopt when the
+  // list has no record of it. ItemAt takes the exact key.
+  std::optional<ItemView> ItemViewOf(absl::string_view name) const;
+  std::optional<ItemView> ItemAt(const std::string& key) const;
+  // The key of the item `name` finds: ItemKey(name), or a key from before
+  // keys were normalized whose ItemKey is the same (a visible one first).
+  std::string KeyOf(absl::string_view name) const;
   // Items currently on the list.
   size_t VisibleItems() const;
+  std::vector<std::string> Aisles() const;
 
   bool deleted() const { return deleted_; }
   bool empty() const {
-    return !deleted_ && !title_ && items_.empty() && context_.empty();
+    return !deleted_ && !title_ && items_.empty() && context_.empty() &&
+           !aisles_.set() && authors_.empty();
   }
   const CausalContext& context() const { return context_; }
   const std::optional<Title>& title() const { return title_; }
   const Items& items() const { return items_; }
+  const Register& aisles() const { return aisles_; }
+  const Authors& authors() const { return authors_; }
 
   friend bool operator==(const ListState&, const ListState&) = default;
 
@@ -189,13 +302,24 @@ class ListState {
   // Applies `change` to the writer's entry of item `name` under a new dot
   // and returns the delta holding the whole item.
   template <typename Change>
-  ListState ChangeItem(Writer writer, absl::string_view name, Change change);
+  ListState ChangeItem(const Writer& writer, const std::string& key,
+                       Change change);
+  // Writes `value` into `reg` as change `dot`, ordered after what it held.
+  void WriteRegister(const Writer& writer, Dot dot, Register& reg,
+                     absl::string_view value);
+  // Adds the writer's display name to this state and `delta` when new.
+  void RecordAuthor(const Writer& writer, ListState& delta);
+  // The visible item `name` finds, or NOT_FOUND.
+  absl::StatusOr<Items::iterator> FindVisible(absl::string_view name);
+  ItemView ViewOf(const std::string& key, const Item& item) const;
   absl::StatusOr<ListState> SetTitle(Writer writer, absl::string_view title,
                                      uint64_t now_micros);
 
   CausalContext context_;
   std::optional<Title> title_;
   Items items_;
+  Register aisles_;
+  Authors authors_;
   bool deleted_ = false;
 };
 
@@ -204,6 +328,8 @@ class ListState {
 absl::Status ValidateName(absl::string_view name, absl::string_view what,
                           bool allow_empty = false);
 absl::Status ValidateCount(int64_t count, absl::string_view what);
+// A note: at most kMaxNoteBytes of valid UTF-8 (empty is none).
+absl::Status ValidateNote(absl::string_view note);
 
 }  // namespace shoplist::crdt
 

@@ -1,12 +1,82 @@
 #include "text/text.h"
 
+#include <unicode/coll.h>
+#include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
 #include <unicode/utf8.h>
 
 #include <cstdint>
+#include <memory>
 
 namespace shoplist::text {
+namespace {
+
+icu::UnicodeString FromUtf8(absl::string_view s) {
+  return icu::UnicodeString::fromUTF8(
+      icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
+}
+
+std::string ToUtf8(const icu::UnicodeString& u) {
+  std::string out;
+  u.toUTF8String(out);
+  return out;
+}
+
+bool IsAscii(absl::string_view s) {
+  for (char c : s) {
+    if (static_cast<unsigned char>(c) >= 0x80) return false;
+  }
+  return true;
+}
+
+// ASCII White_Space: tab, newline, vertical tab, form feed, return, space
+// (U+001C..U+001F are not White_Space).
+bool IsAsciiSpace(char c) { return c == ' ' || (c >= '\t' && c <= '\r'); }
+
+std::string CollapseAscii(absl::string_view s, bool lower) {
+  std::string out;
+  out.reserve(s.size());
+  bool pending_space = false;
+  for (char c : s) {
+    if (IsAsciiSpace(c)) {
+      pending_space = !out.empty();
+      continue;
+    }
+    if (pending_space) out.push_back(' ');
+    pending_space = false;
+    out.push_back(lower && c >= 'A' && c <= 'Z' ? static_cast<char>(c + 32)
+                                                : c);
+  }
+  return out;
+}
+
+icu::UnicodeString Nfc(const icu::UnicodeString& u) {
+  UErrorCode error = U_ZERO_ERROR;
+  const icu::Normalizer2* nfc = icu::Normalizer2::getNFCInstance(error);
+  if (U_FAILURE(error)) return u;
+  icu::UnicodeString out = nfc->normalize(u, error);
+  return U_FAILURE(error) ? u : out;
+}
+
+icu::UnicodeString CollapseUnicode(const icu::UnicodeString& in) {
+  icu::UnicodeString out;
+  bool pending_space = false;
+  for (int32_t i = 0; i < in.length();) {
+    const UChar32 c = in.char32At(i);
+    i = in.moveIndex32(i, 1);
+    if (u_isUWhiteSpace(c)) {
+      pending_space = !out.isEmpty();
+      continue;
+    }
+    if (pending_space) out.append(static_cast<UChar>(' '));
+    pending_space = false;
+    out.append(c);
+  }
+  return out;
+}
+
+}  // namespace
 
 std::string TrimSpace(absl::string_view s) {
   const auto* bytes = reinterpret_cast<const uint8_t*>(s.data());
@@ -30,13 +100,48 @@ std::string TrimSpace(absl::string_view s) {
   return std::string(s.substr(begin, end - begin));
 }
 
+std::string CleanSpace(absl::string_view s) {
+  if (IsAscii(s)) return CollapseAscii(s, /*lower=*/false);
+  return ToUtf8(Nfc(CollapseUnicode(FromUtf8(s))));
+}
+
+std::string ItemKey(absl::string_view s) {
+  if (IsAscii(s)) return CollapseAscii(s, /*lower=*/true);
+  // Canonical caseless matching: fold a decomposed string, then compose.
+  UErrorCode error = U_ZERO_ERROR;
+  const icu::Normalizer2* nfd = icu::Normalizer2::getNFDInstance(error);
+  icu::UnicodeString u = CollapseUnicode(FromUtf8(s));
+  if (U_SUCCESS(error)) u = nfd->normalize(u, error);
+  u.foldCase();
+  return ToUtf8(Nfc(u));
+}
+
 std::string FoldCase(absl::string_view s) {
-  icu::UnicodeString unicode = icu::UnicodeString::fromUTF8(
-      icu::StringPiece(s.data(), static_cast<int32_t>(s.size())));
+  icu::UnicodeString unicode = FromUtf8(s);
   unicode.foldCase();
-  std::string out;
-  unicode.toUTF8String(out);
-  return out;
+  return ToUtf8(unicode);
+}
+
+std::string SortKey(absl::string_view s) {
+  // A collator is costly to make and not safe to share while in use.
+  thread_local std::unique_ptr<icu::Collator> collator = [] {
+    UErrorCode error = U_ZERO_ERROR;
+    std::unique_ptr<icu::Collator> c(
+        icu::Collator::createInstance(icu::Locale::getRoot(), error));
+    return U_FAILURE(error) ? nullptr : std::move(c);
+  }();
+  if (collator == nullptr) return std::string(s);
+  const icu::UnicodeString u = FromUtf8(s);
+  std::string key(64, '\0');
+  int32_t n = collator->getSortKey(u, reinterpret_cast<uint8_t*>(key.data()),
+                                   static_cast<int32_t>(key.size()));
+  if (n > static_cast<int32_t>(key.size())) {
+    key.resize(n);
+    n = collator->getSortKey(u, reinterpret_cast<uint8_t*>(key.data()), n);
+  }
+  // The key ends in a NUL that memcmp order does not need.
+  key.resize(n > 0 ? n - 1 : 0);
+  return key;
 }
 
 }  // namespace shoplist::text

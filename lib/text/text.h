@@ -1,13 +1,14 @@
-// Text as people type it: Unicode-aware trimming and case folding for
-// item names, titles and the names people give lists on the command line.
-// Built on ICU (Debian's libicu), never on hand-made tables.
+// Text as people type it: Unicode-aware cleaning, matching keys and
+// display order for item names, titles, categories and the names people
+// give lists on the command line. Built on ICU (Debian's libicu), never on
+// hand-made tables.
 //
 // Every function takes UTF-8 and returns UTF-8. Input that is not valid
-// UTF-8 is handled without crashing: trimming stops at the first invalid
-// byte, folding replaces invalid sequences with U+FFFD. Callers that must
-// refuse invalid UTF-8 validate first (crdt::ValidateName).
+// UTF-8 is handled without crashing: invalid sequences become U+FFFD (and
+// TrimSpace stops at the first one). Callers that must refuse invalid
+// UTF-8 validate first (crdt::ValidateName).
 //
-// Thread-safe: no state.
+// Thread-safe: no shared mutable state (collators are per thread).
 #ifndef SHOPLIST_TEXT_TEXT_H_
 #define SHOPLIST_TEXT_TEXT_H_
 
@@ -23,9 +24,26 @@ namespace shoplist::text {
 // typed with a stray blank means.
 std::string TrimSpace(absl::string_view s);
 
+// A name as typed, tidied for display: Unicode NFC, trimmed, and every
+// inner run of White_Space collapsed to one U+0020 SPACE. So "Oat \t milk"
+// is "Oat milk", and an "é" typed as e + U+0301 is the one code point.
+std::string CleanSpace(absl::string_view s);
+
+// The key that makes one item of each thing: CleanSpace, then full case
+// folding, then NFC ("  Milk", "milk" and "MILK" share the key "milk";
+// "Straße" and "STRASSE" share "strasse"). Idempotent:
+// ItemKey(ItemKey(s)) == ItemKey(s). ASCII input takes a fast path with
+// the same result.
+std::string ItemKey(absl::string_view s);
+
 // Full Unicode case folding ("Straße" and "STRASSE" fold alike), for
 // matching without regard to case. Not for display.
 std::string FoldCase(absl::string_view s);
+
+// A byte string whose memcmp order is the ICU root collation order of `s`
+// (so "eggs" sorts before "Milk", and "Äpfel" next to "Apfel"): sort by it
+// to show names as people expect.
+std::string SortKey(absl::string_view s);
 
 }  // namespace shoplist::text
 

@@ -290,9 +290,12 @@ TEST(ListStateTest, ValidateRejectsDotsOutsideTheContext) {
   ListState list;
   Must(list.Add(kAlice, "milk", 1));
   ListState::Items items = list.items();
-  auto bad = ListState::FromParts(CausalContext(), std::nullopt, items, false);
+  ListState::Parts parts;
+  parts.items = items;
+  auto bad = ListState::FromParts(parts);
   EXPECT_EQ(bad.status().code(), absl::StatusCode::kInvalidArgument);
-  auto good = ListState::FromParts(list.context(), std::nullopt, items, false);
+  parts.context = list.context();
+  auto good = ListState::FromParts(parts);
   EXPECT_TRUE(good.ok());
 }
 
