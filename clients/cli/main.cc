@@ -11,6 +11,7 @@
 #include <optional>
 #include <string>
 #include <thread>
+#include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/status/statusor.h"
@@ -111,8 +112,12 @@ int main(int argc, char** argv) {
   auto* cmd_new = app.add_subcommand("new", "Create a list here; print its ID");
   cmd_new->add_option("TITLE", title, "Title")->required();
   auto* cmd_lists = app.add_subcommand("lists", "Lists in this home");
-  auto* cmd_show = app.add_subcommand("show", "Items of a list");
+  bool verbose = false;
+  auto* cmd_show = app.add_subcommand(
+      "show", "Items of a list: to buy by aisle, then bought");
   cmd_show->add_option("LIST", list, kList)->required();
+  cmd_show->add_flag("-v,--verbose", verbose,
+                     "Say who changed each item last, and when");
   auto* cmd_add = app.add_subcommand("add", "Want N more of ITEM (default 1)");
   cmd_add->add_option("LIST", list, kList)->required();
   cmd_add->add_option("ITEM", item, "Item name")->required();
@@ -127,6 +132,47 @@ int main(int argc, char** argv) {
   cmd_buy->add_option("LIST", list, kList)->required();
   cmd_buy->add_option("ITEM", item, "Item name")->required();
   cmd_buy->add_option("N", count, "How many")->check(positive);
+  auto* cmd_unbuy = app.add_subcommand(
+      "unbuy", "Unmark N of ITEM as bought (default: all of them)");
+  cmd_unbuy->add_option("LIST", list, kList)->required();
+  cmd_unbuy->add_option("ITEM", item, "Item name")->required();
+  cmd_unbuy->add_option("N", count, "How many")->check(positive);
+  std::string text;
+  auto* cmd_note = app.add_subcommand(
+      "note", "Set ITEM's note (up to 1 KiB); without TEXT clear it");
+  cmd_note->add_option("LIST", list, kList)->required();
+  cmd_note->add_option("ITEM", item, "Item name")->required();
+  cmd_note->add_option("TEXT", text, "The note");
+  auto* cmd_category = app.add_subcommand(
+      "category", "Put ITEM in aisle NAME; later adds of ITEM here use it too");
+  cmd_category->add_option("LIST", list, kList)->required();
+  cmd_category->add_option("ITEM", item, "Item name")->required();
+  cmd_category->add_option("NAME", text, "Category, e.g. Dairy")->required();
+  std::vector<std::string> aisles;
+  auto* cmd_aisles = app.add_subcommand(
+      "aisles", "Print the list's order of aisles, or set it to NAME...");
+  cmd_aisles->add_option("LIST", list, kList)->required();
+  cmd_aisles->add_option("NAME", aisles, "Categories in store order");
+  bool clear_aisles = false;
+  cmd_aisles->add_flag("--clear", clear_aisles, "Forget the order");
+  auto* cmd_clear =
+      app.add_subcommand("clear", "Take every fully bought item off the list");
+  cmd_clear->add_option("LIST", list, kList)->required();
+  auto* cmd_undo = app.add_subcommand(
+      "undo", "Take back this home's last change to LIST (again: further)");
+  cmd_undo->add_option("LIST", list, kList)->required();
+  size_t log_limit = shoplist::client::kMaxLogEvents;
+  auto* cmd_log =
+      app.add_subcommand("log", "Recent changes to LIST: what, who, when");
+  cmd_log->add_option("LIST", list, kList)->required();
+  cmd_log->add_option("-n,--limit", log_limit, "At most this many (newest)")
+      ->check(CLI::Range(size_t{1}, shoplist::client::kMaxLogEvents));
+  auto* cmd_config = app.add_subcommand("config", "This home's settings");
+  cmd_config->require_subcommand(1);
+  std::optional<std::string> person;
+  auto* cmd_config_name = cmd_config->add_subcommand(
+      "name", "Print or set the name others see on your changes");
+  cmd_config_name->add_option("NAME", person, "Your name (default: $USER)");
   auto* cmd_rename = app.add_subcommand("rename", "Give a list a new title");
   cmd_rename->add_option("LIST", list, kList)->required();
   cmd_rename->add_option("TITLE", title, "New title")->required();
@@ -223,6 +269,54 @@ int main(int argc, char** argv) {
   if (cmd_buy->parsed()) {
     return change(ChangeKind::kBuy, home.Buy(list, item, count), count);
   }
+  if (cmd_unbuy->parsed()) {
+    return change(ChangeKind::kUnbuy, home.Unbuy(list, item, count), count);
+  }
+  if (cmd_note->parsed()) {
+    return change(ChangeKind::kNote, home.SetNote(list, item, text),
+                  std::nullopt);
+  }
+  if (cmd_category->parsed()) {
+    return change(ChangeKind::kCategory, home.SetCategory(list, item, text),
+                  std::nullopt);
+  }
+  if (cmd_aisles->parsed()) {
+    if (aisles.empty() && !clear_aisles) {
+      return Finish<ListInfo>(home.Show(list), out, [&](const ListInfo& l) {
+        out.Aisles(l);
+        return 0;
+      });
+    }
+    return change(ChangeKind::kAisles, home.SetAisles(list, aisles),
+                  std::nullopt);
+  }
+  if (cmd_clear->parsed()) {
+    return change(ChangeKind::kClear, home.Clear(list), std::nullopt);
+  }
+  if (cmd_undo->parsed()) {
+    return change(ChangeKind::kUndo, home.Undo(list), std::nullopt);
+  }
+  if (cmd_log->parsed()) {
+    absl::StatusOr<ListInfo> shown = home.Show(list);
+    if (!shown.ok()) {
+      out.Error(shown.status());
+      return ExitCode(shown.status());
+    }
+    return Finish<std::vector<LogEntry>>(
+        home.Log(shown->id, log_limit), out,
+        [&](const std::vector<LogEntry>& entries) {
+          out.Log(*shown, entries);
+          return 0;
+        });
+  }
+  if (cmd_config_name->parsed()) {
+    return Finish<std::string>(
+        person ? home.SetPersonName(*person) : home.PersonName(), out,
+        [&](const std::string& name) {
+          out.Name(name);
+          return 0;
+        });
+  }
   if (cmd_rename->parsed()) {
     return change(ChangeKind::kRename, home.Rename(list, title), std::nullopt);
   }
@@ -235,7 +329,7 @@ int main(int argc, char** argv) {
   }
   if (cmd_show->parsed()) {
     return Finish<ListInfo>(home.Show(list), out, [&](const ListInfo& l) {
-      out.Show(l);
+      out.Show(l, verbose);
       return 0;
     });
   }

@@ -27,6 +27,47 @@ std::string DisplayTitle(const ListInfo& list) {
   return list.title;
 }
 
+// "when" in a person's words: the time today, the date otherwise.
+std::string When(absl::Time t, absl::Time now) {
+  if (t <= absl::UnixEpoch()) return "some time ago";
+  const absl::TimeZone zone = absl::LocalTimeZone();
+  const bool today = absl::FormatTime("%Y-%m-%d", t, zone) ==
+                     absl::FormatTime("%Y-%m-%d", now, zone);
+  return absl::FormatTime(today ? "%H:%M" : "%Y-%m-%d %H:%M", t, zone);
+}
+
+std::string Who(const std::string& by, bool by_me) {
+  if (by_me) return by.empty() ? "you" : by + " (you)";
+  return by.empty() ? "someone" : by;
+}
+
+// One history event as a sentence without its subject.
+std::string Describe(const client::LogEntry& e) {
+  if (e.kind == "add") return absl::StrFormat("added %d %s", e.count, e.item);
+  if (e.kind == "remove") {
+    return absl::StrFormat("wants %d fewer %s", e.count, e.item);
+  }
+  if (e.kind == "take_off") return absl::StrFormat("took %s off", e.item);
+  if (e.kind == "buy") return absl::StrFormat("bought %d %s", e.count, e.item);
+  if (e.kind == "unbuy") {
+    return absl::StrFormat("unmarked %d %s as bought", e.count, e.item);
+  }
+  if (e.kind == "note") {
+    return e.text.empty() ? absl::StrFormat("cleared the note of %s", e.item)
+                          : absl::StrFormat("noted %s: %s", e.item, e.text);
+  }
+  if (e.kind == "category") {
+    return absl::StrFormat("put %s in %s", e.item, e.text);
+  }
+  if (e.kind == "rename")
+    return absl::StrFormat("renamed the list '%s'", e.text);
+  if (e.kind == "aisles") {
+    return e.text.empty() ? "cleared the aisle order"
+                          : absl::StrFormat("set the aisles: %s", e.text);
+  }
+  return e.kind;
+}
+
 class TextOutput final : public Output {
  public:
   TextOutput(std::ostream& out, std::ostream& err, std::string proxies)
@@ -51,22 +92,39 @@ class TextOutput final : public Output {
     }
   }
 
-  void Show(const ListInfo& list) override {
+  void Show(const ListInfo& list, bool verbose) override {
     out_ << DisplayTitle(list) << "  (" << list.id << ")\n";
-    if (list.items.empty()) {
-      out_ << "  (no items)\n";
-    } else {
-      size_t width = 4;
-      for (const auto& item : list.items) {
-        width = std::max(width, item.name.size());
+    if (list.items.empty()) out_ << "  (no items)\n";
+    size_t width = 4;
+    for (const auto& item : list.items) {
+      width = std::max(width, item.name.size());
+    }
+    const absl::Time now = absl::Now();
+    // Items come in display order: to buy first, grouped by aisle, then
+    // the bought ones.
+    bool in_bought = false;
+    const std::string* group = nullptr;
+    for (const auto& item : list.items) {
+      if (item.done() && !in_bought) {
+        in_bought = true;
+        group = nullptr;
+        out_ << "  bought\n";
       }
-      out_ << absl::StrFormat("  %-*s  %6s  %6s\n", width, "ITEM", "WANTED",
-                              "BOUGHT");
-      for (const auto& item : list.items) {
-        out_ << absl::StrFormat("  %-*s  %6d  %6d%s\n", width, item.name,
-                                item.wanted, item.bought,
-                                item.done() ? "  done" : "");
+      if (!in_bought && (group == nullptr || *group != item.category)) {
+        group = &item.category;
+        out_ << "  " << item.category << "\n";
       }
+      std::string amount =
+          item.bought > 0
+              ? absl::StrFormat("%d of %d", item.bought, item.wanted)
+              : absl::StrFormat("%d", item.wanted);
+      out_ << absl::StrFormat("    %-*s  %8s", width, item.name, amount);
+      if (verbose) {
+        out_ << "   " << Who(item.changed_by, false) << ", "
+             << When(item.changed_at, now);
+      }
+      out_ << "\n";
+      if (!item.note.empty()) out_ << "      " << item.note << "\n";
     }
     if (list.unsynced > 0) {
       out_ << "  " << list.unsynced << " change(s) not synced yet\n";
@@ -114,6 +172,20 @@ class TextOutput final : public Output {
       case ChangeKind::kRename:
         out_ << "renamed " << r.list.id << " to '" << r.list.title << "'\n";
         break;
+      case ChangeKind::kUnbuy:
+      case ChangeKind::kNote:
+      case ChangeKind::kCategory:
+      case ChangeKind::kAisles:
+      case ChangeKind::kClear:
+      case ChangeKind::kUndo:
+        if (r.events.empty()) {
+          out_ << "nothing to change in '" << title << "'\n";
+        }
+        for (const client::LogEntry& e : r.events) {
+          out_ << (kind == ChangeKind::kUndo ? "undone: " : "") << Describe(e)
+               << " in '" << title << "'\n";
+        }
+        break;
     }
     Note(r.sync, "changes are saved in this home and will sync later");
   }
@@ -128,7 +200,7 @@ class TextOutput final : public Output {
            << "; the list fills in at the next sync\n";
       return;
     }
-    Show(r.list);
+    Show(r.list, false);
   }
 
   void Sync(const std::vector<SyncReport>& reports) override {
@@ -148,6 +220,31 @@ class TextOutput final : public Output {
     }
     err_ << "synced " << synced << " list(s)\n";
   }
+
+  void Log(const ListInfo& list,
+           const std::vector<client::LogEntry>& entries) override {
+    if (entries.empty()) {
+      out_ << "no changes recorded for '" << DisplayTitle(list) << "' yet\n";
+    }
+    const absl::Time now = absl::Now();
+    for (const client::LogEntry& e : entries) {
+      out_ << absl::StrFormat("%16s  %s %s\n", When(e.at, now),
+                              Who(e.by, e.by_me), Describe(e));
+    }
+  }
+
+  void Aisles(const ListInfo& list) override {
+    if (list.aisles.empty()) {
+      out_ << "no aisle order for '" << DisplayTitle(list)
+           << "': categories show alphabetically, Other last\n";
+      return;
+    }
+    for (size_t i = 0; i < list.aisles.size(); ++i) {
+      out_ << i + 1 << ". " << list.aisles[i] << "\n";
+    }
+  }
+
+  void Name(const std::string& name) override { out_ << name << "\n"; }
 
   void Forget(const client::ForgetResult& r) override {
     err_ << "forgot '" << DisplayTitle(r.list)
@@ -247,7 +344,9 @@ class JsonOutput final : public Output {
   void Lists(const std::vector<ListInfo>& lists) override {
     Print(client::ListsJson(lists));
   }
-  void Show(const ListInfo& list) override { Print(client::ShowJson(list)); }
+  void Show(const ListInfo& list, bool) override {
+    Print(client::ShowJson(list));
+  }
   void Share(const ListInfo& list) override { Print(client::ShowJson(list)); }
   void Change(ChangeKind, const ChangeResult& r,
               std::optional<int64_t>) override {
@@ -259,6 +358,14 @@ class JsonOutput final : public Output {
   void Sync(const std::vector<SyncReport>& reports) override {
     Print(client::SyncJson(reports));
   }
+  void Log(const ListInfo& list,
+           const std::vector<client::LogEntry>& entries) override {
+    Print(client::LogJson(list, entries));
+  }
+  void Aisles(const ListInfo& list) override {
+    Print(client::AislesJson(list));
+  }
+  void Name(const std::string& name) override { Print(client::NameJson(name)); }
   void Forget(const client::ForgetResult& r) override {
     Print(client::ForgetJson(r));
   }

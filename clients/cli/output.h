@@ -18,19 +18,36 @@
 namespace shoplist::cli {
 
 // The change commands, for their wording.
-enum class ChangeKind { kNew, kAdd, kRemove, kBuy, kRename };
+enum class ChangeKind {
+  kNew,
+  kAdd,
+  kRemove,
+  kBuy,
+  kUnbuy,
+  kNote,
+  kCategory,
+  kAisles,
+  kClear,
+  kUndo,
+  kRename,
+};
 
 class Output {
  public:
   virtual ~Output() = default;
   virtual void Lists(const std::vector<client::ListInfo>& lists) = 0;
-  virtual void Show(const client::ListInfo& list) = 0;
+  // `verbose`: who changed each item last, and when.
+  virtual void Show(const client::ListInfo& list, bool verbose) = 0;
   virtual void Share(const client::ListInfo& list) = 0;
   // `count` is the count asked for (add, remove, buy), if any.
   virtual void Change(ChangeKind kind, const client::ChangeResult& result,
                       std::optional<int64_t> count) = 0;
   virtual void Join(const client::JoinResult& result) = 0;
   virtual void Sync(const std::vector<client::SyncReport>& reports) = 0;
+  virtual void Log(const client::ListInfo& list,
+                   const std::vector<client::LogEntry>& entries) = 0;
+  virtual void Aisles(const client::ListInfo& list) = 0;
+  virtual void Name(const std::string& name) = 0;
   virtual void Forget(const client::ForgetResult& result) = 0;
   virtual void Delete(const client::DeleteResult& result) = 0;
   virtual void NotDeleted() = 0;  // the person answered no

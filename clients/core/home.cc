@@ -1,27 +1,68 @@
 #include "clients/core/home.h"
 
+#include <cstdlib>
 #include <map>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "clients/core/list_resolver.h"
 #include "codec/operation.h"
+#include "crdt/list_diff.h"
 #include "crdt/list_id.h"
 #include "text/text.h"
 
 namespace shoplist::client {
 namespace {
 
-ItemInfo InfoOf(const crdt::ItemView& item) {
-  return ItemInfo{item.name, item.wanted, item.bought};
+constexpr char kPersonNameSetting[] = "person_name";
+
+std::string CategorySetting(absl::string_view item) {
+  return absl::StrCat("category/", text::ItemKey(item));
 }
 
-std::optional<ItemInfo> FindItem(const ListInfo& list,
-                                 const std::string& name) {
+ItemInfo InfoOf(const crdt::ItemView& item) {
+  return ItemInfo{
+      item.key,
+      item.name,
+      item.wanted,
+      item.bought,
+      item.note,
+      item.category,
+      item.changed_by_name,
+      absl::FromUnixMicros(static_cast<int64_t>(item.changed_at_micros))};
+}
+
+std::optional<ItemInfo> FindItem(const ListInfo& list, const std::string& key) {
   for (const ItemInfo& item : list.items) {
-    if (item.name == name) return item;
+    if (item.key == key) return item;
   }
   return std::nullopt;
+}
+
+std::vector<v1::LogEvent> ToRecords(
+    const std::vector<crdt::ListEvent>& events) {
+  std::vector<v1::LogEvent> records;
+  for (const crdt::ListEvent& e : events) {
+    v1::LogEvent& r = records.emplace_back();
+    r.set_kind(crdt::KindName(e.kind));
+    r.set_item(e.item);
+    r.set_count(e.count);
+    r.set_text(e.text);
+    r.set_by(e.by);
+    r.set_by_name(e.by_name);
+    r.set_at_micros(e.at_micros);
+  }
+  return records;
+}
+
+LogEntry EntryOf(const v1::LogEvent& r, crdt::ReplicaId me) {
+  return LogEntry{r.kind(),
+                  r.item(),
+                  r.count(),
+                  r.text(),
+                  r.by_name(),
+                  r.by() == me,
+                  absl::FromUnixMicros(static_cast<int64_t>(r.at_micros()))};
 }
 
 SyncReport Report(const LocalList& list, SyncReport::Outcome outcome) {
@@ -54,9 +95,12 @@ ListInfo InfoOf(const LocalList& list) {
   } else if (list.awaiting_fetch) {
     info.phase = ListInfo::Phase::kAwaitingFetch;
   }
-  for (const crdt::ItemView& item : list.state.View().items) {
+  crdt::ListView view = list.state.View();
+  for (const crdt::ItemView& item : view.items) {
     info.items.push_back(InfoOf(item));
   }
+  info.aisles = std::move(view.aisles);
+  info.undoable = list.undo.size();
   info.unsynced = list.UnsyncedChanges();
   info.in_cloud = list.on_server;
   return info;
@@ -186,7 +230,8 @@ SyncReport Home::SyncList(LocalStore& store, const std::string& id,
   const bool deleting = sent.pending.deleted();
   const SyncReport before = Report(current, SyncReport::Outcome::kSynced);
   const size_t unsynced = current.UnsyncedChanges();
-  current.state.Merge(reply->missing);
+  const std::vector<v1::LogEvent> events = ToRecords(
+      crdt::EventsOf(MergeRemote(current, reply->missing), current.state));
   // What was sent is acknowledged. Changes made while the call was out
   // stay pending (sent again next time: merging is idempotent).
   if (current.pending == sent.pending) current.pending = crdt::ListState();
@@ -204,7 +249,7 @@ SyncReport Home::SyncList(LocalStore& store, const std::string& id,
     if (!deleting) report.dropped_changes = unsynced;
     return report;
   }
-  if (absl::Status s = store.Save(current); !s.ok()) {
+  if (absl::Status s = store.Save(current, events); !s.ok()) {
     SyncReport report = before;
     report.outcome = SyncReport::Outcome::kFailed;
     report.error = std::string(s.message());
@@ -263,12 +308,12 @@ absl::StatusOr<ChangeResult> Home::New(absl::string_view title) {
   if (!store.ok()) return store.status();
   {
     absl::MutexLock lock(&records_mu_);
-    absl::StatusOr<uint64_t> replica = (*store)->ReplicaId();
-    if (!replica.ok()) return replica.status();
+    absl::StatusOr<crdt::Writer> writer = WriterOf(**store);
+    if (!writer.ok()) return writer.status();
     LocalList list;
     list.id = *id;
     absl::StatusOr<crdt::ListState> delta =
-        codec::ApplyOperation(operation, *replica, NowMicros(), list.state);
+        codec::ApplyOperation(operation, *writer, NowMicros(), list.state);
     if (!delta.ok()) return delta.status();
     list.pending = *std::move(delta);
     if (absl::Status s = (*store)->Save(list); !s.ok()) return s;
@@ -281,8 +326,36 @@ absl::StatusOr<ChangeResult> Home::New(absl::string_view title) {
   return result;
 }
 
+absl::StatusOr<crdt::Writer> Home::WriterOf(LocalStore& store) {
+  absl::StatusOr<uint64_t> replica = store.ReplicaId();
+  if (!replica.ok()) return replica.status();
+  crdt::Writer writer(*replica);
+  absl::StatusOr<std::optional<std::string>> name =
+      store.Setting(kPersonNameSetting);
+  if (!name.ok()) return name.status();
+  if (*name) {
+    writer.name = **name;
+  } else if (const char* user = std::getenv("USER"); user != nullptr) {
+    absl::StatusOr<std::string> clean = codec::CleanName(user, "name");
+    if (clean.ok()) writer.name = *clean;
+  }
+  return writer;
+}
+
+crdt::ListDiff Home::MergeRemote(LocalList& list,
+                                 const crdt::ListState& delta) {
+  if (delta.deleted() || list.state.deleted()) {
+    list.state.Merge(delta);
+    return {};
+  }
+  const crdt::ListState before = list.state;
+  list.state.Merge(delta);
+  return crdt::Diff(before, list.state, delta);
+}
+
 absl::StatusOr<ChangeResult> Home::Change(absl::string_view typed,
-                                          const v1::Operation& operation) {
+                                          std::vector<v1::Operation> operations,
+                                          bool undo) {
   absl::StatusOr<Lease> store = Acquire();
   if (!store.ok()) return store.status();
   std::string id;
@@ -299,6 +372,7 @@ absl::StatusOr<ChangeResult> Home::Change(absl::string_view typed,
     SyncList(**store, id, options_.change_timeout);
   }
   std::string item;
+  std::vector<LogEntry> entries;
   {
     absl::MutexLock lock(&records_mu_);
     absl::StatusOr<std::optional<LocalList>> loaded = (*store)->Load(id);
@@ -311,18 +385,67 @@ absl::StatusOr<ChangeResult> Home::Change(absl::string_view typed,
       return absl::UnavailableError(
           "this list has not been fetched yet; sync when online");
     }
-    absl::StatusOr<uint64_t> replica = (*store)->ReplicaId();
-    if (!replica.ok()) return replica.status();
-    absl::StatusOr<crdt::ListState> delta =
-        codec::ApplyOperation(operation, *replica, NowMicros(), list.state);
-    if (!delta.ok()) return delta.status();
-    item = ChangedItem(*delta);
-    list.pending.Merge(*delta);
-    // The change is durable here, with its pending delta, before anything
-    // is reported or sent.
-    if (absl::Status s = (*store)->Save(list); !s.ok()) return s;
+    if (undo) {
+      if (list.undo.empty()) {
+        return absl::FailedPreconditionError(absl::StrCat(
+            "nothing of this home's to undo in '", InfoOf(list).title, "'"));
+      }
+      operations.assign(list.undo.back().operations().begin(),
+                        list.undo.back().operations().end());
+      list.undo.pop_back();
+    }
+    absl::StatusOr<crdt::Writer> writer = WriterOf(**store);
+    if (!writer.ok()) return writer.status();
+    std::vector<std::pair<std::string, std::string>> remember;
+    for (v1::Operation& op : operations) {
+      if (op.has_add() && op.add().category().empty()) {
+        absl::StatusOr<std::optional<std::string>> category =
+            (*store)->Setting(CategorySetting(op.add().item()));
+        if (!category.ok()) return category.status();
+        if (*category) op.mutable_add()->set_category(**category);
+      }
+      if (op.has_category() && !undo) {
+        remember.emplace_back(CategorySetting(op.category().item()),
+                              op.category().category());
+      }
+    }
+    const crdt::ListState before = list.state;
+    crdt::ListState delta;
+    for (const v1::Operation& op : operations) {
+      absl::StatusOr<crdt::ListState> one =
+          codec::ApplyOperation(op, *writer, NowMicros(), list.state);
+      if (!one.ok()) {
+        if (undo) continue;  // that part no longer applies
+        return one.status();
+      }
+      delta.Merge(*one);
+    }
+    const crdt::ListDiff diff = crdt::Diff(before, list.state, delta);
+    if (!undo && !diff.empty()) {
+      std::vector<v1::Operation> back = codec::UndoOperations(diff);
+      if (!back.empty()) {
+        v1::UndoStep& step = list.undo.emplace_back();
+        for (v1::Operation& op : back) *step.add_operations() = std::move(op);
+      }
+    }
+    const std::vector<v1::LogEvent> events =
+        ToRecords(crdt::EventsOf(diff, list.state));
+    for (const v1::LogEvent& e : events) {
+      entries.push_back(EntryOf(e, writer->replica));
+    }
+    item = ChangedItem(delta);
+    list.pending.Merge(delta);
+    // The change is durable here, with its pending delta, undo step and
+    // history, before anything is reported or sent.
+    if (absl::Status s = (*store)->Save(list, events); !s.ok()) return s;
+    for (const auto& [key, category] : remember) {
+      if (absl::Status s = (*store)->SetSetting(key, category); !s.ok()) {
+        return s;
+      }
+    }
   }
   ChangeResult result;
+  result.events = std::move(entries);
   result.sync = SyncList(**store, id, options_.change_timeout);
   absl::StatusOr<std::optional<LocalList>> list = (*store)->Load(id);
   if (!list.ok()) return list.status();
@@ -332,8 +455,14 @@ absl::StatusOr<ChangeResult> Home::Change(absl::string_view typed,
     result.list.id = id;
     result.list.title = result.sync.title;
   }
-  result.item_name = item;
-  if (!item.empty()) result.item = FindItem(result.list, item);
+  if (!item.empty()) {
+    result.item = FindItem(result.list, item);
+    result.item_name = result.item ? result.item->name : item;
+    if (!result.item && *list) {
+      if (auto gone = (*list)->state.ItemAt(item))
+        result.item_name = gone->name;
+    }
+  }
   return result;
 }
 
@@ -367,11 +496,97 @@ absl::StatusOr<ChangeResult> Home::Buy(absl::string_view list,
   return Change(list, operation);
 }
 
+absl::StatusOr<ChangeResult> Home::Unbuy(absl::string_view list,
+                                         absl::string_view item,
+                                         std::optional<int64_t> count) {
+  v1::Operation operation;
+  operation.mutable_unbuy()->set_item(std::string(item));
+  operation.mutable_unbuy()->set_count(count.value_or(0));
+  return Change(list, operation);
+}
+
+absl::StatusOr<ChangeResult> Home::SetNote(absl::string_view list,
+                                           absl::string_view item,
+                                           absl::string_view note) {
+  v1::Operation operation;
+  operation.mutable_note()->set_item(std::string(item));
+  operation.mutable_note()->set_note(std::string(note));
+  return Change(list, operation);
+}
+
+absl::StatusOr<ChangeResult> Home::SetCategory(absl::string_view list,
+                                               absl::string_view item,
+                                               absl::string_view category) {
+  v1::Operation operation;
+  operation.mutable_category()->set_item(std::string(item));
+  operation.mutable_category()->set_category(std::string(category));
+  return Change(list, operation);
+}
+
+absl::StatusOr<ChangeResult> Home::SetAisles(
+    absl::string_view list, const std::vector<std::string>& order) {
+  v1::Operation operation;
+  for (const std::string& name : order) {
+    operation.mutable_aisles()->add_categories(name);
+  }
+  if (order.empty()) operation.mutable_aisles();
+  return Change(list, operation);
+}
+
+absl::StatusOr<ChangeResult> Home::Clear(absl::string_view list) {
+  v1::Operation operation;
+  operation.mutable_clear_bought();
+  return Change(list, operation);
+}
+
 absl::StatusOr<ChangeResult> Home::Rename(absl::string_view list,
                                           absl::string_view title) {
   v1::Operation operation;
   operation.mutable_rename()->set_title(std::string(title));
   return Change(list, operation);
+}
+
+absl::StatusOr<ChangeResult> Home::Undo(absl::string_view list) {
+  return Change(list, std::vector<v1::Operation>{}, /*undo=*/true);
+}
+
+absl::StatusOr<std::vector<LogEntry>> Home::Log(absl::string_view typed,
+                                                size_t limit) {
+  absl::StatusOr<Lease> store = Acquire();
+  if (!store.ok()) return store.status();
+  absl::MutexLock lock(&records_mu_);
+  absl::StatusOr<LocalList> list = Resolve(**store, typed);
+  if (!list.ok()) return list.status();
+  absl::StatusOr<uint64_t> me = (*store)->ReplicaId();
+  if (!me.ok()) return me.status();
+  absl::StatusOr<std::vector<v1::LogEvent>> events =
+      (*store)->Log(list->id, limit);
+  if (!events.ok()) return events.status();
+  std::vector<LogEntry> entries;
+  for (const v1::LogEvent& e : *events) entries.push_back(EntryOf(e, *me));
+  return entries;
+}
+
+absl::StatusOr<std::string> Home::PersonName() {
+  absl::StatusOr<Lease> store = Acquire();
+  if (!store.ok()) return store.status();
+  absl::MutexLock lock(&records_mu_);
+  absl::StatusOr<crdt::Writer> writer = WriterOf(**store);
+  if (!writer.ok()) return writer.status();
+  return writer->name;
+}
+
+absl::StatusOr<std::string> Home::SetPersonName(absl::string_view typed) {
+  absl::StatusOr<std::string> name = codec::CleanName(typed, "name");
+  if (!name.ok()) return name.status();
+  absl::StatusOr<Lease> store = Acquire();
+  if (!store.ok()) return store.status();
+  absl::MutexLock lock(&records_mu_);
+  if (absl::Status s = (*store)->SetSetting(kPersonNameSetting, *name);
+      !s.ok()) {
+    return s;
+  }
+  return *name;
 }
 
 absl::StatusOr<JoinResult> Home::Join(absl::string_view typed) {
@@ -584,30 +799,23 @@ bool Home::MergeWatched(
     if (!loaded.ok()) return true;
     if (!*loaded) return false;  // forgotten meanwhile
     LocalList& list = **loaded;
-    const crdt::ListView before = list.state.View();
-    list.state.Merge(delta);
+    const std::string title_before = InfoOf(list).title;
+    const crdt::ListDiff diff = MergeRemote(list, delta);
+    const std::vector<v1::LogEvent> events =
+        ToRecords(crdt::EventsOf(diff, list.state));
     event.id = id;
     event.at = options_.clock();
     if (list.state.deleted()) {
       if (!(*store)->Forget(id).ok()) return true;
-      event.title = before.title;
+      event.title = title_before;
       event.deleted = true;
     } else {
-      if (!(*store)->Save(list).ok()) return true;
-      const crdt::ListView after = list.state.View();
-      event.title = after.title;
-      event.title_changed = before.title != after.title;
-      std::map<std::string, crdt::ItemView> old_items;
-      for (const crdt::ItemView& i : before.items) old_items[i.name] = i;
-      for (const crdt::ItemView& i : after.items) {
-        auto it = old_items.find(i.name);
-        if (it == old_items.end() || !(it->second == i)) {
-          event.changes.push_back({i.name, i.wanted, i.bought, false});
-        }
-        if (it != old_items.end()) old_items.erase(it);
-      }
-      for (const auto& [name, item] : old_items) {
-        event.changes.push_back({name, 0, 0, true});
+      if (!(*store)->Save(list, events).ok()) return true;
+      event.title = InfoOf(list).title;
+      event.title_changed = diff.title_before.has_value();
+      for (const crdt::ItemChange& c : diff.items) {
+        event.changes.push_back(
+            {c.after.name, c.after.wanted, c.after.bought, !c.after.visible});
       }
       if (!event.title_changed && event.changes.empty()) return true;
     }

@@ -46,6 +46,7 @@
 #include "clients/core/results.h"
 #include "clients/core/sync_engine.h"
 #include "clients/core/watcher.h"
+#include "crdt/list_diff.h"
 #include "shoplist/v1/list_service.pb.h"
 
 namespace shoplist::client {
@@ -106,8 +107,42 @@ class Home {
   absl::StatusOr<ChangeResult> Buy(absl::string_view list,
                                    absl::string_view item,
                                    std::optional<int64_t> count);
+  // count nullopt: everything bought.
+  absl::StatusOr<ChangeResult> Unbuy(absl::string_view list,
+                                     absl::string_view item,
+                                     std::optional<int64_t> count);
+  // An empty note clears it.
+  absl::StatusOr<ChangeResult> SetNote(absl::string_view list,
+                                       absl::string_view item,
+                                       absl::string_view note);
+  // Also remembered in this home: a later Add of that item name, to any
+  // list, gives it this category when it has none.
+  absl::StatusOr<ChangeResult> SetCategory(absl::string_view list,
+                                           absl::string_view item,
+                                           absl::string_view category);
+  absl::StatusOr<ChangeResult> SetAisles(absl::string_view list,
+                                         const std::vector<std::string>& order);
+  // Takes every fully bought item off the list, as one change.
+  absl::StatusOr<ChangeResult> Clear(absl::string_view list);
   absl::StatusOr<ChangeResult> Rename(absl::string_view list,
                                       absl::string_view title);
+  // Takes back this home's latest change to the list that is not undone
+  // yet, as a new change (codec::UndoOperations); again walks further
+  // back. FAILED_PRECONDITION when there is nothing to undo. Parts that no
+  // longer apply (an item someone took off meanwhile) are skipped.
+  absl::StatusOr<ChangeResult> Undo(absl::string_view list);
+
+  // The list's recent history as this home saw it, newest first (at most
+  // kMaxLogEvents are kept).
+  absl::StatusOr<std::vector<LogEntry>> Log(absl::string_view list,
+                                            size_t limit = kMaxLogEvents);
+
+  // --- The person. The display name travels with this home's changes;
+  // unset, it is $USER.
+  absl::StatusOr<std::string> PersonName();
+  // Sets it (cleaned like a title; INVALID_ARGUMENT when blank or too
+  // long) and returns it.
+  absl::StatusOr<std::string> SetPersonName(absl::string_view name);
 
   // --- The cloud.
   // Keeps a replica of the shared list `id` here and fetches it. Offline,
@@ -150,9 +185,23 @@ class Home {
   // Finds `typed` among the home's lists. REQUIRES: records_mu_.
   absl::StatusOr<LocalList> Resolve(LocalStore& store, absl::string_view typed)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(records_mu_);
-  // Applies `operation` to the list `typed` names, stores it, syncs it.
+  // Applies `operations` as one change to the list `typed` names (with a
+  // remembered category for a new item), records its history and, unless
+  // it is an undo, how to undo it; stores it, syncs it. An undo skips
+  // operations that fail.
   absl::StatusOr<ChangeResult> Change(absl::string_view typed,
-                                      const v1::Operation& operation);
+                                      std::vector<v1::Operation> operations,
+                                      bool undo = false);
+  absl::StatusOr<ChangeResult> Change(absl::string_view typed,
+                                      const v1::Operation& operation) {
+    return Change(typed, std::vector<v1::Operation>{operation});
+  }
+  // The writer this home's changes are made as. REQUIRES: records_mu_.
+  absl::StatusOr<crdt::Writer> WriterOf(LocalStore& store)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(records_mu_);
+  // Merges what the cloud sent into `list` and returns what it changed.
+  static crdt::ListDiff MergeRemote(LocalList& list,
+                                    const crdt::ListState& delta);
   // Syncs the stored list `id` and merges the reply into what is stored
   // then. `not_found` (optional) is set when the cloud does not know it.
   SyncReport SyncList(LocalStore& store, const std::string& id,

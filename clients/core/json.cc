@@ -36,13 +36,34 @@ const char* OutcomeName(SyncReport::Outcome outcome) {
   return "failed";
 }
 
+std::string Rfc3339(absl::Time t) {
+  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
+}
+
+// Times before any change was timed (states from earlier versions) are
+// unknown: null.
+Json TimeOrNull(absl::Time t) {
+  return t <= absl::UnixEpoch() ? Json() : Json(Rfc3339(t));
+}
+
 }  // namespace
 
 Json ToJson(const ItemInfo& item) {
   return {{"name", item.name},
           {"wanted", item.wanted},
           {"bought", item.bought},
-          {"done", item.done()}};
+          {"done", item.done()},
+          {"note", item.note},
+          {"category", item.category},
+          {"changed_by", item.changed_by},
+          {"changed_at", TimeOrNull(item.changed_at)}};
+}
+
+Json ToJson(const LogEntry& entry) {
+  return {
+      {"kind", entry.kind},        {"item", entry.item}, {"count", entry.count},
+      {"text", entry.text},        {"by", entry.by},     {"by_me", entry.by_me},
+      {"at", TimeOrNull(entry.at)}};
 }
 
 Json ToJson(const ListInfo& list) {
@@ -52,9 +73,11 @@ Json ToJson(const ListInfo& list) {
           {"title", list.title},
           {"phase", PhaseName(list.phase)},
           {"items", std::move(items)},
+          {"aisles", list.aisles},
           {"to_buy", list.to_buy()},
           {"unsynced", list.unsynced},
-          {"in_cloud", list.in_cloud}};
+          {"in_cloud", list.in_cloud},
+          {"undoable", list.undoable}};
 }
 
 Json ToJson(const SyncReport& report) {
@@ -75,8 +98,7 @@ Json ToJson(const WatchEvent& event) {
   }
   return {{"id", event.id},
           {"title", event.title},
-          {"at",
-           absl::FormatTime(absl::RFC3339_sec, event.at, absl::UTCTimeZone())},
+          {"at", Rfc3339(event.at)},
           {"title_changed", event.title_changed},
           {"changes", std::move(changes)},
           {"deleted", event.deleted}};
@@ -96,9 +118,12 @@ Json ListsJson(const std::vector<ListInfo>& lists) {
 Json ShowJson(const ListInfo& list) { return {{"list", ToJson(list)}}; }
 
 Json ChangeJson(const ChangeResult& result) {
+  Json events = Json::array();
+  for (const LogEntry& e : result.events) events.push_back(ToJson(e));
   return {{"list", ToJson(result.list)},
           {"item_name", result.item_name},
           {"item", result.item ? ToJson(*result.item) : Json()},
+          {"events", std::move(events)},
           {"sync", ToJson(result.sync)}};
 }
 
@@ -121,5 +146,18 @@ Json ForgetJson(const ForgetResult& result) {
 Json DeleteJson(const DeleteResult& result) {
   return {{"deleted", ToJson(result.list)}, {"sync", ToJson(result.sync)}};
 }
+
+Json LogJson(const ListInfo& list, const std::vector<LogEntry>& entries) {
+  Json events = Json::array();
+  for (const LogEntry& e : entries) events.push_back(ToJson(e));
+  return {
+      {"id", list.id}, {"title", list.title}, {"events", std::move(events)}};
+}
+
+Json AislesJson(const ListInfo& list) {
+  return {{"id", list.id}, {"title", list.title}, {"aisles", list.aisles}};
+}
+
+Json NameJson(const std::string& name) { return {{"name", name}}; }
 
 }  // namespace shoplist::client

@@ -8,6 +8,7 @@
 #ifndef SHOPLIST_CLIENTS_CORE_JSON_H_
 #define SHOPLIST_CLIENTS_CORE_JSON_H_
 
+#include <string>
 #include <vector>
 
 #include "absl/status/status.h"
@@ -24,6 +25,7 @@ Json ToJson(const ItemInfo& item);
 Json ToJson(const ListInfo& list);
 Json ToJson(const SyncReport& report);
 Json ToJson(const WatchEvent& event);
+Json ToJson(const LogEntry& entry);
 // {"error": message, "code": "NOT_FOUND"}.
 Json ErrorJson(const absl::Status& status);
 
@@ -35,6 +37,9 @@ Json JoinJson(const JoinResult& result);
 Json SyncJson(const std::vector<SyncReport>& reports);
 Json ForgetJson(const ForgetResult& result);
 Json DeleteJson(const DeleteResult& result);
+Json LogJson(const ListInfo& list, const std::vector<LogEntry>& entries);
+Json AislesJson(const ListInfo& list);   // aisles LIST (reading)
+Json NameJson(const std::string& name);  // config name
 
 }  // namespace shoplist::client
 

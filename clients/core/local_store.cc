@@ -5,9 +5,11 @@
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
 #include "absl/time/clock.h"
 #include "codec/list_codec.h"
 #include "crdt/list_id.h"
+#include "leveldb/write_batch.h"
 #include "shoplist/v1/local.pb.h"
 
 namespace shoplist::client {
@@ -15,6 +17,15 @@ namespace {
 
 constexpr char kListPrefix[] = "list/";
 constexpr char kReplicaIdKey[] = "meta/replica_id";
+constexpr char kSettingPrefix[] = "setting/";
+
+std::string LogPrefix(const std::string& id) {
+  return absl::StrCat("log/", id, "/");
+}
+// Zero-padded so that keys sort by sequence.
+std::string LogKey(const std::string& id, uint64_t seq) {
+  return absl::StrFormat("log/%s/%020u", id, seq);
+}
 
 absl::Status FromLevelDb(const leveldb::Status& s) {
   if (s.ok()) return absl::OkStatus();
@@ -139,22 +150,87 @@ absl::StatusOr<std::optional<LocalList>> LocalStore::Load(
   list.pending = *std::move(pending);
   list.on_server = record.on_server();
   list.awaiting_fetch = record.awaiting_fetch();
+  list.undo.assign(record.undo().begin(), record.undo().end());
+  list.log_next = record.log_next();
   return list;
 }
 
-absl::Status LocalStore::Save(const LocalList& list) {
+absl::Status LocalStore::Save(LocalList& list,
+                              absl::Span<const v1::LogEvent> events) {
+  leveldb::WriteBatch batch;
+  for (const v1::LogEvent& event : events) {
+    batch.Put(LogKey(list.id, list.log_next), event.SerializeAsString());
+    if (list.log_next >= kMaxLogEvents) {
+      batch.Delete(LogKey(list.id, list.log_next - kMaxLogEvents));
+    }
+    ++list.log_next;
+  }
+  if (list.undo.size() > kMaxUndoSteps) {
+    list.undo.erase(list.undo.begin(),
+                    list.undo.end() - static_cast<long>(kMaxUndoSteps));
+  }
   v1::LocalList record;
   record.set_list_id(list.id);
   codec::EncodeState(list.state, record.mutable_state());
   codec::EncodeState(list.pending, record.mutable_pending());
   record.set_on_server(list.on_server);
   record.set_awaiting_fetch(list.awaiting_fetch);
-  return FromLevelDb(db_->Put(Synced(), absl::StrCat(kListPrefix, list.id),
-                              record.SerializeAsString()));
+  for (const v1::UndoStep& step : list.undo) *record.add_undo() = step;
+  record.set_log_next(list.log_next);
+  batch.Put(absl::StrCat(kListPrefix, list.id), record.SerializeAsString());
+  return FromLevelDb(db_->Write(Synced(), &batch));
 }
 
 absl::Status LocalStore::Forget(const std::string& id) {
-  return FromLevelDb(db_->Delete(Synced(), absl::StrCat(kListPrefix, id)));
+  leveldb::WriteBatch batch;
+  batch.Delete(absl::StrCat(kListPrefix, id));
+  const std::string prefix = LogPrefix(id);
+  std::unique_ptr<leveldb::Iterator> it(
+      db_->NewIterator(leveldb::ReadOptions()));
+  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
+       it->Next()) {
+    batch.Delete(it->key());
+  }
+  return FromLevelDb(db_->Write(Synced(), &batch));
+}
+
+absl::StatusOr<std::vector<v1::LogEvent>> LocalStore::Log(const std::string& id,
+                                                          size_t limit) {
+  std::vector<v1::LogEvent> events;
+  const std::string prefix = LogPrefix(id);
+  std::unique_ptr<leveldb::Iterator> it(
+      db_->NewIterator(leveldb::ReadOptions()));
+  // Newest first: from just past the last key, backwards.
+  it->Seek(absl::StrCat(prefix, "~"));
+  it->Valid() ? it->Prev() : it->SeekToLast();
+  for (; it->Valid() && it->key().starts_with(prefix) && events.size() < limit;
+       it->Prev()) {
+    v1::LogEvent event;
+    if (!event.ParseFromArray(it->value().data(),
+                              static_cast<int>(it->value().size()))) {
+      return absl::DataLossError(
+          absl::StrCat("the history of ", id, " is damaged"));
+    }
+    events.push_back(std::move(event));
+  }
+  if (!it->status().ok()) return FromLevelDb(it->status());
+  return events;
+}
+
+absl::StatusOr<std::optional<std::string>> LocalStore::Setting(
+    const std::string& key) {
+  std::string value;
+  leveldb::Status s = db_->Get(leveldb::ReadOptions(),
+                               absl::StrCat(kSettingPrefix, key), &value);
+  if (s.IsNotFound()) return std::nullopt;
+  if (!s.ok()) return FromLevelDb(s);
+  return value;
+}
+
+absl::Status LocalStore::SetSetting(const std::string& key,
+                                    const std::string& value) {
+  return FromLevelDb(
+      db_->Put(Synced(), absl::StrCat(kSettingPrefix, key), value));
 }
 
 }  // namespace shoplist::client

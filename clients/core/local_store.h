@@ -1,6 +1,8 @@
-// A home's storage: a LevelDB holding this home's replica id and, per
-// list, one LocalList record (state and pending changes together, so one
-// sync write is the whole change). Every write is synced to disk before it
+// A home's storage: a LevelDB holding this home's replica id, its
+// settings (the person's display name, the category last given to each
+// item name) and, per list, one LocalList record (state, pending changes
+// and undo steps together, so one sync write is the whole change) and the
+// list's bounded history. Every write is synced to disk before it
 // returns: a change reported as done survives a kill at any moment.
 //
 // Only Home (home.h) uses this. LevelDB admits one process at a time;
@@ -16,8 +18,10 @@
 
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "absl/types/span.h"
 #include "crdt/list_state.h"
 #include "leveldb/db.h"
+#include "shoplist/v1/local.pb.h"
 
 namespace shoplist::client {
 
@@ -27,10 +31,17 @@ struct LocalList {
   crdt::ListState pending;
   bool on_server = false;
   bool awaiting_fetch = false;
+  // Undo steps of this home's changes, the latest last (kMaxUndoSteps).
+  std::vector<v1::UndoStep> undo;
+  uint64_t log_next = 0;  // sequence number of the next history event
 
   // Pending changes, counted as items and title changes they carry.
   size_t UnsyncedChanges() const;
 };
+
+// The history a home keeps per list, and the undo steps.
+inline constexpr size_t kMaxLogEvents = 1'000;
+inline constexpr size_t kMaxUndoSteps = 100;
 
 class LocalStore {
  public:
@@ -44,8 +55,19 @@ class LocalStore {
   absl::StatusOr<std::vector<std::string>> ListIds();
   // nullopt when the list is not in this home.
   absl::StatusOr<std::optional<LocalList>> Load(const std::string& id);
-  absl::Status Save(const LocalList& list);
+  // Stores `list` and appends `events` to its history in one synced write,
+  // dropping events past the last kMaxLogEvents (advances list.log_next).
+  absl::Status Save(LocalList& list,
+                    absl::Span<const v1::LogEvent> events = {});
+  // Removes the list and its history.
   absl::Status Forget(const std::string& id);
+  // The list's history, newest first, at most `limit` events.
+  absl::StatusOr<std::vector<v1::LogEvent>> Log(const std::string& id,
+                                                size_t limit);
+
+  // Small settings by name; nullopt when never set.
+  absl::StatusOr<std::optional<std::string>> Setting(const std::string& key);
+  absl::Status SetSetting(const std::string& key, const std::string& value);
 
  private:
   explicit LocalStore(std::unique_ptr<leveldb::DB> db) : db_(std::move(db)) {}

@@ -14,12 +14,32 @@
 namespace shoplist::client {
 
 struct ItemInfo {
-  std::string name;
+  std::string key;   // the normalized name that makes it one item
+  std::string name;  // as the latest adder typed it
   int64_t wanted = 0;
   int64_t bought = 0;
+  std::string note;
+  std::string category;
+  // Who changed it last (a display name; empty when that writer gave
+  // none) and when, by that writer's clock.
+  std::string changed_by;
+  absl::Time changed_at = absl::UnixEpoch();
   // Everything wanted is bought (and something was wanted).
   bool done() const { return wanted > 0 && bought >= wanted; }
   friend bool operator==(const ItemInfo&, const ItemInfo&) = default;
+};
+
+// One event of a list's history (Home::Log), or of one change.
+struct LogEntry {
+  // "add", "remove", "take_off", "buy", "unbuy", "note", "category",
+  // "rename", "aisles" (crdt::KindName).
+  std::string kind;
+  std::string item;  // empty for list events
+  int64_t count = 0;
+  std::string text;    // the new note, category, title or aisle order
+  std::string by;      // display name; empty when the writer gave none
+  bool by_me = false;  // made in this home
+  absl::Time at = absl::UnixEpoch();
 };
 
 // A list as this home has it.
@@ -32,7 +52,12 @@ struct ListInfo {
   std::string id;
   std::string title;  // empty while awaiting fetch
   Phase phase = Phase::kReady;
-  std::vector<ItemInfo> items;  // visible items, sorted by name
+  // Visible items in display order (crdt::ListView): to buy first, then
+  // bought; by aisle in the list's order; by name within an aisle.
+  std::vector<ItemInfo> items;
+  std::vector<std::string> aisles;  // the list's order of categories
+  // Changes this home can undo.
+  size_t undoable = 0;
   // Changes made here that the cloud has not acknowledged (items and
   // titles they touch; a deletion counts one).
   size_t unsynced = 0;
@@ -69,6 +94,9 @@ struct ChangeResult {
   std::string item_name;
   // That item as it is now; nullopt for title changes and removed items.
   std::optional<ItemInfo> item;
+  // What the change did, as history events (for an undo: what it took
+  // back). Empty when it changed nothing.
+  std::vector<LogEntry> events;
   SyncReport sync;
 };
 
