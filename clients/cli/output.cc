@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "clients/core/json.h"
@@ -282,6 +283,9 @@ class TextOutput final : public Output {
     const std::string stamp =
         absl::FormatTime("%H:%M:%S ", e.at, absl::LocalTimeZone());
     if (e.title_changed) out_ << stamp << "title: " << e.title << "\n";
+    if (e.aisles_changed) {
+      out_ << stamp << "aisles: " << absl::StrJoin(e.aisles, ", ") << "\n";
+    }
     for (const auto& c : e.changes) {
       if (c.removed) {
         out_ << stamp << c.name << ": removed\n";

@@ -813,11 +813,15 @@ bool Home::MergeWatched(
       if (!(*store)->Save(list, events).ok()) return true;
       event.title = InfoOf(list).title;
       event.title_changed = diff.title_before.has_value();
+      if (diff.aisles_before) {
+        event.aisles_changed = true;
+        event.aisles = diff.aisles_after;
+      }
       for (const crdt::ItemChange& c : diff.items) {
         event.changes.push_back(
             {c.after.name, c.after.wanted, c.after.bought, !c.after.visible});
       }
-      if (!event.title_changed && event.changes.empty()) return true;
+      if (diff.empty()) return true;
     }
   }
   on_event(event);

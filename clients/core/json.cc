@@ -100,6 +100,8 @@ Json ToJson(const WatchEvent& event) {
           {"title", event.title},
           {"at", Rfc3339(event.at)},
           {"title_changed", event.title_changed},
+          {"aisles_changed", event.aisles_changed},
+          {"aisles", event.aisles},
           {"changes", std::move(changes)},
           {"deleted", event.deleted}};
 }

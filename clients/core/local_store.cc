@@ -43,7 +43,8 @@ leveldb::WriteOptions Synced() {
 
 size_t LocalList::UnsyncedChanges() const {
   if (pending.deleted()) return 1;
-  return pending.items().size() + (pending.title() ? 1 : 0);
+  return pending.items().size() + (pending.title() ? 1 : 0) +
+         (pending.aisles().set() ? 1 : 0);
 }
 
 std::string ResolveHome(const std::string& flag) {

@@ -131,8 +131,10 @@ struct WatchEvent {
   std::string title;  // as it is now
   absl::Time at;
   bool title_changed = false;
-  std::vector<Change> changes;  // items that differ, by name
-  bool deleted = false;         // the list was deleted; the watch ends
+  bool aisles_changed = false;
+  std::vector<std::string> aisles;  // the order, when it changed
+  std::vector<Change> changes;      // items that differ, by name
+  bool deleted = false;             // the list was deleted; the watch ends
 };
 
 }  // namespace shoplist::client

@@ -169,6 +169,16 @@ void UiServer::Routes() {
              Reply(home.Show(std::string(req.matches[1])), client::ShowJson,
                    res, hub, "");
            });
+  http.Get(R"(/api/lists/([a-z2-7]+)/log)",
+           [&](const httplib::Request& req, httplib::Response& res) {
+             const std::string id = req.matches[1];
+             absl::StatusOr<ListInfo> list = home.Show(id);
+             if (!list.ok()) return ReplyError(list.status(), res);
+             absl::StatusOr<std::vector<client::LogEntry>> log =
+                 home.Log(id, 100);
+             if (!log.ok()) return ReplyError(log.status(), res);
+             res.set_content(client::LogJson(*list, *log).dump(), kJson);
+           });
   http.Post(R"(/api/lists/([a-z2-7]+)/(\w+))", [&](const httplib::Request& req,
                                                    httplib::Response& res) {
     const std::string id = req.matches[1];
@@ -183,6 +193,25 @@ void UiServer::Routes() {
       Reply(home.Remove(id, item, *count), client::ChangeJson, res, hub, id);
     } else if (action == "buy") {
       Reply(home.Buy(id, item, *count), client::ChangeJson, res, hub, id);
+    } else if (action == "unbuy") {
+      Reply(home.Unbuy(id, item, *count), client::ChangeJson, res, hub, id);
+    } else if (action == "note") {
+      Reply(home.SetNote(id, item, req.get_param_value("note")),
+            client::ChangeJson, res, hub, id);
+    } else if (action == "category") {
+      Reply(home.SetCategory(id, item, req.get_param_value("category")),
+            client::ChangeJson, res, hub, id);
+    } else if (action == "aisles") {
+      // One form field per category, in order.
+      std::vector<std::string> order;
+      for (size_t i = 0; i < req.get_param_value_count("category"); ++i) {
+        order.push_back(req.get_param_value("category", i));
+      }
+      Reply(home.SetAisles(id, order), client::ChangeJson, res, hub, id);
+    } else if (action == "clear") {
+      Reply(home.Clear(id), client::ChangeJson, res, hub, id);
+    } else if (action == "undo") {
+      Reply(home.Undo(id), client::ChangeJson, res, hub, id);
     } else if (action == "rename") {
       Reply(home.Rename(id, req.get_param_value("title")), client::ChangeJson,
             res, hub, id);

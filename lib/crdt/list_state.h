@@ -283,6 +283,11 @@ class ListState {
   std::vector<std::string> Aisles() const;
 
   bool deleted() const { return deleted_; }
+  // Holds no change, at most a context: a delta that needs no write.
+  bool carries_no_change() const {
+    return !deleted_ && !title_ && items_.empty() && !aisles_.set() &&
+           authors_.empty();
+  }
   bool empty() const {
     return !deleted_ && !title_ && items_.empty() && context_.empty() &&
            !aisles_.set() && authors_.empty();

@@ -15,11 +15,6 @@
 namespace shoplist::node {
 namespace {
 
-// A delta that changes nothing: no title, no items, not a tombstone.
-bool CarriesNoChange(const crdt::ListState& delta) {
-  return !delta.deleted() && !delta.title() && delta.items().empty();
-}
-
 // One Watch call. Holds two references: gRPC's (until OnDone) and the
 // initial read's (until its callback), and deletes itself after both.
 // Changes that arrive while a write is in flight are coalesced: only the
@@ -81,7 +76,7 @@ class WatchWriter final : public grpc::ServerWriteReactor<v1::WatchEvent> {
     if (writing_ || finished_ || !pending_) return;
     crdt::ListState delta = pending_->DeltaSince(known_);
     bool deleted = pending_->deleted();
-    if (!deleted && delta.items().empty() && !delta.title()) {
+    if (!deleted && delta.carries_no_change()) {
       pending_.reset();  // nothing the watcher lacks
       return;
     }
@@ -185,7 +180,7 @@ grpc::ServerUnaryReactor* ListServiceImpl::Sync(
           reactor->Finish(grpc::Status::OK);
         });
   };
-  if (CarriesNoChange(sync->delta)) {
+  if (sync->delta.carries_no_change()) {
     answer_from_read(0);
     return reactor;
   }

@@ -19,6 +19,7 @@ const A_URL = env('UI_A_URL');
 const B_URL = env('UI_B_URL');
 const CLI = env('SHOPLIST_CLI');
 const HOME_A = env('HOME_A');
+const HOME_B = env('HOME_B');
 const PROXY = env('SHOPLIST_PROXY_ADDR');
 const CLUSTER_DIR = env('CLUSTER_DIR');
 const PROXY_BIN = env('SHOPLIST_PROXY_BIN');
@@ -121,6 +122,13 @@ async function addItem(page, name, count) {
   await page.fill('#add input[name=item]', name);
   await page.fill('#add input[name=count]', String(count));
   await page.click('#add button[type=submit]');
+}
+
+// Opens a <details> as a tap on its summary would, unless it is open.
+async function unfold(page, selector) {
+  if (!(await page.locator(selector).evaluate((d) => d.open))) {
+    await page.click(`${selector} > summary`);
+  }
 }
 
 async function screenshot(page, name) {
@@ -357,7 +365,7 @@ async function run_scenarios(pages, contextA) {
     check(milk && milk.wanted === 3 && milk.bought === 3,
       `shoplist-cli show on A's home: milk is ${JSON.stringify(milk)}, not 3 wanted, 3 bought`);
     const plain = await cli(HOME_A, 'show', id);
-    check(plain.code === 0 && /milk\s+3\s+3/.test(plain.stdout),
+    check(plain.code === 0 && /milk\s+3 of 3/.test(plain.stdout),
       `shoplist-cli show on A's home printed: ${plain.stdout}${plain.stderr}`);
   });
 
@@ -513,9 +521,93 @@ async function run_scenarios(pages, contextA) {
     await phone.goto(`${A_URL}#/list/${id}`);
     await waitItem(phone, 'phone', long, '0/1', 5000);
     await screenshot(phone, 'phone-list');
+    await phone.click(`summary[aria-label="More for ${long}"]`);
     await phone.click(`button[aria-label="Remove ${long}"]`);
     await waitItem(phone, 'phone', long, null, 5000);
     await waitItem(b, 'B', long, null, 5000);
+    await phone.close();
+    delete pages.phone;
+    await a.bringToFront();
+  });
+
+  await scenario('7. in the store: aisles, one tap to buy, undo, offline taps, clear', async () => {
+    const phone = await contextA.newPage();
+    watch('phone', phone);
+    pages.phone = phone;
+    await phone.setViewportSize({ width: 390, height: 844 });
+    await phone.goto(`${A_URL}#/list/${id}`);
+    await waitItem(phone, 'phone', 'eggs', '0/12', 5000);
+    const aisleOrder = (page) => page.$$eval('#items section.aisle', (s) => s.map((x) => x.dataset.aisle).join(','));
+
+    // Aisles: each item's aisle behind "⋯", the order in the settings.
+    for (const [item, aisle] of [['eggs', 'Dairy'], ['bread', 'Bakery']]) {
+      await phone.click(`summary[aria-label="More for ${item}"]`);
+      await phone.fill(`input[aria-label="Aisle of ${item}"]`, aisle);
+      await phone.click(`form[id="category-${item}"] button[type=submit]`);
+      await waitInPage(phone, ([item, aisle]) => document.querySelector(`section[data-aisle="${aisle}"] li[data-item="${item}"]`),
+        [item, aisle], 5000, `phone: ${item} is not under ${aisle}`);
+    }
+    await unfold(phone, '#settings');
+    await phone.fill('#aisles input[name=aisles]', 'Dairy, Bakery');
+    await phone.click('#aisles button[type=submit]');
+    await waitInPage(b, () => [...document.querySelectorAll('#items section.aisle')].map((x) => x.dataset.aisle).join(',') === 'Dairy,Bakery,Other',
+      null, 5000, 'B: the aisles are not in the order A set', async () => `B shows ${await aisleOrder(b)}`);
+    await waitInPage(phone, () => [...document.querySelectorAll('#items section.aisle')].map((x) => x.dataset.aisle).join(',') === 'Dairy,Bakery,Other',
+      null, 5000, 'phone: the aisles are not in the order it set', async () => `it shows ${await aisleOrder(phone)}`);
+    const cliAisles = JSON.parse((await cli(HOME_B, '--json', 'aisles', id)).stdout);
+    check(cliAisles.aisles.join(',') === 'Dairy,Bakery', `shoplist-cli aisles on B's home: ${JSON.stringify(cliAisles)}`);
+
+    // One tap buys, and the item moves to the folded "Bought" section; the
+    // toast takes it back.
+    await phone.click('button[aria-label="Bought apples"]');
+    await waitItem(phone, 'phone', 'apples', '1/1', 5000);
+    check(await phone.locator('#bought li[data-item="apples"]').count() === 1, 'phone: bought apples are not in the Bought section');
+    check(!(await phone.locator('#bought').evaluate((d) => d.open)), 'phone: the Bought section is not folded');
+    await waitItem(b, 'B', 'apples', '1/1', 5000);
+    const toast = (await phone.locator('#toast').textContent()).trim();
+    check(/^Bought apples/.test(toast), `phone: the toast says '${toast}'`);
+    await phone.click('#toast #undo');
+    await waitItem(phone, 'phone', 'apples', '0/1', 5000);
+    await waitItem(b, 'B', 'apples', '0/1', 5000);
+    // Another tap on a bought item unbuys it.
+    await phone.click('button[aria-label="Bought bread"]');
+    await waitItem(phone, 'phone', 'bread', '1/1', 5000);
+    await unfold(phone, '#bought');
+    await phone.click('button[aria-label="Not bought bread"]');
+    await waitItem(phone, 'phone', 'bread', '0/1', 5000);
+    await waitItem(b, 'B', 'bread', '0/1', 5000);
+    // The stepper.
+    await phone.click('button[aria-label="One more eggs"]');
+    await waitItem(b, 'B', 'eggs', '0/13', 5000);
+    // A note shows under the name on the other page, with who changed it.
+    await phone.click('summary[aria-label="More for eggs"]');
+    await phone.fill('input[aria-label="Note for eggs"]', 'free range, size M');
+    await phone.click('form[id="note-eggs"] button[type=submit]');
+    await waitInPage(b, () => document.querySelector('li[data-item="eggs"] .note')?.textContent === 'free range, size M',
+      null, 5000, 'B: the note of eggs does not show');
+    const who = await b.locator('li[data-item="eggs"] .who').textContent();
+    check(/alice/.test(who), `B: eggs say '${who}', not who changed them (alice)`);
+    await waitInPage(phone, () => document.querySelector('li[data-item="eggs"] .note'), null, 5000, 'phone: the note of eggs does not show');
+    await screenshot(phone, 'phone-store');
+
+    // Offline: a tap is kept on A, and reaches B once the proxy is back.
+    await stopProxy();
+    await waitStatus(phone, 'phone', 'offline', 5000);
+    await phone.click('button[aria-label="Bought butter"]');
+    await waitItem(phone, 'phone', 'butter', '2/2', 5000);
+    await sleep(500);
+    check(await meta(b, 'butter') === '0/2', 'B: shows butter bought while the proxy is down');
+    startProxy();
+    await waitItem(b, 'B', 'butter', '2/2', RECONNECT_LIMIT_MS);
+
+    // Clear bought: milk and butter go, in one change that one undo takes back.
+    await unfold(phone, '#bought');
+    await phone.locator('#clear').click();
+    await waitItem(b, 'B', 'milk', null, 5000);
+    await waitItem(b, 'B', 'butter', null, 5000);
+    await phone.click('#toast #undo');
+    await waitItem(b, 'B', 'milk', '3/3', 5000);
+    await waitItem(b, 'B', 'butter', '2/2', 5000);
     await phone.close();
     delete pages.phone;
     await a.bringToFront();
@@ -534,7 +626,7 @@ async function run_scenarios(pages, contextA) {
   });
 }
 
-const scenarios = 7;
+const scenarios = 8;
 main().then(() => {
   console.log(`ui_e2e: ${results.length} passed, 0 failed`);
 }, (e) => {

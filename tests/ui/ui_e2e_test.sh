@@ -82,7 +82,9 @@ for try in 1 2 3 4 5; do
 done
 proxy="127.0.0.1:$port"
 
-# Two people, each with a home and a page.
+# Two people, each with a home (and a name others see) and a page.
+"$cli" --home="$work/home-a" config name alice >/dev/null
+"$cli" --home="$work/home-b" config name bob >/dev/null
 port_a=$(free_port)
 port_b=$(free_port)
 while [ "$port_b" = "$port_a" ]; do port_b=$(free_port); done
@@ -132,6 +134,7 @@ mkdir -p "$root/docs"
 if [ "${SHOPLIST_UPDATE_SCREENSHOTS:-0}" = 1 ]; then
   cp "$artifacts/a-list.png" "$root/docs/ui-list.png"
   cp "$artifacts/a-lists.png" "$root/docs/ui-lists.png"
-  echo "ui_e2e: copied to $root/docs/ui-list.png and $root/docs/ui-lists.png"
+  cp "$artifacts/phone-store.png" "$root/docs/ui-store.png"
+  echo "ui_e2e: copied to $root/docs/ui-list.png, ui-lists.png and ui-store.png"
 fi
 status=0

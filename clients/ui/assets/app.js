@@ -83,7 +83,7 @@ async function render() {
   const generation = ++renderGeneration;
   const typed = new Map();
   for (const input of app.querySelectorAll('form input[name]')) {
-    if (input.name !== 'title' || input === document.activeElement) {
+    if (!['title', 'note', 'category', 'aisles'].includes(input.name) || input === document.activeElement) {
       typed.set(fieldKey(input), input.value);
     }
   }
@@ -150,45 +150,169 @@ async function remove(l) {
   try { reportSync(await api('POST', `/api/lists/${l.id}/delete`)); location.hash = '#/'; render(); } catch (e) { showError(e.message); }
 }
 
+// "14:02" today, "3 Dec" before: when an item last changed.
+function when(iso) {
+  if (!iso) return '';
+  const t = new Date(iso);
+  const today = new Date().toDateString() === t.toDateString();
+  return today ? t.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+    : t.toLocaleDateString([], { day: 'numeric', month: 'short' });
+}
+
+// The last change, in words, for the toast that offers to undo it.
+function describe(e) {
+  switch (e.kind) {
+    case 'add': return `Added ${e.count} ${e.item}`;
+    case 'remove': return `${e.count} fewer ${e.item}`;
+    case 'take_off': return `Took ${e.item} off`;
+    case 'buy': return `Bought ${e.item}`;
+    case 'unbuy': return `${e.item} not bought`;
+    case 'note': return e.text ? `Noted ${e.item}` : `Cleared the note of ${e.item}`;
+    case 'category': return `${e.item} in ${e.text}`;
+    case 'rename': return `Renamed to ${e.text}`;
+    case 'aisles': return 'Aisle order saved';
+    default: return 'Changed';
+  }
+}
+
+let toastTimer = null;
+
+// After every change: what it did, and a button that takes it back.
+function showToast(id, body, undone) {
+  const toast = document.getElementById('toast');
+  const events = body.events || [];
+  if (!events.length) { toast.hidden = true; return; }
+  const text = (undone ? 'Undone: ' : '') + describe(events[0]) + (events.length > 1 ? ` (+${events.length - 1})` : '');
+  const parts = [el('span', {}, text)];
+  if (!undone && body.list && body.list.undoable > 0) {
+    parts.push(el('button', { id: 'undo', onclick: () => undo(id) }, 'Undo'));
+  }
+  toast.replaceChildren(...parts);
+  toast.hidden = false;
+  clearTimeout(toastTimer);
+  toastTimer = setTimeout(() => { toast.hidden = true; }, 8000);
+}
+
+async function undo(id) {
+  try {
+    const body = await api('POST', `/api/lists/${id}/undo`);
+    if (!reportSync(body)) showToast(id, body, true);
+    render();
+  } catch (e) { showError(e.message); }
+}
+
+// One item: a big tap target that marks it bought (or not), a stepper for
+// the quantity, and the rest (note, aisle, remove) behind "⋯".
+function itemRow(id, i, act) {
+  const who = [i.changed_by, when(i.changed_at)].filter(Boolean).join(', ');
+  const tap = el('button', {
+    class: 'tap', 'aria-pressed': i.done ? 'true' : 'false',
+    'aria-label': i.done ? `Not bought ${i.name}` : `Bought ${i.name}`,
+    onclick: act(i.done ? 'unbuy' : 'buy', { item: i.name }),
+  },
+  el('span', { class: 'check', 'aria-hidden': 'true' }, i.done ? '✓' : ''),
+  el('span', { class: 'text' },
+    el('span', { class: 'name' }, i.name),
+    i.note ? el('span', { class: 'note' }, i.note) : '',
+    who ? el('span', { class: 'who' }, i.done ? `bought · ${who}` : who) : ''));
+  const stepper = el('span', { class: 'stepper' },
+    el('button', { onclick: act('remove', { item: i.name, count: 1 }), 'aria-label': `One fewer ${i.name}`, disabled: i.wanted > 0 ? null : '' }, '−'),
+    el('span', { class: 'meta', title: 'bought/wanted' }, `${i.bought}/${i.wanted}`),
+    el('button', { onclick: act('add', { item: i.name, count: 1 }), 'aria-label': `One more ${i.name}` }, '+'));
+  const note = el('input', { name: 'note', value: i.note, placeholder: 'Note, e.g. the blue one', 'aria-label': `Note for ${i.name}`, maxlength: '1024' });
+  const category = el('input', { name: 'category', value: i.category === 'Other' ? '' : i.category, placeholder: 'Aisle, e.g. Dairy', 'aria-label': `Aisle of ${i.name}` });
+  const key = encodeURIComponent(i.name);
+  const more = el('details', { class: 'more' },
+    el('summary', { 'aria-label': `More for ${i.name}` }, '⋯'),
+    el('form', { id: `note-${key}`, onsubmit: (e) => { e.preventDefault(); act('note', { item: i.name, note: note.value })(); } },
+      note, el('button', { type: 'submit' }, 'Save note')),
+    el('form', { id: `category-${key}`, onsubmit: (e) => { e.preventDefault(); act('category', { item: i.name, category: category.value })(); } },
+      category, el('button', { type: 'submit' }, 'Set aisle')),
+    el('button', { class: 'danger', onclick: act('remove', { item: i.name }), 'aria-label': `Remove ${i.name}` }, 'Remove from list'));
+  return el('li', { 'data-item': i.name, class: i.done ? 'done' : '' }, tap, stepper, more);
+}
+
+// Which <details> are open survives a re-render (a push while one is open).
+function openDetails() {
+  return new Set([...app.querySelectorAll('details[data-key][open]')].map((d) => d.dataset.key));
+}
+
 async function renderList(id, generation) {
   const { list } = await api('GET', `/api/lists/${id}`);
   if (generation !== renderGeneration) return;
+  const open = openDetails();
+  for (const d of app.querySelectorAll('li[data-item] details.more[open]')) open.add(`more/${d.closest('li').dataset.item}`);
   const act = (action, params) => async () => {
-    try { reportSync(await api('POST', `/api/lists/${id}/${action}`, params)); render(); } catch (e) { showError(e.message); }
+    try {
+      const body = await api('POST', `/api/lists/${id}/${action}`, params);
+      if (!reportSync(body)) showToast(id, body, false);
+      // A change made from an item's "⋯" is done with it: fold it away (a
+      // push from elsewhere keeps it open).
+      for (const d of app.querySelectorAll('details.more[open]')) d.open = false;
+      render();
+    } catch (e) { showError(e.message); }
   };
-  const name = el('input', { name: 'item', placeholder: 'Item', 'aria-label': 'Item name', required: '' });
+  const name = el('input', { name: 'item', placeholder: 'Add an item', 'aria-label': 'Item name', required: '' });
   const count = el('input', { name: 'count', type: 'number', min: '1', value: '1', 'aria-label': 'How many' });
   const add = el('form', { id: 'add', onsubmit: async (e) => {
     e.preventDefault();
     try {
-      const gone = reportSync(await api('POST', `/api/lists/${id}/add`, { item: name.value, count: count.value }));
+      const body = await api('POST', `/api/lists/${id}/add`, { item: name.value, count: count.value });
+      const gone = reportSync(body);
+      if (!gone) showToast(id, body, false);
       name.value = ''; count.value = '1';
       await render();
       if (!gone) document.querySelector('#add input[name=item]').focus();
     }
     catch (err) { showError(err.message); }
   } }, name, count, el('button', { class: 'primary', type: 'submit' }, 'Add'));
+
+  // To buy, grouped by aisle in the list's order (the server's order), then
+  // the bought ones, folded away.
+  const groups = [];
+  const bought = [];
+  for (const i of list.items) {
+    if (i.done) { bought.push(i); continue; }
+    if (!groups.length || groups[groups.length - 1].name !== i.category) groups.push({ name: i.category, items: [] });
+    groups[groups.length - 1].items.push(i);
+  }
+  const sections = groups.map((g) => el('section', { class: 'aisle', 'data-aisle': g.name },
+    el('h2', {}, g.name), el('ul', {}, ...g.items.map((i) => itemRow(id, i, act)))));
+  const details = (key, summary, ...body) => {
+    const d = el('details', { 'data-key': key, id: key }, el('summary', {}, summary), ...body);
+    if (open.has(key)) d.open = true;
+    return d;
+  };
+  if (bought.length) {
+    sections.push(details('bought', `Bought (${bought.length})`,
+      el('ul', {}, ...bought.map((i) => itemRow(id, i, act))),
+      el('button', { id: 'clear', onclick: act('clear') }, 'Clear bought')));
+  }
+  const order = el('input', { name: 'aisles', value: list.aisles.join(', '), placeholder: 'e.g. Produce, Bakery, Dairy', 'aria-label': 'Aisle order' });
+  const aisles = el('form', { id: 'aisles', onsubmit: (e) => {
+    e.preventDefault();
+    const params = new URLSearchParams();
+    for (const a of order.value.split(',').map((s) => s.trim()).filter(Boolean)) params.append('category', a);
+    act('aisles', params)();
+  } }, order, el('button', { type: 'submit' }, 'Save order'));
   const title = el('input', { name: 'title', value: list.title, 'aria-label': 'List title' });
   const rename = el('form', { id: 'rename', onsubmit: async (e) => {
     e.preventDefault();
-    try { reportSync(await api('POST', `/api/lists/${id}/rename`, { title: title.value })); render(); } catch (err) { showError(err.message); }
+    act('rename', { title: title.value })();
   } }, title, el('button', { type: 'submit' }, 'Rename'));
-  const items = list.items.map((i) => el('li', { 'data-item': i.name, class: i.done ? 'done' : '' },
-    el('span', { class: 'name' }, i.name),
-    el('span', { class: 'meta' }, `${i.bought}/${i.wanted}`),
-    el('span', { class: 'actions' },
-      el('button', { onclick: act('add', { item: i.name, count: 1 }), 'aria-label': `One more ${i.name}` }, '+1'),
-      el('button', { onclick: act('remove', { item: i.name, count: 1 }), 'aria-label': `One fewer ${i.name}` }, '−1'),
-      el('button', { onclick: act('buy', { item: i.name }), 'aria-label': `Bought ${i.name}` }, 'Bought'),
-      el('button', { class: 'danger', onclick: act('remove', { item: i.name }), 'aria-label': `Remove ${i.name}` }, 'Remove'))));
   app.replaceChildren(
     el('p', {}, el('a', { href: '#/' }, '← All lists')),
     el('h1', { id: 'title' }, displayTitle(list)),
     el('p', { class: 'meta' }, 'ID ', el('span', { class: 'share' }, list.id),
       list.unsynced ? ` · ${list.unsynced} unsynced change(s)` : ''),
     add,
-    items.length ? el('ul', { id: 'items' }, ...items) : el('p', { class: 'meta' }, 'Nothing on this list yet.'),
-    rename);
+    list.items.length ? el('div', { id: 'items' }, ...sections) : el('p', { class: 'meta' }, 'Nothing on this list yet.'),
+    details('settings', 'Aisles and title',
+      el('p', { class: 'meta' }, 'Aisles in the order you walk the store; items show grouped that way.'),
+      aisles, rename));
+  for (const li of app.querySelectorAll('li[data-item]')) {
+    if (open.has(`more/${li.dataset.item}`)) li.querySelector('details.more').open = true;
+  }
 }
 
 function setStatus(online) {
