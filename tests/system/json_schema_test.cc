@@ -198,6 +198,21 @@ TEST_F(JsonSchemaTest, EveryCommandAndEveryApiCallPrintsWhatTheDocumentSays) {
   Json removed = Command("change", "a", {"remove", "Groceries", "eggs"});
   EXPECT_TRUE(removed["item"].is_null());
   EXPECT_EQ(removed["item_name"], "eggs");
+  Command("change", "a", {"add", "Groceries", "Bread"});
+  Command("change", "a", {"unbuy", "Groceries", "milk"});
+  Command("change", "a", {"buy", "Groceries", "milk"});
+  Command("change", "a", {"note", "Groceries", "bread", "sliced"});
+  Command("change", "a", {"category", "Groceries", "bread", "Bakery"});
+  Command("change", "a", {"aisles", "Groceries", "Bakery", "Dairy"});
+  Command("aisles", "a", {"aisles", "Groceries"});
+  Command("name", "a", {"config", "name", "Ann"});
+  EXPECT_EQ(Command("name", "a", {"config", "name"})["name"], "Ann");
+  Json cleared = Command("change", "a", {"clear", "Groceries"});
+  EXPECT_EQ(cleared["events"].size(), 1u) << cleared;
+  Json undone = Command("change", "a", {"undo", "Groceries"});
+  EXPECT_EQ(undone["events"][0]["kind"], "add") << undone;
+  Json history = Command("log", "a", {"log", "Groceries"});
+  EXPECT_EQ(history["events"][0]["by"], "Ann") << history;
   Command("change", "a", {"rename", "Groceries", "Groceries and more"});
   Command("lists", "a", {"lists"});
   Command("show", "a", {"show", "groc"});
@@ -290,6 +305,18 @@ TEST_F(JsonSchemaTest, EveryCommandAndEveryApiCallPrintsWhatTheDocumentSays) {
   post("change", at + "/buy", {{"item", "cake"}}, 200);
   post("change", at + "/remove", {{"item", "cake"}, {"count", "1"}}, 200);
   post("change", at + "/rename", {{"title", "Big party"}}, 200);
+  post("change", at + "/unbuy", {{"item", "cake"}}, 200);
+  post("change", at + "/note", {{"item", "cake"}, {"note", "chocolate"}}, 200);
+  post("change", at + "/category", {{"item", "cake"}, {"category", "Bakery"}},
+       200);
+  post("change", at + "/aisles",
+       {{"category", "Bakery"}, {"category", "Produce"}}, 200);
+  post("change", at + "/buy", {{"item", "cake"}}, 200);
+  post("change", at + "/clear", {}, 200);
+  post("change", at + "/undo", {}, 200);
+  get("log", at + "/log", 200);
+  post("error", at + "/note",
+       {{"item", "cake"}, {"note", std::string(1025, 'n')}}, 400);
   get("lists", "/api/lists", 200);
   get("show", at, 200);
   const std::string other =
