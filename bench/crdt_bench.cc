@@ -176,6 +176,103 @@ BENCHMARK(BM_MillionOpsThreeReplicas)
     ->Unit(benchmark::kMillisecond)
     ->Iterations(1);
 
+Writer At(ReplicaId id, uint64_t now, const char* name) {
+  Writer w(id);
+  w.now_micros = now;
+  w.name = name;
+  return w;
+}
+
+// Delta of one note change and of one category change on a 100-item list,
+// with the writer's name already known (it is sent once).
+void BM_NoteAndCategoryDeltas(benchmark::State& state) {
+  ListState list = BigList(kA, 100);
+  (void)list.Add(At(kB, 1, "Bob"), Name(7), 1);
+  size_t note_bytes = 0, category_bytes = 0;
+  uint64_t now = 1'764'633'600'000'000;  // 2025-12-02, micros
+  int i = 0;
+  for (auto _ : state) {
+    auto note = list.SetNote(At(kB, ++now, "Bob"), Name(7),
+                             "the blue one, 2% fat" + std::to_string(i++));
+    auto category = list.SetCategory(At(kB, ++now, "Bob"), Name(7),
+                                     i % 2 ? "Dairy" : "Fridge");
+    benchmark::DoNotOptimize(category);
+    note_bytes = EncodedBytes(*note);
+    category_bytes = EncodedBytes(*category);
+  }
+  state.counters["note_delta_bytes"] = static_cast<double>(note_bytes);
+  state.counters["category_delta_bytes"] = static_cast<double>(category_bytes);
+}
+BENCHMARK(BM_NoteAndCategoryDeltas)->Unit(benchmark::kMicrosecond);
+
+// A year of use: 52 weekly rounds by 3 homes. Each round adds 40 items
+// drawn from a 150-name vocabulary (some with a category), notes 5 of
+// them, buys them, then clears; every delta is encoded and merged by the
+// other homes. Reports the state's bytes at the end and times the merge
+// of two such states (each home's, one round apart).
+ListState YearOfUse(int weeks, ListState* week_before) {
+  std::mt19937_64 rng(52);
+  const ReplicaId ids[3] = {kA, kB, kC};
+  const char* names[3] = {"Ann", "Bob", "Cleo"};
+  const char* aisles[] = {"Produce", "Bakery", "Dairy", "Frozen", "Drinks"};
+  ListState homes[3];
+  uint64_t now = 1'764'633'600'000'000;
+  auto send = [&](int from, const ListState& delta) {
+    v1::ListState wire;
+    codec::EncodeState(delta, &wire);
+    for (int to = 0; to < 3; ++to) {
+      if (to != from) homes[to].Merge(*codec::DecodeState(wire));
+    }
+  };
+  send(0, *homes[0].Create(At(kA, now, names[0]), "Groceries", now));
+  send(0, *homes[0].SetAisles(At(kA, ++now, names[0]), {aisles, aisles + 5}));
+  for (int week = 0; week < weeks; ++week) {
+    if (week == weeks - 1 && week_before != nullptr) *week_before = homes[1];
+    std::vector<std::string> round;
+    for (int i = 0; i < 40; ++i) {
+      const int h = static_cast<int>(rng() % 3);
+      const int v = static_cast<int>(rng() % 150);
+      std::string item = "Item " + std::to_string(v);
+      Writer w = At(ids[h], now += 60'000'000, names[h]);
+      auto added = homes[h].Add(w, item, 1 + static_cast<int64_t>(rng() % 3),
+                                v % 3 == 0 ? aisles[v % 5] : "");
+      if (added.ok()) send(h, *added);
+      round.push_back(item);
+    }
+    for (int i = 0; i < 5; ++i) {
+      const int h = static_cast<int>(rng() % 3);
+      auto noted = homes[h].SetNote(
+          At(ids[h], now += 1'000'000, names[h]), round[rng() % round.size()],
+          "the usual brand, week " + std::to_string(week));
+      if (noted.ok()) send(h, *noted);
+    }
+    for (const std::string& item : round) {
+      const int h = static_cast<int>(rng() % 3);
+      auto bought =
+          homes[h].Buy(At(ids[h], now += 1'000'000, names[h]), item, 0);
+      if (bought.ok() && !bought->carries_no_change()) send(h, *bought);
+    }
+    const int h = static_cast<int>(rng() % 3);
+    send(h, *homes[h].Clear(At(ids[h], now += 1'000'000, names[h])));
+  }
+  return homes[0];
+}
+
+void BM_YearOfUse(benchmark::State& state) {
+  ListState week_before;
+  ListState year = YearOfUse(52, &week_before);
+  for (auto _ : state) {
+    state.PauseTiming();
+    ListState merged = week_before;
+    state.ResumeTiming();
+    merged.Merge(year);
+    benchmark::DoNotOptimize(merged);
+  }
+  state.counters["state_bytes"] = static_cast<double>(EncodedBytes(year));
+  state.counters["items_recorded"] = static_cast<double>(year.items().size());
+}
+BENCHMARK(BM_YearOfUse)->Unit(benchmark::kMicrosecond);
+
 }  // namespace
 }  // namespace shoplist::crdt
 

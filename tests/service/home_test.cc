@@ -6,6 +6,7 @@
 #include "clients/core/home.h"
 
 #include <chrono>
+#include <filesystem>
 #include <map>
 #include <memory>
 #include <optional>
@@ -596,6 +597,110 @@ TEST_F(HomeTest, AWatchPushesWhatIsPendingBeforeItAttaches) {
   EXPECT_TRUE((*watch)->Run().ok());
   ASSERT_EQ(watch_requests_.size(), 1u);
   EXPECT_EQ(codec::DecodeContext(watch_requests_[0].known())->empty(), false);
+}
+
+// A home written by shoplist-cli before item keys were normalized (commit
+// e883369): "Weekly shop" with Milk x2 and milk x1 as two items, eggs 2 of
+// 6 bought, bread bought, tea removed, Äpfel x3; offline, never synced.
+TEST_F(HomeTest, AHomeWrittenBeforeNormalizedNamesShowsTheSameItems) {
+  const std::filesystem::path fixture =
+      std::filesystem::path(SHOPLIST_FIXTURES) / "home-v13" / "db";
+  std::filesystem::copy(fixture, std::filesystem::path(home_dir_.path()) / "db",
+                        std::filesystem::copy_options::recursive);
+  absl::StatusOr<ListInfo> shown = home_->Show("Weekly shop");
+  ASSERT_TRUE(shown.ok()) << shown.status();
+  EXPECT_EQ(shown->id, "7v6ku77r2zcyzmypd3zd7s5ese");
+  std::map<std::string, std::pair<int64_t, int64_t>> items;
+  for (const ItemInfo& i : shown->items) {
+    items[i.name] = {i.wanted, i.bought};
+    EXPECT_EQ(i.changed_at, absl::UnixEpoch()) << "untimed before";
+    EXPECT_EQ(i.category, "Other");
+  }
+  EXPECT_EQ(items, (std::map<std::string, std::pair<int64_t, int64_t>>{
+                       {"Milk", {2, 0}},
+                       {"milk", {1, 0}},
+                       {"eggs", {6, 2}},
+                       {"bread", {1, 1}},
+                       {"Äpfel", {3, 0}}}));
+  EXPECT_EQ(shown->unsynced, 7u);
+  // It takes new changes, and "ÄPFEL" is the Äpfel stored as typed.
+  cloud_.up = true;
+  absl::StatusOr<ChangeResult> added = home_->Add("Weekly shop", "ÄPFEL", 1);
+  ASSERT_TRUE(added.ok()) << added.status();
+  ASSERT_TRUE(added->item.has_value());
+  EXPECT_EQ(added->item->wanted, 4);
+  EXPECT_EQ(added->list.items.size(), 5u);
+  EXPECT_EQ(added->sync.outcome, Outcome::kSynced);
+}
+
+TEST_F(HomeTest, UndoWalksBackThisHomesChangesOfflineAndSurvivesRestarts) {
+  cloud_.up = false;
+  const std::string id = NewList("Groceries");
+  ASSERT_TRUE(home_->Add(id, "milk", 2).ok());
+  ASSERT_TRUE(home_->Buy(id, "milk", std::nullopt).ok());
+  ASSERT_TRUE(home_->SetNote(id, "milk", "2% fat").ok());
+  EXPECT_EQ(Stored(id)->undo.size(), 3u);
+  absl::StatusOr<ChangeResult> undone = home_->Undo(id);
+  ASSERT_TRUE(undone.ok()) << undone.status();
+  ASSERT_EQ(undone->events.size(), 1u);
+  EXPECT_EQ(undone->events[0].kind, "note");
+  EXPECT_EQ(undone->item->note, "");
+  undone = home_->Undo(id);
+  ASSERT_TRUE(undone.ok());
+  EXPECT_EQ(undone->item->bought, 0);
+  undone = home_->Undo(id);
+  ASSERT_TRUE(undone.ok());
+  EXPECT_FALSE(undone->item.has_value());  // the add, taken back
+  EXPECT_TRUE(undone->list.items.empty());
+  absl::StatusOr<ChangeResult> nothing = home_->Undo(id);
+  EXPECT_EQ(nothing.status().code(), absl::StatusCode::kFailedPrecondition);
+  // All of it syncs like any change.
+  cloud_.up = true;
+  ASSERT_TRUE(home_->Sync(std::nullopt).ok());
+  EXPECT_EQ(cloud_.lists[id].VisibleItems(), 0u);
+}
+
+TEST_F(HomeTest, AHomeRemembersTheCategoryItGaveAnItemName) {
+  const std::string one = NewList("Weekly");
+  const std::string two = NewList("Party");
+  ASSERT_TRUE(home_->Add(one, "Oat milk", 1).ok());
+  ASSERT_TRUE(home_->SetCategory(one, "oat milk", "Dairy").ok());
+  absl::StatusOr<ChangeResult> added = home_->Add(two, "OAT  MILK", 2);
+  ASSERT_TRUE(added.ok()) << added.status();
+  EXPECT_EQ(added->item->category, "Dairy");
+  EXPECT_EQ(cloud_.lists[two].View().items[0].category, "Dairy");
+}
+
+TEST_F(HomeTest, TheHistoryHoldsOwnAndMergedChangesWithWhoAndIsBounded) {
+  ASSERT_TRUE(home_->SetPersonName("  Ann ").ok());
+  EXPECT_EQ(*home_->PersonName(), "Ann");
+  const std::string id = NewList("Groceries");
+  ASSERT_TRUE(home_->Add(id, "milk", 2).ok());
+  // Bob buys it in the cloud; the next sync merges it.
+  crdt::Writer bob(kBob);
+  bob.name = "Bob";
+  bob.now_micros = 1'800'000'000'000'000;
+  ASSERT_TRUE(cloud_.lists[id].Buy(bob, "milk", 0).ok());
+  ASSERT_TRUE(home_->Sync(id).ok());
+  absl::StatusOr<std::vector<LogEntry>> log = home_->Log(id);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_GE(log->size(), 2u);
+  EXPECT_EQ((*log)[0].kind, "buy");
+  EXPECT_EQ((*log)[0].by, "Bob");
+  EXPECT_FALSE((*log)[0].by_me);
+  EXPECT_EQ((*log)[0].at, absl::FromUnixMicros(1'800'000'000'000'000));
+  EXPECT_EQ((*log)[1].kind, "add");
+  EXPECT_EQ((*log)[1].by, "Ann");
+  EXPECT_TRUE((*log)[1].by_me);
+  // The last 1,000 are kept.
+  cloud_.up = false;
+  for (int i = 0; i < 1'010; ++i) ASSERT_TRUE(home_->Add(id, "tea", 1).ok());
+  log = home_->Log(id);
+  ASSERT_TRUE(log.ok());
+  EXPECT_EQ(log->size(), kMaxLogEvents);
+  EXPECT_EQ((*log)[0].kind, "add");
+  EXPECT_EQ((*log)[0].item, "tea");
+  EXPECT_EQ(Stored(id)->undo.size(), kMaxUndoSteps);
 }
 
 }  // namespace
