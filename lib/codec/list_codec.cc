@@ -163,14 +163,16 @@ void EncodeState(const crdt::ListState& state, v1::ListState* out) {
       }
       pe->set_timestamp_micros(e.timestamp_micros);
     }
-    if (item.display.set()) {
-      EncodeRegister(item.display, table, i->mutable_display());
-      // The common case, a name typed as its key, costs no second copy.
-      if (item.display.value == name) i->mutable_display()->clear_value();
+    if (item.display().set()) {
+      EncodeRegister(item.display(), table, i->mutable_display());
+      // A name typed as its key costs no second copy.
+      if (item.display().value == name) i->mutable_display()->clear_value();
     }
-    if (item.note.set()) EncodeRegister(item.note, table, i->mutable_note());
-    if (item.category.set()) {
-      EncodeRegister(item.category, table, i->mutable_category());
+    if (item.note().set()) {
+      EncodeRegister(item.note(), table, i->mutable_note());
+    }
+    if (item.category().set()) {
+      EncodeRegister(item.category(), table, i->mutable_category());
     }
   }
 }
@@ -256,19 +258,21 @@ absl::StatusOr<crdt::ListState> DecodeState(const v1::ListState& in) {
       item.FindOrAdd(*replica) = *entry;
     }
     for (const auto& [present, from, into] :
-         {std::tuple{i.has_display(), &i.display(), &item.display},
-          std::tuple{i.has_note(), &i.note(), &item.note},
-          std::tuple{i.has_category(), &i.category(), &item.category}}) {
+         {std::tuple{i.has_display(), &i.display(),
+                     &crdt::Item::mutable_display},
+          std::tuple{i.has_note(), &i.note(), &crdt::Item::mutable_note},
+          std::tuple{i.has_category(), &i.category(),
+                     &crdt::Item::mutable_category}}) {
       if (!present) continue;
       absl::StatusOr<crdt::Register> reg = DecodeRegister(*from, in.replicas());
       if (!reg.ok()) {
         return Invalid(
             absl::StrCat("item '", i.name(), "': ", reg.status().message()));
       }
-      *into = *std::move(reg);
+      (item.*into)() = *std::move(reg);
     }
-    if (item.display.set() && item.display.value.empty()) {
-      item.display.value = i.name();
+    if (item.display().set() && item.display().value.empty()) {
+      item.mutable_display().value = i.name();
     }
     items.emplace_hint(items.end(), i.name(), std::move(item));
   }

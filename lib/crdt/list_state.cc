@@ -49,19 +49,25 @@ void ResetObserved(Item& item) {
   }
 }
 
+// `item` names the item the register belongs to, if any (messages are
+// built only on failure: Validate runs on every decoded state).
 absl::Status ValidateRegisterDot(const Register& reg,
                                  const CausalContext& context,
-                                 absl::string_view what) {
+                                 absl::string_view what,
+                                 absl::string_view item = {}) {
+  auto error = [&](absl::string_view problem) {
+    return absl::InvalidArgumentError(
+        item.empty() ? absl::StrCat(what, problem)
+                     : absl::StrCat("item '", item, "': ", what, problem));
+  };
   if (!reg.set()) {
     if (!reg.value.empty() || reg.timestamp_micros != 0) {
-      return absl::InvalidArgumentError(
-          absl::StrCat(what, " has a value but no dot"));
+      return error(" has a value but no dot");
     }
     return absl::OkStatus();
   }
   if (!context.Contains(reg.dot)) {
-    return absl::InvalidArgumentError(
-        absl::StrCat(what, "'s dot is outside the context"));
+    return error("'s dot is outside the context");
   }
   return absl::OkStatus();
 }
@@ -168,12 +174,39 @@ ItemEntry& Item::FindOrAdd(ReplicaId replica) {
   return it->second;
 }
 
+Item::Item(const Item& other)
+    : entries_(other.entries_),
+      registers_(other.registers_ == nullptr
+                     ? nullptr
+                     : std::make_unique<RegisterSet>(*other.registers_)) {}
+
+Item& Item::operator=(const Item& other) {
+  if (this != &other) *this = Item(other);
+  return *this;
+}
+
+const Register& Item::display() const {
+  static const Register* const unset = new Register();
+  return registers_ == nullptr ? *unset : registers_->display;
+}
+const Register& Item::note() const {
+  return registers_ == nullptr ? display() : registers_->note;
+}
+const Register& Item::category() const {
+  return registers_ == nullptr ? display() : registers_->category;
+}
+
+Item::RegisterSet& Item::Registers() {
+  if (registers_ == nullptr) registers_ = std::make_unique<RegisterSet>();
+  return *registers_;
+}
+
 std::pair<ReplicaId, uint64_t> Item::LastChange() const {
   std::pair<uint64_t, ReplicaId> last{0, 0};
   for (const auto& [r, e] : entries_) {
     last = std::max(last, {e.timestamp_micros, r});
   }
-  for (const Register* reg : {&display, &note, &category}) {
+  for (const Register* reg : {&display(), &note(), &category()}) {
     if (reg->set())
       last = std::max(last, {reg->timestamp_micros, reg->dot.replica});
   }
@@ -181,9 +214,12 @@ std::pair<ReplicaId, uint64_t> Item::LastChange() const {
 }
 
 void Item::Merge(const Item& other) {
-  display.Join(other.display);
-  note.Join(other.note);
-  category.Join(other.category);
+  if (other.registers_ != nullptr) {
+    RegisterSet& mine = Registers();
+    mine.display.Join(other.registers_->display);
+    mine.note.Join(other.registers_->note);
+    mine.category.Join(other.registers_->category);
+  }
   auto it = entries_.begin();
   for (const auto& [replica, entry] : other.entries_) {
     while (it != entries_.end() && it->first < replica) ++it;
@@ -206,6 +242,12 @@ absl::StatusOr<ListState> ListState::FromParts(Parts parts) {
   state.aisles_ = std::move(parts.aisles);
   state.authors_ = std::move(parts.authors);
   state.deleted_ = parts.deleted;
+  for (const auto& [key, item] : state.items_) {
+    if (!text::IsItemKey(key)) {
+      state.legacy_keys_ = true;
+      break;
+    }
+  }
   if (absl::Status s = state.Validate(); !s.ok()) return s;
   return state;
 }
@@ -265,29 +307,29 @@ absl::Status ListState::Validate() const {
   }
   for (const auto& [name, item] : items_) {
     if (absl::Status s = ValidateName(name, "item name"); !s.ok()) return s;
-    for (const auto& [reg, what] : {std::pair{&item.display, "display name"},
-                                    std::pair{&item.note, "note"},
-                                    std::pair{&item.category, "category"}}) {
-      if (absl::Status s = ValidateRegisterDot(
-              *reg, context_, absl::StrCat("item '", name, "': ", what));
+    for (const auto& [reg, what] : {std::pair{&item.display(), "display name"},
+                                    std::pair{&item.note(), "note"},
+                                    std::pair{&item.category(), "category"}}) {
+      if (absl::Status s = ValidateRegisterDot(*reg, context_, what, name);
           !s.ok()) {
         return s;
       }
     }
-    if (item.display.set()) {
-      if (absl::Status s = ValidateName(item.display.value, "display name");
+    if (item.display().set()) {
+      if (absl::Status s = ValidateName(item.display().value, "display name");
           !s.ok()) {
         return s;
       }
     }
-    if (absl::Status s = ValidateNote(item.note.value); !s.ok()) return s;
-    if (absl::Status s = ValidateName(item.category.value, "category", true);
+    if (absl::Status s = ValidateNote(item.note().value); !s.ok()) return s;
+    if (absl::Status s = ValidateName(item.category().value, "category", true);
         !s.ok()) {
       return s;
     }
-    if (item.entries().empty()) {
+    if (item.entries().empty() && !item.display().set() && !item.note().set() &&
+        !item.category().set()) {
       return absl::InvalidArgumentError(
-          absl::StrCat("item '", name, "' has no entries"));
+          absl::StrCat("item '", name, "' has no entries or registers"));
     }
     for (const auto& [replica, e] : item.entries()) {
       if (e.counter == 0 || !context_.Contains(Dot{replica, e.counter})) {
@@ -381,6 +423,25 @@ ListState ListState::ChangeItem(const Writer& writer, const std::string& key,
   return delta;
 }
 
+ListState ListState::ChangeRegister(const Writer& writer,
+                                    const std::string& key,
+                                    Register& (Item::*field)(),
+                                    absl::string_view value) {
+  const Dot dot = NewDot(writer);
+  Item& item = items_.find(key)->second;
+  Register& reg = (item.*field)();
+  WriteRegister(writer, dot, reg, value);
+  // Registers do not interact with removals: the delta is the register
+  // alone, not the whole item.
+  ListState delta;
+  Item part;
+  (part.*field)() = reg;
+  delta.context_.Add(dot);
+  delta.items_.emplace(key, std::move(part));
+  RecordAuthor(writer, delta);
+  return delta;
+}
+
 absl::StatusOr<ListState> ListState::SetTitle(Writer writer,
                                               absl::string_view title,
                                               uint64_t now_micros) {
@@ -444,11 +505,12 @@ absl::StatusOr<ListState> ListState::Add(Writer writer, absl::string_view name,
   }
   return ChangeItem(writer, key, [&](Item& item, Dot dot) {
     item.FindOrAdd(writer.replica).wanted += more;
-    const std::string& shown = item.display.set() ? item.display.value : key;
-    if (shown != name) WriteRegister(writer, dot, item.display, name);
+    const std::string& shown =
+        item.display().set() ? item.display().value : key;
+    if (shown != name) WriteRegister(writer, dot, item.mutable_display(), name);
     if (!category.empty() &&
-        (!item.category.set() || item.category.value.empty())) {
-      WriteRegister(writer, dot, item.category, category);
+        (!item.category().set() || item.category().value.empty())) {
+      WriteRegister(writer, dot, item.mutable_category(), category);
     }
     return true;
   });
@@ -492,7 +554,9 @@ absl::StatusOr<ListState> ListState::RemoveItem(Writer writer,
     entry.counter = dot.counter;
     entry.timestamp_micros = writer.now_micros;
     ResetObserved(item);
-    if (!item.note.value.empty()) WriteRegister(writer, dot, item.note, "");
+    if (!item.note().value.empty()) {
+      WriteRegister(writer, dot, item.mutable_note(), "");
+    }
     return false;
   });
 }
@@ -551,11 +615,8 @@ absl::StatusOr<ListState> ListState::SetNote(Writer writer,
   if (absl::Status s = ValidateNote(note); !s.ok()) return s;
   absl::StatusOr<Items::iterator> it = FindVisible(name);
   if (!it.ok()) return it.status();
-  if ((*it)->second.note.value == note) return ListState();
-  return ChangeItem(writer, (*it)->first, [&](Item& item, Dot dot) {
-    WriteRegister(writer, dot, item.note, note);
-    return false;
-  });
+  if ((*it)->second.note().value == note) return ListState();
+  return ChangeRegister(writer, (*it)->first, &Item::mutable_note, note);
 }
 
 absl::StatusOr<ListState> ListState::SetCategory(Writer writer,
@@ -567,11 +628,9 @@ absl::StatusOr<ListState> ListState::SetCategory(Writer writer,
   }
   absl::StatusOr<Items::iterator> it = FindVisible(name);
   if (!it.ok()) return it.status();
-  if ((*it)->second.category.value == category) return ListState();
-  return ChangeItem(writer, (*it)->first, [&](Item& item, Dot dot) {
-    WriteRegister(writer, dot, item.category, category);
-    return false;
-  });
+  if ((*it)->second.category().value == category) return ListState();
+  return ChangeRegister(writer, (*it)->first, &Item::mutable_category,
+                        category);
 }
 
 absl::StatusOr<ListState> ListState::SetAisles(
@@ -626,7 +685,9 @@ absl::StatusOr<ListState> ListState::Clear(Writer writer) {
     entry.counter = dot.counter;
     entry.timestamp_micros = writer.now_micros;
     ResetObserved(item);
-    if (!item.note.value.empty()) WriteRegister(writer, dot, item.note, "");
+    if (!item.note().value.empty()) {
+      WriteRegister(writer, dot, item.mutable_note(), "");
+    }
     item.ForEachDot([&](Dot d) { delta.context_.Add(d); });
     delta.items_.emplace_hint(delta.items_.end(), key, item);
   }
@@ -659,7 +720,11 @@ void ListState::Merge(const ListState& other) {
     // A small delta into a large state: O(d log n).
     for (const auto& [name, item] : other.items_) {
       auto [it, inserted] = items_.try_emplace(name, item);
-      if (!inserted) it->second.Merge(item);
+      if (!inserted) {
+        it->second.Merge(item);
+      } else if (!legacy_keys_ && !text::IsItemKey(name)) {
+        legacy_keys_ = true;
+      }
     }
     return;
   }
@@ -673,6 +738,7 @@ void ListState::Merge(const ListState& other) {
     } else {
       // Insertion invalidates btree iterators: continue from the new one.
       it = std::next(items_.emplace_hint(it, name, item));
+      if (!legacy_keys_ && !text::IsItemKey(name)) legacy_keys_ = true;
     }
   }
 }
@@ -702,7 +768,9 @@ std::vector<std::string> ListState::Aisles() const {
 std::string ListState::KeyOf(absl::string_view name) const {
   std::string key = text::ItemKey(name);
   auto it = items_.find(key);
-  if (it != items_.end() && it->second.Visible()) return key;
+  if (!legacy_keys_ || (it != items_.end() && it->second.Visible())) {
+    return key;
+  }
   // Keys stored before names were normalized: the visible one first.
   std::optional<std::string> legacy;
   for (const auto& [stored, item] : items_) {
@@ -716,12 +784,12 @@ std::string ListState::KeyOf(absl::string_view name) const {
 ItemView ListState::ViewOf(const std::string& key, const Item& item) const {
   ItemView v;
   v.key = key;
-  v.name = item.display.set() ? item.display.value : key;
+  v.name = item.display().set() ? item.display().value : key;
   v.wanted = ClampToZero(item.Wanted());
   v.bought = ClampToZero(item.Bought());
-  v.note = item.note.value;
-  v.category = item.category.value.empty() ? std::string(kDefaultCategory)
-                                           : item.category.value;
+  v.note = item.note().value;
+  v.category = item.category().value.empty() ? std::string(kDefaultCategory)
+                                             : item.category().value;
   v.visible = item.Visible();
   std::tie(v.changed_by, v.changed_at_micros) = item.LastChange();
   if (auto a = authors_.find(v.changed_by); a != authors_.end()) {

@@ -36,6 +36,7 @@
 #define SHOPLIST_CRDT_LIST_STATE_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <utility>
@@ -92,6 +93,12 @@ class Item {
  public:
   using Entries = absl::InlinedVector<std::pair<ReplicaId, ItemEntry>, 2>;
 
+  Item() = default;
+  Item(const Item& other);
+  Item& operator=(const Item& other);
+  Item(Item&&) noexcept = default;
+  Item& operator=(Item&&) noexcept = default;
+
   // Sum over writers of what changed after each one's reset. May be
   // negative after concurrent removals; views clamp at zero.
   int64_t Wanted() const;
@@ -110,7 +117,9 @@ class Item {
   template <typename F>
   void ForEachDot(F f) const {
     for (const auto& [r, e] : entries_) f(Dot{r, e.counter});
-    for (const Register* reg : {&display, &note, &category}) {
+    if (registers_ == nullptr) return;
+    for (const Register* reg :
+         {&registers_->display, &registers_->note, &registers_->category}) {
       if (reg->set()) f(reg->dot);
     }
   }
@@ -120,14 +129,28 @@ class Item {
 
   // What the latest adder typed (unset: the key is the name), the note
   // (empty: none) and the category (unset or empty: kDefaultCategory).
-  Register display;
-  Register note;
-  Register category;
+  const Register& display() const;
+  const Register& note() const;
+  const Register& category() const;
+  Register& mutable_display() { return Registers().display; }
+  Register& mutable_note() { return Registers().note; }
+  Register& mutable_category() { return Registers().category; }
 
-  friend bool operator==(const Item&, const Item&) = default;
+  friend bool operator==(const Item& a, const Item& b) {
+    return a.entries_ == b.entries_ && a.display() == b.display() &&
+           a.note() == b.note() && a.category() == b.category();
+  }
 
  private:
+  // Most items never get a note or a category and are typed as their
+  // key: their registers take no room.
+  struct RegisterSet {
+    Register display, note, category;
+  };
+  RegisterSet& Registers();
+
   Entries entries_;
+  std::unique_ptr<RegisterSet> registers_;
 };
 
 // Who makes a change. Clients use their replica id alone: the next counter
@@ -309,6 +332,10 @@ class ListState {
   template <typename Change>
   ListState ChangeItem(const Writer& writer, const std::string& key,
                        Change change);
+  // Writes `value` into the register `field` of item `key` as a new change
+  // and returns the delta holding that register alone.
+  ListState ChangeRegister(const Writer& writer, const std::string& key,
+                           Register& (Item::*field)(), absl::string_view value);
   // Writes `value` into `reg` as change `dot`, ordered after what it held.
   void WriteRegister(const Writer& writer, Dot dot, Register& reg,
                      absl::string_view value);
@@ -326,6 +353,10 @@ class ListState {
   Register aisles_;
   Authors authors_;
   bool deleted_ = false;
+  // Some key is not normalized (written before keys were): only then must
+  // KeyOf look beyond ItemKey(name). A function of the keys, so equal
+  // states agree on it.
+  bool legacy_keys_ = false;
 };
 
 // A valid item name or title: at most kMaxNameBytes of valid UTF-8, and for

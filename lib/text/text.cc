@@ -116,6 +116,17 @@ std::string ItemKey(absl::string_view s) {
   return ToUtf8(Nfc(u));
 }
 
+bool IsItemKey(absl::string_view s) {
+  if (!IsAscii(s)) return ItemKey(s) == s;
+  char previous = ' ';  // no leading blank
+  for (char c : s) {
+    if (c >= 'A' && c <= 'Z') return false;
+    if (IsAsciiSpace(c) && (c != ' ' || previous == ' ')) return false;
+    previous = c;
+  }
+  return previous != ' ' || s.empty();
+}
+
 std::string FoldCase(absl::string_view s) {
   icu::UnicodeString unicode = FromUtf8(s);
   unicode.foldCase();

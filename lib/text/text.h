@@ -36,6 +36,9 @@ std::string CleanSpace(absl::string_view s);
 // the same result.
 std::string ItemKey(absl::string_view s);
 
+// Whether ItemKey(s) == s; fast for ASCII (no allocation).
+bool IsItemKey(absl::string_view s);
+
 // Full Unicode case folding ("Straße" and "STRASSE" fold alike), for
 // matching without regard to case. Not for display.
 std::string FoldCase(absl::string_view s);

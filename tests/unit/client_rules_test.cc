@@ -39,6 +39,29 @@ TEST(TextTest, FoldCaseIsFullUnicodeFolding) {
   EXPECT_NE(text::FoldCase("milk"), text::FoldCase("mild"));
 }
 
+TEST(TextTest, ItemKeysMakeOneItemPerThing) {
+  EXPECT_EQ(text::ItemKey("  Oat \t MILK "), "oat milk");
+  EXPECT_EQ(text::ItemKey("Straße"), text::ItemKey("STRASSE"));
+  // e + U+0301 COMBINING ACUTE is the one code point é.
+  EXPECT_EQ(text::ItemKey("Cafe\u0301"), text::ItemKey("CAFÉ"));
+  EXPECT_EQ(text::ItemKey("Cafe\u0301"), "caf\u00e9");
+  EXPECT_EQ(text::CleanSpace(" Oat\u00a0\u00a0milk "), "Oat milk");
+  for (const char* s : {"milk", "oat milk", "caf\u00e9", "", "strasse"}) {
+    EXPECT_TRUE(text::IsItemKey(s)) << s;
+    EXPECT_EQ(text::ItemKey(text::ItemKey(s)), text::ItemKey(s));
+  }
+  for (const char* s : {"Milk", " milk", "milk ", "oat  milk", "oat\tmilk",
+                        "Caf\u00e9", "Stra\u00dfe"}) {
+    EXPECT_FALSE(text::IsItemKey(s)) << s;
+  }
+}
+
+TEST(TextTest, SortKeysFollowCollationNotBytes) {
+  EXPECT_LT(text::SortKey("eggs"), text::SortKey("Milk"));
+  EXPECT_LT(text::SortKey("\u00c4pfel"), text::SortKey("Birnen"));
+  EXPECT_LT(text::SortKey("milk"), text::SortKey("Milk"));  // then case
+}
+
 TEST(CleanNameTest, TrimsAndRefusesBlankNames) {
   EXPECT_EQ(*codec::CleanName("  milk ", "item name"), "milk");
   absl::StatusOr<std::string> blank = codec::CleanName("   ", "item name");

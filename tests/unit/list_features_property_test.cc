@@ -132,9 +132,9 @@ class Simulation {
         const std::string want = it == registers_.end() ? "" : it->second.value;
         EXPECT_EQ(reg.value, want) << field << " of " << key;
       };
-      expect("display", item.display);
-      expect("note", item.note);
-      expect("category", item.category);
+      expect("display", item.display());
+      expect("note", item.note());
+      expect("category", item.category());
     }
     for (const auto& [id, r] : s.authors()) {
       EXPECT_EQ(r.value, replicas_[Index(id)].writer.name);
@@ -259,8 +259,9 @@ class Simulation {
     // The model: what this change wrote.
     for (const auto& [key, item] : delta.items()) {
       for (const auto& [field, reg] :
-           {std::pair{"display", &item.display}, std::pair{"note", &item.note},
-            std::pair{"category", &item.category}}) {
+           {std::pair{"display", &item.display()},
+            std::pair{"note", &item.note()},
+            std::pair{"category", &item.category()}}) {
         if (!reg->set() || reg->timestamp_micros != now) continue;
         LastWrite& last = registers_[{key, field}];
         EXPECT_LT(last.clock, now);
