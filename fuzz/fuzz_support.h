@@ -76,14 +76,23 @@ inline constexpr crdt::ReplicaId kCarol = 0xCA201;
 inline constexpr uint64_t kNowMicros = 1'700'000'000'000'000;
 
 // A list two writers changed: a title, items on and off the list, a
-// removal's resets, a cloud dot (Carol's reserved counter skips 1..4).
+// removal's resets, a cloud dot (Carol's reserved counter skips 1..4),
+// display names, a note, categories, an aisle order and writers' names.
 inline crdt::ListState SampleList() {
+  crdt::Writer alice(kAlice), bob(kBob);
+  alice.now_micros = kNowMicros;
+  alice.name = "Alice";
+  bob.now_micros = kNowMicros + 5;
+  bob.name = "Bob";
   crdt::ListState list;
-  (void)list.Create(kAlice, "groceries", kNowMicros);
-  (void)list.Add(kAlice, "milk", 3);
-  (void)list.Add(kBob, "milk", 1);
-  (void)list.Add(kBob, "tea", 2);
-  (void)list.Buy(kAlice, "milk", 2);
+  (void)list.Create(alice, "groceries", kNowMicros);
+  (void)list.Add(alice, "Milk", 3);
+  (void)list.Add(bob, "milk", 1);
+  (void)list.Add(bob, "tea", 2, "Drinks");
+  (void)list.Buy(alice, "milk", 2);
+  (void)list.SetNote(alice, "milk", "the blue one, 2% fat");
+  (void)list.SetCategory(bob, "milk", "Dairy");
+  (void)list.SetAisles(alice, {"Dairy", "Drinks"});
   (void)list.RemoveItem(kBob, "tea");
   (void)list.Add(crdt::Writer(kCarol, 5), "bread", 1);
   return list;

@@ -45,8 +45,15 @@ crdt::ListState LimitsList() {
   entry.bought = -crdt::kMaxAbsQuantity;
   entry.reset_counter = entry.counter - 1;
   entry.reset_wanted = -crdt::kMaxAbsQuantity;
-  return *crdt::ListState::FromParts(list.context(), list.title(),
-                                     std::move(items), false);
+  (void)list.SetNote(kAlice, name, std::string(crdt::kMaxNoteBytes, 'o'));
+  crdt::ListState::Parts parts;
+  parts.context = list.context();
+  parts.title = list.title();
+  parts.aisles = list.aisles();
+  parts.authors = list.authors();
+  parts.items = std::move(items);
+  parts.items[name].mutable_note() = list.items().find(name)->second.note();
+  return *crdt::ListState::FromParts(std::move(parts));
 }
 
 v1::ListState Message(const crdt::ListState& state) {
@@ -119,6 +126,33 @@ void OperationSeeds(SeedWriter& out) {
   op.mutable_buy()->set_item("milk");
   op.mutable_buy()->set_count(-1);
   write("buy_negative", op);
+  op.Clear();
+  op.mutable_unbuy()->set_item("milk");
+  write("unbuy_all", op);
+  op.Clear();
+  op.mutable_note()->set_item("milk");
+  op.mutable_note()->set_note(std::string(crdt::kMaxNoteBytes, 'n'));
+  write("note_longest", op);
+  op.mutable_note()->set_note(std::string(crdt::kMaxNoteBytes + 1, 'n'));
+  write("note_too_long", op);
+  op.Clear();
+  op.mutable_category()->set_item("MILK ");
+  op.mutable_category()->set_category("Dairy");
+  write("category", op);
+  op.Clear();
+  op.mutable_aisles()->add_categories("Dairy");
+  op.mutable_aisles()->add_categories("Bakery");
+  write("aisles", op);
+  op.mutable_aisles()->add_categories("dairy");
+  write("aisles_repeated", op);
+  op.Clear();
+  op.mutable_clear_bought();
+  write("clear_bought", op);
+  op.Clear();
+  op.mutable_remove()->set_item("milk");
+  op.mutable_remove()->set_count(1);
+  op.mutable_remove()->set_take_off_when_none(true);
+  write("remove_take_off", op);
 }
 
 void ReplicaSeeds(SeedWriter& out) {
