@@ -6,6 +6,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstdio>
+#include <set>
 #include <string>
 #include <string_view>
 
@@ -134,10 +135,14 @@ inline void CheckRoundTrip(const crdt::ListState& state) {
 inline void CheckView(const crdt::ListState& state) {
   const crdt::ListView view = state.View();
   FUZZ_CHECK(view.deleted == state.deleted());
+  std::set<std::string> keys;
   for (size_t i = 0; i < view.items.size(); ++i) {
     FUZZ_CHECK(view.items[i].wanted >= 0 && view.items[i].bought >= 0);
-    FUZZ_CHECK(i == 0 || view.items[i - 1].name < view.items[i].name);
+    FUZZ_CHECK(keys.insert(view.items[i].key).second);
+    // Display order: what is still to buy before what is done.
+    FUZZ_CHECK(i == 0 || view.items[i - 1].done() <= view.items[i].done());
   }
+  FUZZ_CHECK(view.items.size() == state.VisibleItems());
 }
 
 }  // namespace shoplist::fuzz

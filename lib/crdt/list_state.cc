@@ -244,7 +244,7 @@ absl::StatusOr<ListState> ListState::FromParts(Parts parts) {
   state.deleted_ = parts.deleted;
   for (const auto& [key, item] : state.items_) {
     if (!text::IsItemKey(key)) {
-      state.legacy_keys_ = true;
+      state.legacy_keys_.maybe = true;
       break;
     }
   }
@@ -722,8 +722,8 @@ void ListState::Merge(const ListState& other) {
       auto [it, inserted] = items_.try_emplace(name, item);
       if (!inserted) {
         it->second.Merge(item);
-      } else if (!legacy_keys_ && !text::IsItemKey(name)) {
-        legacy_keys_ = true;
+      } else if (!legacy_keys_.maybe && !text::IsItemKey(name)) {
+        legacy_keys_.maybe = true;
       }
     }
     return;
@@ -738,7 +738,9 @@ void ListState::Merge(const ListState& other) {
     } else {
       // Insertion invalidates btree iterators: continue from the new one.
       it = std::next(items_.emplace_hint(it, name, item));
-      if (!legacy_keys_ && !text::IsItemKey(name)) legacy_keys_ = true;
+      if (!legacy_keys_.maybe && !text::IsItemKey(name)) {
+        legacy_keys_.maybe = true;
+      }
     }
   }
 }
@@ -768,7 +770,7 @@ std::vector<std::string> ListState::Aisles() const {
 std::string ListState::KeyOf(absl::string_view name) const {
   std::string key = text::ItemKey(name);
   auto it = items_.find(key);
-  if (!legacy_keys_ || (it != items_.end() && it->second.Visible())) {
+  if (!legacy_keys_.maybe || (it != items_.end() && it->second.Visible())) {
     return key;
   }
   // Keys stored before names were normalized: the visible one first.

@@ -353,10 +353,14 @@ class ListState {
   Register aisles_;
   Authors authors_;
   bool deleted_ = false;
-  // Some key is not normalized (written before keys were): only then must
-  // KeyOf look beyond ItemKey(name). A function of the keys, so equal
-  // states agree on it.
-  bool legacy_keys_ = false;
+  // Some key may not be normalized (written before keys were): only then
+  // must KeyOf look beyond ItemKey(name). A cache, not part of the value.
+  struct LegacyKeys {
+    bool maybe = false;
+    friend bool operator==(const LegacyKeys&, const LegacyKeys&) {
+      return true;
+    }
+  } legacy_keys_;
 };
 
 // A valid item name or title: at most kMaxNameBytes of valid UTF-8, and for

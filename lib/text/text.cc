@@ -108,12 +108,20 @@ std::string CleanSpace(absl::string_view s) {
 std::string ItemKey(absl::string_view s) {
   if (IsAscii(s)) return CollapseAscii(s, /*lower=*/true);
   // Canonical caseless matching: fold a decomposed string, then compose.
+  // Folding a composed string again can change it (U+0345 and the like),
+  // so repeat to a fixed point: a key is its own key.
   UErrorCode error = U_ZERO_ERROR;
   const icu::Normalizer2* nfd = icu::Normalizer2::getNFDInstance(error);
   icu::UnicodeString u = CollapseUnicode(FromUtf8(s));
-  if (U_SUCCESS(error)) u = nfd->normalize(u, error);
-  u.foldCase();
-  return ToUtf8(Nfc(u));
+  for (int round = 0; round < 4; ++round) {
+    icu::UnicodeString folded = u;
+    if (U_SUCCESS(error)) folded = nfd->normalize(folded, error);
+    folded.foldCase();
+    folded = Nfc(folded);
+    if (folded == u) break;
+    u = std::move(folded);
+  }
+  return ToUtf8(u);
 }
 
 bool IsItemKey(absl::string_view s) {
