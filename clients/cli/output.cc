@@ -16,6 +16,19 @@ using client::ChangeResult;
 using client::ListInfo;
 using client::SyncReport;
 
+// Columns count characters, not bytes ("Äpfel" is 5 wide). Close enough
+// for names in Latin, Cyrillic or Greek; wide CJK glyphs stay narrower.
+size_t Width(const std::string& s) {
+  size_t n = 0;
+  for (char c : s) n += (static_cast<unsigned char>(c) & 0xC0) != 0x80;
+  return n;
+}
+
+std::string PadRight(const std::string& s, size_t width) {
+  const size_t w = Width(s);
+  return w >= width ? s : s + std::string(width - w, ' ');
+}
+
 std::string DisplayTitle(const ListInfo& list) {
   switch (list.phase) {
     case ListInfo::Phase::kDeleting:
@@ -98,7 +111,7 @@ class TextOutput final : public Output {
     if (list.items.empty()) out_ << "  (no items)\n";
     size_t width = 4;
     for (const auto& item : list.items) {
-      width = std::max(width, item.name.size());
+      width = std::max(width, Width(item.name));
     }
     const absl::Time now = absl::Now();
     // Items come in display order: to buy first, grouped by aisle, then
@@ -119,7 +132,8 @@ class TextOutput final : public Output {
           item.bought > 0
               ? absl::StrFormat("%d of %d", item.bought, item.wanted)
               : absl::StrFormat("%d", item.wanted);
-      out_ << absl::StrFormat("    %-*s  %8s", width, item.name, amount);
+      out_ << "    " << PadRight(item.name, width)
+           << absl::StrFormat("  %8s", amount);
       if (verbose) {
         out_ << "   " << Who(item.changed_by, false) << ", "
              << When(item.changed_at, now);

@@ -57,6 +57,8 @@ expect "health check answers SERVING" '"status": "SERVING"'
 expect "the list has its title" '"title": "groceries"'
 expect "Get shows milk" '"name": "milk"'
 expect "Get shows 2 wanted" '"wanted": "?2"?'
+expect "Milk is milk, with its note" '"note": "2% fat"'
+expect "Get shows the aisle order" '"Dairy",'
 expect "Locate names a coordinator" '"coordinator"'
 expect "Locate gives a preference list" '"preferenceList"'
 
