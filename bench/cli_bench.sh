@@ -2,10 +2,10 @@
 # Times shoplist-cli as people run it, process start to exit: an offline
 # `add` (no proxy answers) and `show` of a 1,000-item list. Prints p50, p90
 # and max over RUNS runs (default 50). Needs a build (scripts/test.sh).
-#   bench/cli_bench.sh [RUNS]
+#   bench/cli_bench.sh [RUNS]   (SHOPLIST_CLI=path times another binary)
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
-cli="$root/build/clients/cli/shoplist-cli"
+cli="${SHOPLIST_CLI:-$root/build/clients/cli/shoplist-cli}"
 runs="${1:-50}"
 home="$(mktemp -d)"
 trap 'rm -rf "$home"' EXIT
