@@ -124,6 +124,13 @@ void Register::Join(const Register& other) {
   if (other.set() && (!set() || RegisterBefore(*this, other))) *this = other;
 }
 
+namespace {
+// Buy and Unbuy take 0 for "all of them".
+absl::Status ValidateCountOrAll(int64_t count) {
+  return count == 0 ? absl::OkStatus() : ValidateCount(count, "count");
+}
+}  // namespace
+
 absl::Status ValidateCount(int64_t count, absl::string_view what) {
   if (count < 1 || count > kMaxOperationCount) {
     return absl::InvalidArgumentError(absl::StrCat(
@@ -564,9 +571,7 @@ absl::StatusOr<ListState> ListState::RemoveItem(Writer writer,
 absl::StatusOr<ListState> ListState::Buy(Writer writer, absl::string_view name,
                                          int64_t count) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
-  if (count != 0) {
-    if (absl::Status s = ValidateCount(count, "count"); !s.ok()) return s;
-  }
+  if (absl::Status s = ValidateCountOrAll(count); !s.ok()) return s;
   absl::StatusOr<Items::iterator> it = FindVisible(name);
   if (!it.ok()) return it.status();
   const Item& item = (*it)->second;
@@ -589,9 +594,7 @@ absl::StatusOr<ListState> ListState::Unbuy(Writer writer,
                                            absl::string_view name,
                                            int64_t count) {
   if (absl::Status s = CheckWritable(); !s.ok()) return s;
-  if (count != 0) {
-    if (absl::Status s = ValidateCount(count, "count"); !s.ok()) return s;
-  }
+  if (absl::Status s = ValidateCountOrAll(count); !s.ok()) return s;
   absl::StatusOr<Items::iterator> it = FindVisible(name);
   if (!it.ok()) return it.status();
   const Item& item = (*it)->second;
