@@ -151,6 +151,14 @@ void UiServer::Routes() {
                                     {"proxies", home.cloud().addresses()}};
              res.set_content(status.dump(), kJson);
            });
+  http.Get("/api/name", [&](const httplib::Request&, httplib::Response& res) {
+    Reply(home.PersonName(), client::NameJson, res, hub, "");
+  });
+  http.Post("/api/name",
+            [&](const httplib::Request& req, httplib::Response& res) {
+              Reply(home.SetPersonName(req.get_param_value("name")),
+                    client::NameJson, res, hub, "");
+            });
   http.Get("/api/lists", [&](const httplib::Request&, httplib::Response& res) {
     Reply(home.Lists(), client::ListsJson, res, hub, "");
   });

@@ -315,6 +315,9 @@ TEST_F(JsonSchemaTest, EveryCommandAndEveryApiCallPrintsWhatTheDocumentSays) {
   post("change", at + "/clear", {}, 200);
   post("change", at + "/undo", {}, 200);
   get("log", at + "/log", 200);
+  EXPECT_EQ(post("name", "/api/name", {{"name", " Pat "}}, 200)["name"], "Pat");
+  EXPECT_EQ(get("name", "/api/name", 200)["name"], "Pat");
+  post("error", "/api/name", {{"name", "  "}}, 400);
   post("error", at + "/note",
        {{"item", "cake"}, {"note", std::string(1025, 'n')}}, 400);
   get("lists", "/api/lists", 200);

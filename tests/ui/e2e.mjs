@@ -589,6 +589,11 @@ async function run_scenarios(pages, contextA) {
     check(/alice/.test(who), `B: eggs say '${who}', not who changed them (alice)`);
     await waitInPage(phone, () => document.querySelector('li[data-item="eggs"] .note'), null, 5000, 'phone: the note of eggs does not show');
     await screenshot(phone, 'phone-store');
+    // B's page says who did it, in its history.
+    await unfold(b, '#history');
+    await waitInPage(b, () => [...document.querySelectorAll('#events li')].some((li) => /alice/.test(li.textContent) && /Noted eggs/.test(li.textContent)),
+      null, 5000, "B: the history does not say alice noted eggs",
+      async () => `B's history: ${await b.locator('#events').textContent().catch(() => 'none')}`);
 
     // Offline: a tap is kept on A, and reaches B once the proxy is back.
     await stopProxy();
@@ -616,6 +621,15 @@ async function run_scenarios(pages, contextA) {
   await scenario('screenshots', async () => {
     check(pageErrors.length === 0, `errors in the pages: ${pageErrors.join('; ')}`);
     await a.goto(A_URL);
+    // The name others see is set on the page too.
+    await a.waitForSelector('#name input[name=person]');
+    check(await a.inputValue('#name input[name=person]') === 'alice', 'A: the page does not show the name alice');
+    await a.fill('#name input[name=person]', 'Alice A.');
+    await Promise.all([
+      a.waitForResponse((r) => r.url().endsWith('/api/name') && r.request().method() === 'POST'),
+      a.click('#name button[type=submit]')]);
+    const named = JSON.parse((await cli(HOME_A, '--json', 'config', 'name')).stdout);
+    check(named.name === 'Alice A.', `shoplist-cli config name on A's home: ${JSON.stringify(named)}`);
     await a.locator(`li[data-list="${id}"]`).waitFor();
     await screenshot(a, 'a-lists');
     await a.goto(`${A_URL}#/list/${id}`);

@@ -79,25 +79,24 @@ function fieldKey(input) {
 // or an older answer could overwrite a newer one.
 let renderGeneration = 0;
 
-async function render() {
-  const generation = ++renderGeneration;
+// Replaces the page's content, keeping what the person is doing in it:
+// text typed in form fields (and the focus), and which folded sections are
+// open. Read just before replacing, so a push that lands while someone
+// types or opens an item eats nothing.
+function replaceApp(...children) {
   const typed = new Map();
   for (const input of app.querySelectorAll('form input[name]')) {
-    if (!['title', 'note', 'category', 'aisles'].includes(input.name) || input === document.activeElement) {
+    if (!['title', 'note', 'category', 'aisles', 'person'].includes(input.name) || input === document.activeElement) {
       typed.set(fieldKey(input), input.value);
     }
   }
   const focused = document.activeElement && document.activeElement.name
     ? fieldKey(document.activeElement) : null;
-  try {
-    const r = route();
-    if (r.list) await renderList(r.list, generation);
-    else await renderHome(generation);
-  } catch (e) {
-    if (generation === renderGeneration) showError(e.message, true);
-    return;
+  const open = new Set([...app.querySelectorAll('details[data-key][open]')].map((d) => d.dataset.key));
+  app.replaceChildren(...children);
+  for (const d of app.querySelectorAll('details[data-key]')) {
+    if (open.has(d.dataset.key)) d.open = true;
   }
-  if (generation !== renderGeneration) return;
   for (const input of app.querySelectorAll('form input[name]')) {
     const key = fieldKey(input);
     if (typed.has(key)) input.value = typed.get(key);
@@ -105,9 +104,25 @@ async function render() {
   }
 }
 
+async function render() {
+  const generation = ++renderGeneration;
+  try {
+    const r = route();
+    if (r.list) await renderList(r.list, generation);
+    else await renderHome(generation);
+  } catch (e) {
+    if (generation === renderGeneration) showError(e.message, true);
+  }
+}
+
 async function renderHome(generation) {
-  const { lists } = await api('GET', '/api/lists');
+  const [{ lists }, { name: person }] = await Promise.all([api('GET', '/api/lists'), api('GET', '/api/name')]);
   if (generation !== renderGeneration) return;
+  const who = el('input', { name: 'person', value: person, placeholder: 'Your name', 'aria-label': 'Your name', required: '' });
+  const naming = el('form', { id: 'name', onsubmit: async (e) => {
+    e.preventDefault();
+    try { await api('POST', '/api/name', { name: who.value }); render(); } catch (err) { showError(err.message); }
+  } }, who, el('button', { type: 'submit' }, 'Save name'));
   const title = el('input', { name: 'title', placeholder: 'New list title', 'aria-label': 'New list title', required: '' });
   const create = el('form', { id: 'create', onsubmit: async (e) => {
     e.preventDefault();
@@ -128,9 +143,10 @@ async function renderHome(generation) {
       el('button', { onclick: () => share(l.id), 'aria-label': `Share ${l.title}` }, 'Share'),
       el('button', { onclick: () => forget(l), 'aria-label': `Forget ${l.title}` }, 'Forget'),
       el('button', { class: 'danger', onclick: () => remove(l), 'aria-label': `Delete ${l.title}` }, 'Delete'))));
-  app.replaceChildren(el('h1', {}, 'Your lists'), create, join,
+  replaceApp(el('h1', {}, 'Your lists'), create, join,
     items.length ? el('ul', { id: 'lists' }, ...items) : el('p', { class: 'meta' }, 'No lists yet: create one or join one by its ID.'),
-    el('p', { id: 'shared', class: 'share', hidden: '' }));
+    el('p', { id: 'shared', class: 'share', hidden: '' }),
+    el('h2', {}, 'Your name on changes'), naming);
 }
 
 async function share(id) {
@@ -222,7 +238,7 @@ function itemRow(id, i, act) {
   const note = el('input', { name: 'note', value: i.note, placeholder: 'Note, e.g. the blue one', 'aria-label': `Note for ${i.name}`, maxlength: '1024' });
   const category = el('input', { name: 'category', value: i.category === 'Other' ? '' : i.category, placeholder: 'Aisle, e.g. Dairy', 'aria-label': `Aisle of ${i.name}` });
   const key = encodeURIComponent(i.name);
-  const more = el('details', { class: 'more' },
+  const more = el('details', { class: 'more', 'data-key': `more/${i.name}` },
     el('summary', { 'aria-label': `More for ${i.name}` }, '⋯'),
     el('form', { id: `note-${key}`, onsubmit: (e) => { e.preventDefault(); act('note', { item: i.name, note: note.value })(); } },
       note, el('button', { type: 'submit' }, 'Save note')),
@@ -232,16 +248,18 @@ function itemRow(id, i, act) {
   return el('li', { 'data-item': i.name, class: i.done ? 'done' : '' }, tap, stepper, more);
 }
 
-// Which <details> are open survives a re-render (a push while one is open).
-function openDetails() {
-  return new Set([...app.querySelectorAll('details[data-key][open]')].map((d) => d.dataset.key));
+
+// Who did what, newest first: the home's history of the list.
+function historyItems(events) {
+  return events.slice(0, 30).map((e) => el('li', { class: 'event' },
+    el('span', { class: 'who' }, [e.by_me ? 'you' : (e.by || 'someone'), when(e.at)].filter(Boolean).join(', ')),
+    el('span', {}, describe(e))));
 }
 
 async function renderList(id, generation) {
-  const { list } = await api('GET', `/api/lists/${id}`);
+  const [{ list }, { events }] = await Promise.all([
+    api('GET', `/api/lists/${id}`), api('GET', `/api/lists/${id}/log`)]);
   if (generation !== renderGeneration) return;
-  const open = openDetails();
-  for (const d of app.querySelectorAll('li[data-item] details.more[open]')) open.add(`more/${d.closest('li').dataset.item}`);
   const act = (action, params) => async () => {
     try {
       const body = await api('POST', `/api/lists/${id}/${action}`, params);
@@ -279,9 +297,7 @@ async function renderList(id, generation) {
   const sections = groups.map((g) => el('section', { class: 'aisle', 'data-aisle': g.name },
     el('h2', {}, g.name), el('ul', {}, ...g.items.map((i) => itemRow(id, i, act)))));
   const details = (key, summary, ...body) => {
-    const d = el('details', { 'data-key': key, id: key }, el('summary', {}, summary), ...body);
-    if (open.has(key)) d.open = true;
-    return d;
+    return el('details', { 'data-key': key, id: key }, el('summary', {}, summary), ...body);
   };
   if (bought.length) {
     sections.push(details('bought', `Bought (${bought.length})`,
@@ -300,19 +316,18 @@ async function renderList(id, generation) {
     e.preventDefault();
     act('rename', { title: title.value })();
   } }, title, el('button', { type: 'submit' }, 'Rename'));
-  app.replaceChildren(
+  replaceApp(
     el('p', {}, el('a', { href: '#/' }, '← All lists')),
     el('h1', { id: 'title' }, displayTitle(list)),
     el('p', { class: 'meta' }, 'ID ', el('span', { class: 'share' }, list.id),
       list.unsynced ? ` · ${list.unsynced} unsynced change(s)` : ''),
     add,
     list.items.length ? el('div', { id: 'items' }, ...sections) : el('p', { class: 'meta' }, 'Nothing on this list yet.'),
+    details('history', 'History',
+      events.length ? el('ul', { id: 'events' }, ...historyItems(events)) : el('p', { class: 'meta' }, 'No changes yet.')),
     details('settings', 'Aisles and title',
       el('p', { class: 'meta' }, 'Aisles in the order you walk the store; items show grouped that way.'),
       aisles, rename));
-  for (const li of app.querySelectorAll('li[data-item]')) {
-    if (open.has(`more/${li.dataset.item}`)) li.querySelector('details.more').open = true;
-  }
 }
 
 function setStatus(online) {
