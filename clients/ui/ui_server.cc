@@ -177,16 +177,15 @@ void UiServer::Routes() {
              Reply(home.Show(std::string(req.matches[1])), client::ShowJson,
                    res, hub, "");
            });
-  http.Get(R"(/api/lists/([a-z2-7]+)/log)",
-           [&](const httplib::Request& req, httplib::Response& res) {
-             const std::string id = req.matches[1];
-             absl::StatusOr<ListInfo> list = home.Show(id);
-             if (!list.ok()) return ReplyError(list.status(), res);
-             absl::StatusOr<std::vector<client::LogEntry>> log =
-                 home.Log(id, 100);
-             if (!log.ok()) return ReplyError(log.status(), res);
-             res.set_content(client::LogJson(*list, *log).dump(), kJson);
-           });
+  http.Get(R"(/api/lists/([a-z2-7]+)/log)", [&](const httplib::Request& req,
+                                                httplib::Response& res) {
+    const std::string id = req.matches[1];
+    absl::StatusOr<ListInfo> list = home.Show(id);
+    if (!list.ok()) return ReplyError(list.status(), res);
+    absl::StatusOr<std::vector<client::LogEntry>> log = home.Log(id, 100);
+    if (!log.ok()) return ReplyError(log.status(), res);
+    res.set_content(client::LogJson(*list, *log).dump(), kJson);
+  });
   http.Post(R"(/api/lists/([a-z2-7]+)/(\w+))", [&](const httplib::Request& req,
                                                    httplib::Response& res) {
     const std::string id = req.matches[1];

@@ -556,16 +556,20 @@ absl::StatusOr<ListState> ListState::RemoveItem(Writer writer,
   absl::StatusOr<Items::iterator> it = FindVisible(name);
   if (!it.ok()) return it.status();
   return ChangeItem(writer, (*it)->first, [&](Item& item, Dot dot) {
-    // This replica's own entry (with its new counter) is reset too.
-    ItemEntry& entry = item.FindOrAdd(writer.replica);
-    entry.counter = dot.counter;
-    entry.timestamp_micros = writer.now_micros;
-    ResetObserved(item);
-    if (!item.note().value.empty()) {
-      WriteRegister(writer, dot, item.mutable_note(), "");
-    }
+    TakeOff(writer, dot, item);
     return false;
   });
+}
+
+void ListState::TakeOff(const Writer& writer, Dot dot, Item& item) {
+  // This replica's own entry (with its new counter) is reset too.
+  ItemEntry& entry = item.FindOrAdd(writer.replica);
+  entry.counter = dot.counter;
+  entry.timestamp_micros = writer.now_micros;
+  ResetObserved(item);
+  if (!item.note().value.empty()) {
+    WriteRegister(writer, dot, item.mutable_note(), "");
+  }
 }
 
 absl::StatusOr<ListState> ListState::Buy(Writer writer, absl::string_view name,
@@ -684,13 +688,7 @@ absl::StatusOr<ListState> ListState::Clear(Writer writer) {
   ListState delta;
   for (const std::string& key : done) {
     Item& item = items_.find(key)->second;
-    ItemEntry& entry = item.FindOrAdd(writer.replica);
-    entry.counter = dot.counter;
-    entry.timestamp_micros = writer.now_micros;
-    ResetObserved(item);
-    if (!item.note().value.empty()) {
-      WriteRegister(writer, dot, item.mutable_note(), "");
-    }
+    TakeOff(writer, dot, item);
     item.ForEachDot([&](Dot d) { delta.context_.Add(d); });
     delta.items_.emplace_hint(delta.items_.end(), key, item);
   }

@@ -336,6 +336,9 @@ class ListState {
   // and returns the delta holding that register alone.
   ListState ChangeRegister(const Writer& writer, const std::string& key,
                            Register& (Item::*field)(), absl::string_view value);
+  // Takes `item` off the list as change `dot`: resets every entry it
+  // observes (the writer's own too) and clears its note.
+  void TakeOff(const Writer& writer, Dot dot, Item& item);
   // Writes `value` into `reg` as change `dot`, ordered after what it held.
   void WriteRegister(const Writer& writer, Dot dot, Register& reg,
                      absl::string_view value);
