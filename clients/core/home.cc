@@ -344,7 +344,8 @@ absl::StatusOr<crdt::Writer> Home::WriterOf(LocalStore& store) {
 
 crdt::ListDiff Home::MergeRemote(LocalList& list,
                                  const crdt::ListState& delta) {
-  if (delta.deleted() || list.state.deleted()) {
+  // Most sync replies bring nothing: no copy of the state for them.
+  if (delta.deleted() || list.state.deleted() || delta.carries_no_change()) {
     list.state.Merge(delta);
     return {};
   }

@@ -256,9 +256,23 @@ function historyItems(events) {
     el('span', {}, describe(e))));
 }
 
+function history(events) {
+  const body = events === null ? el('p', { class: 'meta' }, 'Loading…')
+    : events.length ? el('ul', { id: 'events' }, ...historyItems(events))
+      : el('p', { class: 'meta' }, 'No changes yet.');
+  const d = el('details', { 'data-key': 'history', id: 'history' }, el('summary', {}, 'History'), body);
+  // Opened without its events (by hand, or kept open by a re-render that
+  // began before): read them now. Opened with them: nothing to do.
+  d.addEventListener('toggle', () => { if (d.open && events === null) render(); });
+  return d;
+}
+
 async function renderList(id, generation) {
+  // The history is read only while its section is open.
+  const withHistory = !!document.getElementById('history')?.open;
   const [{ list }, { events }] = await Promise.all([
-    api('GET', `/api/lists/${id}`), api('GET', `/api/lists/${id}/log`)]);
+    api('GET', `/api/lists/${id}`),
+    withHistory ? api('GET', `/api/lists/${id}/log`) : { events: null }]);
   if (generation !== renderGeneration) return;
   const act = (action, params) => async () => {
     try {
@@ -323,8 +337,7 @@ async function renderList(id, generation) {
       list.unsynced ? ` · ${list.unsynced} unsynced change(s)` : ''),
     add,
     list.items.length ? el('div', { id: 'items' }, ...sections) : el('p', { class: 'meta' }, 'Nothing on this list yet.'),
-    details('history', 'History',
-      events.length ? el('ul', { id: 'events' }, ...historyItems(events)) : el('p', { class: 'meta' }, 'No changes yet.')),
+    history(events),
     details('settings', 'Aisles and title',
       el('p', { class: 'meta' }, 'Aisles in the order you walk the store; items show grouped that way.'),
       aisles, rename));
