@@ -41,6 +41,12 @@ absl::StatusOr<std::string> CleanCategory(absl::string_view typed) {
 
 }  // namespace
 
+uint64_t DotsNeeded(const v1::Operation& operation,
+                    const crdt::ListState& state) {
+  if (!operation.has_clear_bought()) return 1;
+  return std::max<uint64_t>(1, state.DoneKeys().size());
+}
+
 absl::StatusOr<crdt::ListState> ApplyOperation(const v1::Operation& operation,
                                                crdt::Writer writer,
                                                uint64_t now_micros,

@@ -38,6 +38,12 @@ absl::StatusOr<crdt::ListState> ApplyOperation(const v1::Operation& operation,
                                                uint64_t now_micros,
                                                crdt::ListState& state);
 
+// How many dots ApplyOperation(operation, ..., state) makes: what a writer
+// that reserves counters durably must reserve (one, or the number of items
+// a clear takes off). Never 0.
+uint64_t DotsNeeded(const v1::Operation& operation,
+                    const crdt::ListState& state);
+
 // The operations that take back what `diff` (one change of one writer,
 // crdt::Diff) did, applied as one new change: fewer or more wanted or
 // bought by the amounts it changed, an item it added taken off when

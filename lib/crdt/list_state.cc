@@ -673,8 +673,7 @@ absl::StatusOr<ListState> ListState::SetAisles(
   return delta;
 }
 
-absl::StatusOr<ListState> ListState::Clear(Writer writer) {
-  if (absl::Status s = CheckWritable(); !s.ok()) return s;
+std::vector<std::string> ListState::DoneKeys() const {
   std::vector<std::string> done;
   for (const auto& [key, item] : items_) {
     const int64_t wanted = ClampToZero(item.Wanted());
@@ -682,17 +681,25 @@ absl::StatusOr<ListState> ListState::Clear(Writer writer) {
       done.push_back(key);
     }
   }
-  if (done.empty()) return ListState();
-  // One change: one dot for every item it takes off.
-  const Dot dot = NewDot(writer);
+  return done;
+}
+
+absl::StatusOr<ListState> ListState::Clear(Writer writer) {
+  if (absl::Status s = CheckWritable(); !s.ok()) return s;
+  const std::vector<std::string> done = DoneKeys();
   ListState delta;
+  // A dot of its own for each item: a dot names the change of one item, so
+  // a replica that holds an item's entry at that dot holds all of its
+  // change. A shared dot would let a delta of another cleared item carry
+  // the dot without this one, and DeltaSince would then never send it.
   for (const std::string& key : done) {
+    const Dot dot = NewDot(writer);
     Item& item = items_.find(key)->second;
     TakeOff(writer, dot, item);
     item.ForEachDot([&](Dot d) { delta.context_.Add(d); });
     delta.items_.emplace_hint(delta.items_.end(), key, item);
   }
-  RecordAuthor(writer, delta);
+  if (!done.empty()) RecordAuthor(writer, delta);
   return delta;
 }
 

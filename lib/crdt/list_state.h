@@ -157,7 +157,8 @@ class Item {
 // is one past the largest the state has seen. A node applying operations
 // for thin clients may not have seen its own earlier changes to a list (it
 // is not always a replica of it), so it passes a counter it reserved
-// durably; the larger of the two is used.
+// durably; the larger of the two is used. A change that makes several dots
+// (Clear) uses consecutive counters from there.
 //
 // `now_micros` is the writer's clock: it times item changes (who changed
 // what when) and orders register writes. `name` is the person's display
@@ -280,8 +281,11 @@ class ListState {
   absl::StatusOr<ListState> SetAisles(Writer writer,
                                       const std::vector<std::string>& aisles);
   // Takes every fully bought item (ItemView::done) off the list, in one
-  // change; an empty delta when there is none.
+  // delta with one dot per item (so a writer that reserves counters needs
+  // DoneKeys().size() of them); an empty delta when there is none.
   absl::StatusOr<ListState> Clear(Writer writer);
+  // The keys of the items Clear would take off, in key order.
+  std::vector<std::string> DoneKeys() const;
   // Deletes the list for everyone; the state becomes the tombstone.
   ListState Delete();
 

@@ -262,7 +262,8 @@ class LevelDbReplicaStore final : public ReplicaStore {
   }
 
   absl::StatusOr<uint64_t> ReserveCounter(absl::string_view list_id,
-                                          uint64_t at_least) override {
+                                          uint64_t at_least,
+                                          uint64_t count) override {
     std::string key = absl::StrCat(kCounterPrefix, list_id);
     absl::MutexLock lock(&LockFor(key));
     std::string bytes;
@@ -275,9 +276,11 @@ class LevelDbReplicaStore final : public ReplicaStore {
     } else if (!s.IsNotFound()) {
       return FromLevelDb(s, key);
     }
-    uint64_t next = std::max(last, at_least) + 1;
-    if (absl::Status st =
-            FromLevelDb(db_->Put(sync_, key, absl::StrCat(next)), key);
+    const uint64_t next = std::max(last, at_least) + 1;
+    if (absl::Status st = FromLevelDb(
+            db_->Put(sync_, key,
+                     absl::StrCat(next + std::max<uint64_t>(count, 1) - 1)),
+            key);
         !st.ok()) {
       return st;
     }

@@ -77,10 +77,12 @@ class ReplicaStore {
   // This node's replica id for operations it applies itself: created once,
   // then the same across restarts.
   virtual absl::StatusOr<uint64_t> ReplicaId() = 0;
-  // Reserves the next counter for this node's replica id on `list_id`:
-  // larger than every counter reserved before and than `at_least`.
+  // Reserves `count` (>= 1) consecutive counters for this node's replica
+  // id on `list_id`, each larger than every counter reserved before and
+  // than `at_least`, and returns the first.
   virtual absl::StatusOr<uint64_t> ReserveCounter(absl::string_view list_id,
-                                                  uint64_t at_least) = 0;
+                                                  uint64_t at_least,
+                                                  uint64_t count) = 0;
 };
 
 // Called after a Merge changed a stored list, with the merged state and its

@@ -404,7 +404,8 @@ void Coordinator::ApplyAfterRead(const std::string& list_id,
   // This node may not hold the list, so its last counter on the list is
   // reserved durably here rather than read from the list's context.
   absl::StatusOr<uint64_t> counter =
-      store_->ReserveCounter(list_id, state.context().Max(*replica));
+      store_->ReserveCounter(list_id, state.context().Max(*replica),
+                             codec::DotsNeeded(operation, state));
   if (!counter.ok()) {
     done(counter.status());
     return;

@@ -324,7 +324,7 @@ TEST_F(ReplicaStoreTest, HintsIgnoresListsAndMetadata) {
   crdt::ListState alice;
   ASSERT_TRUE(store_->Merge(id, *alice.Add(kAlice, "milk", 1)).ok());
   ASSERT_TRUE(store_->ReplicaId().ok());
-  ASSERT_TRUE(store_->ReserveCounter(id, 0).ok());
+  ASSERT_TRUE(store_->ReserveCounter(id, 0, 1).ok());
   EXPECT_EQ(*store_->CountHints(), 0u);
   absl::StatusOr<std::vector<Hint>> hints = store_->Hints(10);
   ASSERT_TRUE(hints.ok()) << hints.status();
@@ -466,7 +466,7 @@ TEST_F(ReplicaStoreTest, ReserveCounterIsStrictlyIncreasing) {
   const std::string id = ListId();
   uint64_t previous = 0;
   for (int i = 0; i < 5; ++i) {
-    absl::StatusOr<uint64_t> next = store_->ReserveCounter(id, 0);
+    absl::StatusOr<uint64_t> next = store_->ReserveCounter(id, 0, 1);
     ASSERT_TRUE(next.ok()) << next.status();
     EXPECT_GT(*next, previous);
     EXPECT_GE(*next, 1u);
@@ -476,24 +476,35 @@ TEST_F(ReplicaStoreTest, ReserveCounterIsStrictlyIncreasing) {
 
 TEST_F(ReplicaStoreTest, ReserveCounterRespectsAtLeast) {
   const std::string id = ListId();
-  absl::StatusOr<uint64_t> first = store_->ReserveCounter(id, 0);
+  absl::StatusOr<uint64_t> first = store_->ReserveCounter(id, 0, 1);
   ASSERT_TRUE(first.ok()) << first.status();
-  absl::StatusOr<uint64_t> jumped = store_->ReserveCounter(id, 100);
+  absl::StatusOr<uint64_t> jumped = store_->ReserveCounter(id, 100, 1);
   ASSERT_TRUE(jumped.ok()) << jumped.status();
   EXPECT_GT(*jumped, 100u);
   // A smaller at_least never takes the counter back.
-  absl::StatusOr<uint64_t> after = store_->ReserveCounter(id, 5);
+  absl::StatusOr<uint64_t> after = store_->ReserveCounter(id, 5, 1);
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_GT(*after, *jumped);
 }
 
+TEST_F(ReplicaStoreTest, ReserveCounterReservesABlock) {
+  const std::string id = ListId();
+  absl::StatusOr<uint64_t> block = store_->ReserveCounter(id, 10, 5);
+  ASSERT_TRUE(block.ok()) << block.status();
+  EXPECT_EQ(*block, 11u);
+  // 11..15 are taken; the next reservation starts after them.
+  absl::StatusOr<uint64_t> next = store_->ReserveCounter(id, 0, 1);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(*next, 16u);
+}
+
 TEST_F(ReplicaStoreTest, ReserveCounterStaysIncreasingAcrossReopening) {
   const std::string id = ListId();
-  absl::StatusOr<uint64_t> before = store_->ReserveCounter(id, 41);
+  absl::StatusOr<uint64_t> before = store_->ReserveCounter(id, 41, 1);
   ASSERT_TRUE(before.ok()) << before.status();
   EXPECT_GT(*before, 41u);
   Reopen();
-  absl::StatusOr<uint64_t> after = store_->ReserveCounter(id, 0);
+  absl::StatusOr<uint64_t> after = store_->ReserveCounter(id, 0, 1);
   ASSERT_TRUE(after.ok()) << after.status();
   EXPECT_GT(*after, *before);
 }
@@ -508,7 +519,7 @@ TEST_F(ReplicaStoreTest, ConcurrentReserveCounterNeverRepeats) {
   for (int t = 0; t < kThreads; ++t) {
     threads.emplace_back([&] {
       for (int i = 0; i < kPerThread; ++i) {
-        absl::StatusOr<uint64_t> next = store_->ReserveCounter(id, 0);
+        absl::StatusOr<uint64_t> next = store_->ReserveCounter(id, 0, 1);
         absl::MutexLock lock(&mu);
         all.push_back(next.ok() ? *next : 0);
       }

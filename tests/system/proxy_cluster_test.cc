@@ -85,11 +85,13 @@ std::vector<std::string> Locate(v1::MembershipService::Stub& stub,
   v1::LocateRequest request;
   request.set_list_id(list_id);
   v1::LocateResponse response;
-  if (!stub.Locate(Context(absl::Seconds(2)).get(), request, &response).ok()) {
-    return {};
-  }
+  grpc::Status status =
+      stub.Locate(Context(absl::Seconds(2)).get(), request, &response);
+  // An error is never an answer two proxies can agree on.
+  EXPECT_TRUE(status.ok()) << status.error_message();
   std::vector<std::string> ids;
   for (const auto& n : response.preference_list()) ids.push_back(n.id());
+  EXPECT_FALSE(ids.empty()) << "no preference list for " << list_id;
   return ids;
 }
 

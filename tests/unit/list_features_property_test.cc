@@ -22,6 +22,7 @@
 #include "crdt/list_diff.h"
 #include "crdt/list_state.h"
 #include "gtest/gtest.h"
+#include "tests/unit/lossy_network.h"
 #include "text/text.h"
 
 namespace shoplist::crdt {
@@ -40,7 +41,7 @@ struct Replica {
 };
 
 struct Stats {
-  int ops = 0, undos = 0, clears = 0, delivered = 0, lost = 0, duplicated = 0;
+  int ops = 0, undos = 0, clears = 0;
 };
 
 const char* const kNames[] = {"Milk",  "milk",      " MILK ", "Eggs",
@@ -51,7 +52,9 @@ const char* const kCategories[] = {"Dairy", "Bakery", "Produce", "Drinks",
 
 class Simulation {
  public:
-  explicit Simulation(uint32_t seed) : rng_(seed) {
+  explicit Simulation(uint32_t seed)
+      : rng_(seed),
+        network_(rng_, /*lost_percent=*/20, /*duplicate_percent=*/10) {
     for (int i = 0; i < 3; ++i) {
       Replica r;
       r.writer = Writer(std::uniform_int_distribution<uint64_t>()(rng_));
@@ -83,11 +86,9 @@ class Simulation {
   // Half of what was lost is resent; the rest is gone for good, and only
   // anti-entropy (DeltaSince) can make up for it.
   void Heal() {
-    for (size_t i = 0; i < lost_.size(); i += 2) {
-      inflight_.push_back(std::move(lost_[i]));
-    }
-    lost_.clear();
-    while (!inflight_.empty()) Deliver(Pick(inflight_.size()), false);
+    network_.Flush();
+    while (auto m = network_.NextOnce())
+      replicas_[m->to].state.Merge(m->payload);
     for (size_t a = 0; a < 3; ++a) {
       for (size_t b = 0; b < 3; ++b) {
         if (a != b) {
@@ -159,12 +160,10 @@ class Simulation {
   }
 
   const Stats& stats() const { return stats_; }
+  const NetworkStats& network() const { return network_.stats(); }
 
  private:
-  struct Message {
-    size_t to;
-    ListState payload;
-  };
+  struct NoTag {};
 
   size_t Pick(size_t n) {
     return std::uniform_int_distribution<size_t>(0, n - 1)(rng_);
@@ -272,36 +271,12 @@ class Simulation {
       aisles_ = {now, delta.aisles().value};
     }
     for (size_t to = 0; to < 3; ++to) {
-      if (to == r) continue;
-      Message m{to, delta};
-      if (Pick(100) < 20) {
-        ++stats_.lost;
-        lost_.push_back(std::move(m));
-      } else {
-        inflight_.push_back(std::move(m));
-      }
+      if (to != r) network_.Send(to, delta, NoTag{});
     }
   }
 
   void DeliverOne() {
-    if (inflight_.empty()) return;
-    Deliver(Pick(inflight_.size()), Pick(100) < 10);
-  }
-
-  void Deliver(size_t index, bool duplicate) {
-    Message m = inflight_[index];
-    if (duplicate) {
-      ++stats_.duplicated;
-    } else {
-      inflight_[index] = std::move(inflight_.back());
-      inflight_.pop_back();
-    }
-    v1::ListState wire;
-    codec::EncodeState(m.payload, &wire);
-    auto decoded = codec::DecodeState(wire);
-    ASSERT_TRUE(decoded.ok()) << decoded.status();
-    replicas_[m.to].state.Merge(*decoded);
-    ++stats_.delivered;
+    if (auto m = network_.Next()) replicas_[m->to].state.Merge(m->payload);
   }
 
   std::mt19937_64 rng_;
@@ -309,7 +284,7 @@ class Simulation {
   uint64_t clock_ = 1'000'000;
   std::map<std::pair<std::string, std::string>, LastWrite> registers_;
   LastWrite aisles_;
-  std::vector<Message> inflight_, lost_;
+  LossyNetwork<NoTag> network_;
   Stats stats_;
 };
 
@@ -326,12 +301,14 @@ TEST_P(ListFeaturesPropertyTest, ConcurrentNotesAislesUndosAndClearsConverge) {
   const Stats& s = sim.stats();
   EXPECT_GT(s.undos, 100);
   EXPECT_GT(s.clears, 50);
-  EXPECT_GT(s.lost, 0);
-  EXPECT_GT(s.duplicated, 0);
+  const NetworkStats& n = sim.network();
+  EXPECT_GT(n.lost_for_good, 0);
+  EXPECT_GT(n.duplicated, 0);
   std::printf(
       "seed %u: %d changes (%d undos, %d clears), %d deliveries, %d lost and "
-      "resent, %d duplicated\n",
-      seed, s.ops, s.undos, s.clears, s.delivered, s.lost, s.duplicated);
+      "resent, %d lost for good, %d duplicated\n",
+      seed, s.ops, s.undos, s.clears, n.delivered, n.lost, n.lost_for_good,
+      n.duplicated);
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, ListFeaturesPropertyTest,
