@@ -5,6 +5,8 @@
 //                       of a list from the hints it holds
 //   meta/replica_id     8 bytes, little endian
 //   meta/counter/<id>   decimal, last counter reserved on <id>
+//   damaged/<id>        the bytes of a damaged list/<id>, kept aside when
+//                       a merge started the list afresh
 // Writes use sync=true; LevelDB groups concurrent writers into one log
 // write and one fsync, so concurrency amortises the sync.
 #include <algorithm>
@@ -33,6 +35,7 @@
 #include "google/protobuf/arena.h"
 #include "leveldb/db.h"
 #include "leveldb/write_batch.h"
+#include "storage/recovering_db.h"
 #include "storage/replica_store.h"
 
 namespace shoplist::storage {
@@ -42,15 +45,7 @@ constexpr absl::string_view kListPrefix = "list/";
 constexpr absl::string_view kHintPrefix = "hint/";
 constexpr absl::string_view kReplicaIdKey = "meta/replica_id";
 constexpr absl::string_view kCounterPrefix = "meta/counter/";
-
-absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
-  if (s.ok()) return absl::OkStatus();
-  if (s.IsNotFound()) return absl::NotFoundError(what);
-  if (s.IsCorruption()) {
-    return absl::DataLossError(absl::StrCat(what, ": ", s.ToString()));
-  }
-  return absl::InternalError(absl::StrCat(what, ": ", s.ToString()));
-}
+constexpr absl::string_view kDamagedPrefix = "damaged/";
 
 // A stored state is a tree of many small messages; building and parsing it
 // on an arena replaces a malloc and free per message with bump allocation
@@ -79,24 +74,22 @@ absl::StatusOr<crdt::ListState> Decode(absl::string_view bytes,
 
 class LevelDbReplicaStore final : public ReplicaStore {
  public:
-  LevelDbReplicaStore(std::unique_ptr<leveldb::DB> db, MergeListener on_merge,
+  LevelDbReplicaStore(std::unique_ptr<RecoveringDb> db, MergeListener on_merge,
                       size_t state_cache_bytes)
       : db_(std::move(db)),
         on_merge_(std::move(on_merge)),
         cache_budget_bytes_(state_cache_bytes) {
-    sync_.sync = true;
     committer_ = std::thread([this] { CommitLoop(); });
   }
 
   absl::StatusOr<crdt::ListState> Get(absl::string_view list_id) override {
     std::string key = absl::StrCat(kListPrefix, list_id);
-    std::string bytes;
-    leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &bytes);
-    if (s.IsNotFound()) {
+    absl::StatusOr<std::string> bytes = Read(key);
+    if (absl::IsNotFound(bytes.status())) {
       return absl::NotFoundError(absl::StrCat("list ", list_id, " not found"));
     }
-    if (!s.ok()) return FromLevelDb(s, key);
-    return Decode(bytes, key);
+    if (!bytes.ok()) return bytes.status();
+    return Decode(*bytes, key);
   }
 
   absl::StatusOr<crdt::ListState> Merge(absl::string_view list_id,
@@ -144,13 +137,17 @@ class LevelDbReplicaStore final : public ReplicaStore {
     absl::StatusOr<crdt::ListState> hint = ReadOrEmpty(key);
     if (!hint.ok()) return hint.status();
     hint->Merge(delta);
-    return FromLevelDb(db_->Put(sync_, key, Encode(*hint)), key);
+    leveldb::WriteBatch write;
+    write.Put(key, Encode(*hint));
+    return db_->Write(&write, key);
   }
 
   absl::StatusOr<std::vector<Hint>> Hints(size_t limit) override {
     std::vector<Hint> hints;
+    absl::StatusOr<std::shared_ptr<leveldb::DB>> db = db_->Get();
+    if (!db.ok()) return db.status();
     std::unique_ptr<leveldb::Iterator> it(
-        db_->NewIterator(leveldb::ReadOptions()));
+        (*db)->NewIterator(leveldb::ReadOptions()));
     for (it->Seek(leveldb::Slice(kHintPrefix.data(), kHintPrefix.size()));
          it->Valid() && hints.size() < limit; it->Next()) {
       absl::string_view key(it->key().data(), it->key().size());
@@ -173,22 +170,25 @@ class LevelDbReplicaStore final : public ReplicaStore {
     std::string key =
         absl::StrCat(kHintPrefix, delivered.list_id, "/", delivered.owner);
     absl::MutexLock lock(&LockFor(key));
-    std::string bytes;
-    leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &bytes);
-    if (s.IsNotFound()) return absl::OkStatus();
-    if (!s.ok()) return FromLevelDb(s, key);
+    absl::StatusOr<std::string> bytes = Read(key);
+    if (absl::IsNotFound(bytes.status())) return absl::OkStatus();
+    if (!bytes.ok()) return bytes.status();
     // A write merged into the hint after it was read stays for the next
     // delivery.
-    if (bytes != delivered.stored_bytes) return absl::OkStatus();
-    return FromLevelDb(db_->Delete(sync_, key), key);
+    if (*bytes != delivered.stored_bytes) return absl::OkStatus();
+    leveldb::WriteBatch write;
+    write.Delete(key);
+    return db_->Write(&write, key);
   }
 
   absl::StatusOr<std::optional<crdt::ListState>> HintsFor(
       absl::string_view list_id) override {
     std::string prefix = absl::StrCat(kHintPrefix, list_id, "/");
     std::optional<crdt::ListState> merged;
+    absl::StatusOr<std::shared_ptr<leveldb::DB>> db = db_->Get();
+    if (!db.ok()) return db.status();
     std::unique_ptr<leveldb::Iterator> it(
-        db_->NewIterator(leveldb::ReadOptions()));
+        (*db)->NewIterator(leveldb::ReadOptions()));
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
          it->Next()) {
       absl::StatusOr<crdt::ListState> delta = Decode(
@@ -203,8 +203,10 @@ class LevelDbReplicaStore final : public ReplicaStore {
 
   absl::StatusOr<size_t> CountHints() override {
     size_t n = 0;
+    absl::StatusOr<std::shared_ptr<leveldb::DB>> db = db_->Get();
+    if (!db.ok()) return db.status();
     std::unique_ptr<leveldb::Iterator> it(
-        db_->NewIterator(leveldb::ReadOptions()));
+        (*db)->NewIterator(leveldb::ReadOptions()));
     for (it->Seek(leveldb::Slice(kHintPrefix.data(), kHintPrefix.size()));
          it->Valid() && it->key().starts_with(leveldb::Slice(
                             kHintPrefix.data(), kHintPrefix.size()));
@@ -218,9 +220,11 @@ class LevelDbReplicaStore final : public ReplicaStore {
   absl::Status ScanLists(
       const std::function<void(const std::string&, absl::string_view)>& visit)
       override {
+    absl::StatusOr<std::shared_ptr<leveldb::DB>> db = db_->Get();
+    if (!db.ok()) return db.status();
     leveldb::ReadOptions snapshot;
-    snapshot.snapshot = db_->GetSnapshot();
-    std::unique_ptr<leveldb::Iterator> it(db_->NewIterator(snapshot));
+    snapshot.snapshot = (*db)->GetSnapshot();
+    std::unique_ptr<leveldb::Iterator> it((*db)->NewIterator(snapshot));
     const leveldb::Slice prefix(kListPrefix.data(), kListPrefix.size());
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
          it->Next()) {
@@ -229,17 +233,16 @@ class LevelDbReplicaStore final : public ReplicaStore {
     }
     absl::Status status = FromLevelDb(it->status(), "list scan");
     it.reset();
-    db_->ReleaseSnapshot(snapshot.snapshot);
+    (*db)->ReleaseSnapshot(snapshot.snapshot);
     return status;
   }
 
   absl::StatusOr<uint64_t> ReplicaId() override {
     absl::MutexLock lock(&meta_mu_);
     if (replica_id_ != 0) return replica_id_;
-    std::string bytes;
-    leveldb::Status s =
-        db_->Get(leveldb::ReadOptions(), std::string(kReplicaIdKey), &bytes);
-    if (s.ok()) {
+    absl::StatusOr<std::string> stored = Read(std::string(kReplicaIdKey));
+    if (stored.ok()) {
+      const std::string& bytes = *stored;
       if (bytes.size() != sizeof(uint64_t)) {
         // Making a new id would hide the damage and could reuse counters.
         return absl::DataLossError(
@@ -248,13 +251,14 @@ class LevelDbReplicaStore final : public ReplicaStore {
       std::memcpy(&replica_id_, bytes.data(), sizeof(uint64_t));
       return replica_id_;
     }
-    if (!s.ok() && !s.IsNotFound()) return FromLevelDb(s, kReplicaIdKey);
+    if (!absl::IsNotFound(stored.status())) return stored.status();
     absl::StatusOr<uint64_t> id = crdt::NewReplicaId();
     if (!id.ok()) return id.status();
-    bytes.assign(reinterpret_cast<const char*>(&*id), sizeof(uint64_t));
-    if (absl::Status st = FromLevelDb(
-            db_->Put(sync_, std::string(kReplicaIdKey), bytes), kReplicaIdKey);
-        !st.ok()) {
+    leveldb::WriteBatch write;
+    write.Put(
+        std::string(kReplicaIdKey),
+        leveldb::Slice(reinterpret_cast<const char*>(&*id), sizeof(uint64_t)));
+    if (absl::Status st = db_->Write(&write, kReplicaIdKey); !st.ok()) {
       return st;
     }
     replica_id_ = *id;
@@ -266,24 +270,19 @@ class LevelDbReplicaStore final : public ReplicaStore {
                                           uint64_t count) override {
     std::string key = absl::StrCat(kCounterPrefix, list_id);
     absl::MutexLock lock(&LockFor(key));
-    std::string bytes;
     uint64_t last = 0;
-    leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &bytes);
-    if (s.ok()) {
-      if (!absl::SimpleAtoi(bytes, &last)) {
+    absl::StatusOr<std::string> bytes = Read(key);
+    if (bytes.ok()) {
+      if (!absl::SimpleAtoi(*bytes, &last)) {
         return absl::DataLossError(absl::StrCat("stored ", key, " is invalid"));
       }
-    } else if (!s.IsNotFound()) {
-      return FromLevelDb(s, key);
+    } else if (!absl::IsNotFound(bytes.status())) {
+      return bytes.status();
     }
     const uint64_t next = std::max(last, at_least) + 1;
-    if (absl::Status st = FromLevelDb(
-            db_->Put(sync_, key,
-                     absl::StrCat(next + std::max<uint64_t>(count, 1) - 1)),
-            key);
-        !st.ok()) {
-      return st;
-    }
+    leveldb::WriteBatch write;
+    write.Put(key, absl::StrCat(next + std::max<uint64_t>(count, 1) - 1));
+    if (absl::Status st = db_->Write(&write, key); !st.ok()) return st;
     return next;
   }
 
@@ -325,12 +324,13 @@ class LevelDbReplicaStore final : public ReplicaStore {
     std::map<std::string, crdt::ListState> merged;  // lists this batch wrote
     std::map<std::string, size_t> stored_size;      // their bytes on disk
     std::map<std::string, absl::Status> failed;
+    std::map<std::string, std::string> damaged;  // lists starting afresh
     std::set<std::string> changed;
     for (Pending& p : batch) {
       auto it = merged.find(p.list_id);
       if (it == merged.end()) {
         absl::StatusOr<crdt::ListState> current =
-            Current(p.list_id, &stored_size[p.list_id]);
+            Current(p.list_id, &stored_size[p.list_id], &damaged);
         if (!current.ok()) {
           failed[p.list_id] = current.status();
           continue;
@@ -355,10 +355,13 @@ class LevelDbReplicaStore final : public ReplicaStore {
       bytes[id] = Encode(merged[id]);
       stored_size[id] = bytes[id].size();
       write.Put(absl::StrCat(kListPrefix, id), bytes[id]);
+      if (auto d = damaged.find(id); d != damaged.end()) {
+        write.Put(absl::StrCat(kDamagedPrefix, id), d->second);
+      }
     }
     absl::Status status = absl::OkStatus();
     if (!changed.empty()) {
-      status = FromLevelDb(db_->Write(sync_, &write), "list write");
+      status = db_->Write(&write, "list write");
     }
     if (status.ok() && on_merge_) {
       for (const std::string& id : changed) {
@@ -384,9 +387,13 @@ class LevelDbReplicaStore final : public ReplicaStore {
   }
 
   // The committed state of a list, from the cache or from disk, and the
-  // size of its stored bytes. Commit thread only.
-  absl::StatusOr<crdt::ListState> Current(const std::string& list_id,
-                                          size_t* stored_size) {
+  // size of its stored bytes. A damaged state is replaced by an empty one:
+  // nothing can be merged into it, and the replicas' copies (anti-entropy,
+  // read repair, every later write) refill the list; its bytes, when
+  // readable, go to `damaged` to be kept aside. Commit thread only.
+  absl::StatusOr<crdt::ListState> Current(
+      const std::string& list_id, size_t* stored_size,
+      std::map<std::string, std::string>* damaged) {
     if (auto it = cache_.find(list_id); it != cache_.end()) {
       crdt::ListState state = std::move(it->second.state);
       *stored_size = it->second.stored_size;
@@ -395,12 +402,16 @@ class LevelDbReplicaStore final : public ReplicaStore {
       return state;
     }
     std::string key = absl::StrCat(kListPrefix, list_id);
-    std::string bytes;
-    leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &bytes);
-    *stored_size = bytes.size();
-    if (s.IsNotFound()) return crdt::ListState();
-    if (!s.ok()) return FromLevelDb(s, key);
-    return Decode(bytes, key);
+    absl::StatusOr<std::string> bytes = Read(key);
+    *stored_size = bytes.ok() ? bytes->size() : 0;
+    if (absl::IsNotFound(bytes.status())) return crdt::ListState();
+    absl::StatusOr<crdt::ListState> state =
+        bytes.ok() ? Decode(*bytes, key) : bytes.status();
+    if (absl::IsDataLoss(state.status())) {
+      (*damaged)[list_id] = bytes.ok() ? *std::move(bytes) : std::string();
+      return crdt::ListState();
+    }
+    return state;
   }
 
   // Keeps a committed state for the next write to its list, evicting
@@ -418,20 +429,28 @@ class LevelDbReplicaStore final : public ReplicaStore {
   }
 
   absl::StatusOr<crdt::ListState> ReadOrEmpty(const std::string& key) {
+    absl::StatusOr<std::string> bytes = Read(key);
+    if (absl::IsNotFound(bytes.status())) return crdt::ListState();
+    if (!bytes.ok()) return bytes.status();
+    return Decode(*bytes, key);
+  }
+
+  // The bytes stored at `key`; NOT_FOUND when there are none.
+  absl::StatusOr<std::string> Read(const std::string& key) {
+    absl::StatusOr<std::shared_ptr<leveldb::DB>> db = db_->Get();
+    if (!db.ok()) return db.status();
     std::string bytes;
-    leveldb::Status s = db_->Get(leveldb::ReadOptions(), key, &bytes);
-    if (s.IsNotFound()) return crdt::ListState();
+    leveldb::Status s = (*db)->Get(leveldb::ReadOptions(), key, &bytes);
     if (!s.ok()) return FromLevelDb(s, key);
-    return Decode(bytes, key);
+    return bytes;
   }
 
   absl::Mutex& LockFor(absl::string_view key) {
     return locks_[absl::Hash<absl::string_view>()(key) % locks_.size()];
   }
 
-  std::unique_ptr<leveldb::DB> db_;
+  const std::unique_ptr<RecoveringDb> db_;
   const MergeListener on_merge_;
-  leveldb::WriteOptions sync_;
   // Striped per-key locks: read-merge-write of one key is serialised.
   std::array<absl::Mutex, 256> locks_;
   static constexpr size_t kMaxBatch = 512;
@@ -456,18 +475,14 @@ class LevelDbReplicaStore final : public ReplicaStore {
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ReplicaStore>> OpenLevelDbStore(
-    const std::string& directory, MergeListener on_merge,
-    size_t state_cache_bytes) {
-  leveldb::Options options;
-  options.create_if_missing = true;
-  leveldb::DB* db = nullptr;
-  leveldb::Status s = leveldb::DB::Open(options, directory, &db);
-  if (!s.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot open LevelDB at ", directory, ": ", s.ToString()));
-  }
+    const std::string& directory, StoreOptions options) {
+  leveldb::Options db_options;
+  if (options.env != nullptr) db_options.env = options.env;
+  absl::StatusOr<std::unique_ptr<RecoveringDb>> db =
+      RecoveringDb::Open(directory, db_options);
+  if (!db.ok()) return db.status();
   return std::make_unique<LevelDbReplicaStore>(
-      std::unique_ptr<leveldb::DB>(db), std::move(on_merge), state_cache_bytes);
+      *std::move(db), std::move(options.on_merge), options.state_cache_bytes);
 }
 
 }  // namespace shoplist::storage

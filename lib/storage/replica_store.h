@@ -20,6 +20,10 @@
 #include "absl/strings/string_view.h"
 #include "crdt/list_state.h"
 
+namespace leveldb {
+class Env;
+}  // namespace leveldb
+
 namespace shoplist::storage {
 
 // A delta held for a node that was down when it was written.
@@ -97,10 +101,22 @@ using MergeListener =
 // times their stored size.
 inline constexpr size_t kDefaultStateCacheBytes = 16 << 20;
 
-// Opens (creating if needed) a LevelDB-backed store in `directory`.
+struct StoreOptions {
+  MergeListener on_merge;
+  size_t state_cache_bytes = kDefaultStateCacheBytes;
+  // The file system (fault injection in tests); null is the real one. Not
+  // owned: it must outlive the store.
+  leveldb::Env* env = nullptr;
+};
+
+// Opens (creating if needed) a LevelDB-backed store in `directory`. A
+// write that fails on the disk (full, I/O error) is UNAVAILABLE and is not
+// acknowledged; reads go on, and writes resume once the disk takes them
+// (storage/recovering_db.h). A list whose stored bytes are damaged answers
+// DATA_LOSS; the next merge into it starts it afresh from what arrives, so
+// replicas refill it.
 absl::StatusOr<std::unique_ptr<ReplicaStore>> OpenLevelDbStore(
-    const std::string& directory, MergeListener on_merge = nullptr,
-    size_t state_cache_bytes = kDefaultStateCacheBytes);
+    const std::string& directory, StoreOptions options = {});
 
 }  // namespace shoplist::storage
 

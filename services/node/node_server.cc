@@ -78,14 +78,15 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
   }
   absl::StatusOr<std::unique_ptr<storage::ReplicaStore>> store =
       storage::OpenLevelDbStore(
-          c.data_dir,
-          [p = parts.get()](const std::string& list_id,
-                            const crdt::ListState& merged,
-                            absl::string_view bytes) {
-            p->digests.Set(list_id, bytes);
-            p->watchers.Publish(list_id, merged);
-          },
-          c.state_cache_bytes);
+          c.data_dir, {.on_merge =
+                           [p = parts.get()](const std::string& list_id,
+                                             const crdt::ListState& merged,
+                                             absl::string_view bytes) {
+                             p->digests.Set(list_id, bytes);
+                             p->watchers.Publish(list_id, merged);
+                           },
+                       .state_cache_bytes = c.state_cache_bytes,
+                       .env = c.env});
   if (!store.ok()) return store.status();
   parts->store = *std::move(store);
   if (absl::Status s = parts->digests.Load(*parts->store); !s.ok()) return s;

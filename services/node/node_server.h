@@ -22,6 +22,8 @@ struct NodeConfig {
   std::string listen = "127.0.0.1:0";
   std::string data_dir;
   size_t state_cache_bytes = storage::kDefaultStateCacheBytes;
+  // The store's file system; null is the real one (tests inject faults).
+  leveldb::Env* env = nullptr;
   SecurityOptions security;    // TLS (client certificates required with a CA)
   std::string health_listen;   // plaintext health-only port; empty: none
   std::string metrics_listen;  // Prometheus /metrics; empty: none

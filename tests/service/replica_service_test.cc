@@ -64,11 +64,12 @@ class ReplicaServiceTest : public ::testing::Test {
     // listener (watchers and digests hang off it).
     absl::StatusOr<std::unique_ptr<storage::ReplicaStore>> store =
         storage::OpenLevelDbStore(
-            dir_.path(), [this](const std::string& list_id,
+            dir_.path(),
+            {.on_merge = [this](const std::string& list_id,
                                 const crdt::ListState&, absl::string_view) {
               absl::MutexLock lock(&changes_mu_);
               changes_.push_back(list_id);
-            });
+            }});
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     service_ =

@@ -75,6 +75,19 @@ class ReplicaStoreTest : public ::testing::Test {
     ASSERT_TRUE(s.ok()) << s.ToString();
   }
 
+  std::string GetRaw(const std::string& key) {
+    EXPECT_EQ(store_, nullptr);
+    leveldb::DB* raw = nullptr;
+    leveldb::Status s =
+        leveldb::DB::Open(leveldb::Options(), dir_.path(), &raw);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    std::unique_ptr<leveldb::DB> db(raw);
+    std::string bytes;
+    s = db->Get(leveldb::ReadOptions(), key, &bytes);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return bytes;
+  }
+
   shoplist::testing::TempDir dir_;
   std::unique_ptr<ReplicaStore> store_;
 };
@@ -228,11 +241,12 @@ TEST(ReplicaStoreListenerTest, ListenerSeesMergesThatChangeTheListOnly) {
   std::vector<std::pair<std::string, crdt::ListState>> calls;
   std::vector<std::string> bytes;
   absl::StatusOr<std::unique_ptr<ReplicaStore>> store = OpenLevelDbStore(
-      dir.path(), [&](const std::string& list_id, const crdt::ListState& s,
-                      absl::string_view stored) {
+      dir.path(),
+      {.on_merge = [&](const std::string& list_id, const crdt::ListState& s,
+                       absl::string_view stored) {
         calls.emplace_back(list_id, s);
         bytes.emplace_back(stored);
-      });
+      }});
   ASSERT_TRUE(store.ok()) << store.status();
   const std::string id = ListId();
   crdt::ListState alice;
@@ -544,11 +558,17 @@ TEST_F(ReplicaStoreTest, GarbageStoredValueIsDataLossNotACrash) {
 
   absl::StatusOr<crdt::ListState> got = store_->Get(id);
   EXPECT_EQ(got.status().code(), absl::StatusCode::kDataLoss) << got.status();
-  // A merge must not paper over the damage by starting from empty.
-  absl::StatusOr<crdt::ListState> merged =
-      store_->Merge(id, *alice.Add(kAlice, "eggs", 1));
-  EXPECT_EQ(merged.status().code(), absl::StatusCode::kDataLoss)
-      << merged.status();
+  // A merge starts the list afresh, so replicas can refill it (anti-entropy
+  // sends whole states); the damaged bytes are kept aside.
+  crdt::ListState eggs = *alice.Add(kAlice, "eggs", 1);
+  absl::StatusOr<crdt::ListState> merged = store_->Merge(id, eggs);
+  ASSERT_TRUE(merged.ok()) << merged.status();
+  EXPECT_EQ(*merged, eggs);
+  absl::StatusOr<crdt::ListState> refilled = store_->Merge(id, alice);
+  ASSERT_TRUE(refilled.ok()) << refilled.status();
+  EXPECT_EQ(*store_->Get(id), alice);
+  Close();
+  EXPECT_EQ(GetRaw(absl::StrCat("damaged/", id)), std::string(12, '\xff'));
 }
 
 TEST_F(ReplicaStoreTest, StoredStateThatFailsValidationIsDataLoss) {

@@ -1,0 +1,90 @@
+// A LevelDB database that outlives failed writes.
+//
+// When a sync fails (a full disk, an I/O error), LevelDB refuses every
+// later write with the same error until the database is reopened, even
+// once the disk has room again. RecoveringDb keeps the database open for
+// reads, refuses writes with that error, and probes the disk at most every
+// `probe_interval`: once a small file can be written and synced there, it
+// reopens the database (replaying its log) and writes go on. Nothing is
+// acknowledged that was not written: a write returns OK only when LevelDB
+// synced it.
+//
+// Errors: writes refused while the disk fails are UNAVAILABLE with the
+// disk's error; damaged data is DATA_LOSS; a database that cannot be
+// reopened answers UNAVAILABLE until a later probe succeeds.
+//
+// Thread-safe. Handles from Get() stay valid while held; a reopen waits
+// for them to be released.
+#ifndef SHOPLIST_STORAGE_RECOVERING_DB_H_
+#define SHOPLIST_STORAGE_RECOVERING_DB_H_
+
+#include <atomic>
+#include <memory>
+#include <string>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/status/status.h"
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
+#include "leveldb/db.h"
+#include "leveldb/options.h"
+#include "leveldb/write_batch.h"
+
+namespace shoplist::storage {
+
+// LevelDB's status as ours: OK, NOT_FOUND, DATA_LOSS for corruption,
+// UNAVAILABLE for I/O errors (the disk may recover), INTERNAL otherwise.
+// `what` names the key or operation.
+absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what);
+
+class RecoveringDb {
+ public:
+  // Opens (creating if missing) the database in `directory` with `options`
+  // (its env, when set, must outlive this object).
+  static absl::StatusOr<std::unique_ptr<RecoveringDb>> Open(
+      std::string directory, leveldb::Options options,
+      absl::Duration probe_interval = absl::Milliseconds(200));
+  ~RecoveringDb();
+  RecoveringDb(const RecoveringDb&) = delete;
+  RecoveringDb& operator=(const RecoveringDb&) = delete;
+
+  // The database for reads; UNAVAILABLE while it is closed for a reopen.
+  absl::StatusOr<std::shared_ptr<leveldb::DB>> Get();
+
+  // Applies `batch` with sync=true. After a failed write, refuses with
+  // that error until a probe finds the disk writable, then reopens first.
+  absl::Status Write(leveldb::WriteBatch* batch, absl::string_view what);
+
+  // Whether writes are being refused since a failure.
+  bool failing() const { return failing_.load(std::memory_order_acquire); }
+
+ private:
+  RecoveringDb(std::string directory, leveldb::Options options,
+               absl::Duration probe_interval, std::shared_ptr<leveldb::DB> db);
+  // Whether a small file can be written and synced in the directory.
+  bool DiskWritable();
+  // Closes the database once every handle is released, and opens it again.
+  absl::Status Reopen() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+
+  const std::string directory_;
+  const leveldb::Options options_;
+  const absl::Duration probe_interval_;
+
+  // Set after a failed write, cleared by a successful reopen: while set,
+  // writes go through the slow path under write_mu_. Normal writes take no
+  // lock of ours, so LevelDB still groups concurrent ones into one fsync.
+  std::atomic<bool> failing_{false};
+  // Serialises the slow path: probes and reopens.
+  absl::Mutex write_mu_;
+  absl::Status write_error_ ABSL_GUARDED_BY(write_mu_);
+  absl::Time next_probe_ ABSL_GUARDED_BY(write_mu_);
+
+  absl::Mutex db_mu_;
+  std::shared_ptr<leveldb::DB> db_ ABSL_GUARDED_BY(db_mu_);
+};
+
+}  // namespace shoplist::storage
+
+#endif  // SHOPLIST_STORAGE_RECOVERING_DB_H_
