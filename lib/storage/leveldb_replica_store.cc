@@ -147,7 +147,7 @@ class LevelDbReplicaStore final : public ReplicaStore {
     absl::StatusOr<std::shared_ptr<leveldb::DB>> db = db_->Get();
     if (!db.ok()) return db.status();
     std::unique_ptr<leveldb::Iterator> it(
-        (*db)->NewIterator(leveldb::ReadOptions()));
+        (*db)->NewIterator(RecoveringDb::ReadOptions()));
     for (it->Seek(leveldb::Slice(kHintPrefix.data(), kHintPrefix.size()));
          it->Valid() && hints.size() < limit; it->Next()) {
       absl::string_view key(it->key().data(), it->key().size());
@@ -188,7 +188,7 @@ class LevelDbReplicaStore final : public ReplicaStore {
     absl::StatusOr<std::shared_ptr<leveldb::DB>> db = db_->Get();
     if (!db.ok()) return db.status();
     std::unique_ptr<leveldb::Iterator> it(
-        (*db)->NewIterator(leveldb::ReadOptions()));
+        (*db)->NewIterator(RecoveringDb::ReadOptions()));
     for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
          it->Next()) {
       absl::StatusOr<crdt::ListState> delta = Decode(
@@ -206,7 +206,7 @@ class LevelDbReplicaStore final : public ReplicaStore {
     absl::StatusOr<std::shared_ptr<leveldb::DB>> db = db_->Get();
     if (!db.ok()) return db.status();
     std::unique_ptr<leveldb::Iterator> it(
-        (*db)->NewIterator(leveldb::ReadOptions()));
+        (*db)->NewIterator(RecoveringDb::ReadOptions()));
     for (it->Seek(leveldb::Slice(kHintPrefix.data(), kHintPrefix.size()));
          it->Valid() && it->key().starts_with(leveldb::Slice(
                             kHintPrefix.data(), kHintPrefix.size()));
@@ -222,7 +222,7 @@ class LevelDbReplicaStore final : public ReplicaStore {
       override {
     absl::StatusOr<std::shared_ptr<leveldb::DB>> db = db_->Get();
     if (!db.ok()) return db.status();
-    leveldb::ReadOptions snapshot;
+    leveldb::ReadOptions snapshot = RecoveringDb::ReadOptions();
     snapshot.snapshot = (*db)->GetSnapshot();
     std::unique_ptr<leveldb::Iterator> it((*db)->NewIterator(snapshot));
     const leveldb::Slice prefix(kListPrefix.data(), kListPrefix.size());
@@ -440,7 +440,7 @@ class LevelDbReplicaStore final : public ReplicaStore {
     absl::StatusOr<std::shared_ptr<leveldb::DB>> db = db_->Get();
     if (!db.ok()) return db.status();
     std::string bytes;
-    leveldb::Status s = (*db)->Get(leveldb::ReadOptions(), key, &bytes);
+    leveldb::Status s = (*db)->Get(RecoveringDb::ReadOptions(), key, &bytes);
     if (!s.ok()) return FromLevelDb(s, key);
     return bytes;
   }
@@ -479,7 +479,7 @@ absl::StatusOr<std::unique_ptr<ReplicaStore>> OpenLevelDbStore(
   leveldb::Options db_options;
   if (options.env != nullptr) db_options.env = options.env;
   absl::StatusOr<std::unique_ptr<RecoveringDb>> db =
-      RecoveringDb::Open(directory, db_options);
+      RecoveringDb::Open(directory, db_options, std::move(options.on_repair));
   if (!db.ok()) return db.status();
   return std::make_unique<LevelDbReplicaStore>(
       *std::move(db), std::move(options.on_merge), options.state_cache_bytes);

@@ -20,9 +20,15 @@ absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what) {
   return absl::InternalError(absl::StrCat(what, ": ", s.ToString()));
 }
 
+leveldb::ReadOptions RecoveringDb::ReadOptions() {
+  leveldb::ReadOptions read;
+  read.verify_checksums = true;
+  return read;
+}
+
 absl::StatusOr<std::unique_ptr<RecoveringDb>> RecoveringDb::Open(
     std::string directory, leveldb::Options options,
-    absl::Duration probe_interval) {
+    std::function<void()> on_repair, absl::Duration probe_interval) {
   options.create_if_missing = true;
   leveldb::DB* db = nullptr;
   leveldb::Status s = leveldb::DB::Open(options, directory, &db);
@@ -31,15 +37,17 @@ absl::StatusOr<std::unique_ptr<RecoveringDb>> RecoveringDb::Open(
         absl::StrCat("cannot open LevelDB at ", directory, ": ", s.ToString()));
   }
   return std::unique_ptr<RecoveringDb>(
-      new RecoveringDb(std::move(directory), options, probe_interval,
-                       std::shared_ptr<leveldb::DB>(db)));
+      new RecoveringDb(std::move(directory), options, std::move(on_repair),
+                       probe_interval, std::shared_ptr<leveldb::DB>(db)));
 }
 
 RecoveringDb::RecoveringDb(std::string directory, leveldb::Options options,
+                           std::function<void()> on_repair,
                            absl::Duration probe_interval,
                            std::shared_ptr<leveldb::DB> db)
     : directory_(std::move(directory)),
       options_(options),
+      on_repair_(std::move(on_repair)),
       probe_interval_(probe_interval),
       db_(std::move(db)) {}
 
@@ -55,7 +63,7 @@ absl::StatusOr<std::shared_ptr<leveldb::DB>> RecoveringDb::Get() {
   if (write_mu_.TryLock()) {
     if (absl::Now() >= next_probe_) {
       next_probe_ = absl::Now() + probe_interval_;
-      if (DiskWritable() && Reopen().ok()) {
+      if (DiskWritable() && Reopen(/*repair=*/false).ok()) {
         write_error_ = absl::OkStatus();
         failing_.store(false, std::memory_order_release);
       }
@@ -76,8 +84,25 @@ absl::Status RecoveringDb::Write(leveldb::WriteBatch* batch,
     absl::StatusOr<std::shared_ptr<leveldb::DB>> db = Get();
     if (!db.ok()) return db.status();
     leveldb::Status s = (*db)->Write(sync, batch);
-    if (s.ok() || !s.IsIOError()) return FromLevelDb(s, what);
+    if (s.ok() || !(s.IsIOError() || s.IsCorruption())) {
+      return FromLevelDb(s, what);
+    }
     absl::MutexLock lock(&write_mu_);
+    if (s.IsCorruption()) {
+      // Only a background error makes a write fail so: a compaction read a
+      // damaged block, and LevelDB takes no more writes.
+      db->reset();
+      if (absl::Status r = Reopen(/*repair=*/true); !r.ok()) {
+        write_error_ = r;
+        next_probe_ = absl::Now() + probe_interval_;
+        failing_.store(true, std::memory_order_release);
+        return r;
+      }
+      if (on_repair_) on_repair_();
+      absl::StatusOr<std::shared_ptr<leveldb::DB>> repaired = Get();
+      if (!repaired.ok()) return repaired.status();
+      return FromLevelDb((*repaired)->Write(sync, batch), what);
+    }
     // LevelDB now refuses every write until reopened; probe before that.
     write_error_ = FromLevelDb(s, what);
     next_probe_ = absl::Now() + probe_interval_;
@@ -89,7 +114,7 @@ absl::Status RecoveringDb::Write(leveldb::WriteBatch* batch,
     if (absl::Now() < next_probe_) return write_error_;
     next_probe_ = absl::Now() + probe_interval_;
     if (!DiskWritable()) return write_error_;
-    if (absl::Status s = Reopen(); !s.ok()) {
+    if (absl::Status s = Reopen(/*repair=*/false); !s.ok()) {
       write_error_ = s;
       return s;
     }
@@ -121,7 +146,7 @@ bool RecoveringDb::DiskWritable() {
   return ok;
 }
 
-absl::Status RecoveringDb::Reopen() {
+absl::Status RecoveringDb::Reopen(bool repair) {
   std::shared_ptr<leveldb::DB> old;
   {
     absl::MutexLock lock(&db_mu_);
@@ -133,6 +158,12 @@ absl::Status RecoveringDb::Reopen() {
     std::this_thread::sleep_for(std::chrono::milliseconds(1));
   }
   old.reset();
+  if (repair) {
+    if (leveldb::Status s = leveldb::RepairDB(directory_, options_); !s.ok()) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot repair LevelDB at ", directory_, ": ", s.ToString()));
+    }
+  }
   leveldb::DB* db = nullptr;
   leveldb::Status s = leveldb::DB::Open(options_, directory_, &db);
   if (!s.ok()) {

@@ -9,6 +9,13 @@
 // acknowledged that was not written: a write returns OK only when LevelDB
 // synced it.
 //
+// A compaction that reads a damaged block stops LevelDB's writes with a
+// Corruption error for good; RecoveringDb then repairs the database
+// (leveldb::RepairDB keeps every readable entry, so a damaged key is gone
+// or back at an older value) and reopens it, and calls `on_repair` so that
+// what was derived from the contents is rebuilt. Reads verify checksums
+// (ReadOptions()), so damage is DATA_LOSS, not garbage.
+//
 // Errors: writes refused while the disk fails are UNAVAILABLE with the
 // disk's error; damaged data is DATA_LOSS; a database that cannot be
 // reopened answers UNAVAILABLE until a later probe succeeds.
@@ -19,6 +26,7 @@
 #define SHOPLIST_STORAGE_RECOVERING_DB_H_
 
 #include <atomic>
+#include <functional>
 #include <memory>
 #include <string>
 
@@ -45,7 +53,11 @@ class RecoveringDb {
   // (its env, when set, must outlive this object).
   static absl::StatusOr<std::unique_ptr<RecoveringDb>> Open(
       std::string directory, leveldb::Options options,
+      std::function<void()> on_repair = nullptr,
       absl::Duration probe_interval = absl::Milliseconds(200));
+
+  // Options for every read: checksums verified.
+  static leveldb::ReadOptions ReadOptions();
   ~RecoveringDb();
   RecoveringDb(const RecoveringDb&) = delete;
   RecoveringDb& operator=(const RecoveringDb&) = delete;
@@ -62,14 +74,17 @@ class RecoveringDb {
 
  private:
   RecoveringDb(std::string directory, leveldb::Options options,
-               absl::Duration probe_interval, std::shared_ptr<leveldb::DB> db);
+               std::function<void()> on_repair, absl::Duration probe_interval,
+               std::shared_ptr<leveldb::DB> db);
   // Whether a small file can be written and synced in the directory.
   bool DiskWritable();
-  // Closes the database once every handle is released, and opens it again.
-  absl::Status Reopen() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // Closes the database once every handle is released, repairs it when
+  // asked, and opens it again.
+  absl::Status Reopen(bool repair) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   const std::string directory_;
   const leveldb::Options options_;
+  const std::function<void()> on_repair_;
   const absl::Duration probe_interval_;
 
   // Set after a failed write, cleared by a successful reopen: while set,

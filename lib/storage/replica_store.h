@@ -107,6 +107,10 @@ struct StoreOptions {
   // The file system (fault injection in tests); null is the real one. Not
   // owned: it must outlive the store.
   leveldb::Env* env = nullptr;
+  // Called after the store repaired its database (a compaction found a
+  // damaged table): lists may be older or gone, so whatever was derived
+  // from them must be rebuilt. Runs on the writing thread; may read.
+  std::function<void()> on_repair;
 };
 
 // Opens (creating if needed) a LevelDB-backed store in `directory`. A

@@ -65,8 +65,15 @@ std::vector<std::pair<std::string, uint64_t>> SharedDigests::ListsIn(
 }
 
 absl::Status SharedDigests::Load(storage::ReplicaStore& store) {
-  return store.ScanLists([this](const std::string& id,
-                                absl::string_view bytes) { Set(id, bytes); });
+  merkle::DigestIndex fresh;
+  absl::Status status =
+      store.ScanLists([&](const std::string& id, absl::string_view bytes) {
+        fresh.Set(id, merkle::ContentHash(bytes));
+      });
+  if (!status.ok()) return status;
+  absl::MutexLock lock(&mu_);
+  index_ = std::move(fresh);
+  return absl::OkStatus();
 }
 
 AntiEntropy::AntiEntropy(std::string self_id, storage::ReplicaStore* store,

@@ -38,7 +38,9 @@ class SharedDigests {
                                       uint32_t depth) const;
   std::vector<std::pair<std::string, uint64_t>> ListsIn(
       const ring::TokenRange& range) const;
-  // Rebuilds from what the store holds (at start).
+  // Rebuilds from what the store holds, forgetting lists it no longer
+  // has: at start, and after the store repaired its database. No merge may
+  // commit meanwhile (the store calls on_repair on its commit thread).
   absl::Status Load(storage::ReplicaStore& store);
   // Lists this node holds.
   size_t size() const;

@@ -12,6 +12,7 @@
 #include "services/node/replica_peers.h"
 #include "services/node/replica_service.h"
 #include "services/node/watch_hub.h"
+#include "spdlog/spdlog.h"
 #include "storage/replica_store.h"
 
 namespace shoplist::node {
@@ -76,17 +77,24 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
     return absl::InvalidArgumentError(
         "need 1 <= read quorum, write quorum <= replicas");
   }
-  absl::StatusOr<std::unique_ptr<storage::ReplicaStore>> store =
-      storage::OpenLevelDbStore(
-          c.data_dir, {.on_merge =
-                           [p = parts.get()](const std::string& list_id,
+  storage::StoreOptions store_options;
+  store_options.on_merge = [p = parts.get()](const std::string& list_id,
                                              const crdt::ListState& merged,
                                              absl::string_view bytes) {
-                             p->digests.Set(list_id, bytes);
-                             p->watchers.Publish(list_id, merged);
-                           },
-                       .state_cache_bytes = c.state_cache_bytes,
-                       .env = c.env});
+    p->digests.Set(list_id, bytes);
+    p->watchers.Publish(list_id, merged);
+  };
+  store_options.on_repair = [p = parts.get()] {
+    // Lists may be older or gone: digests that still claimed them would
+    // keep anti-entropy from refilling them.
+    absl::Status s = p->digests.Load(*p->store);
+    spdlog::warn("the store repaired its damaged database; digests rebuilt: {}",
+                 s.ToString());
+  };
+  store_options.state_cache_bytes = c.state_cache_bytes;
+  store_options.env = c.env;
+  absl::StatusOr<std::unique_ptr<storage::ReplicaStore>> store =
+      storage::OpenLevelDbStore(c.data_dir, std::move(store_options));
   if (!store.ok()) return store.status();
   parts->store = *std::move(store);
   if (absl::Status s = parts->digests.Load(*parts->store); !s.ok()) return s;

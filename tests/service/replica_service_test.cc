@@ -65,11 +65,16 @@ class ReplicaServiceTest : public ::testing::Test {
     absl::StatusOr<std::unique_ptr<storage::ReplicaStore>> store =
         storage::OpenLevelDbStore(
             dir_.path(),
-            {.on_merge = [this](const std::string& list_id,
-                                const crdt::ListState&, absl::string_view) {
-              absl::MutexLock lock(&changes_mu_);
-              changes_.push_back(list_id);
-            }});
+            storage::StoreOptions{
+                .on_merge =
+                    [this](const std::string& list_id, const crdt::ListState&,
+                           absl::string_view) {
+                      absl::MutexLock lock(&changes_mu_);
+                      changes_.push_back(list_id);
+                    },
+                .state_cache_bytes = storage::kDefaultStateCacheBytes,
+                .env = nullptr,
+                .on_repair = nullptr});
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     service_ =

@@ -242,11 +242,15 @@ TEST(ReplicaStoreListenerTest, ListenerSeesMergesThatChangeTheListOnly) {
   std::vector<std::string> bytes;
   absl::StatusOr<std::unique_ptr<ReplicaStore>> store = OpenLevelDbStore(
       dir.path(),
-      {.on_merge = [&](const std::string& list_id, const crdt::ListState& s,
-                       absl::string_view stored) {
-        calls.emplace_back(list_id, s);
-        bytes.emplace_back(stored);
-      }});
+      StoreOptions{.on_merge =
+                       [&](const std::string& list_id, const crdt::ListState& s,
+                           absl::string_view stored) {
+                         calls.emplace_back(list_id, s);
+                         bytes.emplace_back(stored);
+                       },
+                   .state_cache_bytes = kDefaultStateCacheBytes,
+                   .env = nullptr,
+                   .on_repair = nullptr});
   ASSERT_TRUE(store.ok()) << store.status();
   const std::string id = ListId();
   crdt::ListState alice;
