@@ -133,7 +133,7 @@ absl::StatusOr<Home::Lease> Home::Acquire() {
   absl::MutexLock lock(&store_mu_);
   if (store_ == nullptr) {
     absl::StatusOr<std::unique_ptr<LocalStore>> store =
-        LocalStore::Open(options_.dir, options_.open_wait);
+        LocalStore::Open(options_.dir, options_.open_wait, options_.env);
     if (!store.ok()) return store.status();
     store_ = *std::move(store);
   }

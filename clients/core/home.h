@@ -60,6 +60,9 @@ struct HomeOptions {
   // How long to wait for another process that holds the home.
   absl::Duration open_wait = absl::Seconds(5);
   std::function<absl::Time()> clock = &absl::Now;
+  // The home's file system; null is the real one (tests inject faults).
+  // Not owned.
+  leveldb::Env* env = nullptr;
 };
 
 // A running watch of one list (Home::Watch).

@@ -60,7 +60,7 @@ std::string ResolveHome(const std::string& flag) {
 }
 
 absl::StatusOr<std::unique_ptr<LocalStore>> LocalStore::Open(
-    const std::string& home, absl::Duration wait) {
+    const std::string& home, absl::Duration wait, leveldb::Env* env) {
   std::error_code error;
   std::filesystem::create_directories(home, error);
   if (error) {
@@ -69,6 +69,7 @@ absl::StatusOr<std::unique_ptr<LocalStore>> LocalStore::Open(
   }
   leveldb::Options options;
   options.create_if_missing = true;
+  if (env != nullptr) options.env = env;
   absl::Time deadline = absl::Now() + wait;
   while (true) {
     leveldb::DB* db = nullptr;

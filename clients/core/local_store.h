@@ -46,9 +46,11 @@ inline constexpr size_t kMaxUndoSteps = 100;
 class LocalStore {
  public:
   // Opens (creating) the store in `home`, waiting up to `wait` while another
-  // process holds it. UNAVAILABLE when it stays busy.
+  // process holds it. UNAVAILABLE when it stays busy. `env` is the file
+  // system (null: the real one; not owned).
   static absl::StatusOr<std::unique_ptr<LocalStore>> Open(
-      const std::string& home, absl::Duration wait = absl::Seconds(5));
+      const std::string& home, absl::Duration wait = absl::Seconds(5),
+      leveldb::Env* env = nullptr);
 
   // This home's replica id: created once, then stable.
   absl::StatusOr<uint64_t> ReplicaId();

@@ -29,6 +29,7 @@ absl::StatusOr<std::unique_ptr<ProxyState>> ProxyState::Open(
     ProxyOptions options) {
   leveldb::Options db_options;
   db_options.create_if_missing = true;
+  if (options.env != nullptr) db_options.env = options.env;
   leveldb::DB* db = nullptr;
   leveldb::Status s = leveldb::DB::Open(db_options, options.data_dir, &db);
   if (!s.ok()) {

@@ -37,6 +37,8 @@ struct ProxyOptions {
   membership::MembershipOptions membership;
   absl::Duration tick_interval = absl::Milliseconds(250);
   std::function<absl::Time()> clock = &absl::Now;
+  // The membership store's file system; null is the real one. Not owned.
+  leveldb::Env* env = nullptr;
 };
 
 class ProxyState {
