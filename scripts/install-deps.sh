@@ -8,6 +8,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libleveldb-dev libsnappy-dev libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libgoogle-perftools-dev prometheus-cpp-dev libcpp-httplib-dev libssl-dev libcli11-dev nlohmann-json3-dev libicu-dev grpc-proto python3-grpcio python3-protobuf
+  iptables iproute2 util-linux
 )
 
 missing=()

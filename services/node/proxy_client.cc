@@ -73,13 +73,21 @@ bool ProxyClient::WaitForView(absl::Duration timeout) {
 }
 
 std::shared_ptr<const RingView> ProxyClient::Current() const {
-  std::shared_ptr<const RingView> fallback;
+  // Best: a proxy that streams and holds this node up. A proxy that thinks
+  // this node is down cannot hear it (an asymmetric partition), so its view
+  // of the others is as doubtful; it is used only when no other streams.
+  std::shared_ptr<const RingView> streaming, fallback;
   for (const auto& proxy : proxies_) {
     absl::MutexLock lock(&proxy->mu);
     if (proxy->view == nullptr) continue;
-    if (proxy->streaming) return proxy->view;
+    if (proxy->streaming) {
+      const ring::Member* me = proxy->view->ring.Find(self_.id());
+      if (me == nullptr || me->up) return proxy->view;
+      if (streaming == nullptr) streaming = proxy->view;
+    }
     if (fallback == nullptr) fallback = proxy->view;
   }
+  if (streaming != nullptr) return streaming;
   return fallback != nullptr ? fallback : empty_;
 }
 
@@ -144,6 +152,16 @@ grpc::Status ProxyClient::RegisterOnce(size_t index) {
   return status;
 }
 
+void ProxyClient::Unfollow(size_t index, const grpc::Status& why) {
+  Proxy& proxy = *proxies_[index];
+  absl::MutexLock lock(&proxy.mu);
+  if (!proxy.streaming || proxy.stream_context == nullptr) return;
+  spdlog::info("proxy {} does not answer ({}); not following its view", index,
+               why.error_message());
+  proxy.streaming = false;
+  proxy.stream_context->TryCancel();
+}
+
 void ProxyClient::RegistrationLoop(size_t index) {
   absl::Duration backoff = options_.min_backoff;
   while (!Stopping()) {
@@ -152,6 +170,12 @@ void ProxyClient::RegistrationLoop(size_t index) {
       backoff = options_.min_backoff;
       if (!Sleep(options_.heartbeat_interval)) return;
     } else {
+      // A proxy that does not answer is no source of views: a partition
+      // drops packets without a reset, so its stream would look open for a
+      // long time, and its last view would keep this node coordinating
+      // with members that proxy can no longer vouch for. The stream is
+      // reopened at once and counts again once it delivers.
+      Unfollow(index, status);
       if (!Sleep(backoff)) return;
       backoff = std::min(backoff * 2, options_.max_backoff);
     }

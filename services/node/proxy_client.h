@@ -65,6 +65,8 @@ class ProxyClient final : public RingSource, public FailureSink {
   // Feeds one view from proxy `index` (the stream threads call this).
   // Returns false when it was stale and ignored.
   bool OnView(size_t index, const v1::RingView& view);
+  // Stops taking views from proxy `index` until its stream delivers again.
+  void Unfollow(size_t index, const grpc::Status& why);
 
   // One registration round with proxy `index`: Join when not yet joined or
   // when the proxy forgot this node, else Heartbeat. Returns the call's

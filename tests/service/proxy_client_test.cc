@@ -9,6 +9,7 @@
 #include <utility>
 #include <vector>
 
+#include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
@@ -442,6 +443,92 @@ TEST(ProxyClientStartTest, RegistersInTheBackground) {
   EXPECT_EQ(joins.load(), 1);
   EXPECT_GE(heartbeats.load(), 2);
   EXPECT_LT(absl::Now() - started, absl::Seconds(5));
+}
+
+// Two proxies stream views until `release`; proxy 0's Join answers
+// `proxy0_join`.
+class TwoStreamsTest : public ::testing::Test {
+ protected:
+  // A reader that delivers `view` once, then blocks until release.
+  grpc::ClientReaderInterface<v1::RingView>* Streaming(v1::RingView view) {
+    auto* reader = new NiceMock<MockReader>();
+    ON_CALL(*reader, Read(_))
+        .WillByDefault(
+            Invoke([this, view, sent = false](v1::RingView* out) mutable {
+              if (!sent) {
+                sent = true;
+                *out = view;
+                delivered_.fetch_add(1);
+                return true;
+              }
+              release_.WaitForNotification();
+              return false;
+            }));
+    return reader;
+  }
+
+  std::unique_ptr<ProxyClient> Start(grpc::Status proxy0_join,
+                                     v1::RingView view0, v1::RingView view1) {
+    std::vector<NiceMock<MockStub>*> mocks;
+    Stubs stubs = MakeStubs(2, &mocks);
+    for (int i = 0; i < 2; ++i) {
+      ON_CALL(*mocks[i], Join(_, _, _))
+          .WillByDefault(Return(i == 0 ? proxy0_join : grpc::Status::OK));
+      ON_CALL(*mocks[i], Heartbeat(_, _, _))
+          .WillByDefault(Return(grpc::Status::OK));
+      v1::RingView view = i == 0 ? view0 : view1;
+      ON_CALL(*mocks[i], SubscribeRaw(_, _))
+          .WillByDefault(Invoke(
+              [this, view](grpc::ClientContext*, const v1::SubscribeRequest&) {
+                return Streaming(view);
+              }));
+    }
+    ProxyClientOptions options;
+    options.min_backoff = absl::Milliseconds(10);
+    options.max_backoff = absl::Milliseconds(20);
+    options.heartbeat_interval = absl::Milliseconds(10);
+    auto client =
+        std::make_unique<ProxyClient>(Self(), std::move(stubs), options);
+    client->Start();
+    return client;
+  }
+
+  // Waits until the view holds `id`.
+  bool Follows(ProxyClient& client, const std::string& id) {
+    absl::Time deadline = absl::Now() + absl::Seconds(5);
+    while (absl::Now() < deadline) {
+      if (delivered_.load() >= 2 &&
+          client.Current()->ring.Find(id) != nullptr) {
+        return true;
+      }
+      absl::SleepFor(absl::Milliseconds(5));
+    }
+    return false;
+  }
+
+  absl::Notification release_;
+  std::atomic<int> delivered_{0};
+};
+
+TEST_F(TwoStreamsTest, AProxyThatSeesThisNodeDownIsFollowedLast) {
+  // Proxy 0 cannot hear this node (it thinks it down) but still streams.
+  std::unique_ptr<ProxyClient> client =
+      Start(grpc::Status::OK,
+            View(7, {{kSelfId, v1::Member::DOWN}, {"n0", v1::Member::UP}}),
+            View(3, {{kSelfId, v1::Member::UP}, {"n2", v1::Member::UP}}));
+  EXPECT_TRUE(Follows(*client, "n2"));
+  release_.Notify();
+}
+
+TEST_F(TwoStreamsTest, AProxyThatDoesNotAnswerIsNotFollowed) {
+  // Proxy 0's stream looks open (a partition sends no reset), but its
+  // calls fail: its view is no longer followed.
+  std::unique_ptr<ProxyClient> client =
+      Start(Unavailable(),
+            View(7, {{kSelfId, v1::Member::UP}, {"n0", v1::Member::UP}}),
+            View(3, {{kSelfId, v1::Member::UP}, {"n2", v1::Member::UP}}));
+  EXPECT_TRUE(Follows(*client, "n2"));
+  release_.Notify();
 }
 
 }  // namespace

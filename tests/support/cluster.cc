@@ -1,5 +1,7 @@
 #include "tests/support/cluster.h"
 
+#include <sys/stat.h>
+
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
 
@@ -23,8 +25,12 @@ std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout,
 }
 
 Cluster::Cluster(int proxies, int nodes, const TempDir& dir,
-                 std::vector<std::string> node_args)
-    : dir_(dir), node_args_(std::move(node_args)) {
+                 std::vector<std::string> node_args, ClusterOptions options)
+    : dir_(dir),
+      node_args_(std::move(node_args)),
+      options_(std::move(options)) {
+  // Servers under users of their own create their folders here.
+  if (options_.separate_uids) chmod(dir_.path().c_str(), 0777);
   for (int i = 0; i < proxies; ++i) {
     proxy_addresses_.push_back(absl::StrCat("127.0.0.1:", FreePort()));
     auto channel = FastChannel(proxy_addresses_.back());
@@ -36,20 +42,34 @@ Cluster::Cluster(int proxies, int nodes, const TempDir& dir,
   for (int i = 0; i < nodes; ++i) AddNode();
 }
 
+int Cluster::proxy_uid(int p) const {
+  return options_.separate_uids ? kProxyUid + p : -1;
+}
+
+int Cluster::node_uid(int i) const {
+  return options_.separate_uids ? kNodeUid + i : -1;
+}
+
 void Cluster::StartProxy(int i) {
+  std::vector<std::string> argv = {
+      SHOPLIST_PROXY_BINARY,
+      "--listen=" + proxy_addresses_[i],
+      "--data=" + dir_.Sub(absl::StrCat("proxy-", i)),
+      absl::StrCat("--id=proxy-", i),
+      "--vnodes=64",
+      "--heartbeat-timeout-ms=1500"};
+  argv.insert(argv.end(), options_.proxy_args.begin(),
+              options_.proxy_args.end());
   proxy_processes_[i] = std::make_unique<ChildProcess>(
-      std::vector<std::string>{SHOPLIST_PROXY_BINARY,
-                               "--listen=" + proxy_addresses_[i],
-                               "--data=" + dir_.Sub(absl::StrCat("proxy-", i)),
-                               absl::StrCat("--id=proxy-", i), "--vnodes=64",
-                               "--heartbeat-timeout-ms=1500"},
-      dir_.Sub(absl::StrCat("proxy-", i, ".log")));
+      argv, dir_.Sub(absl::StrCat("proxy-", i, ".log")), proxy_uid(i));
 }
 
 int Cluster::AddNode() {
   int i = static_cast<int>(node_ids_.size());
   node_ids_.push_back(absl::StrCat("node-", i));
   node_addresses_.push_back(absl::StrCat("127.0.0.1:", FreePort()));
+  node_lists_.push_back(
+      v1::ListService::NewStub(FastChannel(node_addresses_.back())));
   node_processes_.emplace_back();
   StartNode(i);
   return i;
@@ -64,8 +84,8 @@ void Cluster::StartNode(int i) {
       "--data=" + dir_.Sub(node_ids_[i]),
       "--replica-timeout-ms=1000"};
   argv.insert(argv.end(), node_args_.begin(), node_args_.end());
-  node_processes_[i] =
-      std::make_unique<ChildProcess>(argv, dir_.Sub(node_ids_[i] + ".log"));
+  node_processes_[i] = std::make_unique<ChildProcess>(
+      argv, dir_.Sub(node_ids_[i] + ".log"), node_uid(i));
 }
 
 std::vector<ring::Member> Cluster::Members() const {

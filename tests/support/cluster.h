@@ -23,12 +23,21 @@ std::shared_ptr<grpc::Channel> FastChannel(const std::string& address);
 std::unique_ptr<grpc::ClientContext> Context(absl::Duration timeout,
                                              bool wait = false);
 
+struct ClusterOptions {
+  // Every server runs as a user of its own (proxy p: kProxyUid + p, node i:
+  // kNodeUid + i), so a partition can cut any pair. Needs root.
+  bool separate_uids = false;
+  std::vector<std::string> proxy_args;
+};
+inline constexpr int kProxyUid = 20000;
+inline constexpr int kNodeUid = 21000;
+
 class Cluster {
  public:
   // Starts `proxies` proxies and `nodes` nodes registered with all of them;
   // every node also gets `node_args`.
   Cluster(int proxies, int nodes, const TempDir& dir,
-          std::vector<std::string> node_args = {});
+          std::vector<std::string> node_args = {}, ClusterOptions options = {});
 
   void StartProxy(int i);
   // Adds and starts one more node; returns its index.
@@ -52,14 +61,22 @@ class Cluster {
   // The members as the proxies see them when all are up.
   std::vector<ring::Member> Members() const;
   const std::string& proxy_address(int p) const { return proxy_addresses_[p]; }
+  // The user a server runs as (-1: the test's own).
+  int proxy_uid(int p) const;
+  int node_uid(int i) const;
+
+  // The ListService of node `i` itself (reads coordinated there).
+  v1::ListService::Stub& node_lists(int i) { return *node_lists_[i]; }
 
  private:
   const TempDir& dir_;
   const std::vector<std::string> node_args_;
+  const ClusterOptions options_;
   std::vector<std::string> proxy_addresses_, node_ids_, node_addresses_;
   std::vector<std::unique_ptr<ChildProcess>> proxy_processes_, node_processes_;
   std::vector<std::unique_ptr<v1::MembershipService::Stub>> membership_;
   std::vector<std::unique_ptr<v1::ListService::Stub>> gateway_;
+  std::vector<std::unique_ptr<v1::ListService::Stub>> node_lists_;
 };
 
 }  // namespace shoplist::testing

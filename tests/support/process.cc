@@ -1,6 +1,7 @@
 #include "tests/support/process.h"
 
 #include <fcntl.h>
+#include <grp.h>
 #include <netinet/in.h>
 #include <signal.h>
 #include <sys/socket.h>
@@ -14,7 +15,8 @@
 
 namespace shoplist::testing {
 
-ChildProcess::ChildProcess(std::vector<std::string> argv, std::string log_path)
+ChildProcess::ChildProcess(std::vector<std::string> argv, std::string log_path,
+                           int uid)
     : log_path_(std::move(log_path)) {
   std::vector<char*> args;
   for (std::string& a : argv) args.push_back(a.data());
@@ -31,6 +33,10 @@ ChildProcess::ChildProcess(std::vector<std::string> argv, std::string log_path)
     sigset_t none;
     sigemptyset(&none);
     sigprocmask(SIG_SETMASK, &none, nullptr);
+    if (uid >= 0 &&
+        (setgroups(0, nullptr) != 0 || setgid(uid) != 0 || setuid(uid) != 0)) {
+      _exit(126);
+    }
     execv(args[0], args.data());
     _exit(127);
   }

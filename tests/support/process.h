@@ -16,8 +16,11 @@ namespace shoplist::testing {
 
 class ChildProcess {
  public:
-  // Starts `argv[0]` with `argv`; stdout and stderr go to `log_path`.
-  ChildProcess(std::vector<std::string> argv, std::string log_path);
+  // Starts `argv[0]` with `argv`; stdout and stderr go to `log_path`. With
+  // `uid` >= 0 (the test runs as root), the child runs as that user and
+  // group, so iptables can tell its packets apart (tests/support/partition.h).
+  ChildProcess(std::vector<std::string> argv, std::string log_path,
+               int uid = -1);
   ~ChildProcess();
   ChildProcess(const ChildProcess&) = delete;
   ChildProcess& operator=(const ChildProcess&) = delete;
