@@ -177,6 +177,10 @@ void ReplicaSeeds(SeedWriter& out) {
   h->set_list_id(kListId);
   *h->mutable_delta() = Message(ConcurrentList());
   out.Write(t, "store", Records({{0, own}, {0, hint}}));
+  v1::FetchRequest fetch;
+  fetch.set_list_id(kListId);
+  out.Write("node_fuzz", "store_fetch",
+            Records({{3, own}, {3, hint}, {4, fetch.SerializeAsString()}}));
   out.Write(t, "batch", Records({{1, batch.SerializeAsString()}}));
   store.set_list_id(kListId);
   *store.mutable_delta() = Message(LimitsList());
@@ -210,6 +214,15 @@ void ListSeeds(SeedWriter& out) {
                      {0, get.SerializeAsString()}}));
   out.Write(
       t, "create_get",
+      Records({{2, create.SerializeAsString()}, {0, get.SerializeAsString()}}));
+  // The same requests for whole nodes (node_fuzz: 0 Get, 1 Sync, 2 Apply).
+  out.Write("node_fuzz", "sync_apply_get",
+            Records({{1, sync.SerializeAsString()},
+                     {2, apply.SerializeAsString()},
+                     {1, pull.SerializeAsString()},
+                     {0, get.SerializeAsString()}}));
+  out.Write(
+      "node_fuzz", "create_get",
       Records({{2, create.SerializeAsString()}, {0, get.SerializeAsString()}}));
   *sync.mutable_delta() = Message(LimitsList());
   out.Write(

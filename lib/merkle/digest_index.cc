@@ -60,7 +60,9 @@ std::vector<Bucket> DigestIndex::Digests(const ring::TokenRange& range,
   const uint64_t count = uint64_t{1} << depth;
   // Span of (start, end], as an unsigned 128-bit number (the whole ring is
   // 2^64).
-  const auto [start, end] = range;
+  // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
+  const uint64_t start = range.first;
+  const uint64_t end = range.second;
   const unsigned __int128 span =
       start == end ? (static_cast<unsigned __int128>(1) << 64)
                    : static_cast<unsigned __int128>(end - start);
