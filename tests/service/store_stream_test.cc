@@ -448,8 +448,9 @@ TEST_F(StoreStreamTest, PeerStreamFailsEveryRequestWhenServerGoesDown) {
               absl::Now() + absl::Seconds(30), fresh.For(0));
   EXPECT_TRUE(fresh.WaitAll(absl::Seconds(10)));
 
+  // Close returns once every callback is over: a second call of any would
+  // have happened by then.
   peer.Close();
-  absl::SleepFor(absl::Milliseconds(100));  // room for a second callback
   for (int c : before.Calls()) EXPECT_EQ(c, 1);
   for (int c : racing.Calls()) EXPECT_EQ(c, 1);
   for (int c : after.Calls()) EXPECT_EQ(c, 1);
@@ -475,8 +476,7 @@ TEST_F(StoreStreamTest, ExpireRightAfterSubmitPastDeadlineCallsBackOnce) {
               });
   peer.Expire(absl::Now());
   ASSERT_TRUE(called.WaitForNotificationWithTimeout(absl::Seconds(5)));
-  peer.Close();
-  absl::SleepFor(absl::Milliseconds(100));
+  peer.Close();  // every callback is over
   EXPECT_EQ(calls.load(), 1);
   // Acknowledged means durable.
   if (result.ok()) ExpectListWith(id, "milk");

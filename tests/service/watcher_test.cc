@@ -207,9 +207,20 @@ TEST_F(WatcherTest, AnotherCallReachingAProxyBringsTheWatchBackAtOnce) {
         attached_again.Notify();
         return new FakeWatchReader({Change("x", 1)}, grpc::Status::OK);
       }));
+  std::atomic<int> pings{0};
+  EXPECT_CALL(*mocks_[0], Ping(_, _, _)).WillRepeatedly(Invoke([&](auto...) {
+    ++pings;
+    return Unavailable();
+  }));
   Watcher watcher(link_, kList, Callbacks(/*stop_after=*/1));
   std::thread run([&] { EXPECT_TRUE(watcher.Run().ok()); });
-  absl::SleepFor(absl::Milliseconds(2500));  // deep in its back-off
+  // Deep in its back-off: three pings failed (100, 200, 400 ms apart), and
+  // none brought the watch back.
+  const absl::Time give_up = absl::Now() + absl::Seconds(10);
+  while (pings.load() < 3 && absl::Now() < give_up) {
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_GE(pings.load(), 3);
   EXPECT_FALSE(attached_again.HasBeenNotified());
   link_->Reached(0);  // a sync of the same home got through
   EXPECT_TRUE(attached_again.WaitForNotificationWithTimeout(absl::Seconds(5)));

@@ -390,7 +390,12 @@ async function run_scenarios(pages, contextA) {
     a.on('request', onRequest);
     await a.fill('#add input[name=item]', '');
     await a.click('#add button[type=submit]');
-    await sleep(300);
+    // Not a pause: a refresh of the page's list is a later request, so once
+    // it went out an add of the empty name would have gone before it.
+    await Promise.all([
+      a.waitForRequest((r) => r.method() === 'GET' && /\/api\/lists/.test(r.url()), { timeout: 5000 }),
+      a.evaluate(() => fetch('/api/lists')),
+    ]);
     a.off('request', onRequest);
     check(adds.length === 0, `A: an empty name was sent: ${adds.join(', ')}`);
     check(await a.$eval('#add input[name=item]', (i) => i.validity.valueMissing),
@@ -439,8 +444,9 @@ async function run_scenarios(pages, contextA) {
     check(await statusText(a) === 'offline', `A: #status says '${await statusText(a)}' while the proxy is down`);
     const idLine = await a.locator('main p.meta', { hasText: /^ID / }).textContent();
     check(/unsynced/.test(idLine), `A: the offline edit is not shown as unsynced ('${idLine}')`);
-    await sleep(1000);
-    check(await meta(a, 'bread') === '0/1', 'A: the offline edit went away');
+    // Read again from the home: the offline edit is stored there.
+    await a.reload();
+    await waitItem(a, 'A', 'bread', '0/1', 10000);
     check(await meta(b, 'bread') === null, 'B: shows bread while the proxy is down');
 
     startProxy();
