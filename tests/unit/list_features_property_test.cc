@@ -126,7 +126,10 @@ class Simulation {
   void CheckAgainstModel() const {
     const ListState& s = replicas_[0].state;
     EXPECT_EQ(s.aisles().value, aisles_.value);
-    for (const auto& [key, item] : s.items()) {
+    for (const auto& entry : s.items()) {
+      // Not a structured binding: clang 14 cannot capture one.
+      const std::string& key = entry.first;
+      const Item& item = entry.second;
       EXPECT_EQ(key, text::ItemKey(key)) << "a key is not normalized";
       auto expect = [&](const char* field, const Register& reg) {
         auto it = registers_.find({key, field});
