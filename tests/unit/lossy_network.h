@@ -1,7 +1,7 @@
-// The network of the CRDT property tests: deltas between replicas are
-// reordered, duplicated and lost, some for good, and travel encoded as on
-// the wire. Each message carries a `Tag` of the test's own (what its model
-// learns along with the delta).
+// The network of the CRDT property tests, and their convergence check: deltas
+// between replicas are reordered, duplicated and lost, some for good, and
+// travel encoded as on the wire. Each message carries a `Tag` of the test's own
+// (what its model learns along with the delta).
 //
 // Not thread-safe; seeded by the caller's generator, so runs reproduce.
 #ifndef SHOPLIST_TESTS_UNIT_LOSSY_NETWORK_H_
@@ -104,6 +104,31 @@ class LossyNetwork {
   std::vector<Message> inflight_, lost_;
   NetworkStats stats_;
 };
+
+// Converged: every state equals the first, encodes to the same bytes,
+// validates, shows the same items in the same order, and the first
+// survives an encoding round trip.
+inline void ExpectConverged(const std::vector<const ListState*>& states) {
+  const ListState& first = *states.at(0);
+  v1::ListState first_wire;
+  codec::EncodeState(first, &first_wire);
+  const ListView want = first.View();
+  for (const ListState* s : states) {
+    EXPECT_EQ(*s, first);
+    v1::ListState wire;
+    codec::EncodeState(*s, &wire);
+    EXPECT_EQ(wire.SerializeAsString(), first_wire.SerializeAsString());
+    EXPECT_TRUE(s->Validate().ok()) << s->Validate();
+    const ListView view = s->View();
+    ASSERT_EQ(view.items.size(), want.items.size());
+    for (size_t i = 0; i < view.items.size(); ++i) {
+      EXPECT_EQ(view.items[i], want.items[i]);
+    }
+  }
+  absl::StatusOr<ListState> decoded = codec::DecodeState(first_wire);
+  ASSERT_TRUE(decoded.ok()) << decoded.status();
+  EXPECT_EQ(*decoded, first);
+}
 
 }  // namespace shoplist::crdt
 
