@@ -61,13 +61,7 @@ absl::StatusOr<std::shared_ptr<leveldb::DB>> RecoveringDb::Get() {
   // A reopen failed: readers retry it too, or a node that takes no writes
   // would never serve reads again.
   if (write_mu_.TryLock()) {
-    if (absl::Now() >= next_probe_) {
-      next_probe_ = absl::Now() + probe_interval_;
-      if (DiskWritable() && Reopen(/*repair=*/false).ok()) {
-        write_error_ = absl::OkStatus();
-        failing_.store(false, std::memory_order_release);
-      }
-    }
+    RecoverIfDue();
     write_mu_.Unlock();
   }
   absl::MutexLock lock(&db_mu_);
@@ -78,57 +72,55 @@ absl::StatusOr<std::shared_ptr<leveldb::DB>> RecoveringDb::Get() {
 
 absl::Status RecoveringDb::Write(leveldb::WriteBatch* batch,
                                  absl::string_view what) {
-  leveldb::WriteOptions sync;
-  sync.sync = true;
-  if (!failing()) {
-    absl::StatusOr<std::shared_ptr<leveldb::DB>> db = Get();
-    if (!db.ok()) return db.status();
-    leveldb::Status s = (*db)->Write(sync, batch);
-    if (s.ok() || !(s.IsIOError() || s.IsCorruption())) {
-      return FromLevelDb(s, what);
-    }
-    absl::MutexLock lock(&write_mu_);
-    if (s.IsCorruption()) {
-      // Only a background error makes a write fail so: a compaction read a
-      // damaged block, and LevelDB takes no more writes.
-      db->reset();
-      if (absl::Status r = Reopen(/*repair=*/true); !r.ok()) {
-        write_error_ = r;
-        next_probe_ = absl::Now() + probe_interval_;
-        failing_.store(true, std::memory_order_release);
-        return r;
-      }
-      if (on_repair_) on_repair_();
-      absl::StatusOr<std::shared_ptr<leveldb::DB>> repaired = Get();
-      if (!repaired.ok()) return repaired.status();
-      return FromLevelDb((*repaired)->Write(sync, batch), what);
-    }
-    // LevelDB now refuses every write until reopened; probe before that.
-    write_error_ = FromLevelDb(s, what);
-    next_probe_ = absl::Now() + probe_interval_;
-    failing_.store(true, std::memory_order_release);
-    return write_error_;
-  }
-  absl::MutexLock lock(&write_mu_);
   if (failing()) {
-    if (absl::Now() < next_probe_) return write_error_;
-    next_probe_ = absl::Now() + probe_interval_;
-    if (!DiskWritable()) return write_error_;
-    if (absl::Status s = Reopen(/*repair=*/false); !s.ok()) {
-      write_error_ = s;
-      return s;
-    }
-    write_error_ = absl::OkStatus();
-    failing_.store(false, std::memory_order_release);
+    absl::MutexLock lock(&write_mu_);
+    if (failing() && !RecoverIfDue()) return write_error_;
   }
+  // No lock of ours here: LevelDB groups concurrent writes into one fsync.
   absl::StatusOr<std::shared_ptr<leveldb::DB>> db = Get();
   if (!db.ok()) return db.status();
+  leveldb::WriteOptions sync;
+  sync.sync = true;
   leveldb::Status s = (*db)->Write(sync, batch);
-  if (s.IsIOError()) {
-    write_error_ = FromLevelDb(s, what);
-    failing_.store(true, std::memory_order_release);
+  if (s.ok() || !(s.IsIOError() || s.IsCorruption())) {
+    return FromLevelDb(s, what);
   }
-  return FromLevelDb(s, what);
+  db->reset();  // a reopen waits for every handle
+  absl::MutexLock lock(&write_mu_);
+  if (s.IsIOError()) {
+    // LevelDB now refuses every write until reopened; probe before that.
+    Fail(FromLevelDb(s, what));
+    return write_error_;
+  }
+  // Only a background error makes a write fail with Corruption: a
+  // compaction read a damaged block, and LevelDB takes no more writes.
+  if (absl::Status r = Reopen(/*repair=*/true); !r.ok()) {
+    Fail(r);
+    return r;
+  }
+  if (on_repair_) on_repair_();
+  absl::StatusOr<std::shared_ptr<leveldb::DB>> repaired = Get();
+  if (!repaired.ok()) return repaired.status();
+  return FromLevelDb((*repaired)->Write(sync, batch), what);
+}
+
+void RecoveringDb::Fail(absl::Status why) {
+  write_error_ = std::move(why);
+  next_probe_ = absl::Now() + probe_interval_;
+  failing_.store(true, std::memory_order_release);
+}
+
+bool RecoveringDb::RecoverIfDue() {
+  if (absl::Now() < next_probe_) return false;
+  next_probe_ = absl::Now() + probe_interval_;
+  if (!DiskWritable()) return false;
+  if (absl::Status s = Reopen(/*repair=*/false); !s.ok()) {
+    write_error_ = s;
+    return false;
+  }
+  write_error_ = absl::OkStatus();
+  failing_.store(false, std::memory_order_release);
+  return true;
 }
 
 bool RecoveringDb::DiskWritable() {

@@ -76,6 +76,11 @@ class RecoveringDb {
   RecoveringDb(std::string directory, leveldb::Options options,
                std::function<void()> on_repair, absl::Duration probe_interval,
                std::shared_ptr<leveldb::DB> db);
+  // Refuses writes with `why` until a probe, at most every probe_interval_.
+  void Fail(absl::Status why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
+  // When a probe is due and finds the disk writable, reopens the database
+  // and takes writes again. Returns whether it did.
+  bool RecoverIfDue() ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // Whether a small file can be written and synced in the directory.
   bool DiskWritable();
   // Closes the database once every handle is released, repairs it when
