@@ -143,16 +143,28 @@ bool Parse(std::string_view bytes, Message& message) {
   return message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()));
 }
 
-// A refused write leaves every copy as it was. UNAVAILABLE and deadlines
-// may leave part of a write behind, as the API says.
-void CheckRefusal(const grpc::Status& status,
-                  const std::vector<std::string>& before,
-                  const std::string& list_id) {
-  if (status.ok() || status.error_code() == grpc::StatusCode::UNAVAILABLE ||
-      status.error_code() == grpc::StatusCode::DEADLINE_EXCEEDED) {
-    return;
-  }
-  FUZZ_CHECK(Copies(list_id) == before);
+// Refused for good: then nothing may have changed. UNAVAILABLE and
+// deadlines may leave part of a write behind, as the API says.
+bool Refused(const grpc::Status& status) {
+  return !status.ok() && status.error_code() != grpc::StatusCode::UNAVAILABLE &&
+         status.error_code() != grpc::StatusCode::DEADLINE_EXCEEDED;
+}
+
+// Parses one request and sends it to node 0; checks its code, an accepted
+// answer (`reply`), and every replica's copy afterwards. A refused write
+// must have changed no copy.
+template <typename Request, typename Response, typename Call, typename Reply>
+void Send(std::string_view bytes, bool write, Call call, Reply reply) {
+  Request request;
+  if (!Parse(bytes, request)) return;
+  const std::vector<std::string> before =
+      write ? Copies(request.list_id()) : std::vector<std::string>();
+  Response response;
+  grpc::Status s = call(Deadline().get(), request, &response);
+  CheckCode(s);
+  if (s.ok()) reply(response);
+  const std::vector<std::string> after = Copies(request.list_id());
+  if (write && Refused(s)) FUZZ_CHECK(after == before);
 }
 
 }  // namespace
@@ -165,61 +177,51 @@ extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   RecordReader records(data, size);
   uint8_t tag;
   std::string_view bytes;
+  auto no_reply = [](const auto&) {};
   while (records.Next(tag, bytes)) {
     switch (tag % 5) {
-      case 0: {
-        v1::GetRequest request;
-        if (!Parse(bytes, request)) break;
-        v1::GetResponse response;
-        grpc::Status s = node.lists->Get(Deadline().get(), request, &response);
-        CheckCode(s);
-        if (s.ok()) CheckState(response.state());
-        Copies(request.list_id());
+      case 0:
+        Send<v1::GetRequest, v1::GetResponse>(
+            bytes, /*write=*/false,
+            [&](auto* c, const auto& r, auto* o) {
+              return node.lists->Get(c, r, o);
+            },
+            [](const v1::GetResponse& o) { CheckState(o.state()); });
         break;
-      }
-      case 1: {
-        v1::SyncRequest request;
-        if (!Parse(bytes, request)) break;
-        const std::vector<std::string> before = Copies(request.list_id());
-        v1::SyncResponse response;
-        grpc::Status s = node.lists->Sync(Deadline().get(), request, &response);
-        CheckCode(s);
-        if (s.ok()) CheckState(response.missing());
-        CheckRefusal(s, before, request.list_id());
+      case 1:
+        Send<v1::SyncRequest, v1::SyncResponse>(
+            bytes, /*write=*/true,
+            [&](auto* c, const auto& r, auto* o) {
+              return node.lists->Sync(c, r, o);
+            },
+            [](const v1::SyncResponse& o) { CheckState(o.missing()); });
         break;
-      }
-      case 2: {
-        v1::ApplyRequest request;
-        if (!Parse(bytes, request)) break;
-        const std::vector<std::string> before = Copies(request.list_id());
-        v1::ApplyResponse response;
-        grpc::Status s =
-            node.lists->Apply(Deadline().get(), request, &response);
-        CheckCode(s);
-        CheckRefusal(s, before, request.list_id());
+      case 2:
+        Send<v1::ApplyRequest, v1::ApplyResponse>(
+            bytes, /*write=*/true,
+            [&](auto* c, const auto& r, auto* o) {
+              return node.lists->Apply(c, r, o);
+            },
+            no_reply);
         break;
-      }
-      case 3: {
-        v1::StoreRequest request;
-        if (!Parse(bytes, request)) break;
-        const std::vector<std::string> before = Copies(request.list_id());
-        v1::StoreResponse response;
-        grpc::Status s =
-            node.replica->Store(Deadline().get(), request, &response);
-        CheckCode(s);
-        CheckRefusal(s, before, request.list_id());
+      case 3:
+        Send<v1::StoreRequest, v1::StoreResponse>(
+            bytes, /*write=*/true,
+            [&](auto* c, const auto& r, auto* o) {
+              return node.replica->Store(c, r, o);
+            },
+            no_reply);
         break;
-      }
-      default: {
-        v1::FetchRequest request;
-        if (!Parse(bytes, request)) break;
-        v1::FetchResponse response;
-        grpc::Status s =
-            node.replica->Fetch(Deadline().get(), request, &response);
-        CheckCode(s);
-        if (s.ok() && response.found()) CheckState(response.state());
+      default:
+        Send<v1::FetchRequest, v1::FetchResponse>(
+            bytes, /*write=*/false,
+            [&](auto* c, const auto& r, auto* o) {
+              return node.replica->Fetch(c, r, o);
+            },
+            [](const v1::FetchResponse& o) {
+              if (o.found()) CheckState(o.state());
+            });
         break;
-      }
     }
   }
   return 0;
