@@ -2,6 +2,8 @@
 
 #include <cstring>
 
+#include "ring/stable_hash.h"
+
 namespace shoplist::merkle {
 namespace {
 
@@ -36,13 +38,7 @@ uint64_t ContentHash(absl::string_view bytes) {
     std::memcpy(tail, p + i, n - i);
     h = Round(h, Load64(tail) ^ (uint64_t{n - i} << 59));
   }
-  // MurmurHash3's fmix64: every input bit reaches every output bit.
-  h ^= h >> 33;
-  h *= 0xff51afd7ed558ccdULL;
-  h ^= h >> 33;
-  h *= 0xc4ceb9fe1a85ec53ULL;
-  h ^= h >> 33;
-  return h;
+  return ring::Fmix64(h);
 }
 
 }  // namespace shoplist::merkle

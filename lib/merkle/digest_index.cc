@@ -7,17 +7,6 @@
 namespace shoplist::merkle {
 namespace {
 
-// MurmurHash3's finalizer: spreads (position, state hash) so XOR of many
-// lists does not cancel out structure.
-uint64_t Mix(uint64_t x) {
-  x ^= x >> 33;
-  x *= 0xff51afd7ed558ccdULL;
-  x ^= x >> 33;
-  x *= 0xc4ceb9fe1a85ec53ULL;
-  x ^= x >> 33;
-  return x;
-}
-
 // Non-wrapping pieces [lo, hi] (inclusive) of a range (start, end].
 std::vector<std::pair<uint64_t, uint64_t>> Pieces(const ring::TokenRange& r) {
   auto [start, end] = r;
@@ -79,7 +68,8 @@ std::vector<Bucket> DigestIndex::Digests(const ring::TokenRange& range,
     // Bucket i is (floor(span*i/count), floor(span*(i+1)/count)] in
     // offsets: the smallest i with offset <= floor(span*(i+1)/count).
     uint64_t i = static_cast<uint64_t>((offset * count - 1) / span);
-    buckets[i].hash ^= Mix(position ^ Mix(hash));
+    // Mixed so that the XOR of many lists does not cancel out structure.
+    buckets[i].hash ^= ring::Fmix64(position ^ ring::Fmix64(hash));
     ++buckets[i].lists;
   });
   return buckets;

@@ -6,7 +6,8 @@ namespace {
 constexpr uint64_t kFnvOffsetBasis = 14695981039346656037ULL;
 constexpr uint64_t kFnvPrime = 1099511628211ULL;
 
-// MurmurHash3's 64-bit finalizer.
+}  // namespace
+
 uint64_t Fmix64(uint64_t k) {
   k ^= k >> 33;
   k *= 0xff51afd7ed558ccdULL;
@@ -15,8 +16,6 @@ uint64_t Fmix64(uint64_t k) {
   k ^= k >> 33;
   return k;
 }
-
-}  // namespace
 
 uint64_t StableHash(absl::string_view key) {
   uint64_t h = kFnvOffsetBasis;

@@ -18,6 +18,12 @@ namespace shoplist::ring {
 
 uint64_t StableHash(absl::string_view key);
 
+// MurmurHash3's 64-bit finalizer: a bijection in which every input bit
+// reaches every output bit. StableHash ends with it; the anti-entropy
+// digests (merkle/) use it to spread their inputs. Fixed for the same
+// reason as StableHash.
+uint64_t Fmix64(uint64_t k);
+
 }  // namespace shoplist::ring
 
 #endif  // SHOPLIST_RING_STABLE_HASH_H_

@@ -97,6 +97,26 @@ TEST(StableHashTest, MatchesPinnedValues) {
   EXPECT_EQ(Ring::KeyPosition("milk"), StableHash("milk"));
 }
 
+TEST(StableHashTest, Fmix64MatchesPinnedValues) {
+  // MurmurHash3's published finalizer; the digests of anti-entropy use it
+  // too, so replicas on different builds must agree on it.
+  EXPECT_EQ(Fmix64(0), 0u);
+  EXPECT_EQ(Fmix64(1), 0xb456bcfc34c2cb2cULL);
+  EXPECT_EQ(Fmix64(0x0123456789abcdefULL), 0x87cbfbfe89022ceaULL);
+}
+
+TEST(RingTest, PlacesAKnownListOnAKnownPointAndOwners) {
+  // Where a list lives must never move silently: every deployed node and
+  // proxy computes it, and stored replicas sit where it pointed.
+  const std::string list_id = "kq3vyb7xw2mhd5t4r4ncp6ej7a";
+  EXPECT_EQ(Ring::KeyPosition(list_id),
+            0xa9363f096a094ac8ULL);  // computed independently
+  Ring ring(Members(5), kVnodes);
+  std::vector<std::string> owners;
+  for (const Member* m : ring.Owners(list_id, 3)) owners.push_back(m->id);
+  EXPECT_THAT(owners, ElementsAre("node-3", "node-2", "node-5"));
+}
+
 TEST(StableHashTest, DependsOnEveryByte) {
   EXPECT_NE(StableHash("node-1#0"), StableHash("node-1#1"));
   EXPECT_NE(StableHash(absl::string_view("a\0b", 3)),
