@@ -160,7 +160,6 @@ void ReplicaSeeds(SeedWriter& out) {
   v1::StoreRequest store;
   store.set_list_id(kListId);
   *store.mutable_delta() = Message(SampleList());
-  store.set_view_version(3);
   const std::string own = store.SerializeAsString();
   store.set_intended_owner("node-b");
   const std::string hint = store.SerializeAsString();

@@ -26,13 +26,6 @@ std::optional<Target> FanOutPlan::Replace(const Target& failed) {
   return NextStandIn(failed.owner());
 }
 
-bool FanOutPlan::IsOwner(const std::string& node_id) const {
-  for (size_t i = 0; i < owners_; ++i) {
-    if (walk_[i].node_id == node_id) return true;
-  }
-  return false;
-}
-
 std::optional<Target> FanOutPlan::NextStandIn(const std::string& owner) {
   while (next_ < walk_.size()) {
     const Candidate& c = walk_[next_++];

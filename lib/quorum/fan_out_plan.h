@@ -43,8 +43,6 @@ class FanOutPlan {
   // not used yet; nullopt when none is left.
   std::optional<Target> Replace(const Target& failed);
 
-  bool IsOwner(const std::string& node_id) const;
-
  private:
   std::optional<Target> NextStandIn(const std::string& owner);
 

@@ -21,10 +21,7 @@ class QuorumTracker {
   // kPending (also for every reply after the decision).
   Outcome Record(bool ok);
 
-  Outcome outcome() const { return outcome_; }
   size_t acks() const { return acks_; }
-  size_t failures() const { return failures_; }
-  size_t pending() const { return pending_; }
   bool all_replied() const { return pending_ == 0; }
 
  private:

@@ -89,6 +89,27 @@ class ReplicaStore {
                                                   uint64_t count) = 0;
 };
 
+// What this node answers for `list_id` when a coordinator reads it: its
+// stored state joined with every hint it holds for the list, so a read that
+// reaches a stand-in while owners are down still sees the writes it took.
+// nullopt when it has neither; errors are the store's (DATA_LOSS for
+// damaged bytes).
+inline absl::StatusOr<std::optional<crdt::ListState>> ReadReplica(
+    ReplicaStore& store, absl::string_view list_id) {
+  absl::StatusOr<crdt::ListState> state = store.Get(list_id);
+  if (!state.ok() && !absl::IsNotFound(state.status())) return state.status();
+  absl::StatusOr<std::optional<crdt::ListState>> hints =
+      store.HintsFor(list_id);
+  if (!hints.ok()) return hints.status();
+  std::optional<crdt::ListState> answer;
+  if (state.ok()) answer = *std::move(state);
+  if (*hints) {
+    if (!answer) answer.emplace();
+    answer->Merge(**hints);
+  }
+  return answer;
+}
+
 // Called after a Merge changed a stored list, with the merged state and its
 // stored bytes, while that list's lock is held: it must be quick and must
 // not call the store.

@@ -6,63 +6,285 @@
 #include "absl/strings/str_cat.h"
 #include "codec/list_codec.h"
 #include "codec/operation.h"
-#include "quorum/quorum_tracker.h"
+#include "quorum/fan_out.h"
 #include "services/common/status_util.h"
 
 namespace shoplist::node {
 
-using quorum::QuorumTracker;
+using quorum::FanOut;
 using quorum::Target;
-using Outcome = QuorumTracker::Outcome;
+using Outcome = FanOut::Outcome;
 
-struct Coordinator::WriteCall {
-  WriteCall(std::string id, crdt::ListState d, quorum::FanOutPlan p,
-            size_t needed, uint64_t version, WriteDone callback)
-      : list_id(std::move(id)),
-        delta(std::move(d)),
-        view_version(version),
-        done(std::move(callback)),
-        plan(std::move(p)),
-        tracker(needed) {
-    codec::EncodeState(delta, &encoded);
+absl::Status ValidateCoordinatorOptions(const CoordinatorOptions& options) {
+  if (options.self_id.empty()) {
+    return absl::InvalidArgumentError("the coordinator needs a node id");
+  }
+  if (options.replicas < 1 || options.read_quorum < 1 ||
+      options.write_quorum < 1 || options.read_quorum > options.replicas ||
+      options.write_quorum > options.replicas) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "need 1 <= R <= N and 1 <= W <= N; got N=", options.replicas,
+        " R=", options.read_quorum, " W=", options.write_quorum));
+  }
+  return absl::OkStatus();
+}
+
+// --- Write: one call's state machine ---
+//
+//   kAwaitingW ──W acks, or W out of reach──> kAwaitingLocal ──own merge──>
+//   kAnswered   (straight to kAnswered when this node holds no replica, or
+//                its merge already returned)
+//
+// The caller is answered only after this node's own merge returned, so the
+// answer carries the list as stored here.
+class Coordinator::WriteCall
+    : public std::enable_shared_from_this<Coordinator::WriteCall> {
+ public:
+  enum class State { kAwaitingW, kAwaitingLocal, kAnswered };
+
+  WriteCall(Coordinator* c, std::string list_id, crdt::ListState delta,
+            quorum::FanOutPlan plan, WriteDone done)
+      : c_(c),
+        list_id_(std::move(list_id)),
+        delta_(std::move(delta)),
+        done_(std::move(done)),
+        fan_out_(std::move(plan), c->options_.write_quorum) {
+    codec::EncodeState(delta_, &encoded_);
   }
 
-  const std::string list_id;
-  const crdt::ListState delta;
-  v1::ListState encoded;
-  const uint64_t view_version;
-  const WriteDone done;
+  void Start() {
+    std::vector<Target> targets;
+    {
+      absl::MutexLock lock(&mu_);
+      targets = fan_out_.Start(c_->options_.self_id);
+      for (const Target& t : targets) {
+        if (t.node_id == c_->options_.self_id) local_pending_ = true;
+      }
+    }
+    if (targets.empty()) {
+      done_(absl::UnavailableError("no healthy replica for this list"), {});
+      return;
+    }
+    for (const Target& t : targets) Send(t);
+  }
 
-  absl::Mutex mu;
-  quorum::FanOutPlan plan ABSL_GUARDED_BY(mu);
-  QuorumTracker tracker ABSL_GUARDED_BY(mu);
-  std::optional<crdt::ListState> local ABSL_GUARDED_BY(mu);
-  // The caller is answered only after this node's own store answered, so
-  // the reply can carry the local state; the outcome waits here meanwhile.
-  bool local_pending ABSL_GUARDED_BY(mu) = false;
-  Outcome decided ABSL_GUARDED_BY(mu) = Outcome::kPending;
-  bool answered ABSL_GUARDED_BY(mu) = false;
+ private:
+  void Send(const Target& target) {
+    auto self = shared_from_this();
+    if (target.node_id != c_->options_.self_id) {
+      v1::StoreRequest request;
+      request.set_list_id(list_id_);
+      *request.mutable_delta() = encoded_;
+      request.set_intended_owner(target.intended_owner);
+      c_->BeginRemote();
+      c_->peers_->Store(target.address, request, c_->options_.replica_timeout,
+                        [self, target](const grpc::Status& status) {
+                          self->OnReply(target, ToAbsl(status), std::nullopt);
+                          self->c_->EndRemote();
+                        });
+    } else if (!target.intended_owner.empty()) {
+      OnReply(target,
+              c_->store_->AddHint(target.intended_owner, list_id_, delta_),
+              std::nullopt);
+    } else {
+      // Shares an fsync with concurrent writes (group commit); no thread
+      // waits for it.
+      c_->BeginRemote();
+      c_->store_->MergeAsync(
+          list_id_, delta_,
+          [self, target](const absl::StatusOr<crdt::ListState>& merged) {
+            self->OnReply(target, merged.status(),
+                          merged.ok() ? std::optional(*merged) : std::nullopt);
+            self->c_->EndRemote();
+          });
+    }
+  }
+
+  void OnReply(const Target& target, const absl::Status& status,
+               std::optional<crdt::ListState> merged_here) {
+    c_->NoteReply(target, status);
+    const bool own = target.node_id == c_->options_.self_id;
+    FanOut::Step step;
+    std::optional<absl::Status> answer;
+    WriteResult result;
+    {
+      absl::MutexLock lock(&mu_);
+      step = fan_out_.Record(target, status.ok());
+      if (merged_here) local_ = std::move(merged_here);
+      if (own) local_pending_ = false;
+      if (step.decided != Outcome::kPending) decided_ = step.decided;
+      if (state_ == State::kAwaitingW && decided_ != Outcome::kPending) {
+        state_ = State::kAwaitingLocal;
+      }
+      if (state_ == State::kAwaitingLocal && !local_pending_) {
+        state_ = State::kAnswered;
+        result = {step.acks, std::move(local_)};
+        answer = decided_ == Outcome::kReached
+                     ? absl::OkStatus()
+                     : absl::UnavailableError(absl::StrCat(
+                           "stored on ", step.acks, " replica(s); ",
+                           c_->options_.write_quorum, " required"));
+      }
+    }
+    if (step.replacement) Send(*step.replacement);
+    if (answer) done_(*std::move(answer), std::move(result));
+  }
+
+  Coordinator* const c_;
+  const std::string list_id_;
+  const crdt::ListState delta_;
+  v1::ListState encoded_;  // written once, before Start
+  const WriteDone done_;
+
+  absl::Mutex mu_;
+  State state_ ABSL_GUARDED_BY(mu_) = State::kAwaitingW;
+  FanOut fan_out_ ABSL_GUARDED_BY(mu_);
+  Outcome decided_ ABSL_GUARDED_BY(mu_) = Outcome::kPending;
+  // This node's own merge was sent and has not returned.
+  bool local_pending_ ABSL_GUARDED_BY(mu_) = false;
+  std::optional<crdt::ListState> local_ ABSL_GUARDED_BY(mu_);
 };
 
-struct Coordinator::ReadCall {
-  ReadCall(std::string id, quorum::FanOutPlan p, size_t needed,
-           ReadDone callback)
-      : list_id(std::move(id)),
-        done(std::move(callback)),
-        plan(std::move(p)),
-        tracker(needed) {}
+// --- Read: one call's state machine ---
+//
+//   kAwaitingR ──R answers, or R out of reach──> kAwaitingAll ──last
+//   answer──> kDone (read repair sent to the owners that had less)
+//
+// A read that failed, or found no replica with the list, repairs nothing.
+class Coordinator::ReadCall
+    : public std::enable_shared_from_this<Coordinator::ReadCall> {
+ public:
+  enum class State { kAwaitingR, kAwaitingAll, kDone };
 
-  const std::string list_id;
-  const ReadDone done;
+  ReadCall(Coordinator* c, std::string list_id, quorum::FanOutPlan plan,
+           ReadDone done)
+      : c_(c),
+        list_id_(std::move(list_id)),
+        done_(std::move(done)),
+        fan_out_(std::move(plan), c->options_.read_quorum) {}
 
-  absl::Mutex mu;
-  quorum::FanOutPlan plan ABSL_GUARDED_BY(mu);
-  QuorumTracker tracker ABSL_GUARDED_BY(mu);
-  crdt::ListState merged ABSL_GUARDED_BY(mu);
-  bool found ABSL_GUARDED_BY(mu) = false;
-  // Every answer, for read repair once all are in.
-  std::vector<std::pair<Target, std::optional<crdt::ListState>>> answers
-      ABSL_GUARDED_BY(mu);
+  void Start() {
+    std::vector<Target> targets;
+    {
+      absl::MutexLock lock(&mu_);
+      targets = fan_out_.Start(c_->options_.self_id);
+    }
+    if (targets.empty()) {
+      done_(absl::UnavailableError("no healthy replica for this list"));
+      return;
+    }
+    for (const Target& t : targets) Send(t);
+  }
+
+ private:
+  using Reply = absl::StatusOr<std::optional<crdt::ListState>>;
+  using Answers =
+      std::vector<std::pair<Target, std::optional<crdt::ListState>>>;
+
+  void Send(const Target& target) {
+    if (target.node_id == c_->options_.self_id) {
+      OnReply(target, storage::ReadReplica(*c_->store_, list_id_));
+      return;
+    }
+    v1::FetchRequest request;
+    request.set_list_id(list_id_);
+    c_->BeginRemote();
+    c_->peers_->Fetch(
+        target.address, request, c_->options_.replica_timeout,
+        [self = shared_from_this(), target](const grpc::Status& status,
+                                            const v1::FetchResponse& response) {
+          self->OnReply(target, Decode(target, status, response));
+          self->c_->EndRemote();
+        });
+  }
+
+  static Reply Decode(const Target& target, const grpc::Status& status,
+                      const v1::FetchResponse& response) {
+    if (!status.ok()) return ToAbsl(status);
+    if (!response.found()) return std::nullopt;
+    absl::StatusOr<crdt::ListState> state =
+        codec::DecodeState(response.state());
+    if (!state.ok()) {
+      return absl::DataLossError(
+          absl::StrCat("replica ", target.node_id,
+                       " sent an invalid state: ", state.status().message()));
+    }
+    return std::optional(*std::move(state));
+  }
+
+  void OnReply(const Target& target, Reply reply) {
+    c_->NoteReply(target, reply.status());
+    FanOut::Step step;
+    std::optional<absl::StatusOr<ReadResult>> answer;
+    std::optional<Answers> repair;
+    {
+      absl::MutexLock lock(&mu_);
+      if (reply.ok()) {
+        if (reply->has_value()) {
+          merged_.Merge(**reply);
+          found_ = true;
+        }
+        answers_.emplace_back(target, *std::move(reply));
+      }
+      step = fan_out_.Record(target, reply.ok());
+      if (state_ == State::kAwaitingR && step.decided != Outcome::kPending) {
+        state_ = State::kAwaitingAll;
+        reached_ = step.decided == Outcome::kReached;
+        if (!reached_) {
+          answer = absl::UnavailableError(
+              absl::StrCat("read answered by ", step.acks, " replica(s); ",
+                           c_->options_.read_quorum, " required"));
+        } else if (found_) {
+          answer = ReadResult{merged_, step.acks};
+        } else {
+          answer = absl::NotFoundError(
+              absl::StrCat("list ", list_id_, " not found"));
+        }
+      }
+      if (state_ == State::kAwaitingAll && step.all_replied) {
+        state_ = State::kDone;
+        if (reached_ && found_) repair = std::move(answers_);
+      }
+    }
+    if (step.replacement) Send(*step.replacement);
+    if (answer) done_(*std::move(answer));
+    if (repair) Repair(*repair);
+  }
+
+  // Sends each owner that answered with less what it lacks. Stand-ins hold
+  // hints, not replicas, so they are not repaired. In kDone: no reply
+  // changes merged_ any more.
+  void Repair(const Answers& answers) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+    for (const auto& [target, state] : answers) {
+      if (!target.intended_owner.empty()) continue;
+      if (state && *state == merged_) continue;
+      crdt::ListState delta =
+          state ? merged_.DeltaSince(state->context()) : merged_;
+      if (target.node_id == c_->options_.self_id) {
+        (void)c_->store_->Merge(list_id_, delta);
+        continue;
+      }
+      v1::StoreRequest request;
+      request.set_list_id(list_id_);
+      codec::EncodeState(delta, request.mutable_delta());
+      c_->BeginRemote();
+      c_->peers_->Store(target.address, request, c_->options_.replica_timeout,
+                        [c = c_](const grpc::Status&) { c->EndRemote(); });
+    }
+  }
+
+  Coordinator* const c_;
+  const std::string list_id_;
+  const ReadDone done_;
+
+  absl::Mutex mu_;
+  State state_ ABSL_GUARDED_BY(mu_) = State::kAwaitingR;
+  FanOut fan_out_ ABSL_GUARDED_BY(mu_);
+  bool reached_ ABSL_GUARDED_BY(mu_) = false;
+  crdt::ListState merged_ ABSL_GUARDED_BY(mu_);
+  bool found_ ABSL_GUARDED_BY(mu_) = false;
+  // Every successful answer, for read repair once all are in.
+  Answers answers_ ABSL_GUARDED_BY(mu_);
 };
 
 Coordinator::Coordinator(CoordinatorOptions options,
@@ -77,8 +299,6 @@ Coordinator::Coordinator(CoordinatorOptions options,
       failures_(failures) {}
 
 Coordinator::~Coordinator() {
-  // Replica calls outlive the replies that did not wait for them; they
-  // reference this object until their callbacks ran.
   absl::MutexLock lock(&inflight_mu_);
   inflight_mu_.Await(absl::Condition(
       +[](int* n) { return *n == 0; }, &inflight_));
@@ -94,11 +314,11 @@ void Coordinator::EndRemote() {
   --inflight_;
 }
 
-quorum::FanOutPlan Coordinator::PlanFor(const std::string& list_id) const {
-  std::shared_ptr<const RingView> view = ring_->Current();
+quorum::FanOutPlan Coordinator::PlanFor(const RingView& view,
+                                        const std::string& list_id) const {
   std::vector<quorum::Candidate> walk;
   for (const ring::Member* m :
-       view->ring.Owners(list_id, view->ring.members().size())) {
+       view.ring.Owners(list_id, view.ring.members().size())) {
     bool self = m->id == options_.self_id;
     walk.push_back(
         {m->id, m->address, self || (m->up && health_->Healthy(m->id))});
@@ -106,265 +326,71 @@ quorum::FanOutPlan Coordinator::PlanFor(const std::string& list_id) const {
   return quorum::FanOutPlan(std::move(walk), options_.replicas);
 }
 
-void Coordinator::NoteFailure(const Target& target, const std::string& why) {
+void Coordinator::NoteReply(const Target& target, const absl::Status& status) {
+  if (target.node_id == options_.self_id) return;
+  if (status.ok()) {
+    health_->RecordSuccess(target.node_id);
+    return;
+  }
   ++replica_failures_;
   health_->RecordFailure(target.node_id);
-  if (failures_ != nullptr) failures_->ReportFailure(target.node_id, why);
+  if (failures_ != nullptr) {
+    failures_->ReportFailure(target.node_id, std::string(status.message()));
+  }
 }
-
-// --- Write ---
 
 void Coordinator::Write(const std::string& list_id, crdt::ListState delta,
                         WriteDone done) {
-  quorum::FanOutPlan plan = PlanFor(list_id);
-  std::vector<Target> targets = plan.InitialTargets();
-  if (targets.empty()) {
-    done(absl::UnavailableError("no healthy replica for this list"), {});
-    return;
-  }
-  auto call = std::make_shared<WriteCall>(
-      list_id, std::move(delta), std::move(plan), options_.write_quorum,
-      ring_->Current()->version, std::move(done));
-  const Target* self = nullptr;
-  {
-    absl::MutexLock lock(&call->mu);
-    for (const Target& t : targets) {
-      call->tracker.AddTarget();
-      if (t.node_id == options_.self_id) {
-        self = &t;
-        call->local_pending = true;
-      }
-    }
-  }
-  // Remote replicas first, so the network works while the local disk syncs.
-  for (const Target& t : targets) {
-    if (&t != self) SendWrite(call, t);
-  }
-  if (self != nullptr) SendWrite(call, *self);
+  std::shared_ptr<const RingView> view = ring_->Current();
+  std::make_shared<WriteCall>(this, list_id, std::move(delta),
+                              PlanFor(*view, list_id), std::move(done))
+      ->Start();
 }
-
-void Coordinator::SendWrite(const std::shared_ptr<WriteCall>& call,
-                            const Target& target) {
-  if (target.node_id == options_.self_id) {
-    if (target.intended_owner.empty()) {
-      // Shares an fsync with concurrent writes (group commit); no thread
-      // waits for it.
-      BeginRemote();
-      store_->MergeAsync(
-          call->list_id, call->delta,
-          [this, call, target](const absl::StatusOr<crdt::ListState>& merged) {
-            if (merged.ok()) {
-              absl::MutexLock lock(&call->mu);
-              call->local = *merged;
-            }
-            OnWriteReply(call, target, merged.status());
-            EndRemote();
-          });
-      return;
-    }
-    OnWriteReply(
-        call, target,
-        store_->AddHint(target.intended_owner, call->list_id, call->delta));
-    return;
-  }
-  v1::StoreRequest request;
-  request.set_list_id(call->list_id);
-  *request.mutable_delta() = call->encoded;
-  request.set_intended_owner(target.intended_owner);
-  request.set_view_version(call->view_version);
-  BeginRemote();
-  peers_->Store(target.address, request, options_.replica_timeout,
-                [this, call, target](const grpc::Status& status) {
-                  OnWriteReply(call, target, ToAbsl(status));
-                  EndRemote();
-                });
-}
-
-void Coordinator::OnWriteReply(const std::shared_ptr<WriteCall>& call,
-                               const Target& target,
-                               const absl::Status& status) {
-  const bool self = target.node_id == options_.self_id;
-  if (!self) {
-    if (status.ok()) {
-      health_->RecordSuccess(target.node_id);
-    } else {
-      NoteFailure(target, std::string(status.message()));
-    }
-  }
-  std::optional<Target> replacement;
-  Outcome answer = Outcome::kPending;
-  size_t acks = 0;
-  std::optional<crdt::ListState> local;
-  {
-    absl::MutexLock lock(&call->mu);
-    if (!status.ok()) {
-      replacement = call->plan.Replace(target);
-      if (replacement) call->tracker.AddTarget();
-    }
-    Outcome outcome = call->tracker.Record(status.ok());
-    if (outcome != Outcome::kPending) call->decided = outcome;
-    if (self) call->local_pending = false;
-    if (call->decided != Outcome::kPending && !call->local_pending &&
-        !call->answered) {
-      call->answered = true;
-      answer = call->decided;
-      acks = call->tracker.acks();
-      local = std::move(call->local);
-    }
-  }
-  if (replacement) SendWrite(call, *replacement);
-  if (answer == Outcome::kReached) {
-    call->done(absl::OkStatus(), {acks, std::move(local)});
-  } else if (answer == Outcome::kFailed) {
-    call->done(absl::UnavailableError(
-                   absl::StrCat("stored on ", acks, " replica(s); ",
-                                options_.write_quorum, " required")),
-               {acks, std::move(local)});
-  }
-}
-
-// --- Read ---
 
 void Coordinator::Read(const std::string& list_id, ReadDone done) {
-  quorum::FanOutPlan plan = PlanFor(list_id);
-  std::vector<Target> targets = plan.InitialTargets();
-  if (targets.empty()) {
-    done(absl::UnavailableError("no healthy replica for this list"));
-    return;
-  }
-  auto call = std::make_shared<ReadCall>(list_id, std::move(plan),
-                                         options_.read_quorum, std::move(done));
-  const Target* self = nullptr;
-  {
-    absl::MutexLock lock(&call->mu);
-    for (const Target& t : targets) {
-      call->tracker.AddTarget();
-      if (t.node_id == options_.self_id) self = &t;
-    }
-  }
-  for (const Target& t : targets) {
-    if (&t != self) SendRead(call, t);
-  }
-  if (self != nullptr) SendRead(call, *self);
+  std::shared_ptr<const RingView> view = ring_->Current();
+  std::make_shared<ReadCall>(this, list_id, PlanFor(*view, list_id),
+                             std::move(done))
+      ->Start();
 }
 
-void Coordinator::SendRead(const std::shared_ptr<ReadCall>& call,
-                           const Target& target) {
-  if (target.node_id == options_.self_id) {
-    absl::StatusOr<crdt::ListState> state = store_->Get(call->list_id);
-    if (absl::IsNotFound(state.status())) {
-      OnReadReply(call, target, std::optional<crdt::ListState>());
-    } else if (!state.ok()) {
-      OnReadReply(call, target, state.status());
-    } else {
-      OnReadReply(call, target,
-                  std::optional<crdt::ListState>(*std::move(state)));
-    }
+// --- Sync ---
+
+void Coordinator::Sync(const std::string& list_id, crdt::ListState delta,
+                       crdt::CausalContext known, bool create, SyncDone done) {
+  auto shared_known =
+      std::make_shared<const crdt::CausalContext>(std::move(known));
+  // Answers with what the client lacks, from a quorum read.
+  auto answer_from_read = [this, list_id, create, shared_known,
+                           done](size_t acks) {
+    Read(list_id,
+         [create, shared_known, done, acks](absl::StatusOr<ReadResult> read) {
+           if (absl::IsNotFound(read.status()) && create) {
+             done(SyncResult{{}, acks});
+           } else if (!read.ok()) {
+             done(read.status());
+           } else {
+             done(SyncResult{read->state.DeltaSince(*shared_known), acks});
+           }
+         });
+  };
+  if (delta.carries_no_change()) {
+    answer_from_read(0);
     return;
   }
-  v1::FetchRequest request;
-  request.set_list_id(call->list_id);
-  BeginRemote();
-  peers_->Fetch(
-      target.address, request, options_.replica_timeout,
-      [this, call, target](const grpc::Status& status,
-                           const v1::FetchResponse& response) {
-        if (!status.ok()) {
-          OnReadReply(call, target, ToAbsl(status));
-        } else if (!response.found()) {
-          OnReadReply(call, target, std::optional<crdt::ListState>());
-        } else {
-          absl::StatusOr<crdt::ListState> state =
-              codec::DecodeState(response.state());
-          if (state.ok()) {
-            OnReadReply(call, target,
-                        std::optional<crdt::ListState>(*std::move(state)));
+  Write(list_id, std::move(delta),
+        [shared_known, done, answer_from_read](absl::Status status,
+                                               WriteResult written) {
+          if (!status.ok()) {
+            done(status);
+          } else if (!written.local) {
+            // This node holds no replica of the list: ask the replicas.
+            answer_from_read(written.acks);
           } else {
-            OnReadReply(
-                call, target,
-                absl::DataLossError(absl::StrCat(
-                    "replica ", target.node_id,
-                    " sent an invalid state: ", state.status().message())));
+            done(SyncResult{written.local->DeltaSince(*shared_known),
+                            written.acks});
           }
-        }
-        EndRemote();
-      });
-}
-
-void Coordinator::OnReadReply(
-    const std::shared_ptr<ReadCall>& call, const Target& target,
-    absl::StatusOr<std::optional<crdt::ListState>> reply) {
-  const bool self = target.node_id == options_.self_id;
-  if (!self) {
-    if (reply.ok()) {
-      health_->RecordSuccess(target.node_id);
-    } else {
-      NoteFailure(target, std::string(reply.status().message()));
-    }
-  }
-  std::optional<Target> replacement;
-  Outcome outcome;
-  std::optional<absl::StatusOr<ReadResult>> answer;
-  bool all_replied;
-  {
-    absl::MutexLock lock(&call->mu);
-    if (!reply.ok()) {
-      replacement = call->plan.Replace(target);
-      if (replacement) call->tracker.AddTarget();
-    } else {
-      if (reply->has_value()) {
-        call->merged.Merge(**reply);
-        call->found = true;
-      }
-      call->answers.emplace_back(target, *std::move(reply));
-    }
-    outcome = call->tracker.Record(reply.ok());
-    if (outcome == Outcome::kReached) {
-      if (call->found) {
-        answer = ReadResult{call->merged, call->tracker.acks()};
-      } else {
-        answer = absl::NotFoundError(
-            absl::StrCat("list ", call->list_id, " not found"));
-      }
-    } else if (outcome == Outcome::kFailed) {
-      answer = absl::UnavailableError(
-          absl::StrCat("read answered by ", call->tracker.acks(),
-                       " replica(s); ", options_.read_quorum, " required"));
-    }
-    all_replied = call->tracker.all_replied() && !replacement;
-  }
-  if (replacement) SendRead(call, *replacement);
-  if (answer) call->done(*std::move(answer));
-  if (all_replied) RepairReplicas(call);
-}
-
-void Coordinator::RepairReplicas(const std::shared_ptr<ReadCall>& call) {
-  std::vector<std::pair<Target, crdt::ListState>> repairs;
-  {
-    absl::MutexLock lock(&call->mu);
-    if (!call->found) return;
-    for (const auto& [target, state] : call->answers) {
-      // Stand-ins hold hints, not replicas: only owners are repaired.
-      if (!target.intended_owner.empty()) continue;
-      if (state && *state == call->merged) continue;
-      repairs.emplace_back(
-          target,
-          state ? call->merged.DeltaSince(state->context()) : call->merged);
-    }
-  }
-  for (auto& [target, delta] : repairs) {
-    if (target.node_id == options_.self_id) {
-      (void)store_->Merge(call->list_id, delta);
-      continue;
-    }
-    v1::StoreRequest request;
-    request.set_list_id(call->list_id);
-    codec::EncodeState(delta, request.mutable_delta());
-    request.set_view_version(ring_->Current()->version);
-    BeginRemote();
-    peers_->Store(target.address, request, options_.replica_timeout,
-                  [this](const grpc::Status&) { EndRemote(); });
-  }
+        });
 }
 
 // --- Apply ---

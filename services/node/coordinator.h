@@ -1,21 +1,34 @@
 // The coordinator of Dynamo-style replication (DeCandia et al. 2007, 4.5-4.6)
-// for shoplist's lists. For each call it chooses the list's replicas from
-// the current ring (sloppy quorum: down or failing owners are replaced by
-// the next healthy nodes, which keep the data as hints for them) and talks
-// to them in parallel through ReplicaPeers, never blocking a thread on a
-// replica.
+// for shoplist's lists, and the one place that decides how a client call
+// becomes replica calls. Handlers decode a request, make one call here and
+// encode the answer.
 //
-//  - Write: merge the delta locally (when this node is a replica) and send
-//    it to the other replicas at once; done once W have stored it durably,
-//    or with UNAVAILABLE once W can no longer be reached (what was stored
-//    stays stored). Stragglers are not waited for.
-//  - Read: ask N replicas; done after R answers with their merge (NOT_FOUND
-//    when none knows the list). When every replica has answered, replicas
-//    that had less receive what they lack (read repair).
-//  - Apply: a server-side operation, one at a time per list: read, apply as
-//    this node's own replica (with a durably reserved counter), write.
+// Model. A list lives on N replicas: the first N distinct nodes clockwise
+// from its ring point. Each call takes one snapshot of the ring and plans
+// from it alone (quorum::FanOut): owners that are down or quarantined by
+// PeerHealth are replaced by the next healthy nodes past the owners, which
+// keep what they receive as hints for those owners (sloppy quorum). Replica
+// calls go out in parallel through ReplicaPeers; no thread waits on one.
+// Each call is a small state machine in the manner of Riak's put and get
+// FSMs (coordinator.cc names their states).
 //
-// Callbacks run once, on the calling thread or a gRPC thread.
+//  - Write: merges the delta here (when this node is a replica) and sends
+//    it to the other replicas at once. Done when W replicas stored it
+//    durably; UNAVAILABLE once W can no longer be reached (what was stored
+//    stays stored, and hints, read repair and anti-entropy spread it).
+//    Stragglers are not waited for.
+//  - Read: asks N replicas; done after R answered, with the join of their
+//    states. When every replica has answered, owners that had less receive
+//    what they lack (read repair).
+//  - Sync: a client's exchange: a write when the delta changes anything,
+//    answered with what the client's context lacks.
+//  - Apply: a server-side operation, one at a time per list on this node:
+//    read, apply as this node's own replica (with a durably reserved
+//    counter), write.
+//
+// Every `done` runs exactly once, on the calling thread or on a gRPC or
+// store thread; it must not block.
+//
 // Thread-safe.
 #ifndef SHOPLIST_SERVICES_NODE_COORDINATOR_H_
 #define SHOPLIST_SERVICES_NODE_COORDINATOR_H_
@@ -29,6 +42,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "crdt/causal_context.h"
 #include "crdt/list_state.h"
 #include "quorum/fan_out_plan.h"
 #include "services/node/keyed_serializer.h"
@@ -50,6 +64,9 @@ struct CoordinatorOptions {
   std::function<absl::Time()> clock = &absl::Now;
 };
 
+// INVALID_ARGUMENT unless 1 <= R <= N, 1 <= W <= N and self_id is set.
+absl::Status ValidateCoordinatorOptions(const CoordinatorOptions& options);
+
 class Coordinator {
  public:
   struct WriteResult {
@@ -66,6 +83,14 @@ class Coordinator {
   };
   using ReadDone = std::function<void(absl::StatusOr<ReadResult>)>;
 
+  struct SyncResult {
+    // What the client's `known` context lacks of the list.
+    crdt::ListState missing;
+    // Replicas that stored the client's delta; 0 when it changed nothing.
+    size_t acks = 0;
+  };
+  using SyncDone = std::function<void(absl::StatusOr<SyncResult>)>;
+
   struct ApplyResult {
     crdt::ListState delta;
     crdt::ListState state;  // the list after the operation
@@ -73,18 +98,43 @@ class Coordinator {
   };
   using ApplyDone = std::function<void(absl::StatusOr<ApplyResult>)>;
 
-  // `failures` may be null. Everything else must outlive the coordinator.
+  // REQUIRES: ValidateCoordinatorOptions(options) is OK. `failures` may be
+  // null; every other pointer must outlive the coordinator.
   Coordinator(CoordinatorOptions options, storage::ReplicaStore* store,
               ReplicaPeers* peers, const RingSource* ring, PeerHealth* health,
               FailureSink* failures);
-  // Waits for replica calls still in flight (bounded by replica_timeout).
+  // Waits for replica calls still in flight (bounded by replica_timeout),
+  // since callers were answered without waiting for stragglers.
   ~Coordinator();
 
   Coordinator(const Coordinator&) = delete;
   Coordinator& operator=(const Coordinator&) = delete;
 
+  // Stores `delta` on W replicas. Errors: UNAVAILABLE when fewer than W
+  // replicas stored it (the result says how many did), or when no replica
+  // is healthy. REQUIRES: `list_id` is valid (crdt::ValidateListId).
   void Write(const std::string& list_id, crdt::ListState delta, WriteDone done);
+
+  // The join of R replicas' states. Errors: NOT_FOUND when none of the R
+  // knows the list; UNAVAILABLE when fewer than R answered; DATA_LOSS
+  // never reaches the caller (a replica that sent bytes that do not decode
+  // counts as failed). REQUIRES: `list_id` is valid.
   void Read(const std::string& list_id, ReadDone done);
+
+  // Writes `delta` when it carries a change, then answers with what
+  // `known` lacks: from this node's merged copy when it is an owner, else
+  // from a quorum read. A sync that changes nothing is only a read.
+  // Errors: those of Write and Read, except that NOT_FOUND with `create`
+  // is OK with nothing missing (the client made a list no replica holds
+  // yet). REQUIRES: `list_id` is valid.
+  void Sync(const std::string& list_id, crdt::ListState delta,
+            crdt::CausalContext known, bool create, SyncDone done);
+
+  // Applies `operation` to the list as this node's replica, after the
+  // operations this node started before it on the same list. Errors: those
+  // of Read (NOT_FOUND is OK for a create), INVALID_ARGUMENT from the
+  // operation, those of Write; a store error reserving the counter.
+  // REQUIRES: `list_id` is valid.
   void Apply(const std::string& list_id, v1::Operation operation,
              ApplyDone done);
 
@@ -93,25 +143,17 @@ class Coordinator {
   uint64_t replica_failures() const { return replica_failures_.load(); }
 
  private:
-  struct WriteCall;
-  struct ReadCall;
+  class WriteCall;
+  class ReadCall;
 
-  quorum::FanOutPlan PlanFor(const std::string& list_id) const;
+  // The fan-out plan for `list_id` on one ring snapshot.
+  quorum::FanOutPlan PlanFor(const RingView& view,
+                             const std::string& list_id) const;
+  // Health bookkeeping for a replica's reply (none for this node's own).
+  void NoteReply(const quorum::Target& target, const absl::Status& status);
+  // Replica calls in flight, which the destructor waits for.
   void BeginRemote();
   void EndRemote();
-  void NoteFailure(const quorum::Target& target, const std::string& why);
-
-  void SendWrite(const std::shared_ptr<WriteCall>& call,
-                 const quorum::Target& target);
-  void OnWriteReply(const std::shared_ptr<WriteCall>& call,
-                    const quorum::Target& target, const absl::Status& status);
-
-  void SendRead(const std::shared_ptr<ReadCall>& call,
-                const quorum::Target& target);
-  void OnReadReply(const std::shared_ptr<ReadCall>& call,
-                   const quorum::Target& target,
-                   absl::StatusOr<std::optional<crdt::ListState>> reply);
-  void RepairReplicas(const std::shared_ptr<ReadCall>& call);
 
   void ApplyAfterRead(const std::string& list_id,
                       const v1::Operation& operation,
@@ -125,6 +167,7 @@ class Coordinator {
   FailureSink* const failures_;
   std::atomic<uint64_t> replica_failures_{0};
   KeyedSerializer apply_order_;
+
   absl::Mutex inflight_mu_;
   int inflight_ ABSL_GUARDED_BY(inflight_mu_) = 0;
 };

@@ -156,50 +156,16 @@ grpc::ServerUnaryReactor* ListServiceImpl::Sync(
     reactor->Finish(ToGrpc(sync.status()));
     return reactor;
   }
-  auto shared_known =
-      std::make_shared<const crdt::CausalContext>(std::move(sync->known));
-  const std::string list_id = request->list_id();
-  const bool create = request->create();
-  // Answers with what the client lacks, from a quorum read.
-  auto answer_from_read = [this, reactor, response, shared_known, list_id,
-                           create](size_t acks) {
-    coordinator_->Read(
-        list_id, [reactor, response, shared_known, create,
-                  acks](absl::StatusOr<Coordinator::ReadResult> result) {
-          if (!result.ok()) {
-            if (absl::IsNotFound(result.status()) && create) {
-              reactor->Finish(grpc::Status::OK);
-              return;
-            }
-            reactor->Finish(ToGrpc(result.status()));
-            return;
-          }
-          codec::EncodeState(result->state.DeltaSince(*shared_known),
-                             response->mutable_missing());
-          response->set_acks(static_cast<uint32_t>(acks));
-          reactor->Finish(grpc::Status::OK);
-        });
-  };
-  if (sync->delta.carries_no_change()) {
-    answer_from_read(0);
-    return reactor;
-  }
-  coordinator_->Write(
-      list_id, std::move(sync->delta),
-      [reactor, response, shared_known, answer_from_read](
-          absl::Status status, Coordinator::WriteResult written) {
-        if (!status.ok()) {
-          reactor->Finish(ToGrpc(status));
+  coordinator_->Sync(
+      request->list_id(), std::move(sync->delta), std::move(sync->known),
+      request->create(),
+      [reactor, response](absl::StatusOr<Coordinator::SyncResult> result) {
+        if (!result.ok()) {
+          reactor->Finish(ToGrpc(result.status()));
           return;
         }
-        if (!written.local) {
-          // This node holds no replica of the list: ask the replicas.
-          answer_from_read(written.acks);
-          return;
-        }
-        codec::EncodeState(written.local->DeltaSince(*shared_known),
-                           response->mutable_missing());
-        response->set_acks(static_cast<uint32_t>(written.acks));
+        codec::EncodeState(result->missing, response->mutable_missing());
+        response->set_acks(static_cast<uint32_t>(result->acks));
         reactor->Finish(grpc::Status::OK);
       });
   return reactor;

@@ -71,11 +71,8 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
   parts->config = std::move(config);
   NodeConfig& c = parts->config;
   c.coordinator.self_id = c.id;
-  if (c.coordinator.read_quorum < 1 || c.coordinator.write_quorum < 1 ||
-      c.coordinator.read_quorum > c.coordinator.replicas ||
-      c.coordinator.write_quorum > c.coordinator.replicas) {
-    return absl::InvalidArgumentError(
-        "need 1 <= read quorum, write quorum <= replicas");
+  if (absl::Status s = ValidateCoordinatorOptions(c.coordinator); !s.ok()) {
+    return s;
   }
   storage::StoreOptions store_options;
   store_options.on_merge = [p = parts.get()](const std::string& list_id,
