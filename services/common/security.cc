@@ -94,8 +94,14 @@ std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(
   return grpc::SslCredentials(ssl);
 }
 
-grpc::Status CheckClusterToken(const std::string& expected,
-                               const grpc::ServerContextBase& context) {
+grpc::ServerUnaryReactor* ClusterGate::RefuseUnary(
+    grpc::CallbackServerContext* context) const {
+  grpc::Status s = Check(*context);
+  return s.ok() ? nullptr : FinishUnary(context, s);
+}
+
+grpc::Status ClusterGate::Check(const grpc::ServerContextBase& context) const {
+  const std::string& expected = token_;
   if (expected.empty()) return grpc::Status::OK;
   const auto& metadata = context.client_metadata();
   auto it = metadata.find(kClusterTokenKey);

@@ -19,6 +19,7 @@
 
 #include "absl/status/statusor.h"
 #include "grpcpp/grpcpp.h"
+#include "services/common/unary.h"
 
 namespace shoplist {
 
@@ -55,9 +56,46 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
 std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(
     const SecurityOptions& options);
 
-// OK when no token is configured or the call carries the right one.
-grpc::Status CheckClusterToken(const std::string& expected,
-                               const grpc::ServerContextBase& context);
+// The one check of the cluster token, which every handler of an internal
+// service (replication, membership) passes first:
+//
+//   if (auto* refused = gate_.RefuseUnary(context)) return refused;
+//
+// gRPC's C++ server interceptors cannot refuse a call (grpc/grpc#24017) and
+// an AuthMetadataProcessor needs TLS, so the gate is a member of each
+// internal service rather than of the server; security_test walks the
+// services' descriptors so that a method without it fails.
+//
+// Thread-safe (immutable).
+class ClusterGate {
+ public:
+  // An empty token admits every call (a development cluster).
+  explicit ClusterGate(std::string token) : token_(std::move(token)) {}
+
+  // OK when no token is configured or the call carries the right one, else
+  // UNAUTHENTICATED (missing or wrong token).
+  grpc::Status Check(const grpc::ServerContextBase& context) const;
+
+  // nullptr when Check passes; else a reactor already finished with its
+  // error, for the handler to return.
+  grpc::ServerUnaryReactor* RefuseUnary(
+      grpc::CallbackServerContext* context) const;
+  template <typename Response>
+  grpc::ServerWriteReactor<Response>* RefuseStream(
+      grpc::CallbackServerContext* context) const {
+    grpc::Status s = Check(*context);
+    return s.ok() ? nullptr : new RefusedStream<Response>(s);
+  }
+  template <typename Request, typename Response>
+  grpc::ServerBidiReactor<Request, Response>* RefuseBidi(
+      grpc::CallbackServerContext* context) const {
+    grpc::Status s = Check(*context);
+    return s.ok() ? nullptr : new RefusedBidiStream<Request, Response>(s);
+  }
+
+ private:
+  const std::string token_;
+};
 
 }  // namespace shoplist
 

@@ -69,7 +69,7 @@ class StoreStreamReactor final
       }
       open_[sequence] = merges.size();
       outstanding_ += merges.size();
-      if (merges.empty()) CompleteLocked(sequence);
+      if (merges.empty()) CompleteLocked();
     }
     for (DecodedWrite& m : merges) {
       store_->MergeAsync(
@@ -116,7 +116,7 @@ class StoreStreamReactor final
       if (!status.ok()) {
         FinishLocked(ToGrpc(status));
       } else if (--open_[sequence] == 0) {
-        CompleteLocked(sequence);
+        CompleteLocked();
       }
       MaybeFinishLocked();
       last = done_ && outstanding_ == 0;
@@ -124,8 +124,8 @@ class StoreStreamReactor final
     if (last) delete this;
   }
 
-  // Marks `sequence` complete; acknowledges the longest complete prefix.
-  void CompleteLocked(uint64_t) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+  // Acknowledges the longest prefix of batches whose merges all finished.
+  void CompleteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     while (!open_.empty() && open_.begin()->second == 0) {
       acked_ = open_.begin()->first;
       open_.erase(open_.begin());
@@ -173,8 +173,9 @@ class StoreStreamReactor final
 
 grpc::ServerBidiReactor<v1::StoreBatch, v1::StoreBatchAck>*
 ReplicaServiceImpl::StoreStream(grpc::CallbackServerContext* context) {
-  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
-    return new RefusedBidiStream<v1::StoreBatch, v1::StoreBatchAck>(s);
+  if (auto* refused =
+          gate_.RefuseBidi<v1::StoreBatch, v1::StoreBatchAck>(context)) {
+    return refused;
   }
   return new StoreStreamReactor(self_id_, store_);
 }
@@ -182,9 +183,7 @@ ReplicaServiceImpl::StoreStream(grpc::CallbackServerContext* context) {
 grpc::ServerUnaryReactor* ReplicaServiceImpl::Store(
     grpc::CallbackServerContext* context, const v1::StoreRequest* request,
     v1::StoreResponse* /*response*/) {
-  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
-    return FinishUnary(context, s);
-  }
+  if (auto* refused = gate_.RefuseUnary(context)) return refused;
   absl::StatusOr<DecodedWrite> write =
       DecodeWrite(self_id_, request->list_id(), request->delta(),
                   request->intended_owner());
@@ -207,38 +206,22 @@ grpc::ServerUnaryReactor* ReplicaServiceImpl::Store(
 grpc::ServerUnaryReactor* ReplicaServiceImpl::Fetch(
     grpc::CallbackServerContext* context, const v1::FetchRequest* request,
     v1::FetchResponse* response) {
-  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
-    return FinishUnary(context, s);
-  }
+  if (auto* refused = gate_.RefuseUnary(context)) return refused;
   if (absl::Status s = crdt::ValidateListId(request->list_id()); !s.ok()) {
     return FinishUnary(context, ToGrpc(s));
   }
-  absl::StatusOr<crdt::ListState> state = store_->Get(request->list_id());
-  if (!state.ok() && !absl::IsNotFound(state.status())) {
-    return FinishUnary(context, ToGrpc(state.status()));
-  }
-  // A stand-in answers with the hints it holds for the list, so a read that
-  // reaches it while owners are down still sees those writes.
-  absl::StatusOr<std::optional<crdt::ListState>> hints =
-      store_->HintsFor(request->list_id());
-  if (!hints.ok()) return FinishUnary(context, ToGrpc(hints.status()));
-  std::optional<crdt::ListState> answer;
-  if (state.ok()) answer = *std::move(state);
-  if (*hints) {
-    if (!answer) answer.emplace();
-    answer->Merge(**hints);
-  }
-  response->set_found(answer.has_value());
-  if (answer) codec::EncodeState(*answer, response->mutable_state());
+  absl::StatusOr<std::optional<crdt::ListState>> answer =
+      storage::ReadReplica(*store_, request->list_id());
+  if (!answer.ok()) return FinishUnary(context, ToGrpc(answer.status()));
+  response->set_found(answer->has_value());
+  if (*answer) codec::EncodeState(**answer, response->mutable_state());
   return FinishUnary(context, grpc::Status::OK);
 }
 
 grpc::ServerUnaryReactor* ReplicaServiceImpl::HandOff(
     grpc::CallbackServerContext* context, const v1::HandOffRequest* request,
     v1::HandOffResponse* /*response*/) {
-  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
-    return FinishUnary(context, s);
-  }
+  if (auto* refused = gate_.RefuseUnary(context)) return refused;
   // All or nothing: a batch with one bad hint is refused before any merge.
   // The hints are this node's own writes now (no intended owner).
   std::vector<DecodedWrite> writes;
@@ -258,9 +241,7 @@ grpc::ServerUnaryReactor* ReplicaServiceImpl::HandOff(
 grpc::ServerUnaryReactor* ReplicaServiceImpl::GetDigests(
     grpc::CallbackServerContext* context, const v1::DigestRequest* request,
     v1::DigestResponse* response) {
-  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
-    return FinishUnary(context, s);
-  }
+  if (auto* refused = gate_.RefuseUnary(context)) return refused;
   if (request->depth() > 16) {
     return FinishUnary(context, grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                              "depth must be at most 16"));

@@ -7,6 +7,7 @@
 #include <functional>
 #include <string>
 
+#include "services/common/security.h"
 #include "services/node/anti_entropy.h"
 #include "shoplist/v1/replica_service.grpc.pb.h"
 #include "storage/replica_store.h"
@@ -23,7 +24,7 @@ class ReplicaServiceImpl final : public v1::ReplicaService::CallbackService {
       : self_id_(std::move(self_id)),
         store_(store),
         digests_(digests),
-        cluster_token_(std::move(cluster_token)) {}
+        gate_(std::move(cluster_token)) {}
 
   grpc::ServerUnaryReactor* Store(grpc::CallbackServerContext* context,
                                   const v1::StoreRequest* request,
@@ -46,7 +47,7 @@ class ReplicaServiceImpl final : public v1::ReplicaService::CallbackService {
   const std::string self_id_;
   storage::ReplicaStore* const store_;
   const SharedDigests& digests_;
-  const std::string cluster_token_;
+  const ClusterGate gate_;
 };
 
 }  // namespace shoplist::node

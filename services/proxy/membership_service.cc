@@ -87,9 +87,7 @@ class ViewWriter final : public grpc::ServerWriteReactor<v1::RingView> {
 grpc::ServerUnaryReactor* MembershipServiceImpl::Join(
     grpc::CallbackServerContext* context, const v1::JoinRequest* request,
     v1::JoinResponse* response) {
-  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
-    return FinishUnary(context, s);
-  }
+  if (auto* refused = gate_.RefuseUnary(context)) return refused;
   absl::Status s =
       state_->Join(request->node().id(), request->node().address());
   if (s.ok()) *response->mutable_view() = state_->Current()->view;
@@ -99,9 +97,7 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::Join(
 grpc::ServerUnaryReactor* MembershipServiceImpl::Leave(
     grpc::CallbackServerContext* context, const v1::LeaveRequest* request,
     v1::LeaveResponse* response) {
-  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
-    return FinishUnary(context, s);
-  }
+  if (auto* refused = gate_.RefuseUnary(context)) return refused;
   absl::Status s = state_->Leave(request->node_id());
   if (s.ok()) *response->mutable_view() = state_->Current()->view;
   return FinishUnary(context, ToGrpc(s));
@@ -110,9 +106,7 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::Leave(
 grpc::ServerUnaryReactor* MembershipServiceImpl::Heartbeat(
     grpc::CallbackServerContext* context, const v1::HeartbeatRequest* request,
     v1::HeartbeatResponse* response) {
-  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
-    return FinishUnary(context, s);
-  }
+  if (auto* refused = gate_.RefuseUnary(context)) return refused;
   absl::Status s = state_->Heartbeat(request->node_id());
   response->set_view_version(state_->Current()->version);
   return FinishUnary(context, ToGrpc(s));
@@ -122,9 +116,7 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::ReportFailure(
     grpc::CallbackServerContext* context,
     const v1::ReportFailureRequest* request,
     v1::ReportFailureResponse* /*response*/) {
-  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
-    return FinishUnary(context, s);
-  }
+  if (auto* refused = gate_.RefuseUnary(context)) return refused;
   return FinishUnary(context,
                      ToGrpc(state_->ReportFailure(request->node_id())));
 }
@@ -132,9 +124,7 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::ReportFailure(
 grpc::ServerUnaryReactor* MembershipServiceImpl::Locate(
     grpc::CallbackServerContext* context, const v1::LocateRequest* request,
     v1::LocateResponse* response) {
-  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
-    return FinishUnary(context, s);
-  }
+  if (auto* refused = gate_.RefuseUnary(context)) return refused;
   if (absl::Status s = crdt::ValidateListId(request->list_id()); !s.ok()) {
     return FinishUnary(context, ToGrpc(s));
   }
@@ -164,8 +154,8 @@ grpc::ServerUnaryReactor* MembershipServiceImpl::Locate(
 grpc::ServerWriteReactor<v1::RingView>* MembershipServiceImpl::Subscribe(
     grpc::CallbackServerContext* context,
     const v1::SubscribeRequest* /*request*/) {
-  if (grpc::Status s = CheckClusterToken(cluster_token_, *context); !s.ok()) {
-    return new RefusedStream<v1::RingView>(s);
+  if (auto* refused = gate_.RefuseStream<v1::RingView>(context)) {
+    return refused;
   }
   return new ViewWriter(state_);
 }

@@ -6,6 +6,7 @@
 #include <string>
 #include <utility>
 
+#include "services/common/security.h"
 #include "services/proxy/proxy_state.h"
 #include "shoplist/v1/membership_service.grpc.pb.h"
 
@@ -18,7 +19,7 @@ class MembershipServiceImpl final
   // services/common/security.h).
   explicit MembershipServiceImpl(ProxyState* state,
                                  std::string cluster_token = "")
-      : state_(state), cluster_token_(std::move(cluster_token)) {}
+      : state_(state), gate_(std::move(cluster_token)) {}
 
   grpc::ServerUnaryReactor* Join(grpc::CallbackServerContext* context,
                                  const v1::JoinRequest* request,
@@ -42,7 +43,7 @@ class MembershipServiceImpl final
 
  private:
   ProxyState* const state_;
-  const std::string cluster_token_;
+  const ClusterGate gate_;
 };
 
 }  // namespace shoplist::proxy
