@@ -11,17 +11,18 @@
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
-#include "crdt/list_id.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "services/proxy/proxy_server.h"
 #include "shoplist/v1/list_service.grpc.pb.h"
+#include "tests/support/lists.h"
 #include "tests/support/temp_dir.h"
 
 namespace shoplist::proxy {
 namespace {
 
+using shoplist::testing::ListId;
 using ::testing::_;
 using ::testing::AllOf;
 using ::testing::InSequence;
@@ -46,12 +47,6 @@ class MockListService : public v1::ListService::Service {
 
 grpc::Status Unavailable(const std::string& who) {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, who + " is unreachable");
-}
-
-std::string ListId() {
-  absl::StatusOr<std::string> id = crdt::NewListId();
-  EXPECT_TRUE(id.ok()) << id.status();
-  return id.ok() ? *id : std::string("aaaaaaaaaaaaaaaaaaaaaaaaaa");
 }
 
 struct Node {

@@ -19,18 +19,22 @@
 #include "clients/core/local_store.h"
 #include "clients/core/sync_engine.h"
 #include "codec/list_codec.h"
-#include "crdt/list_id.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "shoplist/v1/list_service_mock.grpc.pb.h"
 #include "tests/service/watch_support.h"
 #include "tests/support/fault_env.h"
+#include "tests/support/grpc_status.h"
+#include "tests/support/lists.h"
 #include "tests/support/temp_dir.h"
 
 namespace shoplist::client {
 namespace {
 
 using shoplist::testing::FakeWatchReader;
+using shoplist::testing::ListId;
+using shoplist::testing::Unavailable;
+using shoplist::testing::WantedOf;
 using ::testing::_;
 using ::testing::DoAll;
 using ::testing::HasSubstr;
@@ -47,21 +51,6 @@ using Outcome = SyncReport::Outcome;
 
 constexpr crdt::ReplicaId kMe = 0xA11CE;
 constexpr crdt::ReplicaId kBob = 0xB0B;
-
-grpc::Status Unavailable() {
-  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "proxy unreachable");
-}
-
-std::string NewId() {
-  absl::StatusOr<std::string> id = crdt::NewListId();
-  EXPECT_TRUE(id.ok()) << id.status();
-  return id.ok() ? *id : std::string("aaaaaaaaaaaaaaaaaaaaaaaaaa");
-}
-
-int64_t WantedOf(const crdt::ListState& state, const std::string& name) {
-  auto it = state.items().find(name);
-  return it == state.items().end() ? -1 : it->second.Wanted();
-}
 
 crdt::ListState Decoded(const v1::ListState& message) {
   absl::StatusOr<crdt::ListState> state = codec::DecodeState(message);
@@ -96,7 +85,7 @@ std::shared_ptr<CloudLink> MakeLink(int count, std::vector<M*>* mocks) {
 SyncInput NewListInput() {
   crdt::ListState state;
   SyncInput input;
-  input.id = NewId();
+  input.id = ListId();
   input.pending = *state.Create(kMe, "groceries", 1);
   input.pending.Merge(*state.Add(kMe, "milk", 2));
   input.known = state.context();
@@ -308,7 +297,7 @@ class HomeTest : public ::testing::Test {
   }
 
   std::string CloudList(const std::string& title) {
-    std::string id = NewId();
+    std::string id = ListId();
     crdt::ListState bob;
     EXPECT_TRUE(bob.Create(kBob, title, 5).ok());
     EXPECT_TRUE(bob.Add(kBob, "coffee", 3).ok());
@@ -498,7 +487,7 @@ TEST_F(HomeTest, JoinFetchesKeepsNothingForUnknownIdsAndRefusesBadOnes) {
   EXPECT_EQ(joined->list.items.at(0).name, "coffee");
   EXPECT_FALSE(home_->Join(id)->joined);  // already here
 
-  const std::string unknown = NewId();
+  const std::string unknown = ListId();
   EXPECT_EQ(home_->Join(unknown).status().code(), absl::StatusCode::kNotFound);
   EXPECT_FALSE(Stored(unknown).has_value());
   EXPECT_FALSE(cloud_.requests.back().create());

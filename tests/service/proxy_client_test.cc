@@ -16,10 +16,12 @@
 #include "grpcpp/test/mock_stream.h"
 #include "gtest/gtest.h"
 #include "shoplist/v1/membership_service_mock.grpc.pb.h"
+#include "tests/support/grpc_status.h"
 
 namespace shoplist::node {
 namespace {
 
+using shoplist::testing::Unavailable;
 using ::testing::_;
 using ::testing::AllOf;
 using ::testing::DoAll;
@@ -44,10 +46,6 @@ v1::NodeInfo Self() {
   self.set_id(kSelfId);
   self.set_address(kSelfAddress);
   return self;
-}
-
-grpc::Status Unavailable() {
-  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "proxy unreachable");
 }
 
 struct MemberSpec {

@@ -19,22 +19,19 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "storage/replica_store.h"
+#include "tests/support/lists.h"
 #include "tests/support/temp_dir.h"
 
 namespace shoplist::node {
 namespace {
 
+using shoplist::testing::ListId;
+using shoplist::testing::WantedOf;
 using ::testing::ElementsAre;
 using ::testing::IsEmpty;
 
 constexpr crdt::ReplicaId kAlice = 0xA11CE;
 constexpr crdt::ReplicaId kBob = 0xB0B;
-
-std::string ListId() {
-  absl::StatusOr<std::string> id = crdt::NewListId();
-  EXPECT_TRUE(id.ok()) << id.status();
-  return id.ok() ? *id : std::string("aaaaaaaaaaaaaaaaaaaaaaaaaa");
-}
 
 v1::ListState Encoded(const crdt::ListState& state) {
   v1::ListState message;
@@ -50,11 +47,6 @@ v1::StoreRequest StoreOf(const std::string& list_id,
   *request.mutable_delta() = Encoded(delta);
   request.set_intended_owner(intended_owner);
   return request;
-}
-
-int64_t WantedOf(const crdt::ListState& state, const std::string& name) {
-  auto it = state.items().find(name);
-  return it == state.items().end() ? -1 : it->second.Wanted();
 }
 
 class ReplicaServiceTest : public ::testing::Test {

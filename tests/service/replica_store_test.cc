@@ -17,32 +17,22 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "codec/list_codec.h"
-#include "crdt/list_id.h"
 #include "crdt/list_state.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "leveldb/db.h"
+#include "tests/support/lists.h"
 #include "tests/support/temp_dir.h"
 
 namespace shoplist::storage {
 namespace {
 
+using shoplist::testing::ListId;
+using shoplist::testing::WantedOf;
 using ::testing::ElementsAre;
 
 constexpr crdt::ReplicaId kAlice = 0xA11CE;
 constexpr crdt::ReplicaId kBob = 0xB0B;
-
-std::string ListId() {
-  absl::StatusOr<std::string> id = crdt::NewListId();
-  EXPECT_TRUE(id.ok()) << id.status();
-  return id.ok() ? *id : std::string("aaaaaaaaaaaaaaaaaaaaaaaaaa");
-}
-
-// Wanted of `name`, or -1 when the item is absent.
-int64_t WantedOf(const crdt::ListState& state, const std::string& name) {
-  auto it = state.items().find(name);
-  return it == state.items().end() ? -1 : it->second.Wanted();
-}
 
 class ReplicaStoreTest : public ::testing::Test {
  protected:

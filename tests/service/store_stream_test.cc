@@ -17,25 +17,22 @@
 #include "absl/time/time.h"
 #include "codec/list_codec.h"
 #include "crdt/limits.h"
-#include "crdt/list_id.h"
 #include "crdt/list_state.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "services/node/peer_stream.h"
 #include "services/node/replica_service.h"
 #include "storage/replica_store.h"
+#include "tests/support/lists.h"
 #include "tests/support/temp_dir.h"
 
 namespace shoplist::node {
 namespace {
 
-constexpr crdt::ReplicaId kAlice = 0xA11CE;
+using shoplist::testing::ListId;
+using shoplist::testing::WantedOf;
 
-std::string ListId() {
-  absl::StatusOr<std::string> id = crdt::NewListId();
-  EXPECT_TRUE(id.ok()) << id.status();
-  return id.ok() ? *id : std::string("aaaaaaaaaaaaaaaaaaaaaaaaaa");
-}
+constexpr crdt::ReplicaId kAlice = 0xA11CE;
 
 // A delta that adds `count` of `item` to a fresh list.
 crdt::ListState AddDelta(const std::string& item, int64_t count = 1) {
@@ -61,11 +58,6 @@ v1::StoreRequest InvalidStoreOf(const std::string& list_id) {
   request.mutable_delta()->mutable_items(0)->mutable_entries(0)->set_counter(
       999);
   return request;
-}
-
-int64_t WantedOf(const crdt::ListState& state, const std::string& name) {
-  auto it = state.items().find(name);
-  return it == state.items().end() ? -1 : it->second.Wanted();
 }
 
 std::unique_ptr<grpc::ClientContext> Context() {

@@ -16,11 +16,13 @@
 #include "gtest/gtest.h"
 #include "shoplist/v1/list_service_mock.grpc.pb.h"
 #include "tests/service/watch_support.h"
+#include "tests/support/grpc_status.h"
 
 namespace shoplist::client {
 namespace {
 
 using shoplist::testing::FakeWatchReader;
+using shoplist::testing::Unavailable;
 using ::testing::_;
 using ::testing::Invoke;
 using ::testing::NiceMock;
@@ -28,10 +30,6 @@ using ::testing::Return;
 
 using MockStub = NiceMock<v1::MockListServiceStub>;
 constexpr char kList[] = "aaaabbbbccccddddeeeeffffgg";
-
-grpc::Status Unavailable() {
-  return grpc::Status(grpc::StatusCode::UNAVAILABLE, "proxy unreachable");
-}
 
 crdt::ListState Change(const std::string& item, int64_t count) {
   crdt::ListState bob;

@@ -1,0 +1,213 @@
+// The pure quorum pieces: QuorumTracker's one decision per fan-out and
+// FanOutPlan's choice of owners and stand-ins.
+#include <optional>
+#include <ostream>
+#include <string>
+#include <vector>
+
+#include "gmock/gmock.h"
+#include "gtest/gtest.h"
+#include "quorum/fan_out_plan.h"
+#include "quorum/quorum_tracker.h"
+
+namespace shoplist::quorum {
+
+// For failure messages (found by argument-dependent lookup).
+[[maybe_unused]] static void PrintTo(const Target& t, std::ostream* os) {
+  *os << "{" << t.node_id << ", " << t.address << ", intended_owner \""
+      << t.intended_owner << "\"}";
+}
+
+namespace {
+
+using ::testing::AllOf;
+using ::testing::Field;
+using ::testing::IsEmpty;
+using ::testing::UnorderedElementsAre;
+
+using Outcome = QuorumTracker::Outcome;
+
+// --- QuorumTracker ---
+
+// A tracker for `needed` successes with `targets` requests out.
+QuorumTracker Tracker(size_t needed, int targets) {
+  QuorumTracker tracker(needed);
+  for (int i = 0; i < targets; ++i) tracker.AddTarget();
+  return tracker;
+}
+
+TEST(QuorumTrackerTest, ReachedOnTheReplyThatMakesNeededAcks) {
+  QuorumTracker tracker = Tracker(2, 3);
+  EXPECT_EQ(tracker.Record(true), Outcome::kPending);
+  EXPECT_EQ(tracker.acks(), 1u);
+  EXPECT_EQ(tracker.Record(true), Outcome::kReached);
+  EXPECT_EQ(tracker.acks(), 2u);
+  EXPECT_FALSE(tracker.all_replied());
+}
+
+TEST(QuorumTrackerTest, ReachedDespiteFailuresWhileEnoughArePending) {
+  QuorumTracker tracker = Tracker(2, 3);
+  EXPECT_EQ(tracker.Record(false), Outcome::kPending);
+  EXPECT_EQ(tracker.Record(true), Outcome::kPending);
+  EXPECT_EQ(tracker.Record(true), Outcome::kReached);
+  EXPECT_EQ(tracker.acks(), 2u);
+  EXPECT_TRUE(tracker.all_replied());
+}
+
+TEST(QuorumTrackerTest, DecidesOnceRepliesAfterReachedArePending) {
+  QuorumTracker tracker = Tracker(1, 3);
+  EXPECT_EQ(tracker.Record(true), Outcome::kReached);
+  EXPECT_EQ(tracker.Record(true), Outcome::kPending);
+  EXPECT_EQ(tracker.Record(false), Outcome::kPending);
+  // Late replies are still counted.
+  EXPECT_EQ(tracker.acks(), 2u);
+  EXPECT_TRUE(tracker.all_replied());
+}
+
+TEST(QuorumTrackerTest, NotFailedWhileAcksPlusPendingEqualNeeded) {
+  // 0 acks + 2 pending can still make 2.
+  QuorumTracker tracker = Tracker(2, 3);
+  EXPECT_EQ(tracker.Record(false), Outcome::kPending);
+}
+
+TEST(QuorumTrackerTest, FailedOnceAcksPlusPendingBelowNeeded) {
+  QuorumTracker tracker = Tracker(2, 3);
+  EXPECT_EQ(tracker.Record(false), Outcome::kPending);
+  // 0 acks + 1 pending cannot make 2.
+  EXPECT_EQ(tracker.Record(false), Outcome::kFailed);
+  EXPECT_EQ(tracker.acks(), 0u);
+  EXPECT_FALSE(tracker.all_replied());
+}
+
+TEST(QuorumTrackerTest, DecidesOnceRepliesAfterFailedArePending) {
+  QuorumTracker tracker = Tracker(2, 2);
+  EXPECT_EQ(tracker.Record(false), Outcome::kFailed);
+  // This would have been the second ack had the first not failed; the
+  // decision stands.
+  EXPECT_EQ(tracker.Record(true), Outcome::kPending);
+  EXPECT_EQ(tracker.acks(), 1u);
+  EXPECT_TRUE(tracker.all_replied());
+}
+
+TEST(QuorumTrackerTest, ReplacementAddedBeforeFailureKeepsItPending) {
+  QuorumTracker tracker = Tracker(2, 2);
+  EXPECT_EQ(tracker.Record(true), Outcome::kPending);
+  // A stand-in goes out for the target about to be recorded as failed.
+  tracker.AddTarget();
+  EXPECT_EQ(tracker.Record(false), Outcome::kPending);
+  EXPECT_FALSE(tracker.all_replied());
+  EXPECT_EQ(tracker.Record(true), Outcome::kReached);
+  EXPECT_TRUE(tracker.all_replied());
+}
+
+TEST(QuorumTrackerTest, SingleTargetDecidesOnItsReply) {
+  QuorumTracker ok = Tracker(1, 1);
+  EXPECT_EQ(ok.Record(true), Outcome::kReached);
+  QuorumTracker failed = Tracker(1, 1);
+  EXPECT_EQ(failed.Record(false), Outcome::kFailed);
+}
+
+TEST(QuorumTrackerTest, AllRepliedOnlyWhenEveryTargetAnswered) {
+  QuorumTracker tracker(3);
+  EXPECT_TRUE(tracker.all_replied());  // nothing went out yet
+  tracker.AddTarget();
+  tracker.AddTarget();
+  EXPECT_FALSE(tracker.all_replied());
+  tracker.Record(true);
+  EXPECT_FALSE(tracker.all_replied());
+  tracker.Record(true);
+  EXPECT_TRUE(tracker.all_replied());
+}
+
+// --- FanOutPlan ---
+
+Candidate Up(const std::string& id) { return {id, id + ":7000", true}; }
+Candidate Down(const std::string& id) { return {id, id + ":7000", false}; }
+
+// A target on `node` holding the copy of `owner` ("" when it is the owner).
+auto IsTarget(const std::string& node, const std::string& owner = "") {
+  return AllOf(Field("node_id", &Target::node_id, node),
+               Field("address", &Target::address, node + ":7000"),
+               Field("intended_owner", &Target::intended_owner, owner));
+}
+
+TEST(FanOutPlanTest, HealthyOwnersAreTheTargets) {
+  FanOutPlan plan({Up("n1"), Up("n2"), Up("n3"), Up("n4"), Up("n5")}, 3);
+  std::vector<Target> targets = plan.InitialTargets();
+  EXPECT_THAT(targets, UnorderedElementsAre(IsTarget("n1"), IsTarget("n2"),
+                                            IsTarget("n3")));
+  for (const Target& t : targets) EXPECT_EQ(t.owner(), t.node_id);
+}
+
+TEST(FanOutPlanTest, UnhealthyOwnerGetsFirstHealthyNodePastOwners) {
+  FanOutPlan plan({Up("n1"), Down("n2"), Up("n3"), Up("n4"), Up("n5")}, 3);
+  std::vector<Target> targets = plan.InitialTargets();
+  EXPECT_THAT(targets,
+              UnorderedElementsAre(IsTarget("n1"), IsTarget("n4", "n2"),
+                                   IsTarget("n3")));
+  for (const Target& t : targets) {
+    if (t.node_id == "n4") {
+      EXPECT_EQ(t.owner(), "n2");
+    }
+  }
+}
+
+TEST(FanOutPlanTest, StandInsSkipUnhealthyNodesAndAreNotReused) {
+  FanOutPlan plan(
+      {Down("n1"), Down("n2"), Up("n3"), Down("n4"), Up("n5"), Up("n6")}, 3);
+  EXPECT_THAT(plan.InitialTargets(),
+              UnorderedElementsAre(IsTarget("n5", "n1"), IsTarget("n6", "n2"),
+                                   IsTarget("n3")));
+}
+
+TEST(FanOutPlanTest, ReplaceGivesNextHealthyNodePastOwners) {
+  FanOutPlan plan(
+      {Up("n1"), Up("n2"), Up("n3"), Down("n4"), Up("n5"), Up("n6")}, 3);
+  std::vector<Target> targets = plan.InitialTargets();
+  ASSERT_EQ(targets.size(), 3u);
+
+  std::optional<Target> first = plan.Replace(Target{"n2", "n2:7000", ""});
+  ASSERT_TRUE(first.has_value());
+  EXPECT_THAT(*first, IsTarget("n5", "n2"));
+
+  // A failed stand-in is replaced for the owner it stood in for.
+  std::optional<Target> second = plan.Replace(*first);
+  ASSERT_TRUE(second.has_value());
+  EXPECT_THAT(*second, IsTarget("n6", "n2"));
+
+  EXPECT_EQ(plan.Replace(Target{"n1", "n1:7000", ""}), std::nullopt);
+}
+
+TEST(FanOutPlanTest, ReplaceDoesNotReuseAnInitialStandIn) {
+  FanOutPlan plan({Up("n1"), Down("n2"), Up("n3"), Up("n4"), Up("n5")}, 3);
+  EXPECT_THAT(plan.InitialTargets(),
+              UnorderedElementsAre(IsTarget("n1"), IsTarget("n4", "n2"),
+                                   IsTarget("n3")));
+  std::optional<Target> replacement = plan.Replace(Target{"n1", "n1:7000", ""});
+  ASSERT_TRUE(replacement.has_value());
+  EXPECT_THAT(*replacement, IsTarget("n5", "n1"));
+  EXPECT_EQ(plan.Replace(Target{"n3", "n3:7000", ""}), std::nullopt);
+}
+
+TEST(FanOutPlanTest, FewerTargetsWhenNotEnoughHealthyNodes) {
+  FanOutPlan plan({Down("n1"), Up("n2"), Down("n3"), Down("n4")}, 3);
+  EXPECT_THAT(plan.InitialTargets(), UnorderedElementsAre(IsTarget("n2")));
+  EXPECT_EQ(plan.Replace(Target{"n2", "n2:7000", ""}), std::nullopt);
+}
+
+TEST(FanOutPlanTest, NLargerThanWalkMakesEveryNodeAnOwner) {
+  FanOutPlan plan({Up("n1"), Down("n2"), Up("n3")}, 5);
+  // No node lies past the owners, so the down owner has no stand-in.
+  EXPECT_THAT(plan.InitialTargets(),
+              UnorderedElementsAre(IsTarget("n1"), IsTarget("n3")));
+  EXPECT_EQ(plan.Replace(Target{"n1", "n1:7000", ""}), std::nullopt);
+}
+
+TEST(FanOutPlanTest, EmptyWalkHasNoTargets) {
+  FanOutPlan plan({}, 3);
+  EXPECT_THAT(plan.InitialTargets(), IsEmpty());
+  EXPECT_EQ(plan.Replace(Target{"n1", "n1:7000", ""}), std::nullopt);
+}
+
+}  // namespace
+}  // namespace shoplist::quorum
