@@ -1,9 +1,12 @@
 #include "storage/recovering_db.h"
 
+#include <cstring>
 #include <thread>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/time/clock.h"
+#include "crdt/list_id.h"
 #include "leveldb/env.h"
 
 namespace shoplist::storage {
@@ -27,29 +30,106 @@ leveldb::ReadOptions RecoveringDb::ReadOptions() {
 }
 
 absl::StatusOr<std::unique_ptr<RecoveringDb>> RecoveringDb::Open(
-    std::string directory, leveldb::Options options,
-    std::function<void()> on_repair, absl::Duration probe_interval) {
+    std::string directory, DbOptions db_options) {
+  leveldb::Options options;
   options.create_if_missing = true;
-  leveldb::DB* db = nullptr;
-  leveldb::Status s = leveldb::DB::Open(options, directory, &db);
-  if (!s.ok()) {
-    return absl::UnavailableError(
-        absl::StrCat("cannot open LevelDB at ", directory, ": ", s.ToString()));
+  if (db_options.env != nullptr) options.env = db_options.env;
+  const absl::Time deadline = absl::Now() + db_options.lock_wait;
+  while (true) {
+    leveldb::DB* db = nullptr;
+    leveldb::Status s = leveldb::DB::Open(options, directory, &db);
+    if (s.ok()) {
+      return std::unique_ptr<RecoveringDb>(
+          new RecoveringDb(std::move(directory), options, std::move(db_options),
+                           std::shared_ptr<leveldb::DB>(db)));
+    }
+    // LevelDB says only "IO error: lock <path>: ..." when another process
+    // holds the database.
+    const bool busy =
+        s.IsIOError() && s.ToString().find("lock") != std::string::npos;
+    if (!busy) {
+      return absl::UnavailableError(absl::StrCat(
+          "cannot open LevelDB at ", directory, ": ", s.ToString()));
+    }
+    if (absl::Now() >= deadline) {
+      return absl::UnavailableError(
+          absl::StrCat(directory, " is in use by another process"));
+    }
+    absl::SleepFor(absl::Milliseconds(20));
   }
-  return std::unique_ptr<RecoveringDb>(
-      new RecoveringDb(std::move(directory), options, std::move(on_repair),
-                       probe_interval, std::shared_ptr<leveldb::DB>(db)));
 }
 
 RecoveringDb::RecoveringDb(std::string directory, leveldb::Options options,
-                           std::function<void()> on_repair,
-                           absl::Duration probe_interval,
+                           DbOptions db_options,
                            std::shared_ptr<leveldb::DB> db)
     : directory_(std::move(directory)),
       options_(options),
-      on_repair_(std::move(on_repair)),
-      probe_interval_(probe_interval),
+      on_repair_(std::move(db_options.on_repair)),
+      probe_interval_(db_options.probe_interval),
       db_(std::move(db)) {}
+
+absl::StatusOr<std::string> RecoveringDb::Read(absl::string_view key) {
+  absl::StatusOr<std::shared_ptr<leveldb::DB>> db = Get();
+  if (!db.ok()) return db.status();
+  std::string bytes;
+  leveldb::Status s =
+      (*db)->Get(ReadOptions(), leveldb::Slice(key.data(), key.size()), &bytes);
+  if (!s.ok()) return FromLevelDb(s, key);
+  return bytes;
+}
+
+absl::Status RecoveringDb::Scan(
+    absl::string_view prefix,
+    const std::function<bool(absl::string_view, absl::string_view)>& visit) {
+  absl::StatusOr<std::shared_ptr<leveldb::DB>> db = Get();
+  if (!db.ok()) return db.status();
+  // An iterator reads one implicit snapshot.
+  std::unique_ptr<leveldb::Iterator> it((*db)->NewIterator(ReadOptions()));
+  const leveldb::Slice start(prefix.data(), prefix.size());
+  for (it->Seek(start); it->Valid() && it->key().starts_with(start);
+       it->Next()) {
+    absl::string_view key(it->key().data(), it->key().size());
+    if (!visit(key.substr(prefix.size()),
+               absl::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  return FromLevelDb(it->status(), absl::StrCat("scan of ", prefix));
+}
+
+absl::Status RecoveringDb::Put(absl::string_view key, absl::string_view value) {
+  leveldb::WriteBatch batch;
+  batch.Put(leveldb::Slice(key.data(), key.size()),
+            leveldb::Slice(value.data(), value.size()));
+  return Write(&batch, key);
+}
+
+absl::StatusOr<uint64_t> RecoveringDb::ReplicaId() {
+  absl::MutexLock lock(&replica_id_mu_);
+  if (replica_id_ != 0) return replica_id_;
+  absl::StatusOr<std::string> stored = Read(kReplicaIdKey);
+  if (stored.ok()) {
+    uint64_t id = 0;
+    if (stored->size() != sizeof id ||
+        (std::memcpy(&id, stored->data(), sizeof id), id == 0)) {
+      return absl::DataLossError(
+          absl::StrCat("stored ", kReplicaIdKey, " is damaged"));
+    }
+    replica_id_ = id;
+    return replica_id_;
+  }
+  if (!absl::IsNotFound(stored.status())) return stored.status();
+  absl::StatusOr<uint64_t> id = crdt::NewReplicaId();
+  if (!id.ok()) return id.status();
+  if (absl::Status s = Put(
+          kReplicaIdKey, absl::string_view(reinterpret_cast<const char*>(&*id),
+                                           sizeof(uint64_t)));
+      !s.ok()) {
+    return s;
+  }
+  replica_id_ = *id;
+  return replica_id_;
+}
 
 RecoveringDb::~RecoveringDb() = default;
 

@@ -1,3 +1,11 @@
+// The one LevelDB foundation of shoplist's three stores: the node's replica
+// store (storage/leveldb_replica_store.h), the proxy's membership
+// (services/proxy/proxy_state.h) and the CLI's home
+// (clients/core/local_store.h). It opens the database (with an injectable
+// leveldb::Env, for fault injection, and waiting for another process's lock
+// when asked), maps LevelDB's status to ours (FromLevelDb), reads, scans by
+// key prefix, writes synced batches, and creates the store's replica id.
+//
 // A LevelDB database that outlives failed writes.
 //
 // When a sync fails (a full disk, an I/O error), LevelDB refuses every
@@ -47,14 +55,29 @@ namespace shoplist::storage {
 // `what` names the key or operation.
 absl::Status FromLevelDb(const leveldb::Status& s, absl::string_view what);
 
+struct DbOptions {
+  // The file system; null is the real one. Not owned: it must outlive the
+  // database.
+  leveldb::Env* env = nullptr;
+  // Called after a repair, on the writing thread (see above).
+  std::function<void()> on_repair;
+  // How often a failing disk is probed.
+  absl::Duration probe_interval = absl::Milliseconds(200);
+  // How long Open waits while another process holds the database's lock
+  // (the CLI: another command on the same home); zero fails at once.
+  absl::Duration lock_wait = absl::ZeroDuration();
+};
+
+// The key under which every store keeps its replica id (ReplicaId()).
+inline constexpr absl::string_view kReplicaIdKey = "meta/replica_id";
+
 class RecoveringDb {
  public:
-  // Opens (creating if missing) the database in `directory` with `options`
-  // (its env, when set, must outlive this object).
+  // Opens (creating if missing) the database in `directory`. Errors:
+  // UNAVAILABLE when it cannot be opened, or when another process still
+  // holds it after options.lock_wait.
   static absl::StatusOr<std::unique_ptr<RecoveringDb>> Open(
-      std::string directory, leveldb::Options options,
-      std::function<void()> on_repair = nullptr,
-      absl::Duration probe_interval = absl::Milliseconds(200));
+      std::string directory, DbOptions options = {});
 
   // Options for every read: checksums verified.
   static leveldb::ReadOptions ReadOptions();
@@ -69,13 +92,31 @@ class RecoveringDb {
   // that error until a probe finds the disk writable, then reopens first.
   absl::Status Write(leveldb::WriteBatch* batch, absl::string_view what);
 
+  // The bytes at `key`; NOT_FOUND when there are none.
+  absl::StatusOr<std::string> Read(absl::string_view key);
+
+  // Calls `visit` with every key that starts with `prefix` (the prefix
+  // stripped) and its value, in key order, on one consistent view, until
+  // `visit` returns false. Errors: the database's.
+  absl::Status Scan(absl::string_view prefix,
+                    const std::function<bool(absl::string_view rest,
+                                             absl::string_view value)>& visit);
+
+  // Write() of one key.
+  absl::Status Put(absl::string_view key, absl::string_view value);
+
+  // This store's replica id (a random nonzero 64-bit number, 8 bytes little
+  // endian at kReplicaIdKey): created durably the first time, then the
+  // same across restarts. DATA_LOSS when the stored id is damaged: a new
+  // one would hide the damage and could reuse counters.
+  absl::StatusOr<uint64_t> ReplicaId();
+
   // Whether writes are being refused since a failure.
   bool failing() const { return failing_.load(std::memory_order_acquire); }
 
  private:
   RecoveringDb(std::string directory, leveldb::Options options,
-               std::function<void()> on_repair, absl::Duration probe_interval,
-               std::shared_ptr<leveldb::DB> db);
+               DbOptions db_options, std::shared_ptr<leveldb::DB> db);
   // Refuses writes with `why` until a probe, at most every probe_interval_.
   void Fail(absl::Status why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // When a probe is due and finds the disk writable, reopens the database
@@ -91,6 +132,9 @@ class RecoveringDb {
   const leveldb::Options options_;
   const std::function<void()> on_repair_;
   const absl::Duration probe_interval_;
+
+  absl::Mutex replica_id_mu_;  // one creation, however many callers
+  uint64_t replica_id_ ABSL_GUARDED_BY(replica_id_mu_) = 0;
 
   // Set after a failed write, cleared by a successful reopen: while set,
   // writes go through the slow path under write_mu_. Normal writes take no

@@ -1,8 +1,10 @@
 // A node's durable storage: list states, hints held for down nodes, and the
-// node's own metadata. Every write is a merge (a join of CRDT states), done
-// read-merge-write under a per-list lock so concurrent writers never lose
-// each other's updates. A call that returns OK has reached the disk
-// (fsync), so an acknowledged write survives kill -9.
+// node's own metadata. Every write is a merge (a join of CRDT states), so
+// concurrent writers never lose each other's updates: the LevelDB store
+// serialises the read-merge-write of lists on its one commit thread, and of
+// hints and counters under a per-key lock (leveldb_replica_store.h). A call
+// that returns OK has reached the disk (fsync), so an acknowledged write
+// survives kill -9.
 //
 // Thread-safe.
 #ifndef SHOPLIST_STORAGE_REPLICA_STORE_H_
@@ -111,8 +113,9 @@ inline absl::StatusOr<std::optional<crdt::ListState>> ReadReplica(
 }
 
 // Called after a Merge changed a stored list, with the merged state and its
-// stored bytes, while that list's lock is held: it must be quick and must
-// not call the store.
+// stored bytes, on the store's commit thread before the merge's callback:
+// so calls for one list come in merge order. It must be quick and must not
+// call the store.
 using MergeListener =
     std::function<void(const std::string& list_id, const crdt::ListState&,
                        absl::string_view stored_bytes)>;

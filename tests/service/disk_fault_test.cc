@@ -322,7 +322,7 @@ TEST(DiskFaultTest, ADamagedTableLosesItsListsOnlyAndReplicasRefillThem) {
 TEST(DiskFaultTest, WritesGoOnAfterACompactionHitsADamagedBlock) {
   TempDir dir;
   {
-    auto db = RecoveringDb::Open(dir.path(), leveldb::Options());
+    auto db = RecoveringDb::Open(dir.path());
     ASSERT_TRUE(db.ok()) << db.status();
     for (int i = 0; i < 2000; ++i) {
       leveldb::WriteBatch write;
@@ -331,11 +331,11 @@ TEST(DiskFaultTest, WritesGoOnAfterACompactionHitsADamagedBlock) {
     }
   }
   {
-    auto db = RecoveringDb::Open(dir.path(), leveldb::Options());
+    auto db = RecoveringDb::Open(dir.path());
     ASSERT_TRUE(db.ok());
   }
   ASSERT_GT(DamageTables(dir.path()), 0);
-  auto db = RecoveringDb::Open(dir.path(), leveldb::Options());
+  auto db = RecoveringDb::Open(dir.path());
   ASSERT_TRUE(db.ok()) << db.status();
   (*(*db)->Get())->CompactRange(nullptr, nullptr);
   leveldb::WriteBatch write;
