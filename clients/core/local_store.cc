@@ -1,7 +1,6 @@
 #include "clients/core/local_store.h"
 
 #include <cstdlib>
-#include <cstring>
 #include <filesystem>
 
 #include "absl/strings/str_cat.h"
@@ -16,7 +15,6 @@ namespace shoplist::client {
 namespace {
 
 constexpr char kListPrefix[] = "list/";
-constexpr char kReplicaIdKey[] = "meta/replica_id";
 constexpr char kSettingPrefix[] = "setting/";
 
 std::string LogPrefix(const std::string& id) {
@@ -25,18 +23,6 @@ std::string LogPrefix(const std::string& id) {
 // Zero-padded so that keys sort by sequence.
 std::string LogKey(const std::string& id, uint64_t seq) {
   return absl::StrFormat("log/%s/%020u", id, seq);
-}
-
-absl::Status FromLevelDb(const leveldb::Status& s) {
-  if (s.ok()) return absl::OkStatus();
-  if (s.IsCorruption()) return absl::DataLossError(s.ToString());
-  return absl::InternalError(s.ToString());
-}
-
-leveldb::WriteOptions Synced() {
-  leveldb::WriteOptions options;
-  options.sync = true;
-  return options;
 }
 
 }  // namespace
@@ -67,75 +53,41 @@ absl::StatusOr<std::unique_ptr<LocalStore>> LocalStore::Open(
     return absl::UnavailableError(
         absl::StrCat("cannot create ", home, ": ", error.message()));
   }
-  leveldb::Options options;
-  options.create_if_missing = true;
-  if (env != nullptr) options.env = env;
-  absl::Time deadline = absl::Now() + wait;
-  while (true) {
-    leveldb::DB* db = nullptr;
-    leveldb::Status s = leveldb::DB::Open(options, home + "/db", &db);
-    if (s.ok()) {
-      return std::unique_ptr<LocalStore>(
-          new LocalStore(std::unique_ptr<leveldb::DB>(db)));
-    }
-    // Another shoplist-cli (or `ui`, or `watch` applying a change) holds
-    // the lock for a moment.
-    bool busy = s.IsIOError() && s.ToString().find("lock") != std::string::npos;
-    if (!busy) {
-      return absl::UnavailableError(
-          absl::StrCat("cannot open ", home, ": ", s.ToString()));
-    }
-    if (absl::Now() >= deadline) {
-      return absl::UnavailableError(
-          absl::StrCat(home, " is in use by another shoplist-cli; try again"));
-    }
-    absl::SleepFor(absl::Milliseconds(20));
+  storage::DbOptions options;
+  options.env = env;
+  options.lock_wait = wait;
+  absl::StatusOr<std::unique_ptr<storage::RecoveringDb>> db =
+      storage::RecoveringDb::Open(home + "/db", std::move(options));
+  if (!db.ok()) {
+    // Another shoplist-cli (or `ui`, or `watch` applying a change) held it
+    // past `wait`, or the disk refused.
+    return absl::UnavailableError(absl::StrCat("cannot open the home ", home,
+                                               ": ", db.status().message(),
+                                               "; try again"));
   }
+  return std::unique_ptr<LocalStore>(new LocalStore(*std::move(db)));
 }
 
-absl::StatusOr<uint64_t> LocalStore::ReplicaId() {
-  std::string bytes;
-  leveldb::Status s = db_->Get(leveldb::ReadOptions(), kReplicaIdKey, &bytes);
-  if (s.ok()) {
-    if (bytes.size() != sizeof(uint64_t)) {
-      return absl::DataLossError("the home's replica id is damaged");
-    }
-    uint64_t id;
-    std::memcpy(&id, bytes.data(), sizeof id);
-    return id;
-  }
-  if (!s.IsNotFound()) return FromLevelDb(s);
-  absl::StatusOr<uint64_t> id = crdt::NewReplicaId();
-  if (!id.ok()) return id.status();
-  bytes.assign(reinterpret_cast<const char*>(&*id), sizeof(uint64_t));
-  if (absl::Status st = FromLevelDb(db_->Put(Synced(), kReplicaIdKey, bytes));
-      !st.ok()) {
-    return st;
-  }
-  return *id;
-}
+absl::StatusOr<uint64_t> LocalStore::ReplicaId() { return db_->ReplicaId(); }
 
 absl::StatusOr<std::vector<std::string>> LocalStore::ListIds() {
   std::vector<std::string> ids;
-  std::unique_ptr<leveldb::Iterator> it(
-      db_->NewIterator(leveldb::ReadOptions()));
-  for (it->Seek(kListPrefix); it->Valid() && it->key().starts_with(kListPrefix);
-       it->Next()) {
-    ids.push_back(it->key().ToString().substr(sizeof(kListPrefix) - 1));
-  }
-  if (!it->status().ok()) return FromLevelDb(it->status());
+  absl::Status scanned =
+      db_->Scan(kListPrefix, [&](absl::string_view id, absl::string_view) {
+        ids.emplace_back(id);
+        return true;
+      });
+  if (!scanned.ok()) return scanned;
   return ids;
 }
 
 absl::StatusOr<std::optional<LocalList>> LocalStore::Load(
     const std::string& id) {
-  std::string bytes;
-  leveldb::Status s =
-      db_->Get(leveldb::ReadOptions(), absl::StrCat(kListPrefix, id), &bytes);
-  if (s.IsNotFound()) return std::nullopt;
-  if (!s.ok()) return FromLevelDb(s);
+  absl::StatusOr<std::string> bytes = db_->Read(absl::StrCat(kListPrefix, id));
+  if (absl::IsNotFound(bytes.status())) return std::nullopt;
+  if (!bytes.ok()) return bytes.status();
   v1::LocalList record;
-  if (!record.ParseFromString(bytes)) {
+  if (!record.ParseFromString(*bytes)) {
     return absl::DataLossError(
         absl::StrCat("local copy of ", id, " is damaged"));
   }
@@ -180,28 +132,31 @@ absl::Status LocalStore::Save(LocalList& list,
   for (const v1::UndoStep& step : list.undo) *record.add_undo() = step;
   record.set_log_next(list.log_next);
   batch.Put(absl::StrCat(kListPrefix, list.id), record.SerializeAsString());
-  return FromLevelDb(db_->Write(Synced(), &batch));
+  return db_->Write(&batch, list.id);
 }
 
 absl::Status LocalStore::Forget(const std::string& id) {
   leveldb::WriteBatch batch;
   batch.Delete(absl::StrCat(kListPrefix, id));
   const std::string prefix = LogPrefix(id);
-  std::unique_ptr<leveldb::Iterator> it(
-      db_->NewIterator(leveldb::ReadOptions()));
-  for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
-       it->Next()) {
-    batch.Delete(it->key());
-  }
-  return FromLevelDb(db_->Write(Synced(), &batch));
+  absl::Status scanned =
+      db_->Scan(prefix, [&](absl::string_view rest, absl::string_view) {
+        batch.Delete(absl::StrCat(prefix, rest));
+        return true;
+      });
+  if (!scanned.ok()) return scanned;
+  return db_->Write(&batch, id);
 }
 
 absl::StatusOr<std::vector<v1::LogEvent>> LocalStore::Log(const std::string& id,
                                                           size_t limit) {
   std::vector<v1::LogEvent> events;
   const std::string prefix = LogPrefix(id);
+  // Newest first, which a prefix scan does not do.
+  absl::StatusOr<std::shared_ptr<leveldb::DB>> db = db_->Get();
+  if (!db.ok()) return db.status();
   std::unique_ptr<leveldb::Iterator> it(
-      db_->NewIterator(leveldb::ReadOptions()));
+      (*db)->NewIterator(storage::RecoveringDb::ReadOptions()));
   // Newest first: from just past the last key, backwards.
   it->Seek(absl::StrCat(prefix, "~"));
   it->Valid() ? it->Prev() : it->SeekToLast();
@@ -215,24 +170,24 @@ absl::StatusOr<std::vector<v1::LogEvent>> LocalStore::Log(const std::string& id,
     }
     events.push_back(std::move(event));
   }
-  if (!it->status().ok()) return FromLevelDb(it->status());
+  if (!it->status().ok()) {
+    return storage::FromLevelDb(it->status(), absl::StrCat("history of ", id));
+  }
   return events;
 }
 
 absl::StatusOr<std::optional<std::string>> LocalStore::Setting(
     const std::string& key) {
-  std::string value;
-  leveldb::Status s = db_->Get(leveldb::ReadOptions(),
-                               absl::StrCat(kSettingPrefix, key), &value);
-  if (s.IsNotFound()) return std::nullopt;
-  if (!s.ok()) return FromLevelDb(s);
-  return value;
+  absl::StatusOr<std::string> value =
+      db_->Read(absl::StrCat(kSettingPrefix, key));
+  if (absl::IsNotFound(value.status())) return std::nullopt;
+  if (!value.ok()) return value.status();
+  return *std::move(value);
 }
 
 absl::Status LocalStore::SetSetting(const std::string& key,
                                     const std::string& value) {
-  return FromLevelDb(
-      db_->Put(Synced(), absl::StrCat(kSettingPrefix, key), value));
+  return db_->Put(absl::StrCat(kSettingPrefix, key), value);
 }
 
 }  // namespace shoplist::client

@@ -5,6 +5,10 @@
 // list's bounded history. Every write is synced to disk before it
 // returns: a change reported as done survives a kill at any moment.
 //
+// Built on storage::RecoveringDb, like the node's and the proxy's stores:
+// a write the disk refuses is UNAVAILABLE and leaves the home as it was;
+// damaged bytes are DATA_LOSS.
+//
 // Only Home (home.h) uses this. LevelDB admits one process at a time;
 // Open waits briefly for another process (a CLI command, a page, a watch)
 // to close the home. Not thread-safe: Home serialises its own use.
@@ -20,8 +24,9 @@
 #include "absl/time/time.h"
 #include "absl/types/span.h"
 #include "crdt/list_state.h"
-#include "leveldb/db.h"
+#include "leveldb/env.h"
 #include "shoplist/v1/local.pb.h"
+#include "storage/recovering_db.h"
 
 namespace shoplist::client {
 
@@ -72,8 +77,9 @@ class LocalStore {
   absl::Status SetSetting(const std::string& key, const std::string& value);
 
  private:
-  explicit LocalStore(std::unique_ptr<leveldb::DB> db) : db_(std::move(db)) {}
-  std::unique_ptr<leveldb::DB> db_;
+  explicit LocalStore(std::unique_ptr<storage::RecoveringDb> db)
+      : db_(std::move(db)) {}
+  const std::unique_ptr<storage::RecoveringDb> db_;
 };
 
 // The home folder: `flag` if set, else $SHOPLIST_HOME, else

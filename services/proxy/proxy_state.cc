@@ -17,48 +17,39 @@ constexpr char kMemberPrefix[] = "member/";
 constexpr char kLeftPrefix[] = "left/";
 constexpr char kVersionKey[] = "meta/version";
 
-absl::Status FromLevelDb(const leveldb::Status& s) {
-  return s.ok() ? absl::OkStatus()
-                : absl::InternalError(
-                      absl::StrCat("membership store: ", s.ToString()));
-}
-
 }  // namespace
 
 absl::StatusOr<std::unique_ptr<ProxyState>> ProxyState::Open(
     ProxyOptions options) {
-  leveldb::Options db_options;
-  db_options.create_if_missing = true;
-  if (options.env != nullptr) db_options.env = options.env;
-  leveldb::DB* db = nullptr;
-  leveldb::Status s = leveldb::DB::Open(db_options, options.data_dir, &db);
-  if (!s.ok()) {
-    return absl::UnavailableError(absl::StrCat(
-        "cannot open LevelDB at ", options.data_dir, ": ", s.ToString()));
-  }
+  storage::DbOptions db_options;
+  db_options.env = options.env;
+  absl::StatusOr<std::unique_ptr<storage::RecoveringDb>> db =
+      storage::RecoveringDb::Open(options.data_dir, std::move(db_options));
+  if (!db.ok()) return db.status();
   auto state = std::unique_ptr<ProxyState>(
-      new ProxyState(std::move(options), std::unique_ptr<leveldb::DB>(db)));
+      new ProxyState(std::move(options), *std::move(db)));
 
   std::vector<ring::Member> members;
-  uint64_t version = 0;
-  std::unique_ptr<leveldb::Iterator> it(
-      state->db_->NewIterator(leveldb::ReadOptions()));
-  for (it->Seek(kMemberPrefix);
-       it->Valid() && it->key().starts_with(kMemberPrefix); it->Next()) {
-    std::string id = it->key().ToString().substr(sizeof(kMemberPrefix) - 1);
-    members.push_back({id, it->value().ToString(), true});
-  }
   std::set<std::string> left;
-  for (it->Seek(kLeftPrefix); it->Valid() && it->key().starts_with(kLeftPrefix);
-       it->Next()) {
-    left.insert(it->key().ToString().substr(sizeof(kLeftPrefix) - 1));
+  absl::Status scanned = state->db_->Scan(
+      kMemberPrefix, [&](absl::string_view id, absl::string_view address) {
+        members.push_back({std::string(id), std::string(address), true});
+        return true;
+      });
+  if (scanned.ok()) {
+    scanned = state->db_->Scan(kLeftPrefix,
+                               [&](absl::string_view id, absl::string_view) {
+                                 left.insert(std::string(id));
+                                 return true;
+                               });
   }
-  std::string bytes;
-  if (state->db_->Get(leveldb::ReadOptions(), kVersionKey, &bytes).ok()) {
-    if (!absl::SimpleAtoi(bytes, &version)) {
-      return absl::DataLossError("membership store: bad version");
-    }
+  if (!scanned.ok()) return scanned;
+  uint64_t version = 0;
+  absl::StatusOr<std::string> bytes = state->db_->Read(kVersionKey);
+  if (bytes.ok() && !absl::SimpleAtoi(*bytes, &version)) {
+    return absl::DataLossError("membership store: bad version");
   }
+  if (!bytes.ok() && !absl::IsNotFound(bytes.status())) return bytes.status();
   {
     absl::MutexLock lock(&state->mu_);
     // A restart is a change subscribers must see as newer: health was not
@@ -73,7 +64,8 @@ absl::StatusOr<std::unique_ptr<ProxyState>> ProxyState::Open(
   return state;
 }
 
-ProxyState::ProxyState(ProxyOptions options, std::unique_ptr<leveldb::DB> db)
+ProxyState::ProxyState(ProxyOptions options,
+                       std::unique_ptr<storage::RecoveringDb> db)
     : options_(std::move(options)),
       db_(std::move(db)),
       membership_(options_.membership) {}
@@ -105,13 +97,14 @@ absl::Status ProxyState::PublishLocked() {
   // Persist membership (not health: after a restart every node gets a
   // heartbeat time-out's grace).
   leveldb::WriteBatch batch;
-  std::unique_ptr<leveldb::Iterator> it(
-      db_->NewIterator(leveldb::ReadOptions()));
+  absl::Status status = absl::OkStatus();
   for (const char* prefix : {kMemberPrefix, kLeftPrefix}) {
-    for (it->Seek(prefix); it->Valid() && it->key().starts_with(prefix);
-         it->Next()) {
-      batch.Delete(it->key());
-    }
+    absl::Status scanned =
+        db_->Scan(prefix, [&](absl::string_view rest, absl::string_view) {
+          batch.Delete(absl::StrCat(prefix, rest));
+          return true;
+        });
+    if (status.ok()) status = scanned;
   }
   for (const ring::Member& m : members) {
     batch.Put(absl::StrCat(kMemberPrefix, m.id), m.address);
@@ -120,11 +113,12 @@ absl::Status ProxyState::PublishLocked() {
     batch.Put(absl::StrCat(kLeftPrefix, id), "");
   }
   batch.Put(kVersionKey, absl::StrCat(snapshot->version));
-  leveldb::WriteOptions sync;
-  sync.sync = true;
-  absl::Status status = FromLevelDb(db_->Write(sync, &batch));
-  current_ = snapshot;
-  for (const auto& [id, listener] : listeners_) listener(current_);
+  if (status.ok()) status = db_->Write(&batch, "membership");
+  {
+    absl::MutexLock lock(&current_mu_);
+    current_ = snapshot;
+  }
+  for (const auto& [id, listener] : listeners_) listener(snapshot);
   return status;
 }
 
@@ -161,7 +155,7 @@ absl::Status ProxyState::ReportFailure(const std::string& id) {
 }
 
 std::shared_ptr<const Snapshot> ProxyState::Current() const {
-  absl::MutexLock lock(&mu_);
+  absl::MutexLock lock(&current_mu_);
   return current_;
 }
 
