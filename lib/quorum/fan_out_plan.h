@@ -2,7 +2,9 @@
 // sloppy quorum). Given the clockwise walk of distinct nodes for a key, the
 // first n are the owners; a down owner, or one that fails during the call,
 // is replaced by the next healthy node past the owners, which keeps the
-// write as a hint for that owner. No I/O.
+// write as a hint for that owner. No I/O; errors: none (a plan may have
+// fewer targets than owners). Not thread-safe: quorum::FanOut owns one per
+// call, under its caller's lock.
 #ifndef SHOPLIST_QUORUM_FAN_OUT_PLAN_H_
 #define SHOPLIST_QUORUM_FAN_OUT_PLAN_H_
 

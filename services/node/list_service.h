@@ -1,4 +1,7 @@
-// ListService as served by a node: thin handlers over the Coordinator.
+// ListService as served by a node: each handler decodes (INVALID_ARGUMENT
+// for a bad list id or state), makes one call into the Coordinator, and
+// encodes its answer; errors are the Coordinator's (coordinator.h). Open to
+// clients: no cluster token. Thread-safe.
 #ifndef SHOPLIST_SERVICES_NODE_LIST_SERVICE_H_
 #define SHOPLIST_SERVICES_NODE_LIST_SERVICE_H_
 

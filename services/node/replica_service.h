@@ -1,6 +1,14 @@
-// ReplicaService: what other nodes call on this node. Handlers decode and
-// validate, then merge into the local store; every reply means "durable".
-// Watchers and digests learn of changes from the store's merge listener.
+// ReplicaService: what other nodes call on this node. Handlers pass the
+// cluster-token gate, decode and validate (request_decoding.h), then make
+// one call into the local store; every OK means "durable". Watchers and
+// digests learn of changes from the store's merge listener.
+//
+// Errors of every method: UNAUTHENTICATED without the cluster token;
+// INVALID_ARGUMENT for a bad list id, node id or state (nothing is
+// stored); UNAVAILABLE while the disk refuses writes; DATA_LOSS for a
+// damaged stored list.
+//
+// Thread-safe: gRPC calls the handlers concurrently; the store serialises.
 #ifndef SHOPLIST_SERVICES_NODE_REPLICA_SERVICE_H_
 #define SHOPLIST_SERVICES_NODE_REPLICA_SERVICE_H_
 
@@ -26,6 +34,7 @@ class ReplicaServiceImpl final : public v1::ReplicaService::CallbackService {
         digests_(digests),
         gate_(std::move(cluster_token)) {}
 
+  // Merges the delta durably, or keeps it as a hint for `intended_owner`.
   grpc::ServerUnaryReactor* Store(grpc::CallbackServerContext* context,
                                   const v1::StoreRequest* request,
                                   v1::StoreResponse* response) override;
@@ -33,12 +42,17 @@ class ReplicaServiceImpl final : public v1::ReplicaService::CallbackService {
   // order, once every write in it and before it is durable.
   grpc::ServerBidiReactor<v1::StoreBatch, v1::StoreBatchAck>* StoreStream(
       grpc::CallbackServerContext* context) override;
+  // This replica's copy: its stored state joined with the hints it holds
+  // for the list (storage::ReadReplica); found=false when neither exists.
   grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* context,
                                   const v1::FetchRequest* request,
                                   v1::FetchResponse* response) override;
+  // Hints delivered to their owner: all merged, or none when one is bad.
   grpc::ServerUnaryReactor* HandOff(grpc::CallbackServerContext* context,
                                     const v1::HandOffRequest* request,
                                     v1::HandOffResponse* response) override;
+  // Anti-entropy digests of a ring range (depth at most 16, else
+  // INVALID_ARGUMENT), and the list hashes inside it when asked.
   grpc::ServerUnaryReactor* GetDigests(grpc::CallbackServerContext* context,
                                        const v1::DigestRequest* request,
                                        v1::DigestResponse* response) override;

@@ -2,8 +2,9 @@
 // merge that changed a list (client writes, replication, hints, repair), and
 // each watcher of that list gets the merged state.
 //
-// Thread-safe. Callbacks run on the publishing thread, under the hub's lock
-// and the store's lock for that list: they must only hand the state on.
+// Thread-safe. Callbacks run on the publishing thread (the store's commit
+// thread, see storage::MergeListener) under the hub's lock: they must only
+// hand the state on, and must not call Add or Remove.
 #ifndef SHOPLIST_SERVICES_NODE_WATCH_HUB_H_
 #define SHOPLIST_SERVICES_NODE_WATCH_HUB_H_
 

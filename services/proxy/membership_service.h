@@ -1,5 +1,9 @@
 // MembershipService as served by a proxy: thin handlers over ProxyState,
-// plus the server-streaming subscription to ring views.
+// plus the server-streaming subscription to ring views. Every handler
+// passes the cluster-token gate first (UNAUTHENTICATED without it); the
+// other errors are ProxyState's (membership/membership.h).
+//
+// Thread-safe.
 #ifndef SHOPLIST_SERVICES_PROXY_MEMBERSHIP_SERVICE_H_
 #define SHOPLIST_SERVICES_PROXY_MEMBERSHIP_SERVICE_H_
 
@@ -34,9 +38,12 @@ class MembershipServiceImpl final
       grpc::CallbackServerContext* context,
       const v1::ReportFailureRequest* request,
       v1::ReportFailureResponse* response) override;
+  // The preference list of a list id (at most 16 replicas, else
+  // INVALID_ARGUMENT; UNAVAILABLE when no node is up).
   grpc::ServerUnaryReactor* Locate(grpc::CallbackServerContext* context,
                                    const v1::LocateRequest* request,
                                    v1::LocateResponse* response) override;
+  // The current view, then every newer one, until the caller cancels.
   grpc::ServerWriteReactor<v1::RingView>* Subscribe(
       grpc::CallbackServerContext* context,
       const v1::SubscribeRequest* request) override;
