@@ -62,8 +62,7 @@ absl::StatusOr<std::unique_ptr<LocalStore>> LocalStore::Open(
     // Another shoplist-cli (or `ui`, or `watch` applying a change) held it
     // past `wait`, or the disk refused.
     return absl::UnavailableError(absl::StrCat("cannot open the home ", home,
-                                               ": ", db.status().message(),
-                                               "; try again"));
+                                               ": ", db.status().message()));
   }
   return std::unique_ptr<LocalStore>(new LocalStore(*std::move(db)));
 }

@@ -4,7 +4,7 @@ namespace shoplist::quorum {
 
 QuorumTracker::Outcome QuorumTracker::Record(bool ok) {
   if (pending_ > 0) --pending_;
-  ok ? ++acks_ : ++failures_;
+  if (ok) ++acks_;
   if (outcome_ != Outcome::kPending) return Outcome::kPending;
   if (acks_ >= needed_) {
     outcome_ = Outcome::kReached;

@@ -28,7 +28,6 @@ class QuorumTracker {
   const size_t needed_;
   size_t pending_ = 0;
   size_t acks_ = 0;
-  size_t failures_ = 0;
   Outcome outcome_ = Outcome::kPending;
 };
 

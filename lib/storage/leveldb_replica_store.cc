@@ -376,6 +376,9 @@ absl::StatusOr<std::unique_ptr<ReplicaStore>> OpenLevelDbStore(
     const std::string& directory, StoreOptions options) {
   DbOptions db_options;
   db_options.env = options.env;
+  // Replicas refill what a repair loses, and the node's own dots come from
+  // durably reserved counters.
+  db_options.repair_on_corruption = true;
   db_options.on_repair = std::move(options.on_repair);
   absl::StatusOr<std::unique_ptr<RecoveringDb>> db =
       RecoveringDb::Open(directory, std::move(db_options));

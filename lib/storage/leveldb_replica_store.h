@@ -7,7 +7,7 @@
 //   hint/<id>/<owner>   encoded ListState (a delta for a down owner); keyed
 //                       by list first so a stand-in can answer reads of a
 //                       list from the hints it holds
-//   meta/replica_id     8 bytes, little endian (RecoveringDb::ReplicaId)
+//   meta/replica_id     8 bytes (RecoveringDb::ReplicaId)
 //   meta/counter/<id>   decimal, last counter reserved on <id>
 //   damaged/<id>        the bytes of a damaged list/<id>, kept aside when a
 //                       merge started the list afresh

@@ -43,17 +43,19 @@ absl::StatusOr<std::unique_ptr<RecoveringDb>> RecoveringDb::Open(
           new RecoveringDb(std::move(directory), options, std::move(db_options),
                            std::shared_ptr<leveldb::DB>(db)));
     }
-    // LevelDB says only "IO error: lock <path>: ..." when another process
-    // holds the database.
+    // "lock <dir>/LOCK: ..." is LevelDB's word for a lock another process
+    // (or this one) holds; failing to create the file reads otherwise.
     const bool busy =
-        s.IsIOError() && s.ToString().find("lock") != std::string::npos;
+        s.IsIOError() && s.ToString().find(absl::StrCat(
+                             "lock ", directory, "/LOCK")) != std::string::npos;
     if (!busy) {
       return absl::UnavailableError(absl::StrCat(
           "cannot open LevelDB at ", directory, ": ", s.ToString()));
     }
     if (absl::Now() >= deadline) {
       return absl::UnavailableError(
-          absl::StrCat(directory, " is in use by another process"));
+          absl::StrCat(directory, " is in use by another process (",
+                       s.ToString(), "); try again"));
     }
     absl::SleepFor(absl::Milliseconds(20));
   }
@@ -64,6 +66,7 @@ RecoveringDb::RecoveringDb(std::string directory, leveldb::Options options,
                            std::shared_ptr<leveldb::DB> db)
     : directory_(std::move(directory)),
       options_(options),
+      repair_on_corruption_(db_options.repair_on_corruption),
       on_repair_(std::move(db_options.on_repair)),
       probe_interval_(db_options.probe_interval),
       db_(std::move(db)) {}
@@ -162,7 +165,8 @@ absl::Status RecoveringDb::Write(leveldb::WriteBatch* batch,
   leveldb::WriteOptions sync;
   sync.sync = true;
   leveldb::Status s = (*db)->Write(sync, batch);
-  if (s.ok() || !(s.IsIOError() || s.IsCorruption())) {
+  if (s.ok() ||
+      !(s.IsIOError() || (s.IsCorruption() && repair_on_corruption_))) {
     return FromLevelDb(s, what);
   }
   db->reset();  // a reopen waits for every handle

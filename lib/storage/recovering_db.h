@@ -18,7 +18,8 @@
 // synced it.
 //
 // A compaction that reads a damaged block stops LevelDB's writes with a
-// Corruption error for good; RecoveringDb then repairs the database
+// Corruption error for good; when asked (DbOptions::repair_on_corruption),
+// RecoveringDb then repairs the database
 // (leveldb::RepairDB keeps every readable entry, so a damaged key is gone
 // or back at an older value) and reopens it, and calls `on_repair` so that
 // what was derived from the contents is rebuilt. Reads verify checksums
@@ -59,7 +60,13 @@ struct DbOptions {
   // The file system; null is the real one. Not owned: it must outlive the
   // database.
   leveldb::Env* env = nullptr;
-  // Called after a repair, on the writing thread (see above).
+  // Whether a Corruption that stops LevelDB's writes is repaired (see
+  // above). Only for a store whose contents its replicas or its own memory
+  // can refill: a repair may bring a key back at an older value, and a
+  // store that derives new CRDT dots from what it holds (the CLI's home)
+  // would then reuse dots. Without it such a write is DATA_LOSS, for good.
+  bool repair_on_corruption = false;
+  // Called after a repair, on the writing thread.
   std::function<void()> on_repair;
   // How often a failing disk is probed.
   absl::Duration probe_interval = absl::Milliseconds(200);
@@ -105,8 +112,9 @@ class RecoveringDb {
   // Write() of one key.
   absl::Status Put(absl::string_view key, absl::string_view value);
 
-  // This store's replica id (a random nonzero 64-bit number, 8 bytes little
-  // endian at kReplicaIdKey): created durably the first time, then the
+  // This store's replica id (a random nonzero 64-bit number, its 8 bytes
+  // in host order, little endian on every machine we build for, at
+  // kReplicaIdKey): created durably the first time, then the
   // same across restarts. DATA_LOSS when the stored id is damaged: a new
   // one would hide the damage and could reuse counters.
   absl::StatusOr<uint64_t> ReplicaId();
@@ -130,6 +138,7 @@ class RecoveringDb {
 
   const std::string directory_;
   const leveldb::Options options_;
+  const bool repair_on_corruption_;
   const std::function<void()> on_repair_;
   const absl::Duration probe_interval_;
 

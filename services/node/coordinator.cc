@@ -150,7 +150,8 @@ class Coordinator::WriteCall
 //   kAwaitingR ──R answers, or R out of reach──> kAwaitingAll ──last
 //   answer──> kDone (read repair sent to the owners that had less)
 //
-// A read that failed, or found no replica with the list, repairs nothing.
+// A read that missed its quorum still repairs the owners that answered;
+// one that found no replica with the list repairs nothing.
 class Coordinator::ReadCall
     : public std::enable_shared_from_this<Coordinator::ReadCall> {
  public:
@@ -230,6 +231,7 @@ class Coordinator::ReadCall
     FanOut::Step step;
     std::optional<absl::StatusOr<ReadResult>> answer;
     std::optional<Answers> repair;
+    crdt::ListState merged;
     {
       absl::MutexLock lock(&mu_);
       if (reply.ok()) {
@@ -242,8 +244,7 @@ class Coordinator::ReadCall
       step = fan_out_.Record(target, reply.ok());
       if (state_ == State::kAwaitingR && step.decided != Outcome::kPending) {
         state_ = State::kAwaitingAll;
-        reached_ = step.decided == Outcome::kReached;
-        if (!reached_) {
+        if (step.decided == Outcome::kFailed) {
           answer = absl::UnavailableError(
               absl::StrCat("read answered by ", step.acks, " replica(s); ",
                            c_->options_.read_quorum, " required"));
@@ -256,23 +257,25 @@ class Coordinator::ReadCall
       }
       if (state_ == State::kAwaitingAll && step.all_replied) {
         state_ = State::kDone;
-        if (reached_ && found_) repair = std::move(answers_);
+        if (found_) {
+          repair = std::move(answers_);
+          merged = std::move(merged_);
+        }
       }
     }
     if (step.replacement) Send(*step.replacement);
     if (answer) done_(*std::move(answer));
-    if (repair) Repair(*repair);
+    if (repair) Repair(*repair, merged);
   }
 
-  // Sends each owner that answered with less what it lacks. Stand-ins hold
-  // hints, not replicas, so they are not repaired. In kDone: no reply
-  // changes merged_ any more.
-  void Repair(const Answers& answers) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+  // Sends each owner that answered with less than `merged` what it lacks.
+  // Stand-ins hold hints, not replicas, so they are not repaired.
+  void Repair(const Answers& answers, const crdt::ListState& merged) {
     for (const auto& [target, state] : answers) {
       if (!target.intended_owner.empty()) continue;
-      if (state && *state == merged_) continue;
+      if (state && *state == merged) continue;
       crdt::ListState delta =
-          state ? merged_.DeltaSince(state->context()) : merged_;
+          state ? merged.DeltaSince(state->context()) : merged;
       if (target.node_id == c_->options_.self_id) {
         (void)c_->store_->Merge(list_id_, delta);
         continue;
@@ -293,7 +296,6 @@ class Coordinator::ReadCall
   absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kAwaitingR;
   FanOut fan_out_ ABSL_GUARDED_BY(mu_);
-  bool reached_ ABSL_GUARDED_BY(mu_) = false;
   crdt::ListState merged_ ABSL_GUARDED_BY(mu_);
   bool found_ ABSL_GUARDED_BY(mu_) = false;
   // Every successful answer, for read repair once all are in.

@@ -103,8 +103,9 @@ class Coordinator {
   Coordinator(CoordinatorOptions options, storage::ReplicaStore* store,
               ReplicaPeers* peers, const RingSource* ring, PeerHealth* health,
               FailureSink* failures);
-  // Waits for replica calls still in flight (bounded by replica_timeout),
-  // since callers were answered without waiting for stragglers.
+  // Waits for replica calls and own merges still in flight (a replica call
+  // is bounded by replica_timeout, a merge by the disk), since callers were
+  // answered without waiting for stragglers.
   ~Coordinator();
 
   Coordinator(const Coordinator&) = delete;
@@ -138,7 +139,6 @@ class Coordinator {
   void Apply(const std::string& list_id, v1::Operation operation,
              ApplyDone done);
 
-  const CoordinatorOptions& options() const { return options_; }
   // Replica calls that failed or timed out so far (for metrics).
   uint64_t replica_failures() const { return replica_failures_.load(); }
 

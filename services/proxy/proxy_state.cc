@@ -23,6 +23,8 @@ absl::StatusOr<std::unique_ptr<ProxyState>> ProxyState::Open(
     ProxyOptions options) {
   storage::DbOptions db_options;
   db_options.env = options.env;
+  // The table lives in memory and is rewritten whole with every change.
+  db_options.repair_on_corruption = true;
   absl::StatusOr<std::unique_ptr<storage::RecoveringDb>> db =
       storage::RecoveringDb::Open(options.data_dir, std::move(db_options));
   if (!db.ok()) return db.status();

@@ -77,8 +77,9 @@ class ProxyState {
   const ProxyOptions& options() const { return options_; }
 
   // Calls `listener` with every new snapshot, in order, until
-  // RemoveListener. Calls happen under mu_: listeners must not block or
-  // call back into this object.
+  // RemoveListener; Current() already returns it by then. Calls happen
+  // under mu_: listeners must not block nor change the table (Current() is
+  // allowed).
   int AddListener(Listener listener);
   void RemoveListener(int id);
 

@@ -172,9 +172,10 @@ class CoordinatorTest : public ::testing::Test {
 
   // A coordinator running as the node at `position` of the key's walk
   // (0..2 are owners, 3..4 are not).
-  Coordinator* MakeCoordinator(size_t position) {
+  Coordinator* MakeCoordinator(size_t position, size_t read_quorum = 2) {
     CoordinatorOptions options;
     options.self_id = walk_[position];
+    options.read_quorum = read_quorum;
     coordinator_ = std::make_unique<Coordinator>(
         options, store_.get(), &peers_, ring_.get(), &health_, &failures_);
     return coordinator_.get();
@@ -376,6 +377,36 @@ TEST_F(CoordinatorTest, ReadMergesDivergentRepliesAndRepairsReplicas) {
   EXPECT_THAT(items_of(StoreTo(walk_[1])), ::testing::ElementsAre("milk"));
   EXPECT_THAT(items_of(StoreTo(walk_[2])),
               ::testing::ElementsAre("eggs", "milk"));
+  EXPECT_EQ(store_->Get(list_id_)->View().items.size(), 2u);
+}
+
+TEST_F(CoordinatorTest,
+       ReadThatMissesItsQuorumStillRepairsTheOwnersThatAnswered) {
+  crdt::ListState here, there;
+  ASSERT_TRUE(store_->Merge(list_id_, Delta(here, "milk", 1)).ok());
+  Delta(there, "eggs", 6, kOtherClient);
+  auto coordinator = MakeCoordinator(0, /*read_quorum=*/3);
+  coordinator->Read(list_id_,
+                    [this](absl::StatusOr<Coordinator::ReadResult> r) {
+                      read_result_ = std::move(r);
+                      ++read_calls_;
+                    });
+  grpc::Status down(grpc::StatusCode::UNAVAILABLE, "down");
+  // walk_[1] and both stand-ins for it fail; walk_[2] answers last.
+  Complete(FetchTo(walk_[1]), down, v1::FetchResponse());
+  Complete(FetchTo(walk_[3]), down, v1::FetchResponse());
+  Complete(FetchTo(walk_[4]), down, v1::FetchResponse());
+  // R=3 is out of reach: answered at once, but no repair until the last
+  // replica answered.
+  ASSERT_EQ(read_calls_, 1);
+  EXPECT_EQ(read_result_.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_TRUE(stores_.empty());
+  Complete(FetchTo(walk_[2]), grpc::Status::OK, Found(there));
+  EXPECT_EQ(read_calls_, 1);
+  // Both owners that answered get what the other had.
+  ASSERT_NE(StoreTo(walk_[2]), nullptr);
+  ASSERT_EQ(StoreTo(walk_[2])->request.delta().items_size(), 1);
+  EXPECT_EQ(StoreTo(walk_[2])->request.delta().items(0).name(), "milk");
   EXPECT_EQ(store_->Get(list_id_)->View().items.size(), 2u);
 }
 

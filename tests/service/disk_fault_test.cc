@@ -318,11 +318,12 @@ TEST(DiskFaultTest, ADamagedTableLosesItsListsOnlyAndReplicasRefillThem) {
 }
 
 // LevelDB stops taking writes after a compaction reads a damaged block;
-// RecoveringDb repairs the database and goes on.
-TEST(DiskFaultTest, WritesGoOnAfterACompactionHitsADamagedBlock) {
-  TempDir dir;
+// RecoveringDb repairs the database and goes on, when asked to
+// (repair_on_corruption); else every later write is DATA_LOSS (the CLI's
+// home, which must not reuse dots).
+void WriteThenDamageTables(const std::string& dir) {
   {
-    auto db = RecoveringDb::Open(dir.path());
+    auto db = RecoveringDb::Open(dir);
     ASSERT_TRUE(db.ok()) << db.status();
     for (int i = 0; i < 2000; ++i) {
       leveldb::WriteBatch write;
@@ -331,11 +332,34 @@ TEST(DiskFaultTest, WritesGoOnAfterACompactionHitsADamagedBlock) {
     }
   }
   {
-    auto db = RecoveringDb::Open(dir.path());
+    auto db = RecoveringDb::Open(dir);
     ASSERT_TRUE(db.ok());
   }
-  ASSERT_GT(DamageTables(dir.path()), 0);
+  ASSERT_GT(DamageTables(dir), 0);
+}
+
+TEST(DiskFaultTest, WithoutRepairADamagedBlockStopsWritesAsDataLoss) {
+  TempDir dir;
+  ASSERT_NO_FATAL_FAILURE(WriteThenDamageTables(dir.path()));
   auto db = RecoveringDb::Open(dir.path());
+  ASSERT_TRUE(db.ok()) << db.status();
+  (*(*db)->Get())->CompactRange(nullptr, nullptr);
+  leveldb::WriteBatch write;
+  write.Put("after", "compaction");
+  absl::Status status = (*db)->Write(&write, "put");
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+  // Still refused a while later: nothing was repaired behind the caller.
+  absl::SleepFor(absl::Milliseconds(300));
+  status = (*db)->Write(&write, "put");
+  EXPECT_EQ(status.code(), absl::StatusCode::kDataLoss) << status;
+}
+
+TEST(DiskFaultTest, WritesGoOnAfterACompactionHitsADamagedBlock) {
+  TempDir dir;
+  ASSERT_NO_FATAL_FAILURE(WriteThenDamageTables(dir.path()));
+  DbOptions repairing;
+  repairing.repair_on_corruption = true;
+  auto db = RecoveringDb::Open(dir.path(), repairing);
   ASSERT_TRUE(db.ok()) << db.status();
   (*(*db)->Get())->CompactRange(nullptr, nullptr);
   leveldb::WriteBatch write;

@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <fstream>
 #include <map>
 #include <memory>
 #include <optional>
@@ -91,6 +92,30 @@ SyncInput NewListInput() {
   input.known = state.context();
   input.create = true;
   return input;
+}
+
+TEST(LocalStoreTest, AHomeInUseIsAClearErrorUntilItIsFree) {
+  shoplist::testing::TempDir dir;
+  auto first = LocalStore::Open(dir.path(), absl::ZeroDuration());
+  ASSERT_TRUE(first.ok()) << first.status();
+  auto second = LocalStore::Open(dir.path(), absl::Milliseconds(100));
+  ASSERT_EQ(second.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(second.status().message()),
+              ::testing::AllOf(::testing::HasSubstr("in use"),
+                               ::testing::HasSubstr("try again")));
+  first->reset();
+  auto third = LocalStore::Open(dir.path(), absl::ZeroDuration());
+  EXPECT_TRUE(third.ok()) << third.status();
+}
+
+TEST(LocalStoreTest, AHomeThatCannotBeOpenedSaysWhyNotThatItIsInUse) {
+  shoplist::testing::TempDir dir;
+  // The database's folder is a file.
+  { std::ofstream(dir.Sub("db"), std::ios::binary) << "not a folder"; }
+  auto store = LocalStore::Open(dir.path(), absl::Milliseconds(100));
+  ASSERT_EQ(store.status().code(), absl::StatusCode::kUnavailable);
+  EXPECT_THAT(std::string(store.status().message()),
+              ::testing::Not(::testing::HasSubstr("in use")));
 }
 
 TEST(SyncEngineTest, EveryProxyUnavailableIsOffline) {

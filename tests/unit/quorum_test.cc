@@ -1,5 +1,6 @@
-// The pure quorum pieces: QuorumTracker's one decision per fan-out and
-// FanOutPlan's choice of owners and stand-ins.
+// The pure quorum pieces: QuorumTracker's one decision per fan-out,
+// FanOutPlan's choice of owners and stand-ins, and FanOut, which the
+// coordinator's write and read state machines feed every reply.
 #include <optional>
 #include <ostream>
 #include <string>
@@ -7,6 +8,7 @@
 
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "quorum/fan_out.h"
 #include "quorum/fan_out_plan.h"
 #include "quorum/quorum_tracker.h"
 
@@ -21,6 +23,7 @@ namespace shoplist::quorum {
 namespace {
 
 using ::testing::AllOf;
+using ::testing::ElementsAre;
 using ::testing::Field;
 using ::testing::IsEmpty;
 using ::testing::UnorderedElementsAre;
@@ -207,6 +210,72 @@ TEST(FanOutPlanTest, EmptyWalkHasNoTargets) {
   FanOutPlan plan({}, 3);
   EXPECT_THAT(plan.InitialTargets(), IsEmpty());
   EXPECT_EQ(plan.Replace(Target{"n1", "n1:7000", ""}), std::nullopt);
+}
+
+// --- FanOut ---
+
+TEST(FanOutTest, StartPutsThisNodeLastSoTheNetworkStartsFirst) {
+  FanOut fan_out(FanOutPlan({Up("n1"), Up("n2"), Up("n3"), Up("n4")}, 3), 2);
+  EXPECT_THAT(fan_out.Start("n1"),
+              ElementsAre(IsTarget("n2"), IsTarget("n3"), IsTarget("n1")));
+}
+
+TEST(FanOutTest, NoHealthyNodeStartsNothing) {
+  FanOut fan_out(FanOutPlan({Down("n1"), Down("n2")}, 2), 1);
+  EXPECT_THAT(fan_out.Start("n9"), IsEmpty());
+}
+
+TEST(FanOutTest, DecidesOnceAndCountsAcks) {
+  FanOut fan_out(FanOutPlan({Up("n1"), Up("n2"), Up("n3")}, 3), 2);
+  std::vector<Target> targets = fan_out.Start("n1");
+  ASSERT_EQ(targets.size(), 3u);
+  FanOut::Step first = fan_out.Record(targets[0], true);
+  EXPECT_EQ(first.decided, Outcome::kPending);
+  EXPECT_EQ(first.acks, 1u);
+  FanOut::Step second = fan_out.Record(targets[1], true);
+  EXPECT_EQ(second.decided, Outcome::kReached);
+  EXPECT_EQ(second.acks, 2u);
+  EXPECT_FALSE(second.all_replied);
+  FanOut::Step last = fan_out.Record(targets[2], true);
+  EXPECT_EQ(last.decided, Outcome::kPending);  // decided before
+  EXPECT_EQ(last.acks, 3u);
+  EXPECT_TRUE(last.all_replied);
+}
+
+TEST(FanOutTest, AFailureBringsAStandInBeforeTheCallCanFail) {
+  // W=3 of N=3: one failure would decide kFailed, were the stand-in not
+  // awaited first.
+  FanOut fan_out(
+      FanOutPlan({Up("n1"), Up("n2"), Up("n3"), Up("n4"), Up("n5")}, 3), 3);
+  std::vector<Target> targets = fan_out.Start("n1");
+  ASSERT_EQ(targets.size(), 3u);
+  EXPECT_EQ(fan_out.Record(targets[0], true).decided, Outcome::kPending);
+  FanOut::Step failed = fan_out.Record(targets[1], false);
+  EXPECT_EQ(failed.decided, Outcome::kPending);
+  ASSERT_TRUE(failed.replacement.has_value());
+  EXPECT_THAT(*failed.replacement, IsTarget("n4", targets[1].node_id));
+  EXPECT_FALSE(failed.all_replied);  // the stand-in is out
+  EXPECT_EQ(fan_out.Record(targets[2], true).decided, Outcome::kPending);
+  FanOut::Step stood_in = fan_out.Record(*failed.replacement, true);
+  EXPECT_EQ(stood_in.decided, Outcome::kReached);
+  EXPECT_EQ(stood_in.acks, 3u);
+  EXPECT_TRUE(stood_in.all_replied);
+}
+
+TEST(FanOutTest, FailsOnceNoStandInIsLeft) {
+  FanOut fan_out(FanOutPlan({Up("n1"), Up("n2"), Up("n3"), Up("n4")}, 3), 3);
+  std::vector<Target> targets = fan_out.Start("n1");
+  FanOut::Step first = fan_out.Record(targets[0], false);
+  ASSERT_TRUE(first.replacement.has_value());  // n4, the last node
+  EXPECT_EQ(first.decided, Outcome::kPending);
+  FanOut::Step second = fan_out.Record(*first.replacement, false);
+  EXPECT_FALSE(second.replacement.has_value());
+  EXPECT_EQ(second.decided, Outcome::kFailed);
+  EXPECT_FALSE(second.all_replied);
+  FanOut::Step late = fan_out.Record(targets[1], true);
+  EXPECT_EQ(late.decided, Outcome::kPending);
+  EXPECT_FALSE(late.all_replied);
+  EXPECT_TRUE(fan_out.Record(targets[2], true).all_replied);
 }
 
 }  // namespace
