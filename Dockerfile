@@ -4,12 +4,16 @@
 #   docker/make-base-image.sh            # the base image (no registry needed)
 #   docker build -t shoplist:latest .    # add --build-arg BUILD_JOBS=2 to go faster
 #   docker run -d --name proxy -p 127.0.0.1:7000:7000 -v proxy-data:/data \
+#     -e SHOPLIST_CLUSTER_TOKEN="$token" \
 #     shoplist:latest shoplist-proxy --listen 0.0.0.0:7000 --data /data
-#   docker run -d --name node-0 -v node-0-data:/data shoplist:latest \
+#   docker run -d --name node-0 -v node-0-data:/data \
+#     -e SHOPLIST_CLUSTER_TOKEN="$token" shoplist:latest \
 #     shoplist-node --id node-0 --listen 0.0.0.0:7001 --advertise node-0:7001 \
 #       --proxy proxy:7000 --data /data         # on one user-defined network
 #
-# docker/smoke-test.sh runs a 1-proxy, 3-node cluster from this image.
+# Servers on 0.0.0.0 refuse to start without a cluster token (or TLS, or
+# --insecure). docker/smoke-test.sh runs a 1-proxy, 3-node cluster from
+# this image.
 
 # The base comes from debootstrap + `docker import` (docker/make-base-image.sh);
 # any Debian 12 image works, e.g. --build-arg BASE_IMAGE=debian:bookworm-slim.
@@ -63,4 +67,5 @@ VOLUME ["/data"]
 EXPOSE 7000 7001
 # The servers block SIGTERM and wait for it, so they stop cleanly as PID 1
 # on `docker stop`. The image runs whichever of the three binaries is given.
+# On 0.0.0.0 they need -e SHOPLIST_CLUSTER_TOKEN (or TLS) to start.
 CMD ["shoplist-proxy", "--listen=0.0.0.0:7000", "--data=/data"]

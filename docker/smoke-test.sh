@@ -157,15 +157,19 @@ change() {
 say "network $net"
 docker network create "$net" >/dev/null || fail "docker network create $net failed"
 network_made=1
+# Servers listening on 0.0.0.0 refuse to start without a cluster token or TLS.
+token="$(head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 
 containers+=("$proxy_c")
-docker run -d --name "$proxy_c" --network "$net" -p 127.0.0.1::7000 "$image" \
+docker run -d --name "$proxy_c" --network "$net" -p 127.0.0.1::7000 \
+  -e SHOPLIST_CLUSTER_TOKEN="$token" "$image" \
   shoplist-proxy --listen 0.0.0.0:7000 --data /data >/dev/null ||
   fail "could not start the proxy container"
 for i in $(seq 0 $((nodes - 1))); do
   c="$tag-node-$i"
   containers+=("$c")
-  docker run -d --name "$c" --network "$net" "$image" \
+  docker run -d --name "$c" --network "$net" \
+    -e SHOPLIST_CLUSTER_TOKEN="$token" "$image" \
     shoplist-node --id "node-$i" --listen 0.0.0.0:7001 --advertise "$c:7001" \
     --proxy "$proxy_c:7000" --data /data >/dev/null ||
     fail "could not start node container $c"
@@ -181,6 +185,7 @@ if [ -x "$ready_bin" ]; then
   # run the host's shoplist-ready there (same Debian 12 libraries).
   containers+=("$tag-ready")
   docker run --rm --name "$tag-ready" --network "$net" \
+    -e SHOPLIST_CLUSTER_TOKEN="$token" \
     -v "$(readlink -f "$ready_bin"):/usr/local/bin/shoplist-ready:ro" "$image" \
     shoplist-ready --proxy="$proxy_c:7000" --nodes="$nodes" --timeout-s=60 ||
     fail "cluster not ready: $nodes nodes not up within 60 s"

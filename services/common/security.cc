@@ -3,9 +3,13 @@
 #include <cstdlib>
 #include <fstream>
 #include <sstream>
+#include <vector>
 
 #include "absl/strings/ascii.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 
 namespace shoplist {
 namespace {
@@ -92,6 +96,41 @@ std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(
   ssl.pem_private_key = options.key_pem;
   ssl.pem_cert_chain = options.cert_pem;
   return grpc::SslCredentials(ssl);
+}
+
+bool IsLoopbackAddress(absl::string_view listen) {
+  if (absl::StartsWith(listen, "unix:")) return true;
+  absl::string_view host = listen;
+  if (absl::StartsWith(host, "[")) {
+    size_t close = host.find(']');
+    if (close == absl::string_view::npos) return false;
+    host = host.substr(1, close - 1);
+  } else if (size_t colon = host.rfind(':'); colon != absl::string_view::npos) {
+    host = host.substr(0, colon);
+  }
+  if (host == "localhost" || host == "::1") return true;
+  // 127.0.0.0/8, in dotted form.
+  std::vector<absl::string_view> parts = absl::StrSplit(host, '.');
+  if (parts.size() != 4 || parts[0] != "127") return false;
+  for (absl::string_view part : parts) {
+    int n = 0;
+    if (!absl::SimpleAtoi(part, &n) || n < 0 || n > 255) return false;
+  }
+  return true;
+}
+
+absl::Status CheckExposure(absl::string_view listen,
+                           const SecurityOptions& options, bool insecure) {
+  if (insecure || IsLoopbackAddress(listen) || !options.cluster_token.empty() ||
+      options.serves_tls()) {
+    return absl::OkStatus();
+  }
+  return absl::FailedPreconditionError(absl::StrCat(
+      "refusing to serve ", listen,
+      " with neither a cluster token nor TLS: anyone who reaches it could "
+      "join the cluster or write replicas. Give --cluster-token-file (or "
+      "$SHOPLIST_CLUSTER_TOKEN) and the --tls-* flags, listen on 127.0.0.1, "
+      "or pass --insecure to accept the risk"));
 }
 
 grpc::ServerUnaryReactor* ClusterGate::RefuseUnary(

@@ -56,6 +56,17 @@ std::shared_ptr<grpc::ServerCredentials> MakeServerCredentials(
 std::shared_ptr<grpc::ChannelCredentials> MakeChannelCredentials(
     const SecurityOptions& options);
 
+// Whether `listen` (HOST:PORT, [HOST]:PORT or unix:PATH) can be reached
+// only from this machine: 127.0.0.0/8, ::1, localhost, or a Unix socket.
+bool IsLoopbackAddress(absl::string_view listen);
+
+// Secure by default: a server that others can reach must authenticate its
+// cluster's calls. FAILED_PRECONDITION, saying why and what to do, when
+// `listen` is not loopback and `options` has neither a cluster token nor
+// TLS, unless `insecure` (the operator's explicit --insecure).
+absl::Status CheckExposure(absl::string_view listen,
+                           const SecurityOptions& options, bool insecure);
+
 // The one check of the cluster token, which every handler of an internal
 // service (replication, membership) passes first:
 //

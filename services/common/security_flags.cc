@@ -13,7 +13,8 @@ ABSL_FLAG(std::string, tls_ca, "",
           "client certificates (mutual TLS between proxies and nodes)");
 ABSL_FLAG(std::string, cluster_token_file, "",
           "File holding the cluster token that membership and replica "
-          "calls must carry (default: $SHOPLIST_CLUSTER_TOKEN; none: open)");
+          "calls must carry (default: $SHOPLIST_CLUSTER_TOKEN; none: open, "
+          "allowed on a non-loopback --listen only with TLS or --insecure)");
 
 namespace shoplist {
 

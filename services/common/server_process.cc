@@ -15,6 +15,9 @@ ABSL_FLAG(std::string, health_listen, "",
           "(for probes that do not speak TLS)");
 ABSL_FLAG(std::string, metrics_listen, "",
           "Serve Prometheus metrics as text at http://ADDRESS/metrics");
+ABSL_FLAG(bool, insecure, false,
+          "Serve a non-loopback --listen with neither a cluster token nor "
+          "TLS (anyone who reaches it can join the cluster)");
 ABSL_FLAG(std::string, log_level, "info",
           "trace, debug, info, warn, error or off");
 ABSL_FLAG(std::string, log_format, "text",
@@ -41,6 +44,7 @@ absl::StatusOr<ServingOptions> StartServerProcess(int argc, char** argv) {
   serving.security = *security;
   serving.health_listen = absl::GetFlag(FLAGS_health_listen);
   serving.metrics_listen = absl::GetFlag(FLAGS_metrics_listen);
+  serving.insecure = absl::GetFlag(FLAGS_insecure);
   return serving;
 }
 

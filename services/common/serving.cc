@@ -12,6 +12,11 @@ namespace shoplist {
 
 absl::StatusOr<std::unique_ptr<ServerSidecars>> ConfigureServerBuilder(
     const ServingOptions& options, grpc::ServerBuilder* builder, int* port) {
+  if (absl::Status s =
+          CheckExposure(options.listen, options.security, options.insecure);
+      !s.ok()) {
+    return s;
+  }
   grpc::EnableDefaultHealthCheckService(true);
   grpc::reflection::InitProtoReflectionServerBuilderPlugin();
   // gRPC's built-in health service carries no descriptors; linking the

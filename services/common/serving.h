@@ -22,13 +22,17 @@ struct ServingOptions {
   ClientCertificates client_certificates = ClientCertificates::kRequire;
   std::string health_listen;   // empty: no separate health port
   std::string metrics_listen;  // Prometheus /metrics; empty: none
+  // Serve a non-loopback `listen` without token or TLS (CheckExposure).
+  bool insecure = false;
 };
 
 class ServerSidecars;
 
 // Health, reflection, limits and the listening port (`port` receives the
 // bound port when the server starts), and the metrics endpoint with its
-// interceptor when `options.metrics_listen` is set.
+// interceptor when `options.metrics_listen` is set. FAILED_PRECONDITION
+// when the port would be open to others without authentication
+// (CheckExposure).
 absl::StatusOr<std::unique_ptr<ServerSidecars>> ConfigureServerBuilder(
     const ServingOptions& options, grpc::ServerBuilder* builder, int* port);
 

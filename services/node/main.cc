@@ -64,6 +64,7 @@ int main(int argc, char** argv) {
   config.health_listen = serving->health_listen;
   config.metrics_listen = serving->metrics_listen;
   config.security = serving->security;
+  config.insecure = serving->insecure;
   if (absl::GetFlag(FLAGS_state_cache_mib) < 0) {
     return Fail("--state-cache-mib must not be negative");
   }

@@ -108,6 +108,7 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
   ServingOptions serving;
   serving.listen = c.listen;
   serving.security = c.security;
+  serving.insecure = c.insecure;
   // Only proxies and other nodes call a node directly.
   serving.client_certificates = ClientCertificates::kRequire;
   grpc::ServerBuilder builder;

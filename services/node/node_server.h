@@ -24,9 +24,11 @@ struct NodeConfig {
   size_t state_cache_bytes = storage::kDefaultStateCacheBytes;
   // The store's file system; null is the real one (tests inject faults).
   leveldb::Env* env = nullptr;
-  SecurityOptions security;    // TLS (client certificates required with a CA)
-  std::string health_listen;   // plaintext health-only port; empty: none
-  std::string metrics_listen;  // Prometheus /metrics; empty: none
+  SecurityOptions security;  // TLS (client certificates required with a CA)
+  // Serve a non-loopback `listen` without token or TLS (CheckExposure).
+  bool insecure = false;
+  std::string health_listen;       // plaintext health-only port; empty: none
+  std::string metrics_listen;      // Prometheus /metrics; empty: none
   CoordinatorOptions coordinator;  // self_id is filled from `id`
   absl::Duration quarantine = absl::Seconds(2);
   absl::Duration hint_interval = absl::Milliseconds(500);

@@ -2,6 +2,9 @@
 // and 3 nodes started with the certificates and token that
 // scripts/make-dev-certs.sh makes. Every refusal is checked for its status
 // and for leaving nothing behind.
+#include "services/common/security.h"
+
+#include <csignal>
 #include <fstream>
 #include <memory>
 #include <sstream>
@@ -394,6 +397,72 @@ TEST(SecurityFlagsTest, UnreadableOrHalfGivenMaterialIsAClearError) {
       absl::Seconds(10));
   EXPECT_EQ(empty.exit_code, 2);
   EXPECT_NE(empty.err.find("is empty"), std::string::npos) << empty.err;
+}
+
+TEST(ExposureTest, LoopbackAddressesAreTheOnlyOnesLeftOpen) {
+  for (const char* local : {"127.0.0.1:7000", "127.9.8.7:1", "localhost:7000",
+                            "[::1]:7000", "unix:/tmp/shoplist.sock"}) {
+    EXPECT_TRUE(IsLoopbackAddress(local)) << local;
+  }
+  for (const char* open :
+       {"0.0.0.0:7000", "[::]:7000", "10.0.0.5:7000", "node-0:7001",
+        "128.0.0.1:7000", "127.0.0:7000", "127.0.0.256:7000", "[::1:7000"}) {
+    EXPECT_FALSE(IsLoopbackAddress(open)) << open;
+  }
+  SecurityOptions none;
+  EXPECT_EQ(CheckExposure("0.0.0.0:7000", none, false).code(),
+            absl::StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(CheckExposure("0.0.0.0:7000", none, true).ok());
+  EXPECT_TRUE(CheckExposure("127.0.0.1:7000", none, false).ok());
+  SecurityOptions token;
+  token.cluster_token = "secret";
+  EXPECT_TRUE(CheckExposure("0.0.0.0:7000", token, false).ok());
+  SecurityOptions tls;
+  tls.cert_pem = "cert";
+  tls.key_pem = "key";
+  EXPECT_TRUE(CheckExposure("0.0.0.0:7000", tls, false).ok());
+}
+
+// Both servers, as processes: open to the network with no token nor TLS
+// they refuse to start and say why; --insecure or a token lets them.
+TEST(ExposureTest, ServersOpenToTheNetworkNeedATokenTLSOrInsecure) {
+  TempDir dir;
+  const std::vector<std::vector<std::string>> servers = {
+      {SHOPLIST_PROXY_BINARY, "--data=" + dir.Sub("p")},
+      {SHOPLIST_NODE_BINARY, "--id=n", "--members=n=127.0.0.1:1",
+       "--data=" + dir.Sub("n")}};
+  {
+    std::ofstream token(dir.Sub("token"));
+    token << "a-cluster-token\n";
+  }
+  for (const std::vector<std::string>& server : servers) {
+    std::vector<std::string> open = server;
+    open.push_back("--listen=0.0.0.0:" + std::to_string(FreePort()));
+    CommandResult refused = RunCommand(open, absl::Seconds(10));
+    EXPECT_NE(refused.exit_code, 0) << server[0];
+    EXPECT_NE(refused.err.find("refusing to serve 0.0.0.0:"), std::string::npos)
+        << refused.err;
+    EXPECT_NE(refused.err.find("--insecure"), std::string::npos) << refused.err;
+
+    for (const std::string& consent :
+         {std::string("--insecure"),
+          "--cluster-token-file=" + dir.Sub("token")}) {
+      const int port = FreePort();
+      std::vector<std::string> args = server;
+      args.push_back("--listen=0.0.0.0:" + std::to_string(port));
+      args.push_back(consent);
+      ChildProcess process(args, dir.Sub("server.log"));
+      auto channel = grpc::CreateChannel("127.0.0.1:" + std::to_string(port),
+                                         grpc::InsecureChannelCredentials());
+      EXPECT_TRUE(channel->WaitForConnected(std::chrono::system_clock::now() +
+                                            std::chrono::seconds(10)))
+          << server[0] << " with " << consent << " did not serve; log "
+          << ReadFile(dir.Sub("server.log"));
+      channel.reset();  // an idle connection would hold the drain
+      process.Signal(SIGTERM);
+      EXPECT_EQ(process.Wait(absl::Seconds(10)), 0) << server[0];
+    }
+  }
 }
 
 }  // namespace
