@@ -36,7 +36,7 @@ cmake --build build-fuzz -j"$jobs" --target shoplist_fuzz shoplist_sanitized_tes
 # The pure unit tests under the same sanitizers (clang, ASan, UBSan); two
 # seeds of each property test (all of them take 75 s here).
 for t in crdt_test "crdt_property_test --gtest_filter=*/0:*/1" \
-  list_features_test codec_test quorum_test ring_test; do
+  list_features_test codec_test quorum_test ring_test access_test; do
   name="${t%% *}"
   # shellcheck disable=SC2086  # the filter is a second word on purpose
   if ! build-fuzz/tests/unit/$t --gtest_brief=1 >"build-fuzz/$name.log" 2>&1; then

@@ -1,0 +1,135 @@
+#include "access/capability.h"
+
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+
+#include <vector>
+
+#include "absl/strings/ascii.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
+#include "crdt/list_id.h"
+
+namespace shoplist::access {
+namespace {
+
+// Binds the hash to its use: a secret hashed for another purpose, or by
+// another version of this scheme, does not match.
+constexpr absl::string_view kDomain = "shoplist capability secret v1\n";
+
+char Letter(Capability capability) {
+  switch (capability) {
+    case Capability::kRead:
+      return 'r';
+    case Capability::kEdit:
+      return 'e';
+    case Capability::kOwner:
+      return 'o';
+    case Capability::kNone:
+      break;
+  }
+  return '?';
+}
+
+}  // namespace
+
+absl::string_view CapabilityName(Capability capability) {
+  switch (capability) {
+    case Capability::kRead:
+      return "read";
+    case Capability::kEdit:
+      return "edit";
+    case Capability::kOwner:
+      return "owner";
+    case Capability::kNone:
+      break;
+  }
+  return "none";
+}
+
+std::string FormatLink(const Link& link) {
+  return absl::StrCat(link.list_id, "_",
+                      std::string(1, Letter(link.capability)), "_",
+                      link.secret);
+}
+
+absl::StatusOr<Link> ParseLink(absl::string_view text) {
+  text = absl::StripAsciiWhitespace(text);
+  std::vector<absl::string_view> parts = absl::StrSplit(text, '_');
+  if (parts.size() != 3) {
+    return absl::InvalidArgumentError(
+        "a link has the form <list id>_<r|e|o>_<secret>");
+  }
+  Link link;
+  if (absl::Status s = crdt::ValidateListId(parts[0]); !s.ok()) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("the link's list id is wrong: ", s.message()));
+  }
+  link.list_id = std::string(parts[0]);
+  if (parts[1] == "r") {
+    link.capability = Capability::kRead;
+  } else if (parts[1] == "e") {
+    link.capability = Capability::kEdit;
+  } else if (parts[1] == "o") {
+    link.capability = Capability::kOwner;
+  } else {
+    return absl::InvalidArgumentError(
+        "the link's middle part must be r (read), e (edit) or o (owner)");
+  }
+  // Secrets are spelled like list ids.
+  if (!crdt::ValidateListId(parts[2]).ok()) {
+    return absl::InvalidArgumentError(
+        "the link's secret must be 26 characters of a-z and 2-7");
+  }
+  link.secret = std::string(parts[2]);
+  return link;
+}
+
+absl::StatusOr<std::string> NewSecret() { return crdt::NewListId(); }
+
+SecretHash HashSecret(absl::string_view secret) {
+  SecretHash hash{};
+  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
+  unsigned int size = 0;
+  // SHA-256 of a few bytes cannot fail short of memory exhaustion, which
+  // EVP_MD_CTX_new would already have reported as null.
+  bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) &&
+            EVP_DigestUpdate(ctx, kDomain.data(), kDomain.size()) &&
+            EVP_DigestUpdate(ctx, secret.data(), secret.size()) &&
+            EVP_DigestFinal_ex(ctx, hash.data(), &size);
+  EVP_MD_CTX_free(ctx);
+  if (!ok || size != hash.size()) hash.fill(0);
+  return hash;
+}
+
+bool SameHash(const SecretHash& a, const SecretHash& b) {
+  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+}
+
+Capability Prove(const Grants& grants, absl::string_view secret) {
+  const SecretHash hash = HashSecret(secret);
+  // Every comparison runs, so the time does not tell which one matched.
+  const bool owner = SameHash(hash, grants.owner);
+  const bool edit = SameHash(hash, grants.edit);
+  const bool read = SameHash(hash, grants.read);
+  if (owner) return Capability::kOwner;
+  if (edit) return Capability::kEdit;
+  if (read) return Capability::kRead;
+  return Capability::kNone;
+}
+
+absl::StatusOr<NewAccess> MakeAccess() {
+  NewAccess access;
+  for (std::string* secret :
+       {&access.read_secret, &access.edit_secret, &access.owner_secret}) {
+    absl::StatusOr<std::string> made = NewSecret();
+    if (!made.ok()) return made.status();
+    *secret = *std::move(made);
+  }
+  access.grants.read = HashSecret(access.read_secret);
+  access.grants.edit = HashSecret(access.edit_secret);
+  access.grants.owner = HashSecret(access.owner_secret);
+  return access;
+}
+
+}  // namespace shoplist::access

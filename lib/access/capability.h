@@ -1,0 +1,85 @@
+// Capabilities of a list: what knowing a secret lets its holder do.
+//
+// Model. A list has three secrets, one per capability, each ordered above
+// the one before it:
+//   - read:  see the list and watch it;
+//   - edit:  read, and change the items and the title;
+//   - owner: edit, and change who may do what (new links, revocation).
+// A secret is 128 bits from the operating system's cryptographic source,
+// written like a list id (26 base32 characters). A link is the one string a
+// person shares: "<list id>_<r|e|o>_<secret>", so that a double tap selects
+// all of it. Servers keep only Grants, the SHA-256 hashes of the secrets
+// (domain-separated), and compare them in constant time, so a copy of a
+// node's disk does not hand out access. Revoking is replacing the read and
+// edit hashes; the links of the old secrets then prove nothing.
+//
+// Pure: no I/O beyond the kernel's random source, no gRPC, no disk.
+// Thread-safe (free functions over values).
+#ifndef SHOPLIST_ACCESS_CAPABILITY_H_
+#define SHOPLIST_ACCESS_CAPABILITY_H_
+
+#include <array>
+#include <cstdint>
+#include <string>
+
+#include "absl/status/statusor.h"
+#include "absl/strings/string_view.h"
+
+namespace shoplist::access {
+
+// Ordered: each includes the ones below it.
+enum class Capability { kNone = 0, kRead = 1, kEdit = 2, kOwner = 3 };
+
+// "none", "read", "edit" or "owner": the words of the CLI and --json.
+absl::string_view CapabilityName(Capability capability);
+
+struct Link {
+  std::string list_id;
+  Capability capability = Capability::kNone;
+  std::string secret;
+};
+
+// "<list id>_<r|e|o>_<secret>". REQUIRES: a valid list id and secret, and a
+// capability other than kNone.
+std::string FormatLink(const Link& link);
+
+// The link `text` spells (surrounding blanks ignored). INVALID_ARGUMENT,
+// naming the part that is wrong, for anything FormatLink cannot produce.
+absl::StatusOr<Link> ParseLink(absl::string_view text);
+
+// A fresh secret. Fails only if the kernel's random source does.
+absl::StatusOr<std::string> NewSecret();
+
+using SecretHash = std::array<uint8_t, 32>;
+
+// SHA-256 of a fixed domain label and `secret`: what servers store.
+SecretHash HashSecret(absl::string_view secret);
+
+// Whether `a` and `b` are equal, in time independent of where they differ.
+bool SameHash(const SecretHash& a, const SecretHash& b);
+
+// The hashes a list's access record holds.
+struct Grants {
+  SecretHash read{};
+  SecretHash edit{};
+  SecretHash owner{};
+};
+
+// The strongest capability `secret` proves under `grants`; kNone when it
+// matches none. Compares against every hash, whatever matches.
+Capability Prove(const Grants& grants, absl::string_view secret);
+
+// New grants for a list and the secrets they stand for.
+struct NewAccess {
+  Grants grants;
+  std::string read_secret;
+  std::string edit_secret;
+  std::string owner_secret;
+};
+// Fresh secrets for all three capabilities. Fails only if the kernel's
+// random source does.
+absl::StatusOr<NewAccess> MakeAccess();
+
+}  // namespace shoplist::access
+
+#endif  // SHOPLIST_ACCESS_CAPABILITY_H_
