@@ -52,6 +52,11 @@ crdt::ListState LimitsList() {
   parts.aisles = list.aisles();
   parts.authors = list.authors();
   parts.items = std::move(items);
+  // An access record (docs/sharing.md), so mutations reach its checks.
+  crdt::ListState shared = list;
+  (void)shared.SetAccess(kAlice, std::string(crdt::kAccessChars, 'c'));
+  parts.access = shared.access();
+  parts.context = shared.context();
   parts.items[name].mutable_note() = list.items().find(name)->second.note();
   return *crdt::ListState::FromParts(std::move(parts));
 }

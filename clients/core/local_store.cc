@@ -30,7 +30,7 @@ std::string LogKey(const std::string& id, uint64_t seq) {
 size_t LocalList::UnsyncedChanges() const {
   if (pending.deleted()) return 1;
   return pending.items().size() + (pending.title() ? 1 : 0) +
-         (pending.aisles().set() ? 1 : 0);
+         (pending.aisles().set() ? 1 : 0) + (pending.access().set() ? 1 : 0);
 }
 
 std::string ResolveHome(const std::string& flag) {

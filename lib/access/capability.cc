@@ -106,6 +106,41 @@ bool SameHash(const SecretHash& a, const SecretHash& b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }
 
+std::string EncodeGrants(const Grants& grants) {
+  std::string out;
+  for (const SecretHash* hash : {&grants.read, &grants.edit, &grants.owner}) {
+    for (uint8_t b : *hash)
+      absl::StrAppend(&out, absl::Hex(b, absl::kZeroPad2));
+  }
+  return out;
+}
+
+absl::StatusOr<Grants> DecodeGrants(absl::string_view record) {
+  Grants grants;
+  SecretHash* hashes[] = {&grants.read, &grants.edit, &grants.owner};
+  if (record.size() != sizeof hashes / sizeof hashes[0] * 64) {
+    return absl::InvalidArgumentError("an access record is 192 hex digits");
+  }
+  auto digit = [](char c) -> int {
+    if (c >= '0' && c <= '9') return c - '0';
+    if (c >= 'a' && c <= 'f') return c - 'a' + 10;
+    return -1;
+  };
+  size_t at = 0;
+  for (SecretHash* hash : hashes) {
+    for (uint8_t& b : *hash) {
+      int hi = digit(record[at]), lo = digit(record[at + 1]);
+      if (hi < 0 || lo < 0) {
+        return absl::InvalidArgumentError(
+            "an access record holds lowercase hex digits only");
+      }
+      b = static_cast<uint8_t>(hi * 16 + lo);
+      at += 2;
+    }
+  }
+  return grants;
+}
+
 Capability Prove(const Grants& grants, absl::string_view secret) {
   const SecretHash hash = HashSecret(secret);
   // Every comparison runs, so the time does not tell which one matched.

@@ -65,6 +65,12 @@ struct Grants {
   SecretHash owner{};
 };
 
+// Grants as a list state's access record holds them (crdt::kAccessChars
+// lowercase hex digits: read, edit, owner), and back. DecodeGrants is
+// INVALID_ARGUMENT for anything EncodeGrants cannot produce.
+std::string EncodeGrants(const Grants& grants);
+absl::StatusOr<Grants> DecodeGrants(absl::string_view record);
+
 // The strongest capability `secret` proves under `grants`; kNone when it
 // matches none. Compares against every hash, whatever matches.
 Capability Prove(const Grants& grants, absl::string_view secret);

@@ -22,6 +22,7 @@ class ReplicaTable {
   explicit ReplicaTable(const crdt::ListState& state) {
     if (state.title()) ids_.push_back(state.title()->dot.replica);
     if (state.aisles().set()) ids_.push_back(state.aisles().dot.replica);
+    if (state.access().set()) ids_.push_back(state.access().dot.replica);
     for (const auto& [replica, reg] : state.authors()) ids_.push_back(replica);
     for (const auto& [name, item] : state.items()) {
       item.ForEachDot([&](crdt::Dot d) { ids_.push_back(d.replica); });
@@ -140,6 +141,9 @@ void EncodeState(const crdt::ListState& state, v1::ListState* out) {
   if (const auto& title = state.title()) {
     EncodeRegister(*title, table, out->mutable_title());
   }
+  if (state.access().set()) {
+    EncodeRegister(state.access(), table, out->mutable_access());
+  }
   if (state.aisles().set()) {
     EncodeRegister(state.aisles(), table, out->mutable_aisles());
   }
@@ -180,7 +184,8 @@ void EncodeState(const crdt::ListState& state, v1::ListState* out) {
 absl::StatusOr<crdt::ListState> DecodeState(const v1::ListState& in) {
   if (in.deleted()) {
     if (in.has_title() || in.items_size() > 0 || in.has_context() ||
-        in.replicas_size() > 0 || in.has_aisles() || in.authors_size() > 0) {
+        in.replicas_size() > 0 || in.has_aisles() || in.authors_size() > 0 ||
+        in.has_access()) {
       return Invalid("a deleted list carries no title, items or context");
     }
     return crdt::ListState::Tombstone();
@@ -211,6 +216,14 @@ absl::StatusOr<crdt::ListState> DecodeState(const v1::ListState& in) {
     if (!title.ok())
       return Invalid(absl::StrCat("title: ", title.status().message()));
     parts.title = *std::move(title);
+  }
+  if (in.has_access()) {
+    absl::StatusOr<crdt::Register> access =
+        DecodeRegister(in.access(), in.replicas());
+    if (!access.ok()) {
+      return Invalid(absl::StrCat("access: ", access.status().message()));
+    }
+    parts.access = *std::move(access);
   }
   if (in.has_aisles()) {
     absl::StatusOr<crdt::Register> aisles =

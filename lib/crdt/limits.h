@@ -14,6 +14,9 @@ inline constexpr size_t kMaxNameBytes = 256;
 inline constexpr size_t kMaxNoteBytes = 1024;
 // Categories in a list's aisle order.
 inline constexpr size_t kMaxAisles = 64;
+// An access record: three SHA-256 hashes in lowercase hex (a proto3 string
+// must be UTF-8), read, edit, owner (access/capability.h).
+inline constexpr size_t kAccessChars = 192;
 // Items currently on a list.
 inline constexpr size_t kMaxItems = 10'000;
 // Items a stored state may hold, removed ones included (a removed item

@@ -49,6 +49,13 @@ void ResetObserved(Item& item) {
   }
 }
 
+bool IsAccessRecord(absl::string_view value) {
+  return value.size() == kAccessChars &&
+         std::all_of(value.begin(), value.end(), [](char c) {
+           return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f');
+         });
+}
+
 // `item` names the item the register belongs to, if any (messages are
 // built only on failure: Validate runs on every decoded state).
 absl::Status ValidateRegisterDot(const Register& reg,
@@ -248,6 +255,7 @@ absl::StatusOr<ListState> ListState::FromParts(Parts parts) {
   state.items_ = std::move(parts.items);
   state.aisles_ = std::move(parts.aisles);
   state.authors_ = std::move(parts.authors);
+  state.access_ = std::move(parts.access);
   state.deleted_ = parts.deleted;
   for (const auto& [key, item] : state.items_) {
     if (!text::IsItemKey(key)) {
@@ -268,7 +276,7 @@ ListState ListState::Tombstone() {
 absl::Status ListState::Validate() const {
   if (deleted_) {
     if (title_ || !items_.empty() || !context_.empty() || aisles_.set() ||
-        !authors_.empty()) {
+        !authors_.empty() || access_.set()) {
       return absl::InvalidArgumentError(
           "a deleted list carries no title, items or context");
     }
@@ -294,6 +302,14 @@ absl::Status ListState::Validate() const {
   if (aisles_.value.size() > kMaxAisles * (kMaxNameBytes + 1) ||
       !IsValidUtf8(aisles_.value)) {
     return absl::InvalidArgumentError("aisle order is too long or not UTF-8");
+  }
+  if (absl::Status s = ValidateRegisterDot(access_, context_, "access record");
+      !s.ok()) {
+    return s;
+  }
+  if (access_.set() ? !IsAccessRecord(access_.value) : !access_.value.empty()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "an access record holds ", kAccessChars, " lowercase hex digits"));
   }
   if (authors_.size() > kMaxReplicas) {
     return absl::InvalidArgumentError("too many author names");
@@ -673,6 +689,21 @@ absl::StatusOr<ListState> ListState::SetAisles(
   return delta;
 }
 
+absl::StatusOr<ListState> ListState::SetAccess(Writer writer,
+                                               absl::string_view grants) {
+  if (absl::Status s = CheckWritable(); !s.ok()) return s;
+  if (!IsAccessRecord(grants)) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "an access record holds ", kAccessChars, " lowercase hex digits"));
+  }
+  WriteRegister(writer, NewDot(writer), access_, grants);
+  ListState delta;
+  delta.context_.Add(access_.dot);
+  delta.access_ = access_;
+  RecordAuthor(writer, delta);
+  return delta;
+}
+
 std::vector<std::string> ListState::DoneKeys() const {
   std::vector<std::string> done;
   for (const auto& [key, item] : items_) {
@@ -721,6 +752,7 @@ void ListState::Merge(const ListState& other) {
     title_ = other.title_;
   }
   aisles_.Join(other.aisles_);
+  access_.Join(other.access_);
   for (const auto& [replica, reg] : other.authors_) {
     authors_[replica].Join(reg);
   }
@@ -759,6 +791,7 @@ ListState ListState::DeltaSince(const CausalContext& known) const {
   delta.context_ = context_;
   if (title_ && !known.Contains(title_->dot)) delta.title_ = title_;
   if (aisles_.set() && !known.Contains(aisles_.dot)) delta.aisles_ = aisles_;
+  if (access_.set() && !known.Contains(access_.dot)) delta.access_ = access_;
   for (const auto& [replica, reg] : authors_) {
     if (!known.Contains(reg.dot)) delta.authors_.emplace(replica, reg);
   }

@@ -219,6 +219,9 @@ class ListState {
     // one: CleanSpace collapses blanks).
     Register aisles;
     Authors authors;
+    // Who may do what (docs/sharing.md): kAccessChars lowercase hex digits
+    // of hashes, or unset on a list open to its id.
+    Register access;
     bool deleted = false;
   };
 
@@ -280,6 +283,11 @@ class ListState {
   // no two with the same key. INVALID_ARGUMENT otherwise.
   absl::StatusOr<ListState> SetAisles(Writer writer,
                                       const std::vector<std::string>& aisles);
+  // Replaces the list's access record (docs/sharing.md) with `grants`, as
+  // the last writer wins. Who may do so is the servers' check, not the
+  // CRDT's. INVALID_ARGUMENT unless grants is kAccessChars lowercase hex
+  // digits.
+  absl::StatusOr<ListState> SetAccess(Writer writer, absl::string_view grants);
   // Takes every fully bought item (ItemView::done) off the list, in one
   // delta with one dot per item (so a writer that reserves counters needs
   // DoneKeys().size() of them); an empty delta when there is none.
@@ -313,17 +321,18 @@ class ListState {
   // Holds no change, at most a context: a delta that needs no write.
   bool carries_no_change() const {
     return !deleted_ && !title_ && items_.empty() && !aisles_.set() &&
-           authors_.empty();
+           authors_.empty() && !access_.set();
   }
   bool empty() const {
     return !deleted_ && !title_ && items_.empty() && context_.empty() &&
-           !aisles_.set() && authors_.empty();
+           !aisles_.set() && authors_.empty() && !access_.set();
   }
   const CausalContext& context() const { return context_; }
   const std::optional<Title>& title() const { return title_; }
   const Items& items() const { return items_; }
   const Register& aisles() const { return aisles_; }
   const Authors& authors() const { return authors_; }
+  const Register& access() const { return access_; }
 
   friend bool operator==(const ListState&, const ListState&) = default;
 
@@ -359,6 +368,7 @@ class ListState {
   Items items_;
   Register aisles_;
   Authors authors_;
+  Register access_;
   bool deleted_ = false;
   // Some key may not be normalized (written before keys were): only then
   // must KeyOf look beyond ItemKey(name). A cache, not part of the value.

@@ -6,6 +6,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "access/capability.h"
+#include "crdt/limits.h"
+#include "crdt/list_state.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 
@@ -104,6 +106,25 @@ TEST(ProveTest, EachSecretProvesItsCapabilityAndNoOtherSecretDoes) {
   EXPECT_EQ(Prove(revoked, access->edit_secret), Capability::kNone);
   EXPECT_EQ(Prove(revoked, access->owner_secret), Capability::kOwner);
   EXPECT_EQ(Prove(revoked, other->edit_secret), Capability::kEdit);
+}
+
+TEST(GrantsTest, EncodeAndDecodeRoundTripAsTheStateHoldsThem) {
+  absl::StatusOr<NewAccess> access = MakeAccess();
+  ASSERT_TRUE(access.ok()) << access.status();
+  const std::string record = EncodeGrants(access->grants);
+  EXPECT_EQ(record.size(), crdt::kAccessChars);
+  absl::StatusOr<Grants> back = DecodeGrants(record);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(Prove(*back, access->edit_secret), Capability::kEdit);
+  EXPECT_TRUE(SameHash(back->owner, access->grants.owner));
+  // A list state accepts exactly this form.
+  crdt::ListState list;
+  EXPECT_TRUE(list.SetAccess(crdt::Writer(7, 0), record).ok());
+  std::string upper = record;
+  upper[0] = 'A';
+  EXPECT_FALSE(DecodeGrants(upper).ok());
+  EXPECT_FALSE(DecodeGrants(record.substr(1)).ok());
+  EXPECT_FALSE(list.SetAccess(crdt::Writer(7, 0), upper).ok());
 }
 
 TEST(CapabilityTest, NamesAndOrder) {

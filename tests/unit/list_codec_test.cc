@@ -43,6 +43,56 @@ TEST(ListCodecTest, StateRoundTrips) {
   EXPECT_EQ(*DecodeState(parsed), list);
 }
 
+std::string AccessRecord(char digit) {
+  return std::string(crdt::kAccessChars, digit);
+}
+
+TEST(ListCodecTest, AccessRecordRoundTripsAndTravelsInDeltas) {
+  ListState list = SampleList();
+  absl::StatusOr<ListState> delta =
+      list.SetAccess(crdt::Writer(kAlice), AccessRecord('a'));
+  ASSERT_TRUE(delta.ok()) << delta.status();
+  v1::ListState message;
+  EncodeState(list, &message);
+  EXPECT_TRUE(message.has_access());
+  absl::StatusOr<ListState> back = DecodeState(message);
+  ASSERT_TRUE(back.ok()) << back.status();
+  EXPECT_EQ(*back, list);
+  // A replica that lacks the record gets it in what it lacks.
+  ListState before = SampleList();
+  ListState missing = list.DeltaSince(before.context());
+  EXPECT_EQ(missing.access().value, AccessRecord('a'));
+  before.Merge(missing);
+  EXPECT_EQ(before.access(), list.access());
+  // A list written before access records existed decodes open.
+  v1::ListState old;
+  EncodeState(SampleList(), &old);
+  EXPECT_FALSE(old.has_access());
+  absl::StatusOr<ListState> open = DecodeState(old);
+  ASSERT_TRUE(open.ok()) << open.status();
+  EXPECT_FALSE(open->access().set());
+}
+
+TEST(ListCodecTest, MalformedAccessRecordIsRefused) {
+  ListState list = SampleList();
+  ASSERT_TRUE(list.SetAccess(crdt::Writer(kAlice), AccessRecord('b')).ok());
+  v1::ListState message;
+  EncodeState(list, &message);
+  v1::ListState short_record = message;
+  short_record.mutable_access()->set_value(AccessRecord('b').substr(1));
+  EXPECT_EQ(DecodeCode(short_record), absl::StatusCode::kInvalidArgument);
+  v1::ListState not_hex = message;
+  not_hex.mutable_access()->set_value(AccessRecord('g'));
+  EXPECT_EQ(DecodeCode(not_hex), absl::StatusCode::kInvalidArgument);
+  v1::ListState no_dot = message;
+  no_dot.mutable_access()->set_counter(0);
+  EXPECT_EQ(DecodeCode(no_dot), absl::StatusCode::kInvalidArgument);
+  v1::ListState tombstone;
+  tombstone.set_deleted(true);
+  *tombstone.mutable_access() = message.access();
+  EXPECT_EQ(DecodeCode(tombstone), absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ListCodecTest, DeltaAndTombstoneRoundTrip) {
   ListState list = SampleList();
   auto delta = list.Add(kBob, "tea", 4);

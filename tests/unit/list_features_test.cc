@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "codec/operation.h"
+#include "crdt/limits.h"
 #include "crdt/list_diff.h"
 #include "crdt/list_state.h"
 #include "gtest/gtest.h"
@@ -303,6 +304,44 @@ TEST(ListFeaturesTest, ItemsStoredBeforeKeysWereNormalizedAreFoundByName) {
   EXPECT_EQ(s.View().items[0].wanted, 3);
   Must(s.RemoveItem(As(kA, 11), "MILK"));
   EXPECT_EQ(s.VisibleItems(), 0u);
+}
+
+TEST(AccessRecordTest, ConcurrentRecordsConvergeAndTheLaterWriteWins) {
+  ListState a, b;
+  ASSERT_TRUE(a.Create(Writer(1), "groceries", 1).ok());
+  b.Merge(a);
+  const std::string first(kAccessChars, '1'), second(kAccessChars, '2');
+  Writer early(1);
+  early.now_micros = 100;
+  Writer late(2);
+  late.now_micros = 200;
+  absl::StatusOr<ListState> from_a = a.SetAccess(early, first);
+  absl::StatusOr<ListState> from_b = b.SetAccess(late, second);
+  ASSERT_TRUE(from_a.ok() && from_b.ok());
+  a.Merge(*from_b);
+  b.Merge(*from_a);
+  EXPECT_EQ(a, b);
+  EXPECT_EQ(a.access().value, second);
+  // A record written after seeing another replaces it, whatever the clock.
+  Writer behind(1);
+  behind.now_micros = 5;
+  absl::StatusOr<ListState> revoked = a.SetAccess(behind, first);
+  ASSERT_TRUE(revoked.ok());
+  b.Merge(*revoked);
+  EXPECT_EQ(b.access().value, first);
+  EXPECT_FALSE(revoked->carries_no_change());
+}
+
+TEST(AccessRecordTest, OnlyWellFormedRecordsOnLiveLists) {
+  ListState list;
+  ASSERT_TRUE(list.Create(Writer(1), "groceries", 1).ok());
+  EXPECT_EQ(list.SetAccess(Writer(1), "short").status().code(),
+            absl::StatusCode::kInvalidArgument);
+  EXPECT_EQ(
+      list.SetAccess(Writer(1), std::string(kAccessChars, 'A')).status().code(),
+      absl::StatusCode::kInvalidArgument);
+  list.Delete();
+  EXPECT_FALSE(list.SetAccess(Writer(1), std::string(kAccessChars, 'a')).ok());
 }
 
 }  // namespace
