@@ -6,6 +6,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "access/capability.h"
+#include "access/policy.h"
 #include "crdt/limits.h"
 #include "crdt/list_state.h"
 #include "gmock/gmock.h"
@@ -134,6 +135,111 @@ TEST(CapabilityTest, NamesAndOrder) {
   EXPECT_EQ(CapabilityName(Capability::kOwner), "owner");
   EXPECT_LT(Capability::kRead, Capability::kEdit);
   EXPECT_LT(Capability::kEdit, Capability::kOwner);
+}
+
+// --- Policy ---
+
+class PolicyTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(list_.Create(crdt::Writer(1), "groceries", 1).ok());
+    open_ = list_;
+    absl::StatusOr<NewAccess> access = MakeAccess();
+    ASSERT_TRUE(access.ok()) << access.status();
+    access_ = *std::move(access);
+    ASSERT_TRUE(
+        list_.SetAccess(crdt::Writer(1), EncodeGrants(access_.grants)).ok());
+  }
+
+  // Deltas as another writer would make them.
+  crdt::ListState AddMilk(const crdt::ListState& base) {
+    crdt::ListState copy = base;
+    return *copy.Add(crdt::Writer(9), "milk", 1);
+  }
+  crdt::ListState NewRecord(const crdt::ListState& base) {
+    crdt::ListState copy = base;
+    return *copy.SetAccess(crdt::Writer(9),
+                           std::string(crdt::kAccessChars, 'd'));
+  }
+
+  crdt::ListState open_;  // no record: open to its id
+  crdt::ListState list_;  // with a record
+  NewAccess access_;
+};
+
+TEST_F(PolicyTest, AnOpenListGrantsEverythingToItsId) {
+  EXPECT_EQ(Held(open_, ""), Capability::kOwner);
+  EXPECT_TRUE(CheckRead(open_, "").ok());
+  EXPECT_TRUE(CheckWrite(open_, AddMilk(open_), "").ok());
+  // Anyone who knows the id may close it; the record's writer owns it.
+  EXPECT_TRUE(CheckWrite(open_, NewRecord(open_), "").ok());
+}
+
+TEST_F(PolicyTest, WithoutAProofTheListDoesNotExist) {
+  for (absl::string_view secret :
+       {absl::string_view(""), absl::string_view(kSecret)}) {
+    EXPECT_EQ(Held(list_, secret), Capability::kNone);
+    EXPECT_EQ(CheckRead(list_, secret).code(), absl::StatusCode::kNotFound);
+    EXPECT_EQ(CheckWrite(list_, AddMilk(list_), secret).code(),
+              absl::StatusCode::kNotFound);
+    EXPECT_EQ(CheckWrite(list_, crdt::ListState(), secret).code(),
+              absl::StatusCode::kNotFound);
+  }
+}
+
+TEST_F(PolicyTest, ReadLinksReadAndChangeNothing) {
+  const std::string& read = access_.read_secret;
+  EXPECT_TRUE(CheckRead(list_, read).ok());
+  // A sync that carries nothing is a read.
+  crdt::ListState nothing;
+  EXPECT_TRUE(CheckWrite(list_, nothing, read).ok());
+  absl::Status add = CheckWrite(list_, AddMilk(list_), read);
+  EXPECT_EQ(add.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(add.message()), HasSubstr("edit link"));
+}
+
+TEST_F(PolicyTest, EditLinksChangeItemsButNotWhoMayUseTheList) {
+  const std::string& edit = access_.edit_secret;
+  EXPECT_TRUE(CheckWrite(list_, AddMilk(list_), edit).ok());
+  absl::Status record = CheckWrite(list_, NewRecord(list_), edit);
+  EXPECT_EQ(record.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_THAT(std::string(record.message()), HasSubstr("owner link"));
+  // A delta that adds an item and slips in a record is refused whole.
+  crdt::ListState both = AddMilk(list_);
+  both.Merge(NewRecord(list_));
+  EXPECT_EQ(CheckWrite(list_, both, edit).code(),
+            absl::StatusCode::kPermissionDenied);
+  crdt::ListState copy = list_;
+  EXPECT_EQ(CheckWrite(list_, copy.Delete(), edit).code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST_F(PolicyTest, OwnersMayDoEverything) {
+  const std::string& owner = access_.owner_secret;
+  EXPECT_EQ(Held(list_, owner), Capability::kOwner);
+  EXPECT_TRUE(CheckWrite(list_, AddMilk(list_), owner).ok());
+  EXPECT_TRUE(CheckWrite(list_, NewRecord(list_), owner).ok());
+  crdt::ListState copy = list_;
+  EXPECT_TRUE(CheckWrite(list_, copy.Delete(), owner).ok());
+}
+
+TEST_F(PolicyTest, ARevocationTakesEffectWhereItWasMerged) {
+  absl::StatusOr<NewAccess> fresh = MakeAccess();
+  ASSERT_TRUE(fresh.ok());
+  Grants revoked = access_.grants;
+  revoked.read = fresh->grants.read;
+  revoked.edit = fresh->grants.edit;
+  crdt::ListState after = list_;
+  crdt::ListState delta =
+      *after.SetAccess(crdt::Writer(1), EncodeGrants(revoked));
+  ASSERT_TRUE(CheckWrite(list_, delta, access_.owner_secret).ok());
+  // A replica that has not merged it still takes the old edit link...
+  EXPECT_TRUE(CheckWrite(list_, AddMilk(list_), access_.edit_secret).ok());
+  // ...one that has refuses it, and takes the new one.
+  EXPECT_EQ(CheckWrite(after, AddMilk(after), access_.edit_secret).code(),
+            absl::StatusCode::kNotFound);
+  EXPECT_TRUE(CheckWrite(after, AddMilk(after), fresh->edit_secret).ok());
+  EXPECT_TRUE(CheckRead(after, access_.owner_secret).ok());
 }
 
 }  // namespace
