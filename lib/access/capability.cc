@@ -17,39 +17,34 @@ namespace {
 // another version of this scheme, does not match.
 constexpr absl::string_view kDomain = "shoplist capability secret v1\n";
 
-char Letter(Capability capability) {
-  switch (capability) {
-    case Capability::kRead:
-      return 'r';
-    case Capability::kEdit:
-      return 'e';
-    case Capability::kOwner:
-      return 'o';
-    case Capability::kNone:
-      break;
+// The one spelling of each capability: in links and in words.
+struct Spelling {
+  Capability capability;
+  absl::string_view letter;
+  absl::string_view name;
+};
+constexpr Spelling kSpellings[] = {{Capability::kRead, "r", "read"},
+                                   {Capability::kEdit, "e", "edit"},
+                                   {Capability::kOwner, "o", "owner"}};
+
+const Spelling* SpellingOf(Capability capability) {
+  for (const Spelling& s : kSpellings) {
+    if (s.capability == capability) return &s;
   }
-  return '?';
+  return nullptr;
 }
 
 }  // namespace
 
 absl::string_view CapabilityName(Capability capability) {
-  switch (capability) {
-    case Capability::kRead:
-      return "read";
-    case Capability::kEdit:
-      return "edit";
-    case Capability::kOwner:
-      return "owner";
-    case Capability::kNone:
-      break;
-  }
-  return "none";
+  const Spelling* spelling = SpellingOf(capability);
+  return spelling != nullptr ? spelling->name : "none";
 }
 
 std::string FormatLink(const Link& link) {
+  const Spelling* spelling = SpellingOf(link.capability);
   return absl::StrCat(link.list_id, "_",
-                      std::string(1, Letter(link.capability)), "_",
+                      spelling != nullptr ? spelling->letter : "?", "_",
                       link.secret);
 }
 
@@ -66,13 +61,10 @@ absl::StatusOr<Link> ParseLink(absl::string_view text) {
         absl::StrCat("the link's list id is wrong: ", s.message()));
   }
   link.list_id = std::string(parts[0]);
-  if (parts[1] == "r") {
-    link.capability = Capability::kRead;
-  } else if (parts[1] == "e") {
-    link.capability = Capability::kEdit;
-  } else if (parts[1] == "o") {
-    link.capability = Capability::kOwner;
-  } else {
+  for (const Spelling& spelling : kSpellings) {
+    if (parts[1] == spelling.letter) link.capability = spelling.capability;
+  }
+  if (link.capability == Capability::kNone) {
     return absl::InvalidArgumentError(
         "the link's middle part must be r (read), e (edit) or o (owner)");
   }

@@ -681,12 +681,7 @@ absl::StatusOr<ListState> ListState::SetAisles(
   if (aisles_.value == joined && (aisles_.set() || joined.empty())) {
     return ListState();
   }
-  WriteRegister(writer, NewDot(writer), aisles_, joined);
-  ListState delta;
-  delta.context_.Add(aisles_.dot);
-  delta.aisles_ = aisles_;
-  RecordAuthor(writer, delta);
-  return delta;
+  return ChangeListRegister(writer, &ListState::aisles_, joined);
 }
 
 absl::StatusOr<ListState> ListState::SetAccess(Writer writer,
@@ -696,10 +691,17 @@ absl::StatusOr<ListState> ListState::SetAccess(Writer writer,
     return absl::InvalidArgumentError(absl::StrCat(
         "an access record holds ", kAccessChars, " lowercase hex digits"));
   }
-  WriteRegister(writer, NewDot(writer), access_, grants);
+  return ChangeListRegister(writer, &ListState::access_, grants);
+}
+
+ListState ListState::ChangeListRegister(const Writer& writer,
+                                        Register ListState::*field,
+                                        absl::string_view value) {
+  Register& reg = this->*field;
+  WriteRegister(writer, NewDot(writer), reg, value);
   ListState delta;
-  delta.context_.Add(access_.dot);
-  delta.access_ = access_;
+  delta.context_.Add(reg.dot);
+  delta.*field = reg;
   RecordAuthor(writer, delta);
   return delta;
 }

@@ -349,6 +349,10 @@ class ListState {
   // and returns the delta holding that register alone.
   ListState ChangeRegister(const Writer& writer, const std::string& key,
                            Register& (Item::*field)(), absl::string_view value);
+  // Writes `value` into the list-level register `field` (the aisle order,
+  // the access record) as a new change and returns the delta holding it.
+  ListState ChangeListRegister(const Writer& writer, Register ListState::*field,
+                               absl::string_view value);
   // Takes `item` off the list as change `dot`: resets every entry it
   // observes (the writer's own too) and clears its note.
   void TakeOff(const Writer& writer, Dot dot, Item& item);

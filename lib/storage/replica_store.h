@@ -91,6 +91,15 @@ class ReplicaStore {
                                                   uint64_t count) = 0;
 };
 
+// The stored state alone, nullopt when this node never stored the list.
+inline absl::StatusOr<std::optional<crdt::ListState>> ReadStored(
+    ReplicaStore& store, absl::string_view list_id) {
+  absl::StatusOr<crdt::ListState> state = store.Get(list_id);
+  if (absl::IsNotFound(state.status())) return std::nullopt;
+  if (!state.ok()) return state.status();
+  return std::optional<crdt::ListState>(*std::move(state));
+}
+
 // What this node answers for `list_id` when a coordinator reads it: its
 // stored state joined with every hint it holds for the list, so a read that
 // reaches a stand-in while owners are down still sees the writes it took.
@@ -98,16 +107,15 @@ class ReplicaStore {
 // damaged bytes).
 inline absl::StatusOr<std::optional<crdt::ListState>> ReadReplica(
     ReplicaStore& store, absl::string_view list_id) {
-  absl::StatusOr<crdt::ListState> state = store.Get(list_id);
-  if (!state.ok() && !absl::IsNotFound(state.status())) return state.status();
+  absl::StatusOr<std::optional<crdt::ListState>> answer =
+      ReadStored(store, list_id);
+  if (!answer.ok()) return answer.status();
   absl::StatusOr<std::optional<crdt::ListState>> hints =
       store.HintsFor(list_id);
   if (!hints.ok()) return hints.status();
-  std::optional<crdt::ListState> answer;
-  if (state.ok()) answer = *std::move(state);
   if (*hints) {
-    if (!answer) answer.emplace();
-    answer->Merge(**hints);
+    if (!*answer) answer->emplace();
+    (*answer)->Merge(**hints);
   }
   return answer;
 }

@@ -188,7 +188,7 @@ class Coordinator::ReadCall
       // Fetch would answer; as an owner, its stored state (no hint scan on
       // the common path).
       OnReply(target, target.intended_owner.empty()
-                          ? OwnCopy(*c_->store_, list_id_)
+                          ? storage::ReadStored(*c_->store_, list_id_)
                           : storage::ReadReplica(*c_->store_, list_id_));
       return;
     }
@@ -202,14 +202,6 @@ class Coordinator::ReadCall
           self->OnReply(target, Decode(target, status, response));
           self->c_->EndRemote();
         });
-  }
-
-  static Reply OwnCopy(storage::ReplicaStore& store,
-                       const std::string& list_id) {
-    absl::StatusOr<crdt::ListState> state = store.Get(list_id);
-    if (absl::IsNotFound(state.status())) return std::nullopt;
-    if (!state.ok()) return state.status();
-    return std::optional(*std::move(state));
   }
 
   static Reply Decode(const Target& target, const grpc::Status& status,
