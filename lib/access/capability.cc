@@ -3,6 +3,8 @@
 #include <openssl/crypto.h>
 #include <openssl/evp.h>
 
+#include <algorithm>
+#include <initializer_list>
 #include <vector>
 
 #include "absl/strings/ascii.h"
@@ -16,6 +18,7 @@ namespace {
 // Binds the hash to its use: a secret hashed for another purpose, or by
 // another version of this scheme, does not match.
 constexpr absl::string_view kDomain = "shoplist capability secret v1\n";
+constexpr absl::string_view kDeriveDomain = "shoplist capability derive v1\n";
 
 // The one spelling of each capability: in links and in words.
 struct Spelling {
@@ -79,19 +82,55 @@ absl::StatusOr<Link> ParseLink(absl::string_view text) {
 
 absl::StatusOr<std::string> NewSecret() { return crdt::NewListId(); }
 
-SecretHash HashSecret(absl::string_view secret) {
+namespace {
+
+SecretHash Sha256(std::initializer_list<absl::string_view> parts) {
   SecretHash hash{};
   EVP_MD_CTX* ctx = EVP_MD_CTX_new();
   unsigned int size = 0;
   // SHA-256 of a few bytes cannot fail short of memory exhaustion, which
   // EVP_MD_CTX_new would already have reported as null.
-  bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr) &&
-            EVP_DigestUpdate(ctx, kDomain.data(), kDomain.size()) &&
-            EVP_DigestUpdate(ctx, secret.data(), secret.size()) &&
-            EVP_DigestFinal_ex(ctx, hash.data(), &size);
+  bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  for (absl::string_view part : parts) {
+    ok = ok && EVP_DigestUpdate(ctx, part.data(), part.size());
+  }
+  ok = ok && EVP_DigestFinal_ex(ctx, hash.data(), &size);
   EVP_MD_CTX_free(ctx);
   if (!ok || size != hash.size()) hash.fill(0);
   return hash;
+}
+
+std::string Derive(absl::string_view parent, absl::string_view purpose,
+                   uint32_t epoch) {
+  const std::string at = absl::StrCat(purpose, "\n", epoch, "\n");
+  const SecretHash hash = Sha256({kDeriveDomain, at, parent});
+  std::array<uint8_t, 16> bits;
+  std::copy(hash.begin(), hash.begin() + bits.size(), bits.begin());
+  return crdt::SpellId(bits);
+}
+
+// An edit secret already stands for its epoch.
+std::string ReadOf(absl::string_view edit_secret) {
+  return Derive(edit_secret, "read", 0);
+}
+
+// The epoch whose edit secret `grants` holds, found from the owner secret.
+absl::StatusOr<uint32_t> EpochOf(const Grants& grants,
+                                 absl::string_view owner_secret) {
+  for (uint32_t epoch = 1; epoch <= kMaxEpoch; ++epoch) {
+    if (SameHash(HashSecret(Derive(owner_secret, "edit", epoch)),
+                 grants.edit)) {
+      return epoch;
+    }
+  }
+  return absl::FailedPreconditionError(
+      "this list's links were not made from its owner link");
+}
+
+}  // namespace
+
+SecretHash HashSecret(absl::string_view secret) {
+  return Sha256({kDomain, secret});
 }
 
 bool SameHash(const SecretHash& a, const SecretHash& b) {
@@ -133,30 +172,65 @@ absl::StatusOr<Grants> DecodeGrants(absl::string_view record) {
   return grants;
 }
 
-Capability Prove(const Grants& grants, absl::string_view secret) {
-  const SecretHash hash = HashSecret(secret);
+Capability Prove(const Grants& grants, const SecretHash& proof) {
   // Every comparison runs, so the time does not tell which one matched.
-  const bool owner = SameHash(hash, grants.owner);
-  const bool edit = SameHash(hash, grants.edit);
-  const bool read = SameHash(hash, grants.read);
+  const bool owner = SameHash(proof, grants.owner);
+  const bool edit = SameHash(proof, grants.edit);
+  const bool read = SameHash(proof, grants.read);
   if (owner) return Capability::kOwner;
   if (edit) return Capability::kEdit;
   if (read) return Capability::kRead;
   return Capability::kNone;
 }
 
-absl::StatusOr<NewAccess> MakeAccess() {
+NewAccess AccessAt(absl::string_view owner_secret, uint32_t epoch) {
   NewAccess access;
-  for (std::string* secret :
-       {&access.read_secret, &access.edit_secret, &access.owner_secret}) {
-    absl::StatusOr<std::string> made = NewSecret();
-    if (!made.ok()) return made.status();
-    *secret = *std::move(made);
-  }
+  access.epoch = epoch;
+  access.owner_secret = std::string(owner_secret);
+  access.edit_secret = Derive(owner_secret, "edit", epoch);
+  access.read_secret = ReadOf(access.edit_secret);
   access.grants.read = HashSecret(access.read_secret);
   access.grants.edit = HashSecret(access.edit_secret);
   access.grants.owner = HashSecret(access.owner_secret);
   return access;
+}
+
+absl::StatusOr<NewAccess> MakeAccess() {
+  absl::StatusOr<std::string> owner = NewSecret();
+  if (!owner.ok()) return owner.status();
+  return AccessAt(*owner, 1);
+}
+
+absl::StatusOr<std::string> SecretFor(const Grants& grants,
+                                      absl::string_view held,
+                                      Capability wanted) {
+  const Capability proven = Prove(grants, HashSecret(held));
+  if (proven == Capability::kNone || wanted > proven) {
+    return absl::PermissionDeniedError(
+        absl::StrCat("a ", CapabilityName(proven), " link cannot give ",
+                     CapabilityName(wanted), " links"));
+  }
+  if (wanted == proven) return std::string(held);
+  if (proven == Capability::kEdit) return ReadOf(held);  // wanted is read
+  absl::StatusOr<uint32_t> epoch = EpochOf(grants, held);
+  if (!epoch.ok()) return epoch.status();
+  NewAccess access = AccessAt(held, *epoch);
+  return wanted == Capability::kEdit ? access.edit_secret : access.read_secret;
+}
+
+absl::StatusOr<NewAccess> Revoke(const Grants& grants,
+                                 absl::string_view owner_secret) {
+  if (Prove(grants, HashSecret(owner_secret)) != Capability::kOwner) {
+    return absl::PermissionDeniedError(
+        "revoking this list's links needs its owner link");
+  }
+  absl::StatusOr<uint32_t> epoch = EpochOf(grants, owner_secret);
+  if (!epoch.ok()) return epoch.status();
+  if (*epoch >= kMaxEpoch) {
+    return absl::ResourceExhaustedError(absl::StrCat(
+        "this list was revoked ", kMaxEpoch, " times; make a new list"));
+  }
+  return AccessAt(owner_secret, *epoch + 1);
 }
 
 }  // namespace shoplist::access

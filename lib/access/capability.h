@@ -5,13 +5,18 @@
 //   - read:  see the list and watch it;
 //   - edit:  read, and change the items and the title;
 //   - owner: edit, and change who may do what (new links, revocation).
-// A secret is 128 bits from the operating system's cryptographic source,
-// written like a list id (26 base32 characters). A link is the one string a
-// person shares: "<list id>_<r|e|o>_<secret>", so that a double tap selects
-// all of it. Servers keep only Grants, the SHA-256 hashes of the secrets
-// (domain-separated), and compare them in constant time, so a copy of a
-// node's disk does not hand out access. Revoking is replacing the read and
-// edit hashes; the links of the old secrets then prove nothing.
+// A secret is 128 bits, written like a list id (26 base32 characters). A
+// link is the one string a person shares: "<list id>_<r|e|o>_<secret>", so
+// that a double tap selects all of it. Servers keep only Grants, the
+// SHA-256 hashes of the secrets (domain-separated), and compare them in
+// constant time, so a copy of a node's disk does not hand out access.
+//
+// Epochs. The owner secret is random (the kernel's source); the others are
+// derived from it, so that every owner can hand out the current links:
+//   edit(e) = Derive(owner, "edit", e),  read(e) = Derive(edit(e), "read").
+// Revoking moves to epoch e + 1: new read and edit secrets, the same owner.
+// An edit holder can thus give read links, and nobody can climb up the
+// chain. Two owners who revoke at once write the same grants.
 //
 // Pure: no I/O beyond the kernel's random source, no gRPC, no disk.
 // Thread-safe (free functions over values).
@@ -71,20 +76,42 @@ struct Grants {
 std::string EncodeGrants(const Grants& grants);
 absl::StatusOr<Grants> DecodeGrants(absl::string_view record);
 
-// The strongest capability `secret` proves under `grants`; kNone when it
-// matches none. Compares against every hash, whatever matches.
-Capability Prove(const Grants& grants, absl::string_view secret);
+// The strongest capability the secret whose hash is `proof` proves under
+// `grants`; kNone when it matches none. Compares against every hash,
+// whatever matches.
+Capability Prove(const Grants& grants, const SecretHash& proof);
 
-// New grants for a list and the secrets they stand for.
+// The secrets of one epoch of a list's access.
 struct NewAccess {
   Grants grants;
+  uint32_t epoch = 1;
   std::string read_secret;
   std::string edit_secret;
   std::string owner_secret;
 };
-// Fresh secrets for all three capabilities. Fails only if the kernel's
-// random source does.
+// A new list's access: a fresh owner secret, epoch 1. Fails only if the
+// kernel's random source does.
 absl::StatusOr<NewAccess> MakeAccess();
+// The access of `owner_secret` at `epoch` (>= 1).
+NewAccess AccessAt(absl::string_view owner_secret, uint32_t epoch);
+
+// Revocations a list can go through: finding the epoch is a search.
+inline constexpr uint32_t kMaxEpoch = 10000;
+
+// The secret of capability `wanted` that `held` (a secret `grants` proves
+// something for) may hand out at the grants' epoch. Errors:
+// PERMISSION_DENIED when `wanted` is above what `held` proves, or `held`
+// proves nothing; FAILED_PRECONDITION when the grants were not derived
+// from their owner secret (no epoch up to kMaxEpoch matches).
+absl::StatusOr<std::string> SecretFor(const Grants& grants,
+                                      absl::string_view held,
+                                      Capability wanted);
+
+// The access after revoking `grants`: the next epoch of `owner_secret`.
+// Errors: PERMISSION_DENIED unless `owner_secret` proves kOwner; those of
+// SecretFor; RESOURCE_EXHAUSTED past kMaxEpoch.
+absl::StatusOr<NewAccess> Revoke(const Grants& grants,
+                                 absl::string_view owner_secret);
 
 }  // namespace shoplist::access
 

@@ -10,24 +10,23 @@ bool ChangesContent(const crdt::ListState& delta) {
 
 }  // namespace
 
-Capability Held(const crdt::ListState& list, absl::string_view secret) {
+Capability Held(const crdt::ListState& list, const SecretHash& proof) {
   if (!list.access().set()) return Capability::kOwner;
   // A stored record is always well formed (ListState::Validate); a record
   // that were not would grant nothing rather than everything.
   absl::StatusOr<Grants> grants = DecodeGrants(list.access().value);
   if (!grants.ok()) return Capability::kNone;
-  return Prove(*grants, secret);
+  return Prove(*grants, proof);
 }
 
-absl::Status CheckRead(const crdt::ListState& list, absl::string_view secret) {
-  if (Held(list, secret) >= Capability::kRead) return absl::OkStatus();
+absl::Status CheckRead(const crdt::ListState& list, const SecretHash& proof) {
+  if (Held(list, proof) >= Capability::kRead) return absl::OkStatus();
   return absl::NotFoundError("list not found");
 }
 
 absl::Status CheckWrite(const crdt::ListState& list,
-                        const crdt::ListState& delta,
-                        absl::string_view secret) {
-  const Capability held = Held(list, secret);
+                        const crdt::ListState& delta, const SecretHash& proof) {
+  const Capability held = Held(list, proof);
   if (held < Capability::kRead) return absl::NotFoundError("list not found");
   if ((delta.access().set() || delta.deleted()) && held < Capability::kOwner) {
     return absl::PermissionDeniedError(

@@ -18,24 +18,27 @@
 
 namespace shoplist::access {
 
-// The capability `secret` holds on `list`: kOwner on an open list, else
+// `proof` is the HashSecret of the secret a request carries (an empty one
+// for none): servers pass it on to replicas, which check it in turn.
+//
+// The capability `proof` holds on `list`: kOwner on an open list, else
 // what it proves (kNone for an empty or wrong secret).
-Capability Held(const crdt::ListState& list, absl::string_view secret);
+Capability Held(const crdt::ListState& list, const SecretHash& proof);
 
-// OK when `secret` may read `list`. NOT_FOUND otherwise: the answer an
+// OK when `proof` may read `list`. NOT_FOUND otherwise: the answer an
 // unknown id gets, so a probe learns nothing.
-absl::Status CheckRead(const crdt::ListState& list, absl::string_view secret);
+absl::Status CheckRead(const crdt::ListState& list, const SecretHash& proof);
 
-// OK when `secret` may merge `delta` into `list`. Errors:
+// OK when `proof` may merge `delta` into `list`. Errors:
 //  - NOT_FOUND when it may not even read the list;
 //  - PERMISSION_DENIED when `delta` changes items, the title, the aisle
-//    order or names and the secret proves less than edit;
+//    order or names and `proof` proves less than edit;
 //  - PERMISSION_DENIED when `delta` carries an access record or deletes the
-//    list and the secret proves less than owner. On an open list anyone
+//    list and `proof` proves less than owner. On an open list anyone
 //    may: the first record closes it and makes its writer the owner.
 // A delta that carries nothing (a pure read) needs only read.
 absl::Status CheckWrite(const crdt::ListState& list,
-                        const crdt::ListState& delta, absl::string_view secret);
+                        const crdt::ListState& delta, const SecretHash& proof);
 
 }  // namespace shoplist::access
 

@@ -31,22 +31,28 @@ absl::Status FillRandom(void* buffer, size_t size) {
 }  // namespace
 
 absl::StatusOr<std::string> NewListId() {
-  uint8_t bytes[16];
-  if (absl::Status s = FillRandom(bytes, sizeof bytes); !s.ok()) return s;
+  std::array<uint8_t, 16> bytes;
+  if (absl::Status s = FillRandom(bytes.data(), bytes.size()); !s.ok()) {
+    return s;
+  }
+  return SpellId(bytes);
+}
+
+std::string SpellId(const std::array<uint8_t, 16>& bits) {
   std::string id;
   id.reserve(kListIdLength);
   // 128 bits in 5-bit groups: 25 full groups and a last group of 3 bits.
   uint32_t buffer = 0;
-  int bits = 0;
-  for (uint8_t b : bytes) {
+  int shift = 0;
+  for (uint8_t b : bits) {
     buffer = (buffer << 8) | b;
-    bits += 8;
-    while (bits >= 5) {
-      id.push_back(kAlphabet[(buffer >> (bits - 5)) & 31]);
-      bits -= 5;
+    shift += 8;
+    while (shift >= 5) {
+      id.push_back(kAlphabet[(buffer >> (shift - 5)) & 31]);
+      shift -= 5;
     }
   }
-  id.push_back(kAlphabet[(buffer << (5 - bits)) & 31]);
+  id.push_back(kAlphabet[(buffer << (5 - shift)) & 31]);
   return id;
 }
 

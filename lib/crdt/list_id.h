@@ -5,6 +5,8 @@
 #ifndef SHOPLIST_CRDT_LIST_ID_H_
 #define SHOPLIST_CRDT_LIST_ID_H_
 
+#include <array>
+#include <cstdint>
 #include <string>
 
 #include "absl/status/status.h"
@@ -17,6 +19,8 @@ inline constexpr size_t kListIdLength = 26;
 
 // A fresh random id. Fails only if the kernel's random source does.
 absl::StatusOr<std::string> NewListId();
+// 128 bits spelled as NewListId spells its random ones (26 characters).
+std::string SpellId(const std::array<uint8_t, 16>& bits);
 // INVALID_ARGUMENT unless `id` has the form NewListId() produces.
 absl::Status ValidateListId(absl::string_view id);
 // A random 64-bit replica id from the same source; never 0.

@@ -89,24 +89,79 @@ TEST(SecretTest, HashIsSha256OfTheDomainAndTheSecret) {
 TEST(ProveTest, EachSecretProvesItsCapabilityAndNoOtherSecretDoes) {
   absl::StatusOr<NewAccess> access = MakeAccess();
   ASSERT_TRUE(access.ok()) << access.status();
-  EXPECT_EQ(Prove(access->grants, access->read_secret), Capability::kRead);
-  EXPECT_EQ(Prove(access->grants, access->edit_secret), Capability::kEdit);
-  EXPECT_EQ(Prove(access->grants, access->owner_secret), Capability::kOwner);
-  EXPECT_EQ(Prove(access->grants, kSecret), Capability::kNone);
-  EXPECT_EQ(Prove(access->grants, ""), Capability::kNone);
+  EXPECT_EQ(Prove(access->grants, HashSecret(access->read_secret)),
+            Capability::kRead);
+  EXPECT_EQ(Prove(access->grants, HashSecret(access->edit_secret)),
+            Capability::kEdit);
+  EXPECT_EQ(Prove(access->grants, HashSecret(access->owner_secret)),
+            Capability::kOwner);
+  EXPECT_EQ(Prove(access->grants, HashSecret(kSecret)), Capability::kNone);
+  EXPECT_EQ(Prove(access->grants, HashSecret("")), Capability::kNone);
   // Another list's secrets prove nothing here.
   absl::StatusOr<NewAccess> other = MakeAccess();
   ASSERT_TRUE(other.ok());
-  EXPECT_EQ(Prove(access->grants, other->owner_secret), Capability::kNone);
+  EXPECT_EQ(Prove(access->grants, HashSecret(other->owner_secret)),
+            Capability::kNone);
   // Revoking replaces the read and edit hashes: old links stop working,
   // the owner's goes on.
   Grants revoked = access->grants;
   revoked.read = other->grants.read;
   revoked.edit = other->grants.edit;
-  EXPECT_EQ(Prove(revoked, access->read_secret), Capability::kNone);
-  EXPECT_EQ(Prove(revoked, access->edit_secret), Capability::kNone);
-  EXPECT_EQ(Prove(revoked, access->owner_secret), Capability::kOwner);
-  EXPECT_EQ(Prove(revoked, other->edit_secret), Capability::kEdit);
+  EXPECT_EQ(Prove(revoked, HashSecret(access->read_secret)), Capability::kNone);
+  EXPECT_EQ(Prove(revoked, HashSecret(access->edit_secret)), Capability::kNone);
+  EXPECT_EQ(Prove(revoked, HashSecret(access->owner_secret)),
+            Capability::kOwner);
+  EXPECT_EQ(Prove(revoked, HashSecret(other->edit_secret)), Capability::kEdit);
+}
+
+TEST(EpochTest, LinksDeriveFromTheOwnerSecretAndMoveOnAtARevocation) {
+  // Computed independently: base32(sha256(b"shoplist capability derive
+  // v1\n" + b"edit\n1\n" + owner)[:16]), and the read secret from the edit
+  // secret with b"read\n0\n". Links handed out depend on these.
+  const NewAccess first = AccessAt(kSecret, 1);
+  EXPECT_EQ(first.edit_secret, "cfgd3ak7jiohrrj3xgvbc5xyoi");
+  EXPECT_EQ(first.read_secret, "2vqpqcqsci4ko6v47srqcgicvm");
+  EXPECT_EQ(AccessAt(kSecret, 2).edit_secret, "hdlywwipswdiyhlyogrzns2kja");
+
+  absl::StatusOr<NewAccess> next = Revoke(first.grants, kSecret);
+  ASSERT_TRUE(next.ok()) << next.status();
+  EXPECT_EQ(next->epoch, 2u);
+  EXPECT_EQ(next->owner_secret, kSecret);
+  EXPECT_TRUE(SameHash(next->grants.owner, first.grants.owner));
+  EXPECT_EQ(Prove(next->grants, HashSecret(first.edit_secret)),
+            Capability::kNone);
+  EXPECT_EQ(Prove(next->grants, HashSecret(first.read_secret)),
+            Capability::kNone);
+  // Two owners revoking at once write the same grants.
+  EXPECT_EQ(EncodeGrants(Revoke(first.grants, kSecret)->grants),
+            EncodeGrants(next->grants));
+  // Only the owner revokes.
+  EXPECT_EQ(Revoke(first.grants, first.edit_secret).status().code(),
+            absl::StatusCode::kPermissionDenied);
+}
+
+TEST(EpochTest, EachHolderHandsOutWhatItHoldsAndBelow) {
+  const NewAccess a = AccessAt(kSecret, 3);
+  EXPECT_EQ(*SecretFor(a.grants, kSecret, Capability::kOwner), kSecret);
+  EXPECT_EQ(*SecretFor(a.grants, kSecret, Capability::kEdit), a.edit_secret);
+  EXPECT_EQ(*SecretFor(a.grants, kSecret, Capability::kRead), a.read_secret);
+  EXPECT_EQ(*SecretFor(a.grants, a.edit_secret, Capability::kRead),
+            a.read_secret);
+  EXPECT_EQ(*SecretFor(a.grants, a.read_secret, Capability::kRead),
+            a.read_secret);
+  EXPECT_EQ(
+      SecretFor(a.grants, a.edit_secret, Capability::kOwner).status().code(),
+      absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(
+      SecretFor(a.grants, a.read_secret, Capability::kEdit).status().code(),
+      absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(SecretFor(a.grants, "", Capability::kRead).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  // Grants not derived from their owner secret have no epoch.
+  Grants odd = a.grants;
+  odd.edit = HashSecret("zzzzzzzzzzzzzzzzzzzzzzzzza");
+  EXPECT_EQ(SecretFor(odd, kSecret, Capability::kEdit).status().code(),
+            absl::StatusCode::kFailedPrecondition);
 }
 
 TEST(GrantsTest, EncodeAndDecodeRoundTripAsTheStateHoldsThem) {
@@ -116,7 +171,7 @@ TEST(GrantsTest, EncodeAndDecodeRoundTripAsTheStateHoldsThem) {
   EXPECT_EQ(record.size(), crdt::kAccessChars);
   absl::StatusOr<Grants> back = DecodeGrants(record);
   ASSERT_TRUE(back.ok()) << back.status();
-  EXPECT_EQ(Prove(*back, access->edit_secret), Capability::kEdit);
+  EXPECT_EQ(Prove(*back, HashSecret(access->edit_secret)), Capability::kEdit);
   EXPECT_TRUE(SameHash(back->owner, access->grants.owner));
   // A list state accepts exactly this form.
   crdt::ListState list;
@@ -168,59 +223,60 @@ class PolicyTest : public ::testing::Test {
 };
 
 TEST_F(PolicyTest, AnOpenListGrantsEverythingToItsId) {
-  EXPECT_EQ(Held(open_, ""), Capability::kOwner);
-  EXPECT_TRUE(CheckRead(open_, "").ok());
-  EXPECT_TRUE(CheckWrite(open_, AddMilk(open_), "").ok());
+  EXPECT_EQ(Held(open_, HashSecret("")), Capability::kOwner);
+  EXPECT_TRUE(CheckRead(open_, HashSecret("")).ok());
+  EXPECT_TRUE(CheckWrite(open_, AddMilk(open_), HashSecret("")).ok());
   // Anyone who knows the id may close it; the record's writer owns it.
-  EXPECT_TRUE(CheckWrite(open_, NewRecord(open_), "").ok());
+  EXPECT_TRUE(CheckWrite(open_, NewRecord(open_), HashSecret("")).ok());
 }
 
 TEST_F(PolicyTest, WithoutAProofTheListDoesNotExist) {
   for (absl::string_view secret :
        {absl::string_view(""), absl::string_view(kSecret)}) {
-    EXPECT_EQ(Held(list_, secret), Capability::kNone);
-    EXPECT_EQ(CheckRead(list_, secret).code(), absl::StatusCode::kNotFound);
-    EXPECT_EQ(CheckWrite(list_, AddMilk(list_), secret).code(),
+    EXPECT_EQ(Held(list_, HashSecret(secret)), Capability::kNone);
+    EXPECT_EQ(CheckRead(list_, HashSecret(secret)).code(),
               absl::StatusCode::kNotFound);
-    EXPECT_EQ(CheckWrite(list_, crdt::ListState(), secret).code(),
+    EXPECT_EQ(CheckWrite(list_, AddMilk(list_), HashSecret(secret)).code(),
+              absl::StatusCode::kNotFound);
+    EXPECT_EQ(CheckWrite(list_, crdt::ListState(), HashSecret(secret)).code(),
               absl::StatusCode::kNotFound);
   }
 }
 
 TEST_F(PolicyTest, ReadLinksReadAndChangeNothing) {
   const std::string& read = access_.read_secret;
-  EXPECT_TRUE(CheckRead(list_, read).ok());
+  EXPECT_TRUE(CheckRead(list_, HashSecret(read)).ok());
   // A sync that carries nothing is a read.
   crdt::ListState nothing;
-  EXPECT_TRUE(CheckWrite(list_, nothing, read).ok());
-  absl::Status add = CheckWrite(list_, AddMilk(list_), read);
+  EXPECT_TRUE(CheckWrite(list_, nothing, HashSecret(read)).ok());
+  absl::Status add = CheckWrite(list_, AddMilk(list_), HashSecret(read));
   EXPECT_EQ(add.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(add.message()), HasSubstr("edit link"));
 }
 
 TEST_F(PolicyTest, EditLinksChangeItemsButNotWhoMayUseTheList) {
   const std::string& edit = access_.edit_secret;
-  EXPECT_TRUE(CheckWrite(list_, AddMilk(list_), edit).ok());
-  absl::Status record = CheckWrite(list_, NewRecord(list_), edit);
+  EXPECT_TRUE(CheckWrite(list_, AddMilk(list_), HashSecret(edit)).ok());
+  absl::Status record = CheckWrite(list_, NewRecord(list_), HashSecret(edit));
   EXPECT_EQ(record.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_THAT(std::string(record.message()), HasSubstr("owner link"));
   // A delta that adds an item and slips in a record is refused whole.
   crdt::ListState both = AddMilk(list_);
   both.Merge(NewRecord(list_));
-  EXPECT_EQ(CheckWrite(list_, both, edit).code(),
+  EXPECT_EQ(CheckWrite(list_, both, HashSecret(edit)).code(),
             absl::StatusCode::kPermissionDenied);
   crdt::ListState copy = list_;
-  EXPECT_EQ(CheckWrite(list_, copy.Delete(), edit).code(),
+  EXPECT_EQ(CheckWrite(list_, copy.Delete(), HashSecret(edit)).code(),
             absl::StatusCode::kPermissionDenied);
 }
 
 TEST_F(PolicyTest, OwnersMayDoEverything) {
   const std::string& owner = access_.owner_secret;
-  EXPECT_EQ(Held(list_, owner), Capability::kOwner);
-  EXPECT_TRUE(CheckWrite(list_, AddMilk(list_), owner).ok());
-  EXPECT_TRUE(CheckWrite(list_, NewRecord(list_), owner).ok());
+  EXPECT_EQ(Held(list_, HashSecret(owner)), Capability::kOwner);
+  EXPECT_TRUE(CheckWrite(list_, AddMilk(list_), HashSecret(owner)).ok());
+  EXPECT_TRUE(CheckWrite(list_, NewRecord(list_), HashSecret(owner)).ok());
   crdt::ListState copy = list_;
-  EXPECT_TRUE(CheckWrite(list_, copy.Delete(), owner).ok());
+  EXPECT_TRUE(CheckWrite(list_, copy.Delete(), HashSecret(owner)).ok());
 }
 
 TEST_F(PolicyTest, ARevocationTakesEffectWhereItWasMerged) {
@@ -232,14 +288,17 @@ TEST_F(PolicyTest, ARevocationTakesEffectWhereItWasMerged) {
   crdt::ListState after = list_;
   crdt::ListState delta =
       *after.SetAccess(crdt::Writer(1), EncodeGrants(revoked));
-  ASSERT_TRUE(CheckWrite(list_, delta, access_.owner_secret).ok());
+  ASSERT_TRUE(CheckWrite(list_, delta, HashSecret(access_.owner_secret)).ok());
   // A replica that has not merged it still takes the old edit link...
-  EXPECT_TRUE(CheckWrite(list_, AddMilk(list_), access_.edit_secret).ok());
+  EXPECT_TRUE(
+      CheckWrite(list_, AddMilk(list_), HashSecret(access_.edit_secret)).ok());
   // ...one that has refuses it, and takes the new one.
-  EXPECT_EQ(CheckWrite(after, AddMilk(after), access_.edit_secret).code(),
-            absl::StatusCode::kNotFound);
-  EXPECT_TRUE(CheckWrite(after, AddMilk(after), fresh->edit_secret).ok());
-  EXPECT_TRUE(CheckRead(after, access_.owner_secret).ok());
+  EXPECT_EQ(
+      CheckWrite(after, AddMilk(after), HashSecret(access_.edit_secret)).code(),
+      absl::StatusCode::kNotFound);
+  EXPECT_TRUE(
+      CheckWrite(after, AddMilk(after), HashSecret(fresh->edit_secret)).ok());
+  EXPECT_TRUE(CheckRead(after, HashSecret(access_.owner_secret)).ok());
 }
 
 }  // namespace
