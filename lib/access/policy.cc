@@ -19,26 +19,33 @@ Capability Held(const crdt::ListState& list, const SecretHash& proof) {
   return Prove(*grants, proof);
 }
 
+Capability Needed(const crdt::ListState& delta) {
+  if (delta.access().set() || delta.deleted()) return Capability::kOwner;
+  if (ChangesContent(delta)) return Capability::kEdit;
+  return Capability::kRead;
+}
+
+absl::Status Check(const crdt::ListState& list, const SecretHash& proof,
+                   Capability needed) {
+  const Capability held = Held(list, proof);
+  if (held < Capability::kRead) return absl::NotFoundError("list not found");
+  if (held >= needed) return absl::OkStatus();
+  if (needed == Capability::kOwner) {
+    return absl::PermissionDeniedError(
+        "deleting this list, or changing who may use it, needs its owner "
+        "link");
+  }
+  return absl::PermissionDeniedError(
+      "this link can only read the list; changing it needs an edit link");
+}
+
 absl::Status CheckRead(const crdt::ListState& list, const SecretHash& proof) {
-  if (Held(list, proof) >= Capability::kRead) return absl::OkStatus();
-  return absl::NotFoundError("list not found");
+  return Check(list, proof, Capability::kRead);
 }
 
 absl::Status CheckWrite(const crdt::ListState& list,
                         const crdt::ListState& delta, const SecretHash& proof) {
-  const Capability held = Held(list, proof);
-  if (held < Capability::kRead) return absl::NotFoundError("list not found");
-  if ((delta.access().set() || delta.deleted()) && held < Capability::kOwner) {
-    return absl::PermissionDeniedError(
-        delta.deleted()
-            ? "deleting this list needs its owner link"
-            : "changing who may use this list needs its owner link");
-  }
-  if (ChangesContent(delta) && held < Capability::kEdit) {
-    return absl::PermissionDeniedError(
-        "this link can only read the list; changing it needs an edit link");
-  }
-  return absl::OkStatus();
+  return Check(list, proof, Needed(delta));
 }
 
 }  // namespace shoplist::access

@@ -25,18 +25,24 @@ namespace shoplist::access {
 // what it proves (kNone for an empty or wrong secret).
 Capability Held(const crdt::ListState& list, const SecretHash& proof);
 
-// OK when `proof` may read `list`. NOT_FOUND otherwise: the answer an
-// unknown id gets, so a probe learns nothing.
-absl::Status CheckRead(const crdt::ListState& list, const SecretHash& proof);
+// What merging `delta` needs: kOwner when it carries an access record or
+// deletes the list, kEdit when it changes items, the title, the aisle order
+// or names, else kRead (a delta that carries nothing is a read).
+Capability Needed(const crdt::ListState& delta);
 
-// OK when `proof` may merge `delta` into `list`. Errors:
-//  - NOT_FOUND when it may not even read the list;
-//  - PERMISSION_DENIED when `delta` changes items, the title, the aisle
-//    order or names and `proof` proves less than edit;
-//  - PERMISSION_DENIED when `delta` carries an access record or deletes the
-//    list and `proof` proves less than owner. On an open list anyone
-//    may: the first record closes it and makes its writer the owner.
-// A delta that carries nothing (a pure read) needs only read.
+// OK when `proof` holds `needed` on `list`. Errors:
+//  - NOT_FOUND when it may not even read the list: the answer an unknown
+//    id gets, so a probe learns nothing;
+//  - PERMISSION_DENIED when it reads but holds less than `needed`, saying
+//    which link it takes.
+// On an open list anyone may do anything: the first access record closes
+// it and makes its writer the owner.
+absl::Status Check(const crdt::ListState& list, const SecretHash& proof,
+                   Capability needed);
+
+// Check for kRead, and for what merging `delta` needs. A delta is refused
+// whole: an item change cannot carry an access record past an edit link.
+absl::Status CheckRead(const crdt::ListState& list, const SecretHash& proof);
 absl::Status CheckWrite(const crdt::ListState& list,
                         const crdt::ListState& delta, const SecretHash& proof);
 

@@ -26,4 +26,12 @@ FanOut::Step FanOut::Record(const Target& from, bool ok) {
   return step;
 }
 
+FanOut::Step FanOut::RecordRefusal(const Target& /*from*/) {
+  Step step;
+  step.decided = tracker_.Record(false);
+  step.all_replied = tracker_.all_replied();
+  step.acks = tracker_.acks();
+  return step;
+}
+
 }  // namespace shoplist::quorum

@@ -60,6 +60,10 @@ class FanOut {
   // Records `from`'s reply. REQUIRES: `from` was returned by Start or as a
   // replacement, and has not been recorded yet.
   Step Record(const Target& from, bool ok);
+  // Records a reply that failed for a reason no other node would change
+  // (a replica that refused the request): no stand-in is asked for it.
+  // REQUIRES: as for Record.
+  Step RecordRefusal(const Target& from);
 
  private:
   FanOutPlan plan_;

@@ -87,25 +87,30 @@ absl::StatusOr<crdt::ListState> LevelDbReplicaStore::Merge(
     one.push_back({std::string(list_id), delta,
                    [&](const absl::StatusOr<crdt::ListState>& merged) {
                      result = merged;
-                   }});
+                   },
+                   nullptr});
     CommitBatch(one);
     return result;
   }
   absl::Notification done;
   absl::StatusOr<crdt::ListState> result;
-  MergeAsync(list_id, delta,
-             [&](const absl::StatusOr<crdt::ListState>& merged) {
-               result = merged;
-               done.Notify();
-             });
+  MergeAsync(
+      list_id, delta,
+      [&](const absl::StatusOr<crdt::ListState>& merged) {
+        result = merged;
+        done.Notify();
+      },
+      nullptr);
   done.WaitForNotification();
   return result;
 }
 
 void LevelDbReplicaStore::MergeAsync(absl::string_view list_id,
-                                     crdt::ListState delta, MergeDone done) {
+                                     crdt::ListState delta, MergeDone done,
+                                     MergeCheck check) {
   absl::MutexLock lock(&queue_mu_);
-  queue_.push_back({std::string(list_id), std::move(delta), std::move(done)});
+  queue_.push_back({std::string(list_id), std::move(delta), std::move(done),
+                    std::move(check)});
 }
 
 absl::Status LevelDbReplicaStore::AddHint(absl::string_view owner,
@@ -258,7 +263,10 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
   std::map<std::string, absl::Status> failed;
   std::map<std::string, std::string> damaged;  // lists starting afresh
   std::set<std::string> changed;
-  for (Pending& p : batch) {
+  // Entries whose check refused them: they get their own answer.
+  std::vector<std::optional<absl::Status>> refused(batch.size());
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Pending& p = batch[i];
     auto it = merged.find(p.list_id);
     if (it == merged.end()) {
       absl::StatusOr<crdt::ListState> current =
@@ -270,6 +278,12 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
       it = merged.emplace(p.list_id, *std::move(current)).first;
     }
     crdt::ListState& state = it->second;
+    if (p.check) {
+      if (absl::Status verdict = p.check(state); !verdict.ok()) {
+        refused[i] = std::move(verdict);
+        continue;
+      }
+    }
     // Every change carries its dots, so a delta changes the state exactly
     // when it brings a dot the state has not seen, or deletes the list.
     // Re-writing an unchanged state would cost an fsync for nothing: the
@@ -309,8 +323,14 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
     }
   }
   for (auto& [id, error] : failed) outcome.emplace(id, error);
-  for (Pending& p : batch) {
-    if (p.done) p.done(outcome.at(p.list_id));
+  for (size_t i = 0; i < batch.size(); ++i) {
+    Pending& p = batch[i];
+    if (!p.done) continue;
+    if (refused[i]) {
+      p.done(*refused[i]);
+    } else {
+      p.done(outcome.at(p.list_id));
+    }
   }
   // Back to the cache, which holds only what is on disk.
   for (auto& [id, result] : outcome) {

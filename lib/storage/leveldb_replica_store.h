@@ -53,7 +53,7 @@ class LevelDbReplicaStore final : public ReplicaStore {
   absl::StatusOr<crdt::ListState> Merge(absl::string_view list_id,
                                         const crdt::ListState& delta) override;
   void MergeAsync(absl::string_view list_id, crdt::ListState delta,
-                  MergeDone done) override;
+                  MergeDone done, MergeCheck check) override;
   absl::Status AddHint(absl::string_view owner, absl::string_view list_id,
                        const crdt::ListState& delta) override;
   absl::StatusOr<std::vector<Hint>> Hints(size_t limit) override;
@@ -74,6 +74,7 @@ class LevelDbReplicaStore final : public ReplicaStore {
     std::string list_id;
     crdt::ListState delta;
     MergeDone done;
+    MergeCheck check;
   };
   struct CachedState {
     crdt::ListState state;

@@ -56,9 +56,17 @@ class ReplicaStore {
   // fsync (group commit). `done` must not block; it may call MergeAsync.
   // The state passed to `done` lives until `done` returns; copy what is
   // kept.
+  //
+  // `check`, when set, runs on the commit thread with the list's state just
+  // before this merge (empty for an absent list): a non-OK answer refuses
+  // the merge, nothing of `delta` is stored, and `done` gets that status.
+  // A replica checks a client's write this way against the access record
+  // it holds at that moment, so no merge can slip between check and write.
+  // It must be quick and must not call the store.
   using MergeDone = std::function<void(const absl::StatusOr<crdt::ListState>&)>;
+  using MergeCheck = std::function<absl::Status(const crdt::ListState&)>;
   virtual void MergeAsync(absl::string_view list_id, crdt::ListState delta,
-                          MergeDone done) = 0;
+                          MergeDone done, MergeCheck check) = 0;
 
   // Joins `delta` into the hint kept for `owner`, durably.
   virtual absl::Status AddHint(absl::string_view owner,

@@ -4,6 +4,7 @@
 #include <vector>
 
 #include "absl/strings/str_cat.h"
+#include "access/policy.h"
 #include "codec/list_codec.h"
 #include "codec/operation.h"
 #include "quorum/fan_out.h"
@@ -14,6 +15,15 @@ namespace shoplist::node {
 using quorum::FanOut;
 using quorum::Target;
 using Outcome = FanOut::Outcome;
+
+namespace {
+
+// A replica's access check refused the write (request_decoding.h CheckOf).
+bool IsRefusal(const absl::Status& status) {
+  return absl::IsPermissionDenied(status) || absl::IsNotFound(status);
+}
+
+}  // namespace
 
 absl::Status ValidateCoordinatorOptions(const CoordinatorOptions& options) {
   if (options.self_id.empty()) {
@@ -43,10 +53,12 @@ class Coordinator::WriteCall
   enum class State { kAwaitingW, kAwaitingLocal, kAnswered };
 
   WriteCall(Coordinator* c, std::string list_id, crdt::ListState delta,
-            quorum::FanOutPlan plan, WriteDone done)
+            std::optional<access::SecretHash> proof, quorum::FanOutPlan plan,
+            WriteDone done)
       : c_(c),
         list_id_(std::move(list_id)),
         delta_(std::move(delta)),
+        proof_(proof),
         done_(std::move(done)),
         fan_out_(std::move(plan), c->options_.write_quorum) {
     codec::EncodeState(delta_, &encoded_);
@@ -76,6 +88,10 @@ class Coordinator::WriteCall
       request.set_list_id(list_id_);
       *request.mutable_delta() = encoded_;
       request.set_intended_owner(target.intended_owner);
+      if (proof_) {
+        request.set_proof(std::string(
+            reinterpret_cast<const char*>(proof_->data()), proof_->size()));
+      }
       c_->BeginRemote();
       c_->peers_->Store(target.address, request, c_->options_.replica_timeout,
                         [self, target](const grpc::Status& status) {
@@ -90,13 +106,21 @@ class Coordinator::WriteCall
       // Shares an fsync with concurrent writes (group commit); no thread
       // waits for it.
       c_->BeginRemote();
+      storage::ReplicaStore::MergeCheck check;
+      if (proof_) {
+        check = [proof = *proof_, needed = access::Needed(delta_)](
+                    const crdt::ListState& current) {
+          return access::Check(current, proof, needed);
+        };
+      }
       c_->store_->MergeAsync(
           list_id_, delta_,
           [self, target](const absl::StatusOr<crdt::ListState>& merged) {
             self->OnReply(target, merged.status(),
                           merged.ok() ? std::optional(*merged) : std::nullopt);
             self->c_->EndRemote();
-          });
+          },
+          std::move(check));
     }
   }
 
@@ -107,9 +131,18 @@ class Coordinator::WriteCall
     FanOut::Step step;
     std::optional<absl::Status> answer;
     WriteResult result;
+    // A replica whose access record refuses the write is up and has
+    // answered: no stand-in is asked in its place (it would keep the
+    // write as a hint, unchecked).
+    const bool refused = IsRefusal(status);
     {
       absl::MutexLock lock(&mu_);
-      step = fan_out_.Record(target, status.ok());
+      if (refused) {
+        step = fan_out_.RecordRefusal(target);
+        if (refusal_.ok()) refusal_ = status;
+      } else {
+        step = fan_out_.Record(target, status.ok());
+      }
       if (merged_here) local_ = std::move(merged_here);
       if (own) local_pending_ = false;
       if (step.decided != Outcome::kPending) decided_ = step.decided;
@@ -119,8 +152,11 @@ class Coordinator::WriteCall
       if (state_ == State::kAwaitingLocal && !local_pending_) {
         state_ = State::kAnswered;
         result = {step.acks, std::move(local_)};
-        answer = decided_ == Outcome::kReached
-                     ? absl::OkStatus()
+        // Refused by a replica that has merged a newer access record:
+        // what others stored meanwhile stays (docs/sharing.md, the window).
+        answer = decided_ == Outcome::kReached ? absl::OkStatus()
+                 : !refusal_.ok()
+                     ? refusal_
                      : absl::UnavailableError(absl::StrCat(
                            "stored on ", step.acks, " replica(s); ",
                            c_->options_.write_quorum, " required"));
@@ -133,6 +169,7 @@ class Coordinator::WriteCall
   Coordinator* const c_;
   const std::string list_id_;
   const crdt::ListState delta_;
+  const std::optional<access::SecretHash> proof_;
   v1::ListState encoded_;  // written once, before Start
   const WriteDone done_;
 
@@ -143,6 +180,8 @@ class Coordinator::WriteCall
   // This node's own merge was sent and has not returned.
   bool local_pending_ ABSL_GUARDED_BY(mu_) = false;
   std::optional<crdt::ListState> local_ ABSL_GUARDED_BY(mu_);
+  // The first access refusal a replica answered.
+  absl::Status refusal_ ABSL_GUARDED_BY(mu_);
 };
 
 // --- Read: one call's state machine ---
@@ -335,7 +374,7 @@ quorum::FanOutPlan Coordinator::PlanFor(const RingView& view,
 
 void Coordinator::NoteReply(const Target& target, const absl::Status& status) {
   if (target.node_id == options_.self_id) return;
-  if (status.ok()) {
+  if (status.ok() || IsRefusal(status)) {
     health_->RecordSuccess(target.node_id);
     return;
   }
@@ -347,79 +386,148 @@ void Coordinator::NoteReply(const Target& target, const absl::Status& status) {
 }
 
 void Coordinator::Write(const std::string& list_id, crdt::ListState delta,
+                        std::optional<access::SecretHash> proof,
                         WriteDone done) {
   std::shared_ptr<const RingView> view = ring_->Current();
-  std::make_shared<WriteCall>(this, list_id, std::move(delta),
+  std::make_shared<WriteCall>(this, list_id, std::move(delta), proof,
                               PlanFor(*view, list_id), std::move(done))
       ->Start();
 }
 
-void Coordinator::Read(const std::string& list_id, ReadDone done) {
+void Coordinator::Read(const std::string& list_id,
+                       std::optional<access::SecretHash> proof, ReadDone done) {
+  if (proof) {
+    done = [proof = *proof,
+            done = std::move(done)](absl::StatusOr<ReadResult> read) {
+      if (read.ok()) {
+        if (absl::Status s = access::CheckRead(read->state, proof); !s.ok()) {
+          read = s;
+        }
+      }
+      done(std::move(read));
+    };
+  }
   std::shared_ptr<const RingView> view = ring_->Current();
   std::make_shared<ReadCall>(this, list_id, PlanFor(*view, list_id),
                              std::move(done))
       ->Start();
 }
 
+bool Coordinator::Owns(const std::string& list_id) const {
+  std::shared_ptr<const RingView> view = ring_->Current();
+  for (const ring::Member* m : view->ring.Owners(list_id, options_.replicas)) {
+    if (m->id == options_.self_id) return true;
+  }
+  return false;
+}
+
 // --- Sync ---
 
 void Coordinator::Sync(const std::string& list_id, crdt::ListState delta,
-                       crdt::CausalContext known, bool create, SyncDone done) {
+                       crdt::CausalContext known, bool create,
+                       const access::SecretHash& proof, SyncDone done) {
   auto shared_known =
       std::make_shared<const crdt::CausalContext>(std::move(known));
-  // Answers with what the client lacks, from a quorum read.
-  auto answer_from_read = [this, list_id, create, shared_known,
-                           done](size_t acks) {
-    Read(list_id,
-         [create, shared_known, done, acks](absl::StatusOr<ReadResult> read) {
+  if (delta.carries_no_change()) {
+    Read(list_id, proof,
+         [create, shared_known, done](absl::StatusOr<ReadResult> read) {
            if (absl::IsNotFound(read.status()) && create) {
-             done(SyncResult{{}, acks});
+             done(SyncResult{{}, 0});
            } else if (!read.ok()) {
              done(read.status());
            } else {
-             done(SyncResult{read->state.DeltaSince(*shared_known), acks});
+             done(SyncResult{read->state.DeltaSince(*shared_known), 0});
            }
          });
-  };
-  if (delta.carries_no_change()) {
-    answer_from_read(0);
     return;
   }
-  Write(list_id, std::move(delta),
-        [shared_known, done, answer_from_read](absl::Status status,
-                                               WriteResult written) {
-          if (!status.ok()) {
-            done(status);
-          } else if (!written.local) {
-            // This node holds no replica of the list: ask the replicas.
-            answer_from_read(written.acks);
-          } else {
-            done(SyncResult{written.local->DeltaSince(*shared_known),
-                            written.acks});
-          }
-        });
+  // A change is checked before any replica sees it, against the list as
+  // this node's copy has it when it is an owner that holds one, else as a
+  // quorum read finds it; then every replica checks it again as it merges.
+  // `base`: the state the check read when it was not this node's own copy;
+  // with the change, it is the answer when this node holds no replica.
+  auto write = [this, list_id, proof, shared_known, done](
+                   crdt::ListState delta, std::optional<crdt::ListState> base) {
+    if (base) base->Merge(delta);
+    Write(list_id, std::move(delta), proof,
+          [this, list_id, shared_known, done, base = std::move(base)](
+              absl::Status status, WriteResult written) {
+            if (!status.ok()) {
+              done(status);
+            } else if (written.local) {
+              done(SyncResult{written.local->DeltaSince(*shared_known),
+                              written.acks});
+            } else if (base) {
+              done(SyncResult{base->DeltaSince(*shared_known), written.acks});
+            } else {
+              // This node's own merge failed: ask the replicas.
+              Read(list_id, std::nullopt,
+                   [shared_known, done,
+                    acks = written.acks](absl::StatusOr<ReadResult> read) {
+                     if (!read.ok()) {
+                       done(read.status());
+                     } else {
+                       done(SyncResult{read->state.DeltaSince(*shared_known),
+                                       acks});
+                     }
+                   });
+            }
+          });
+  };
+  if (Owns(list_id)) {
+    absl::StatusOr<std::optional<crdt::ListState>> local =
+        storage::ReadStored(*store_, list_id);
+    if (local.ok() && local->has_value()) {
+      if (absl::Status s = access::CheckWrite(**local, delta, proof); !s.ok()) {
+        done(s);
+        return;
+      }
+      write(std::move(delta), std::nullopt);
+      return;
+    }
+  }
+  auto shared_delta = std::make_shared<crdt::ListState>(std::move(delta));
+  Read(list_id, std::nullopt,
+       [proof, shared_delta, write, done](absl::StatusOr<ReadResult> read) {
+         // An unknown list is a new one: open until its first record.
+         crdt::ListState current;
+         if (read.ok()) {
+           current = std::move(read->state);
+         } else if (!absl::IsNotFound(read.status())) {
+           done(read.status());
+           return;
+         }
+         if (absl::Status s = access::CheckWrite(current, *shared_delta, proof);
+             !s.ok()) {
+           done(s);
+           return;
+         }
+         write(std::move(*shared_delta), std::move(current));
+       });
 }
 
 // --- Apply ---
 
 void Coordinator::Apply(const std::string& list_id, v1::Operation operation,
-                        ApplyDone done) {
-  apply_order_.Run(
-      list_id, [this, list_id, operation = std::move(operation),
-                done = std::move(done)](KeyedSerializer::Finished finished) {
-        Read(list_id, [this, list_id, operation, done,
-                       finished](absl::StatusOr<ReadResult> read) {
-          ApplyAfterRead(list_id, operation, std::move(read),
-                         [done, finished](absl::StatusOr<ApplyResult> result) {
-                           finished();
-                           done(std::move(result));
-                         });
-        });
-      });
+                        const access::SecretHash& proof, ApplyDone done) {
+  apply_order_.Run(list_id, [this, list_id, operation = std::move(operation),
+                             proof, done = std::move(done)](
+                                KeyedSerializer::Finished finished) {
+    Read(list_id, std::nullopt,
+         [this, list_id, operation, proof, done,
+          finished](absl::StatusOr<ReadResult> read) {
+           ApplyAfterRead(list_id, operation, proof, std::move(read),
+                          [done, finished](absl::StatusOr<ApplyResult> result) {
+                            finished();
+                            done(std::move(result));
+                          });
+         });
+  });
 }
 
 void Coordinator::ApplyAfterRead(const std::string& list_id,
                                  const v1::Operation& operation,
+                                 const access::SecretHash& proof,
                                  absl::StatusOr<ReadResult> read,
                                  ApplyDone done) {
   crdt::ListState state;
@@ -427,6 +535,12 @@ void Coordinator::ApplyAfterRead(const std::string& list_id,
     state = std::move(read->state);
   } else if (!(absl::IsNotFound(read.status()) && operation.has_create())) {
     done(read.status());
+    return;
+  }
+  // Nothing is reserved or applied for a request that proves too little:
+  // what it would change decides what it needs.
+  if (absl::Status s = access::CheckRead(state, proof); !s.ok()) {
+    done(s);
     return;
   }
   absl::StatusOr<uint64_t> replica = store_->ReplicaId();
@@ -450,12 +564,16 @@ void Coordinator::ApplyAfterRead(const std::string& list_id,
     done(delta.status());
     return;
   }
+  if (absl::Status s = access::CheckWrite(state, *delta, proof); !s.ok()) {
+    done(s);
+    return;
+  }
   if (delta->empty()) {
     done(ApplyResult{*std::move(delta), std::move(state), 0});
     return;
   }
   crdt::ListState change = *delta;
-  Write(list_id, std::move(change),
+  Write(list_id, std::move(change), proof,
         [done, delta = *std::move(delta), state = std::move(state)](
             absl::Status status, WriteResult written) {
           if (!status.ok()) {

@@ -26,6 +26,14 @@
 //    read, apply as this node's own replica (with a durably reserved
 //    counter), write.
 //
+// Access (docs/sharing.md). A client call carries `proof`, the hash of its
+// secret, and gets what access::Check allows against the list's access
+// record: a read that proves less than read is NOT_FOUND; a change is
+// checked before any replica sees it (against this node's copy when it is
+// an owner holding one, else a quorum read), and again by every replica
+// as it merges, so a replica that has merged a revocation refuses it.
+// Internal reads and writes (read repair, hand-off) pass no proof.
+//
 // Every `done` runs exactly once, on the calling thread or on a gRPC or
 // store thread; it must not block.
 //
@@ -42,6 +50,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
+#include "access/capability.h"
 #include "crdt/causal_context.h"
 #include "crdt/list_state.h"
 #include "quorum/fan_out_plan.h"
@@ -111,33 +120,41 @@ class Coordinator {
   Coordinator(const Coordinator&) = delete;
   Coordinator& operator=(const Coordinator&) = delete;
 
-  // Stores `delta` on W replicas. Errors: UNAVAILABLE when fewer than W
-  // replicas stored it (the result says how many did), or when no replica
-  // is healthy. REQUIRES: `list_id` is valid (crdt::ValidateListId).
-  void Write(const std::string& list_id, crdt::ListState delta, WriteDone done);
+  // Stores `delta` on W replicas; with `proof`, each replica merges it only
+  // if its copy's access record allows (access::Check). Errors:
+  // UNAVAILABLE when fewer than W replicas stored it (the result says how
+  // many did), or when no replica is healthy; the refusal (PERMISSION_DENIED
+  // or NOT_FOUND) when replicas refused it and fewer than W stored it.
+  // REQUIRES: `list_id` is valid (crdt::ValidateListId).
+  void Write(const std::string& list_id, crdt::ListState delta,
+             std::optional<access::SecretHash> proof, WriteDone done);
 
   // The join of R replicas' states. Errors: NOT_FOUND when none of the R
-  // knows the list; UNAVAILABLE when fewer than R answered; DATA_LOSS
-  // never reaches the caller (a replica that sent bytes that do not decode
-  // counts as failed). REQUIRES: `list_id` is valid.
-  void Read(const std::string& list_id, ReadDone done);
+  // knows the list, or when `proof` is given and cannot read it;
+  // UNAVAILABLE when fewer than R answered; DATA_LOSS never reaches the
+  // caller (a replica that sent bytes that do not decode counts as
+  // failed). REQUIRES: `list_id` is valid.
+  void Read(const std::string& list_id, std::optional<access::SecretHash> proof,
+            ReadDone done);
 
-  // Writes `delta` when it carries a change, then answers with what
-  // `known` lacks: from this node's merged copy when it is an owner, else
-  // from a quorum read. A sync that changes nothing is only a read.
-  // Errors: those of Write and Read, except that NOT_FOUND with `create`
-  // is OK with nothing missing (the client made a list no replica holds
-  // yet). REQUIRES: `list_id` is valid.
+  // Writes `delta` when it carries a change and `proof` allows it, then
+  // answers with what `known` lacks: from this node's merged copy when it
+  // is an owner, else from the quorum read the check made. A sync that
+  // changes nothing is only a read. Errors: those of Write and Read, and
+  // of access::CheckWrite (nothing is stored then), except that NOT_FOUND
+  // with `create` is OK with nothing missing (the client made a list no
+  // replica holds yet). REQUIRES: `list_id` is valid.
   void Sync(const std::string& list_id, crdt::ListState delta,
-            crdt::CausalContext known, bool create, SyncDone done);
+            crdt::CausalContext known, bool create,
+            const access::SecretHash& proof, SyncDone done);
 
   // Applies `operation` to the list as this node's replica, after the
   // operations this node started before it on the same list. Errors: those
-  // of Read (NOT_FOUND is OK for a create), INVALID_ARGUMENT from the
-  // operation, those of Write; a store error reserving the counter.
-  // REQUIRES: `list_id` is valid.
+  // of Read (NOT_FOUND is OK for a create), of access::CheckWrite for the
+  // change it makes, INVALID_ARGUMENT from the operation, those of Write;
+  // a store error reserving the counter. REQUIRES: `list_id` is valid.
   void Apply(const std::string& list_id, v1::Operation operation,
-             ApplyDone done);
+             const access::SecretHash& proof, ApplyDone done);
 
   // Replica calls that failed or timed out so far (for metrics).
   uint64_t replica_failures() const { return replica_failures_.load(); }
@@ -149,6 +166,8 @@ class Coordinator {
   // The fan-out plan for `list_id` on one ring snapshot.
   quorum::FanOutPlan PlanFor(const RingView& view,
                              const std::string& list_id) const;
+  // Whether this node is one of the list's N owners on the current ring.
+  bool Owns(const std::string& list_id) const;
   // Health bookkeeping for a replica's reply (none for this node's own).
   void NoteReply(const quorum::Target& target, const absl::Status& status);
   // Replica calls in flight, which the destructor waits for.
@@ -157,6 +176,7 @@ class Coordinator {
 
   void ApplyAfterRead(const std::string& list_id,
                       const v1::Operation& operation,
+                      const access::SecretHash& proof,
                       absl::StatusOr<ReadResult> read, ApplyDone done);
 
   const CoordinatorOptions options_;

@@ -6,6 +6,8 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/synchronization/mutex.h"
+#include "access/capability.h"
+#include "access/policy.h"
 #include "codec/list_codec.h"
 #include "crdt/list_id.h"
 #include "services/common/status_util.h"
@@ -22,11 +24,11 @@ namespace {
 class WatchWriter final : public grpc::ServerWriteReactor<v1::WatchEvent> {
  public:
   WatchWriter(WatchHub* hub, Coordinator* coordinator, std::string list_id,
-              crdt::CausalContext known)
-      : hub_(hub), known_(std::move(known)) {
+              crdt::CausalContext known, const access::SecretHash& proof)
+      : hub_(hub), proof_(proof), known_(std::move(known)) {
     watcher_ = hub_->Add(
         list_id, [this](const crdt::ListState& state) { Offer(state); });
-    coordinator->Read(list_id,
+    coordinator->Read(list_id, proof_,
                       [this](absl::StatusOr<Coordinator::ReadResult> read) {
                         if (read.ok()) {
                           Offer(read->state);
@@ -68,6 +70,13 @@ class WatchWriter final : public grpc::ServerWriteReactor<v1::WatchEvent> {
   void Offer(const crdt::ListState& state) {
     absl::MutexLock lock(&mu_);
     if (finished_) return;
+    // A revocation merged here ends the watch of an old link before it
+    // sees anything made after it.
+    if (absl::Status s = access::CheckRead(state, proof_); !s.ok()) {
+      pending_.reset();
+      FinishLocked(ToGrpc(s));
+      return;
+    }
     pending_ = state;
     WriteNextLocked();
   }
@@ -98,6 +107,7 @@ class WatchWriter final : public grpc::ServerWriteReactor<v1::WatchEvent> {
   }
 
   WatchHub* const hub_;
+  const access::SecretHash proof_;
   int watcher_ = -1;
   std::atomic<int> refs_{2};
   absl::Mutex mu_;
@@ -121,7 +131,8 @@ grpc::ServerWriteReactor<v1::WatchEvent>* ListServiceImpl::Watch(
   if (!known.ok())
     return new RefusedStream<v1::WatchEvent>(ToGrpc(known.status()));
   return new WatchWriter(watchers_, coordinator_, request->list_id(),
-                         *std::move(known));
+                         *std::move(known),
+                         access::HashSecret(request->secret()));
 }
 
 grpc::ServerUnaryReactor* ListServiceImpl::Get(
@@ -133,7 +144,7 @@ grpc::ServerUnaryReactor* ListServiceImpl::Get(
     return reactor;
   }
   coordinator_->Read(
-      request->list_id(),
+      request->list_id(), access::HashSecret(request->secret()),
       [reactor, response](absl::StatusOr<Coordinator::ReadResult> result) {
         if (!result.ok()) {
           reactor->Finish(ToGrpc(result.status()));
@@ -158,7 +169,7 @@ grpc::ServerUnaryReactor* ListServiceImpl::Sync(
   }
   coordinator_->Sync(
       request->list_id(), std::move(sync->delta), std::move(sync->known),
-      request->create(),
+      request->create(), sync->proof,
       [reactor, response](absl::StatusOr<Coordinator::SyncResult> result) {
         if (!result.ok()) {
           reactor->Finish(ToGrpc(result.status()));
@@ -181,6 +192,7 @@ grpc::ServerUnaryReactor* ListServiceImpl::Apply(
   }
   coordinator_->Apply(
       request->list_id(), request->operation(),
+      access::HashSecret(request->secret()),
       [reactor, response](absl::StatusOr<Coordinator::ApplyResult> result) {
         if (!result.ok()) {
           reactor->Finish(ToGrpc(result.status()));

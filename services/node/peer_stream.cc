@@ -18,7 +18,7 @@ class PeerStream::Reactor final
   void OnWriteDone(bool ok) override { owner_->OnWriteDone(ok); }
   void OnReadDone(bool ok) override {
     if (!ok) return;  // OnDone follows
-    owner_->OnAck(ack_.sequence());
+    owner_->OnAck(ack_);
     StartRead(&ack_);
   }
   void OnDone(const grpc::Status& status) override {
@@ -74,16 +74,27 @@ void PeerStream::OnWriteDone(bool ok) {
   if (ok) SendLocked();  // else the stream is broken: OnStreamDone follows
 }
 
-void PeerStream::OnAck(uint64_t sequence) {
-  std::vector<Entry> acked;
+void PeerStream::OnAck(const v1::StoreBatchAck& ack) {
+  std::vector<std::pair<Entry, grpc::Status>> answered;
   {
     absl::MutexLock lock(&mu_);
-    while (!in_flight_.empty() && in_flight_.begin()->first <= sequence) {
-      for (Entry& e : in_flight_.begin()->second) acked.push_back(std::move(e));
+    while (!in_flight_.empty() && in_flight_.begin()->first <= ack.sequence()) {
+      const uint64_t sequence = in_flight_.begin()->first;
+      std::vector<Entry>& entries = in_flight_.begin()->second;
+      std::vector<grpc::Status> status(entries.size(), grpc::Status::OK);
+      for (const v1::StoreBatchAck::Refusal& r : ack.refused()) {
+        if (r.sequence() == sequence && r.index() < entries.size()) {
+          status[r.index()] = grpc::Status(
+              static_cast<grpc::StatusCode>(r.code()), r.message());
+        }
+      }
+      for (size_t i = 0; i < entries.size(); ++i) {
+        answered.emplace_back(std::move(entries[i]), std::move(status[i]));
+      }
       in_flight_.erase(in_flight_.begin());
     }
   }
-  for (Entry& e : acked) e.done(grpc::Status::OK);
+  for (auto& [entry, status] : answered) entry.done(status);
 }
 
 void PeerStream::OnStreamDone(const grpc::Status& status) {

@@ -8,6 +8,8 @@
 // its deadline (checked by Expire), fails every request not yet
 // acknowledged with UNAVAILABLE or DEADLINE_EXCEEDED, so the coordinator
 // falls back to a stand-in and a hint. The next Submit opens a new stream.
+// A write the peer's access check refused gets that refusal
+// (PERMISSION_DENIED or NOT_FOUND) while the rest of its batch succeeds.
 //
 // Thread-safe. Callbacks run on gRPC threads or the caller of Expire.
 #ifndef SHOPLIST_SERVICES_NODE_PEER_STREAM_H_
@@ -51,7 +53,8 @@ class PeerStream {
 
   void SendLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnWriteDone(bool ok);
-  void OnAck(uint64_t sequence);
+  // Answers the batches `ack` covers, each write OK unless it is refused.
+  void OnAck(const v1::StoreBatchAck& ack);
   void OnStreamDone(const grpc::Status& status);
 
   v1::ReplicaService::Stub* const stub_;

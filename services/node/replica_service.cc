@@ -1,5 +1,6 @@
 #include "services/node/replica_service.h"
 
+#include <algorithm>
 #include <map>
 #include <utility>
 #include <vector>
@@ -41,15 +42,22 @@ class StoreStreamReactor final
     }
     const uint64_t sequence = in_.sequence();
     std::vector<DecodedWrite> merges, hints;
+    std::vector<uint32_t> merge_index;  // each merge's place in the batch
     grpc::Status invalid = grpc::Status::OK;
     for (const v1::StoreRequest& w : in_.writes()) {
-      absl::StatusOr<DecodedWrite> write =
-          DecodeWrite(self_id_, w.list_id(), w.delta(), w.intended_owner());
+      absl::StatusOr<DecodedWrite> write = DecodeWrite(
+          self_id_, w.list_id(), w.delta(), w.intended_owner(), w.proof());
       if (!write.ok()) {
         invalid = ToGrpc(write.status());
         break;
       }
-      (write->hint_owner.empty() ? merges : hints).push_back(*std::move(write));
+      if (write->hint_owner.empty()) {
+        merge_index.push_back(
+            static_cast<uint32_t>(merges.size() + hints.size()));
+        merges.push_back(*std::move(write));
+      } else {
+        hints.push_back(*std::move(write));
+      }
     }
     // Hints are kept only once the whole batch is known to be valid: a
     // refused batch leaves nothing behind.
@@ -71,12 +79,16 @@ class StoreStreamReactor final
       outstanding_ += merges.size();
       if (merges.empty()) CompleteLocked();
     }
-    for (DecodedWrite& m : merges) {
+    for (size_t i = 0; i < merges.size(); ++i) {
+      DecodedWrite& m = merges[i];
+      storage::ReplicaStore::MergeCheck check = CheckOf(m);
       store_->MergeAsync(
           m.list_id, std::move(m.delta),
-          [this, sequence](const absl::StatusOr<crdt::ListState>& r) {
-            OnMerged(sequence, r.status());
-          });
+          [this, sequence,
+           index = merge_index[i]](const absl::StatusOr<crdt::ListState>& r) {
+            OnMerged(sequence, index, r.status());
+          },
+          std::move(check));
     }
     StartRead(&in_);
   }
@@ -108,12 +120,22 @@ class StoreStreamReactor final
   }
 
  private:
-  void OnMerged(uint64_t sequence, const absl::Status& status) {
+  void OnMerged(uint64_t sequence, uint32_t index, const absl::Status& status) {
     bool last;
     {
       absl::MutexLock lock(&mu_);
       --outstanding_;
-      if (!status.ok()) {
+      const bool refused =
+          absl::IsPermissionDenied(status) || absl::IsNotFound(status);
+      if (refused) {
+        // The access check refused this write alone; its batch goes on.
+        v1::StoreBatchAck::Refusal& r = refusals_.emplace_back();
+        r.set_sequence(sequence);
+        r.set_index(index);
+        r.set_code(static_cast<int32_t>(status.code()));
+        r.set_message(std::string(status.message()));
+      }
+      if (!status.ok() && !refused) {
         FinishLocked(ToGrpc(status));
       } else if (--open_[sequence] == 0) {
         CompleteLocked();
@@ -135,7 +157,19 @@ class StoreStreamReactor final
 
   void WriteAckLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ || finished_ || acked_ <= sent_) return;
+    ack_.Clear();
     ack_.set_sequence(acked_);
+    // Refusals of the batches this acknowledges go with it; a later batch's
+    // wait for the ack that covers it.
+    auto covered =
+        std::stable_partition(refusals_.begin(), refusals_.end(),
+                              [this](const v1::StoreBatchAck::Refusal& r) {
+                                return r.sequence() <= acked_;
+                              });
+    for (auto it = refusals_.begin(); it != covered; ++it) {
+      *ack_.add_refused() = std::move(*it);
+    }
+    refusals_.erase(refusals_.begin(), covered);
     sent_ = acked_;
     writing_ = true;
     StartWrite(&ack_);
@@ -163,6 +197,8 @@ class StoreStreamReactor final
   uint64_t acked_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t sent_ ABSL_GUARDED_BY(mu_) = 0;
   v1::StoreBatchAck ack_ ABSL_GUARDED_BY(mu_);
+  // Writes the access check refused, not yet sent in an ack.
+  std::vector<v1::StoreBatchAck::Refusal> refusals_ ABSL_GUARDED_BY(mu_);
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
@@ -186,7 +222,7 @@ grpc::ServerUnaryReactor* ReplicaServiceImpl::Store(
   if (auto* refused = gate_.RefuseUnary(context)) return refused;
   absl::StatusOr<DecodedWrite> write =
       DecodeWrite(self_id_, request->list_id(), request->delta(),
-                  request->intended_owner());
+                  request->intended_owner(), request->proof());
   if (!write.ok()) return FinishUnary(context, ToGrpc(write.status()));
   if (!write->hint_owner.empty()) {
     return FinishUnary(context,
@@ -196,10 +232,13 @@ grpc::ServerUnaryReactor* ReplicaServiceImpl::Store(
   // The reply waits for the group commit that makes the delta durable,
   // without holding a thread.
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  store_->MergeAsync(write->list_id, std::move(write->delta),
-                     [reactor](const absl::StatusOr<crdt::ListState>& merged) {
-                       reactor->Finish(ToGrpc(merged.status()));
-                     });
+  storage::ReplicaStore::MergeCheck check = CheckOf(*write);
+  store_->MergeAsync(
+      write->list_id, std::move(write->delta),
+      [reactor](const absl::StatusOr<crdt::ListState>& merged) {
+        reactor->Finish(ToGrpc(merged.status()));
+      },
+      std::move(check));
   return reactor;
 }
 
@@ -227,7 +266,7 @@ grpc::ServerUnaryReactor* ReplicaServiceImpl::HandOff(
   std::vector<DecodedWrite> writes;
   for (const auto& hint : request->hints()) {
     absl::StatusOr<DecodedWrite> write =
-        DecodeWrite(self_id_, hint.list_id(), hint.delta(), "");
+        DecodeWrite(self_id_, hint.list_id(), hint.delta(), "", "");
     if (!write.ok()) return FinishUnary(context, ToGrpc(write.status()));
     writes.push_back(*std::move(write));
   }

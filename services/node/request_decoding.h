@@ -6,11 +6,15 @@
 #ifndef SHOPLIST_SERVICES_NODE_REQUEST_DECODING_H_
 #define SHOPLIST_SERVICES_NODE_REQUEST_DECODING_H_
 
+#include <cstring>
+#include <optional>
 #include <string>
 #include <utility>
 
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "access/capability.h"
+#include "access/policy.h"
 #include "codec/list_codec.h"
 #include "crdt/causal_context.h"
 #include "crdt/list_id.h"
@@ -18,6 +22,7 @@
 #include "ring/node_id.h"
 #include "shoplist/v1/list_service.pb.h"
 #include "shoplist/v1/types.pb.h"
+#include "storage/replica_store.h"
 
 namespace shoplist::node {
 
@@ -27,29 +32,54 @@ struct DecodedWrite {
   std::string list_id;
   crdt::ListState delta;
   std::string hint_owner;  // empty: merge here
+  // A client's write: the hash of the secret its coordinator checked, for
+  // this replica to check again (StoreRequest.proof).
+  std::optional<access::SecretHash> proof;
 };
 
-// A write of Store, StoreStream or HandOff (which passes no owner).
+// A write of Store, StoreStream or HandOff (which passes no owner and no
+// proof).
 inline absl::StatusOr<DecodedWrite> DecodeWrite(
     const std::string& self_id, const std::string& list_id,
-    const v1::ListState& delta, const std::string& intended_owner) {
+    const v1::ListState& delta, const std::string& intended_owner,
+    const std::string& proof) {
   if (absl::Status s = crdt::ValidateListId(list_id); !s.ok()) return s;
   absl::StatusOr<crdt::ListState> decoded = codec::DecodeState(delta);
   if (!decoded.ok()) return decoded.status();
-  DecodedWrite write{list_id, *std::move(decoded), ""};
+  DecodedWrite write{list_id, *std::move(decoded), "", std::nullopt};
   if (!intended_owner.empty() && intended_owner != self_id) {
     if (absl::Status s = ring::ValidateNodeId(intended_owner); !s.ok()) {
       return s;
     }
     write.hint_owner = intended_owner;
   }
+  if (!proof.empty()) {
+    access::SecretHash hash;
+    if (proof.size() != hash.size()) {
+      return absl::InvalidArgumentError("a write's proof is 32 bytes");
+    }
+    std::memcpy(hash.data(), proof.data(), hash.size());
+    write.proof = hash;
+  }
   return write;
+}
+
+// The check a replica makes before merging a client's write: against its
+// own copy's access record, at the moment of the merge. None without a
+// proof (repairs and hand-offs).
+inline storage::ReplicaStore::MergeCheck CheckOf(const DecodedWrite& write) {
+  if (!write.proof) return nullptr;
+  return [proof = *write.proof, needed = access::Needed(write.delta)](
+             const crdt::ListState& current) {
+    return access::Check(current, proof, needed);
+  };
 }
 
 // A Sync request's delta and known context; its list id is checked first.
 struct DecodedSync {
   crdt::ListState delta;
   crdt::CausalContext known;
+  access::SecretHash proof;  // of the request's secret
 };
 
 inline absl::StatusOr<DecodedSync> DecodeSync(const v1::SyncRequest& request) {
@@ -61,7 +91,8 @@ inline absl::StatusOr<DecodedSync> DecodeSync(const v1::SyncRequest& request) {
   absl::StatusOr<crdt::CausalContext> known =
       codec::DecodeContext(request.known());
   if (!known.ok()) return known.status();
-  return DecodedSync{*std::move(delta), *std::move(known)};
+  return DecodedSync{*std::move(delta), *std::move(known),
+                     access::HashSecret(request.secret())};
 }
 
 }  // namespace shoplist::node

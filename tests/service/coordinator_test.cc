@@ -8,16 +8,19 @@
 #include <string>
 #include <vector>
 
+#include "access/capability.h"
 #include "codec/list_codec.h"
 #include "crdt/list_id.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
 #include "services/node/hint_deliverer.h"
+#include "tests/support/lists.h"
 #include "tests/support/temp_dir.h"
 
 namespace shoplist::node {
 namespace {
 
+using shoplist::testing::WantedOf;
 using ::testing::_;
 using ::testing::Invoke;
 using ::testing::NiceMock;
@@ -78,6 +81,8 @@ void Complete(PendingFetch* call, const grpc::Status& status,
 
 constexpr crdt::ReplicaId kClient = 0xC11E47;
 constexpr crdt::ReplicaId kOtherClient = 0x07E4;
+// What a request without a secret proves: everything on an open list.
+const access::SecretHash kOpen = access::HashSecret("");
 
 crdt::ListState Delta(crdt::ListState& list, const std::string& item, int n,
                       crdt::ReplicaId writer = kClient) {
@@ -233,7 +238,8 @@ TEST_F(CoordinatorTest, WriteAnswersAtQuorumWithoutWaitingForTheSlowReplica) {
   auto coordinator = MakeCoordinator(0);
   crdt::ListState client;
   WriteOutcome& out = out_;
-  coordinator->Write(list_id_, Delta(client, "milk", 2), Capture(&out));
+  coordinator->Write(list_id_, Delta(client, "milk", 2), std::nullopt,
+                     Capture(&out));
   FlushLocalWrites();
   // Fan-out went to both other owners at once, before any answered.
   ASSERT_EQ(stores_.size(), 2u);
@@ -261,7 +267,8 @@ TEST_F(CoordinatorTest, FailedReplicaIsReplacedByAStandInHoldingAHint) {
   EXPECT_CALL(failures_, ReportFailure(walk_[1], _));
   crdt::ListState client;
   WriteOutcome& out = out_;
-  coordinator->Write(list_id_, Delta(client, "milk", 1), Capture(&out));
+  coordinator->Write(list_id_, Delta(client, "milk", 1), std::nullopt,
+                     Capture(&out));
   FlushLocalWrites();
   Complete(StoreTo(walk_[1]),
            grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED, "timed out"));
@@ -277,7 +284,8 @@ TEST_F(CoordinatorTest, FailedReplicaIsReplacedByAStandInHoldingAHint) {
   // The failed node is now avoided: the next write goes to the stand-in
   // straight away.
   AnswerAllAndForget();
-  coordinator->Write(list_id_, Delta(client, "tea", 1), Capture(&out));
+  coordinator->Write(list_id_, Delta(client, "tea", 1), std::nullopt,
+                     Capture(&out));
   FlushLocalWrites();
   EXPECT_EQ(StoreTo(walk_[1]), nullptr);
   ASSERT_NE(StoreTo(walk_[3]), nullptr);
@@ -288,7 +296,8 @@ TEST_F(CoordinatorTest, WriteBelowQuorumIsUnavailableButKeepsWhatWasStored) {
   auto coordinator = MakeCoordinator(0);
   crdt::ListState client;
   WriteOutcome& out = out_;
-  coordinator->Write(list_id_, Delta(client, "milk", 1), Capture(&out));
+  coordinator->Write(list_id_, Delta(client, "milk", 1), std::nullopt,
+                     Capture(&out));
   FlushLocalWrites();
   grpc::Status down(grpc::StatusCode::UNAVAILABLE, "connection refused");
   Complete(StoreTo(walk_[1]), down);
@@ -310,7 +319,8 @@ TEST_F(CoordinatorTest, KnownDownOwnerGetsAStandInFromTheStart) {
   auto coordinator = MakeCoordinator(0);
   crdt::ListState client;
   WriteOutcome& out = out_;
-  coordinator->Write(list_id_, Delta(client, "milk", 1), Capture(&out));
+  coordinator->Write(list_id_, Delta(client, "milk", 1), std::nullopt,
+                     Capture(&out));
   FlushLocalWrites();
   EXPECT_EQ(StoreTo(walk_[2]), nullptr);
   ASSERT_NE(StoreTo(walk_[3]), nullptr);
@@ -321,7 +331,8 @@ TEST_F(CoordinatorTest, NonOwnerCoordinatesWithoutKeepingACopy) {
   auto coordinator = MakeCoordinator(4);
   crdt::ListState client;
   WriteOutcome& out = out_;
-  coordinator->Write(list_id_, Delta(client, "milk", 1), Capture(&out));
+  coordinator->Write(list_id_, Delta(client, "milk", 1), std::nullopt,
+                     Capture(&out));
   FlushLocalWrites();
   ASSERT_EQ(stores_.size(), 3u);
   Complete(StoreTo(walk_[0]), grpc::Status::OK);
@@ -349,7 +360,7 @@ TEST_F(CoordinatorTest, ReadMergesDivergentRepliesAndRepairsReplicas) {
   auto coordinator = MakeCoordinator(0);
   absl::StatusOr<Coordinator::ReadResult>& result = read_result_;
   int& calls = read_calls_;
-  coordinator->Read(list_id_,
+  coordinator->Read(list_id_, std::nullopt,
                     [this](absl::StatusOr<Coordinator::ReadResult> r) {
                       read_result_ = std::move(r);
                       ++read_calls_;
@@ -386,7 +397,7 @@ TEST_F(CoordinatorTest,
   ASSERT_TRUE(store_->Merge(list_id_, Delta(here, "milk", 1)).ok());
   Delta(there, "eggs", 6, kOtherClient);
   auto coordinator = MakeCoordinator(0, /*read_quorum=*/3);
-  coordinator->Read(list_id_,
+  coordinator->Read(list_id_, std::nullopt,
                     [this](absl::StatusOr<Coordinator::ReadResult> r) {
                       read_result_ = std::move(r);
                       ++read_calls_;
@@ -413,7 +424,7 @@ TEST_F(CoordinatorTest,
 TEST_F(CoordinatorTest, ReadOfAnUnknownListIsNotFound) {
   auto coordinator = MakeCoordinator(0);
   absl::Status& status = status_;
-  coordinator->Read(list_id_,
+  coordinator->Read(list_id_, std::nullopt,
                     [this](absl::StatusOr<Coordinator::ReadResult> r) {
                       status_ = r.status();
                     });
@@ -426,7 +437,7 @@ TEST_F(CoordinatorTest, ReadOfAnUnknownListIsNotFound) {
 TEST_F(CoordinatorTest, ReadWithoutQuorumIsUnavailable) {
   auto coordinator = MakeCoordinator(0);
   absl::Status& status = status_;
-  coordinator->Read(list_id_,
+  coordinator->Read(list_id_, std::nullopt,
                     [this](absl::StatusOr<Coordinator::ReadResult> r) {
                       status_ = r.status();
                     });
@@ -445,7 +456,7 @@ TEST_F(CoordinatorTest, ReadThroughAStandInSeesTheHintsItHolds) {
   ASSERT_TRUE(
       store_->AddHint(walk_[0], list_id_, Delta(client, "milk", 1)).ok());
   auto coordinator = MakeCoordinator(3);
-  coordinator->Read(list_id_,
+  coordinator->Read(list_id_, std::nullopt,
                     [this](absl::StatusOr<Coordinator::ReadResult> r) {
                       read_result_ = std::move(r);
                     });
@@ -475,7 +486,8 @@ TEST_F(CoordinatorTest, SyncThatChangesNothingIsOnlyARead) {
   Delta(there, "eggs", 6, kOtherClient);
   auto coordinator = MakeCoordinator(0);
   coordinator->Sync(list_id_, crdt::ListState(), crdt::CausalContext(),
-                    /*create=*/false, CaptureSync(&sync_result_, &sync_calls_));
+                    /*create=*/false, kOpen,
+                    CaptureSync(&sync_result_, &sync_calls_));
   FlushLocalWrites();
   EXPECT_TRUE(stores_.empty());
   Complete(FetchTo(walk_[1]), grpc::Status::OK, Found(there));
@@ -488,7 +500,8 @@ TEST_F(CoordinatorTest, SyncThatChangesNothingIsOnlyARead) {
 TEST_F(CoordinatorTest, SyncCreatingAListNoReplicaHoldsIsOk) {
   auto coordinator = MakeCoordinator(0);
   coordinator->Sync(list_id_, crdt::ListState(), crdt::CausalContext(),
-                    /*create=*/true, CaptureSync(&sync_result_, &sync_calls_));
+                    /*create=*/true, kOpen,
+                    CaptureSync(&sync_result_, &sync_calls_));
   Complete(FetchTo(walk_[1]), grpc::Status::OK, v1::FetchResponse());
   ASSERT_EQ(sync_calls_, 1);
   ASSERT_TRUE(sync_result_.ok()) << sync_result_.status();
@@ -496,7 +509,8 @@ TEST_F(CoordinatorTest, SyncCreatingAListNoReplicaHoldsIsOk) {
 
   // Without create, the same exchange is NOT_FOUND.
   coordinator->Sync(list_id_, crdt::ListState(), crdt::CausalContext(),
-                    /*create=*/false, CaptureSync(&sync_result_, &sync_calls_));
+                    /*create=*/false, kOpen,
+                    CaptureSync(&sync_result_, &sync_calls_));
   Complete(&fetches_.back(), grpc::Status::OK, v1::FetchResponse());
   Complete(&fetches_[fetches_.size() - 2], grpc::Status::OK,
            v1::FetchResponse());
@@ -511,7 +525,7 @@ TEST_F(CoordinatorTest, SyncOnAnOwnerAnswersFromItsMergedCopy) {
   auto coordinator = MakeCoordinator(0);
   crdt::ListState client;
   crdt::ListState delta = Delta(client, "milk", 1);
-  coordinator->Sync(list_id_, delta, client.context(), /*create=*/false,
+  coordinator->Sync(list_id_, delta, client.context(), /*create=*/false, kOpen,
                     CaptureSync(&sync_result_, &sync_calls_));
   FlushLocalWrites();
   Complete(StoreTo(walk_[1]), grpc::Status::OK);
@@ -523,25 +537,24 @@ TEST_F(CoordinatorTest, SyncOnAnOwnerAnswersFromItsMergedCopy) {
   EXPECT_TRUE(fetches_.empty());
 }
 
-TEST_F(CoordinatorTest, SyncOnANodeWithoutAReplicaReadsAfterTheWrite) {
+TEST_F(CoordinatorTest, SyncOnANodeWithoutAReplicaChecksAQuorumReadFirst) {
   crdt::ListState there;
   Delta(there, "eggs", 6, kOtherClient);
   auto coordinator = MakeCoordinator(4);
   crdt::ListState client;
   crdt::ListState delta = Delta(client, "milk", 1);
-  coordinator->Sync(list_id_, delta, client.context(), /*create=*/false,
+  coordinator->Sync(list_id_, delta, client.context(), /*create=*/false, kOpen,
                     CaptureSync(&sync_result_, &sync_calls_));
+  // The change goes nowhere before the list's access record is known.
+  EXPECT_TRUE(stores_.empty());
+  ASSERT_EQ(fetches_.size(), 3u);
+  Complete(FetchTo(walk_[0]), grpc::Status::OK, Found(there));
+  Complete(FetchTo(walk_[1]), grpc::Status::OK, Found(there));
   ASSERT_EQ(stores_.size(), 3u);
-  EXPECT_TRUE(fetches_.empty());
+  EXPECT_EQ(sync_calls_, 0);
   Complete(StoreTo(walk_[0]), grpc::Status::OK);
   Complete(StoreTo(walk_[1]), grpc::Status::OK);
-  // The write reached W; the answer comes from a quorum read.
-  EXPECT_EQ(sync_calls_, 0);
-  ASSERT_EQ(fetches_.size(), 3u);
-  crdt::ListState merged = there;
-  merged.Merge(delta);
-  Complete(FetchTo(walk_[0]), grpc::Status::OK, Found(merged));
-  Complete(FetchTo(walk_[1]), grpc::Status::OK, Found(merged));
+  // The answer is the read it checked against, with the change.
   ASSERT_EQ(sync_calls_, 1);
   ASSERT_TRUE(sync_result_.ok()) << sync_result_.status();
   EXPECT_EQ(sync_result_->acks, 2u);
@@ -553,7 +566,7 @@ TEST_F(CoordinatorTest, ApplyCreatesThenEditsAsTheNodesOwnReplica) {
   v1::Operation create;
   create.mutable_create()->set_title("groceries");
   absl::StatusOr<Coordinator::ApplyResult>& result = apply_result_;
-  coordinator->Apply(list_id_, create,
+  coordinator->Apply(list_id_, create, kOpen,
                      [this](absl::StatusOr<Coordinator::ApplyResult> r) {
                        apply_result_ = std::move(r);
                      });
@@ -572,7 +585,7 @@ TEST_F(CoordinatorTest, ApplyCreatesThenEditsAsTheNodesOwnReplica) {
   v1::Operation add;
   add.mutable_add()->set_item("milk");
   add.mutable_add()->set_count(2);
-  coordinator->Apply(list_id_, add,
+  coordinator->Apply(list_id_, add, kOpen,
                      [this](absl::StatusOr<Coordinator::ApplyResult> r) {
                        apply_result_ = std::move(r);
                      });
@@ -594,7 +607,7 @@ TEST_F(CoordinatorTest, ApplyOnAnUnknownListIsNotFoundAndBadInputInvalid) {
   add.mutable_add()->set_item("milk");
   add.mutable_add()->set_count(1);
   absl::Status& status = status_;
-  coordinator->Apply(list_id_, add,
+  coordinator->Apply(list_id_, add, kOpen,
                      [this](absl::StatusOr<Coordinator::ApplyResult> r) {
                        status_ = r.status();
                      });
@@ -605,13 +618,137 @@ TEST_F(CoordinatorTest, ApplyOnAnUnknownListIsNotFoundAndBadInputInvalid) {
   AnswerAllAndForget();
   v1::Operation create;
   create.mutable_create()->set_title(std::string(300, 'x'));
-  coordinator->Apply(list_id_, create,
+  coordinator->Apply(list_id_, create, kOpen,
                      [this](absl::StatusOr<Coordinator::ApplyResult> r) {
                        status_ = r.status();
                      });
   Complete(FetchTo(walk_[1]), grpc::Status::OK, v1::FetchResponse());
   Complete(FetchTo(walk_[2]), grpc::Status::OK, v1::FetchResponse());
   EXPECT_EQ(status.code(), absl::StatusCode::kInvalidArgument);
+  EXPECT_TRUE(stores_.empty());
+}
+
+// --- Access: the coordinator checks first, then every replica ---
+
+class CoordinatorAccessTest : public CoordinatorTest {
+ protected:
+  void SetUp() override {
+    CoordinatorTest::SetUp();
+    access_ = *access::MakeAccess();
+    ASSERT_TRUE(list_.Create(kOtherClient, "groceries", 1).ok());
+    ASSERT_TRUE(
+        list_.SetAccess(kOtherClient, access::EncodeGrants(access_.grants))
+            .ok());
+  }
+  access::SecretHash Proof(absl::string_view secret) {
+    return access::HashSecret(secret);
+  }
+  crdt::ListState list_;  // a closed list, as a replica would hold it
+  access::NewAccess access_;
+};
+
+TEST_F(CoordinatorAccessTest, AnOwnerChecksItsCopyAndRefusesBeforeSending) {
+  ASSERT_TRUE(store_->Merge(list_id_, list_).ok());
+  auto coordinator = MakeCoordinator(0);
+  crdt::ListState client = list_;
+  crdt::ListState delta = Delta(client, "milk", 1);
+  coordinator->Sync(list_id_, delta, client.context(), /*create=*/false,
+                    Proof(access_.read_secret),
+                    CaptureSync(&sync_result_, &sync_calls_));
+  ASSERT_EQ(sync_calls_, 1);
+  EXPECT_EQ(sync_result_.status().code(), absl::StatusCode::kPermissionDenied);
+  coordinator->Sync(list_id_, delta, client.context(), /*create=*/false,
+                    Proof(""), CaptureSync(&sync_result_, &sync_calls_));
+  ASSERT_EQ(sync_calls_, 2);
+  EXPECT_EQ(sync_result_.status().code(), absl::StatusCode::kNotFound);
+  // Nothing went anywhere, nothing was stored here.
+  FlushLocalWrites();
+  EXPECT_TRUE(stores_.empty());
+  EXPECT_EQ(WantedOf(*store_->Get(list_id_), "milk"), -1);
+
+  // The edit link goes through, and the replicas get its proof to check.
+  coordinator->Sync(list_id_, delta, client.context(), /*create=*/false,
+                    Proof(access_.edit_secret),
+                    CaptureSync(&sync_result_, &sync_calls_));
+  FlushLocalWrites();
+  ASSERT_EQ(stores_.size(), 2u);
+  const access::SecretHash edit = Proof(access_.edit_secret);
+  EXPECT_EQ(
+      stores_[0].request.proof(),
+      std::string(reinterpret_cast<const char*>(edit.data()), edit.size()));
+  Complete(StoreTo(walk_[1]), grpc::Status::OK);
+  ASSERT_EQ(sync_calls_, 3);
+  EXPECT_TRUE(sync_result_.ok()) << sync_result_.status();
+  EXPECT_EQ(WantedOf(*store_->Get(list_id_), "milk"), 1);
+}
+
+TEST_F(CoordinatorAccessTest, ReadsWithoutReadProofAreNotFound) {
+  auto coordinator = MakeCoordinator(4);
+  for (const std::string& secret :
+       {std::string(""), access_.edit_secret, access_.read_secret}) {
+    fetches_.clear();  // all answered
+    coordinator->Read(list_id_, Proof(secret),
+                      [this](absl::StatusOr<Coordinator::ReadResult> r) {
+                        read_result_ = std::move(r);
+                      });
+    Complete(FetchTo(walk_[0]), grpc::Status::OK, Found(list_));
+    Complete(FetchTo(walk_[1]), grpc::Status::OK, Found(list_));
+    // Every replica has the same: no read repair follows.
+    Complete(FetchTo(walk_[2]), grpc::Status::OK, Found(list_));
+    if (secret.empty()) {
+      EXPECT_EQ(read_result_.status().code(), absl::StatusCode::kNotFound);
+    } else {
+      EXPECT_TRUE(read_result_.ok()) << read_result_.status();
+    }
+  }
+}
+
+TEST_F(CoordinatorAccessTest, AnEditLinkCannotChangeWhoMayUseTheList) {
+  auto coordinator = MakeCoordinator(4);
+  crdt::ListState client = list_;
+  absl::StatusOr<access::NewAccess> mine = access::MakeAccess();
+  ASSERT_TRUE(mine.ok());
+  crdt::ListState delta =
+      *client.SetAccess(kClient, access::EncodeGrants(mine->grants));
+  coordinator->Sync(list_id_, delta, client.context(), /*create=*/false,
+                    Proof(access_.edit_secret),
+                    CaptureSync(&sync_result_, &sync_calls_));
+  Complete(FetchTo(walk_[0]), grpc::Status::OK, Found(list_));
+  Complete(FetchTo(walk_[1]), grpc::Status::OK, Found(list_));
+  ASSERT_EQ(sync_calls_, 1);
+  EXPECT_EQ(sync_result_.status().code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(stores_.empty());
+}
+
+TEST_F(CoordinatorAccessTest, AReplicaThatRefusesIsNotReplacedByAStandIn) {
+  auto coordinator = MakeCoordinator(4);
+  crdt::ListState client = list_;
+  crdt::ListState delta = Delta(client, "milk", 1);
+  coordinator->Write(list_id_, delta, Proof(access_.edit_secret),
+                     Capture(&out_));
+  ASSERT_EQ(stores_.size(), 3u);
+  // Two replicas have merged a revocation this coordinator has not seen.
+  Complete(StoreTo(walk_[0]), grpc::Status(grpc::StatusCode::NOT_FOUND, "no"));
+  Complete(StoreTo(walk_[1]), grpc::Status(grpc::StatusCode::NOT_FOUND, "no"));
+  EXPECT_EQ(stores_.size(), 3u);  // no stand-in asked
+  ASSERT_TRUE(out_.called);
+  EXPECT_EQ(out_.status.code(), absl::StatusCode::kNotFound);
+  // A refusal says the replica is up.
+  EXPECT_TRUE(health_.Healthy(walk_[0]));
+}
+
+TEST_F(CoordinatorAccessTest, ApplyIsCheckedForWhatTheOperationChanges) {
+  auto coordinator = MakeCoordinator(4);
+  v1::Operation add;
+  add.mutable_add()->set_item("milk");
+  add.mutable_add()->set_count(1);
+  coordinator->Apply(list_id_, add, Proof(access_.read_secret),
+                     [this](absl::StatusOr<Coordinator::ApplyResult> r) {
+                       status_ = r.status();
+                     });
+  Complete(FetchTo(walk_[0]), grpc::Status::OK, Found(list_));
+  Complete(FetchTo(walk_[1]), grpc::Status::OK, Found(list_));
+  EXPECT_EQ(status_.code(), absl::StatusCode::kPermissionDenied);
   EXPECT_TRUE(stores_.empty());
 }
 

@@ -91,7 +91,8 @@ void Workload(ReplicaStore& store, FaultEnv& env, uint32_t seed, int ops,
                 ++acked.merges;
               }
               if (--pending == 0) all_done.Notify();
-            });
+            },
+            nullptr);
       }
       all_done.WaitForNotification();
     } else if (kind < 9) {

@@ -3,6 +3,7 @@
 // what a corrupted value does.
 #include "storage/replica_store.h"
 
+#include <atomic>
 #include <cstdint>
 #include <memory>
 #include <optional>
@@ -16,6 +17,7 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/synchronization/notification.h"
 #include "codec/list_codec.h"
 #include "crdt/list_state.h"
 #include "gmock/gmock.h"
@@ -117,6 +119,46 @@ TEST_F(ReplicaStoreTest, MergeOfAnAlreadySeenDeltaKeepsTheState) {
   ASSERT_TRUE(again.ok()) << again.status();
   EXPECT_EQ(*again, alice);
   EXPECT_EQ(WantedOf(*store_->Get(id), "milk"), 2);
+}
+
+TEST_F(ReplicaStoreTest, ACheckSeesTheStateBeforeItsMergeAndCanRefuseIt) {
+  const std::string id = ListId();
+  crdt::ListState alice;
+  ASSERT_TRUE(store_->Merge(id, *alice.Create(kAlice, "groceries", 1)).ok());
+  const crdt::ListState milk = *alice.Add(kAlice, "milk", 2);
+  const crdt::ListState eggs = *alice.Add(kAlice, "eggs", 1);
+  // Two merges queued together (one batch, most likely): the first is
+  // refused, the second goes in, and each hears its own answer.
+  absl::Notification both;
+  std::atomic<int> left{2};
+  absl::Status refused, accepted;
+  std::optional<crdt::ListState> seen;
+  store_->MergeAsync(
+      id, milk,
+      [&](const absl::StatusOr<crdt::ListState>& r) {
+        refused = r.status();
+        if (--left == 0) both.Notify();
+      },
+      [&](const crdt::ListState& current) {
+        seen = current;
+        return absl::PermissionDeniedError("no");
+      });
+  store_->MergeAsync(
+      id, eggs,
+      [&](const absl::StatusOr<crdt::ListState>& r) {
+        accepted = r.status();
+        if (--left == 0) both.Notify();
+      },
+      [](const crdt::ListState&) { return absl::OkStatus(); });
+  both.WaitForNotification();
+  EXPECT_EQ(refused.code(), absl::StatusCode::kPermissionDenied);
+  EXPECT_TRUE(accepted.ok()) << accepted;
+  ASSERT_TRUE(seen.has_value());
+  EXPECT_EQ(seen->View().title, "groceries");
+  absl::StatusOr<crdt::ListState> got = store_->Get(id);
+  ASSERT_TRUE(got.ok()) << got.status();
+  EXPECT_EQ(WantedOf(*got, "milk"), -1);  // never stored
+  EXPECT_EQ(WantedOf(*got, "eggs"), 1);
 }
 
 TEST_F(ReplicaStoreTest, MergesFromTwoWritersAreJoinedNotOverwritten) {

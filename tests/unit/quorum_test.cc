@@ -262,6 +262,20 @@ TEST(FanOutTest, AFailureBringsAStandInBeforeTheCallCanFail) {
   EXPECT_TRUE(stood_in.all_replied);
 }
 
+TEST(FanOutTest, ARefusalAsksNoStandInAndCanDecideAFailure) {
+  FanOut fan_out(
+      FanOutPlan({Up("n1"), Up("n2"), Up("n3"), Up("n4"), Up("n5")}, 3), 2);
+  std::vector<Target> targets = fan_out.Start("n9");
+  ASSERT_EQ(targets.size(), 3u);
+  FanOut::Step first = fan_out.RecordRefusal(targets[0]);
+  EXPECT_FALSE(first.replacement.has_value());
+  EXPECT_EQ(first.decided, Outcome::kPending);
+  FanOut::Step second = fan_out.RecordRefusal(targets[1]);
+  EXPECT_FALSE(second.replacement.has_value());
+  EXPECT_EQ(second.decided, Outcome::kFailed);
+  EXPECT_TRUE(fan_out.Record(targets[2], true).all_replied);
+}
+
 TEST(FanOutTest, FailsOnceNoStandInIsLeft) {
   FanOut fan_out(FanOutPlan({Up("n1"), Up("n2"), Up("n3"), Up("n4")}, 3), 3);
   std::vector<Target> targets = fan_out.Start("n1");
