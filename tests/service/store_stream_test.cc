@@ -15,6 +15,7 @@
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "access/capability.h"
 #include "codec/list_codec.h"
 #include "crdt/limits.h"
 #include "crdt/list_state.h"
@@ -396,6 +397,61 @@ TEST_F(StoreStreamTest, PeerStreamStoresConcurrentSubmits) {
     ExpectListWith(ids[i], "item");
   }
   EXPECT_EQ(Hints(), 0u);
+}
+
+TEST_F(StoreStreamTest, AccessRefusalsFailTheirWriteAloneAndStoreNothing) {
+  // A closed list as this replica holds it.
+  const std::string id = ListId();
+  const access::NewAccess access = *access::MakeAccess();
+  crdt::ListState list;
+  ASSERT_TRUE(list.Create(kAlice, "groceries", 1).ok());
+  ASSERT_TRUE(list.SetAccess(kAlice, access::EncodeGrants(access.grants)).ok());
+  ASSERT_TRUE(store_->Merge(id, list).ok());
+  auto with_proof = [&](const std::string& item, absl::string_view secret) {
+    crdt::ListState copy = list;
+    v1::StoreRequest request = StoreOf(id, *copy.Add(0xB0B, item, 1));
+    const access::SecretHash hash = access::HashSecret(secret);
+    request.set_proof(
+        std::string(reinterpret_cast<const char*>(hash.data()), hash.size()));
+    return request;
+  };
+  Outcomes outcomes(4);
+  {
+    PeerStream peer(stub_.get());
+    const absl::Time deadline = absl::Now() + absl::Seconds(30);
+    peer.Submit(with_proof("forged", "zzzzzzzzzzzzzzzzzzzzzzzzza"), deadline,
+                outcomes.For(0));
+    peer.Submit(with_proof("peeked", access.read_secret), deadline,
+                outcomes.For(1));
+    peer.Submit(with_proof("milk", access.edit_secret), deadline,
+                outcomes.For(2));
+    // A repair carries no proof: what a replica already accepted.
+    crdt::ListState copy = list;
+    peer.Submit(StoreOf(id, *copy.Add(0xC0C, "tea", 1)), deadline,
+                outcomes.For(3));
+    EXPECT_TRUE(outcomes.WaitAll(absl::Seconds(30)));
+    peer.Close();
+  }
+  std::vector<grpc::Status> statuses = outcomes.Statuses();
+  EXPECT_EQ(statuses[0].error_code(), grpc::StatusCode::NOT_FOUND);
+  EXPECT_EQ(statuses[1].error_code(), grpc::StatusCode::PERMISSION_DENIED);
+  EXPECT_TRUE(statuses[2].ok()) << statuses[2].error_message();
+  EXPECT_TRUE(statuses[3].ok()) << statuses[3].error_message();
+  ExpectListWith(id, "milk");
+  ExpectListWith(id, "tea");
+  absl::StatusOr<crdt::ListState> stored = store_->Get(id);
+  ASSERT_TRUE(stored.ok());
+  EXPECT_EQ(WantedOf(*stored, "forged"), -1);
+  EXPECT_EQ(WantedOf(*stored, "peeked"), -1);
+}
+
+TEST_F(StoreStreamTest, AProofOfTheWrongSizeIsInvalid) {
+  v1::StoreRequest request = StoreOf(ListId(), AddDelta("milk"));
+  request.set_proof("short");
+  grpc::ClientContext context;
+  v1::StoreResponse response;
+  grpc::Status status = stub_->Store(&context, request, &response);
+  EXPECT_EQ(status.error_code(), grpc::StatusCode::INVALID_ARGUMENT);
 }
 
 TEST_F(StoreStreamTest, PeerStreamFailsEveryRequestWhenServerGoesDown) {
