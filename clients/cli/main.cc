@@ -176,12 +176,24 @@ int main(int argc, char** argv) {
   auto* cmd_rename = app.add_subcommand("rename", "Give a list a new title");
   cmd_rename->add_option("LIST", list, kList)->required();
   cmd_rename->add_option("TITLE", title, "New title")->required();
-  auto* cmd_share =
-      app.add_subcommand("share", "Print the ID to give to others");
+  auto* cmd_share = app.add_subcommand(
+      "share", "Print a link to give others (an edit link by default)");
   cmd_share->add_option("LIST", list, kList)->required();
+  bool share_read_only = false, share_owner = false, share_revoke = false;
+  auto* read_only_flag = cmd_share->add_flag(
+      "--read-only", share_read_only, "A link that can only see and watch");
+  auto* owner_flag =
+      cmd_share->add_flag("--owner", share_owner,
+                          "A link that owns the list: revoke links, delete it");
+  auto* revoke_flag = cmd_share->add_flag(
+      "--revoke", share_revoke,
+      "Make every earlier read and edit link stop working; print new ones");
+  read_only_flag->excludes(owner_flag)->excludes(revoke_flag);
+  owner_flag->excludes(revoke_flag);
   auto* cmd_join =
       app.add_subcommand("join", "Fetch a shared list and keep it here");
-  cmd_join->add_option("ID", id, "The list's ID")->required();
+  cmd_join->add_option("LINK", id, "The link you were given (or a list's ID)")
+      ->required();
   auto* cmd_sync = app.add_subcommand(
       "sync", "Push local changes and pull others' (all lists by default)");
   cmd_sync->add_option("LIST", list, kList);
@@ -334,10 +346,22 @@ int main(int argc, char** argv) {
     });
   }
   if (cmd_share->parsed()) {
-    return Finish<ListInfo>(home.Share(list), out, [&](const ListInfo& l) {
-      out.Share(l);
-      return 0;
-    });
+    if (share_revoke) {
+      return Finish<shoplist::client::RevokeResult>(
+          home.Revoke(list), out, [&](const shoplist::client::RevokeResult& r) {
+            out.Revoke(r);
+            return 0;
+          });
+    }
+    std::optional<shoplist::access::Capability> wanted;
+    if (share_read_only) wanted = shoplist::access::Capability::kRead;
+    if (share_owner) wanted = shoplist::access::Capability::kOwner;
+    return Finish<shoplist::client::ShareResult>(
+        home.Share(list, wanted), out,
+        [&](const shoplist::client::ShareResult& r) {
+          out.Share(r);
+          return 0;
+        });
   }
   if (cmd_join->parsed()) {
     return Finish<JoinResult>(home.Join(id), out, [&](const JoinResult& r) {

@@ -97,12 +97,12 @@ class TextOutput final : public Output {
     for (const ListInfo& l : lists) {
       width = std::max(width, DisplayTitle(l).size());
     }
-    out_ << absl::StrFormat("%-26s  %-*s  %5s  %6s  %s\n", "ID", width, "TITLE",
-                            "ITEMS", "TO BUY", "UNSYNCED");
+    out_ << absl::StrFormat("%-26s  %-*s  %5s  %6s  %-7s  %s\n", "ID", width,
+                            "TITLE", "ITEMS", "TO BUY", "ACCESS", "UNSYNCED");
     for (const ListInfo& l : lists) {
-      out_ << absl::StrFormat("%-26s  %-*s  %5d  %6d  %d\n", l.id, width,
+      out_ << absl::StrFormat("%-26s  %-*s  %5d  %6d  %-7s  %d\n", l.id, width,
                               DisplayTitle(l), l.items.size(), l.to_buy(),
-                              l.unsynced);
+                              client::AccessName(l.access), l.unsynced);
     }
   }
 
@@ -144,16 +144,59 @@ class TextOutput final : public Output {
     if (list.unsynced > 0) {
       out_ << "  " << list.unsynced << " change(s) not synced yet\n";
     }
+    switch (list.access) {
+      case client::Access::kRead:
+        out_ << "  read-only: this home can see and watch the list\n";
+        break;
+      case client::Access::kRevoked:
+        out_ << "  revoked: the cloud no longer takes this home's link; "
+                "join a new one\n";
+        break;
+      case client::Access::kEdit:
+        out_ << "  edit: this home can change the list, not delete it\n";
+        break;
+      case client::Access::kOpen:
+        out_ << "  open: anyone with its id can change it (share --revoke "
+                "closes it)\n";
+        break;
+      case client::Access::kOwner:
+        break;
+    }
   }
 
-  void Share(const ListInfo& list) override {
-    out_ << list.id << "\n";
-    err_ << "anyone with this id can read and change '" << DisplayTitle(list)
-         << "': shoplist-cli join " << list.id << "\n";
-    if (!list.in_cloud) {
+  void Share(const client::ShareResult& r) override {
+    out_ << r.link << "\n";
+    const std::string title = DisplayTitle(r.list);
+    switch (r.gives) {
+      case client::Access::kOpen:
+        err_ << "anyone with this id can read and change '" << title
+             << "' (share --revoke closes it)";
+        break;
+      case client::Access::kRead:
+        err_ << "whoever joins this link can see and watch '" << title
+             << "', not change it";
+        break;
+      case client::Access::kOwner:
+        err_ << "whoever joins this link owns '" << title
+             << "': they can revoke links and delete it";
+        break;
+      default:
+        err_ << "whoever joins this link can read and change '" << title << "'";
+        break;
+    }
+    err_ << ": shoplist-cli join " << r.link << "\n";
+    if (!r.list.in_cloud) {
       err_ << "note: not in the cloud yet; run shoplist-cli sync when "
               "online\n";
     }
+  }
+
+  void Revoke(const client::RevokeResult& r) override {
+    out_ << "edit: " << r.edit_link << "\n"
+         << "read: " << r.read_link << "\n";
+    err_ << "every earlier read and edit link to '" << DisplayTitle(r.list)
+         << "' stops working as the cloud learns of this; owner links stay\n";
+    Note(r.sync, "the revocation is saved in this home and will sync later");
   }
 
   void Change(ChangeKind kind, const ChangeResult& r,
@@ -365,7 +408,12 @@ class JsonOutput final : public Output {
   void Show(const ListInfo& list, bool) override {
     Print(client::ShowJson(list));
   }
-  void Share(const ListInfo& list) override { Print(client::ShowJson(list)); }
+  void Share(const client::ShareResult& r) override {
+    Print(client::ShareJson(r));
+  }
+  void Revoke(const client::RevokeResult& r) override {
+    Print(client::RevokeJson(r));
+  }
   void Change(ChangeKind, const ChangeResult& r,
               std::optional<int64_t>) override {
     Print(client::ChangeJson(r));

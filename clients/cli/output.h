@@ -38,7 +38,8 @@ class Output {
   virtual void Lists(const std::vector<client::ListInfo>& lists) = 0;
   // `verbose`: who changed each item last, and when.
   virtual void Show(const client::ListInfo& list, bool verbose) = 0;
-  virtual void Share(const client::ListInfo& list) = 0;
+  virtual void Share(const client::ShareResult& result) = 0;
+  virtual void Revoke(const client::RevokeResult& result) = 0;
   // `count` is the count asked for (add, remove, buy), if any.
   virtual void Change(ChangeKind kind, const client::ChangeResult& result,
                       std::optional<int64_t> count) = 0;

@@ -5,6 +5,8 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "access/capability.h"
+#include "access/policy.h"
 #include "clients/core/list_resolver.h"
 #include "codec/operation.h"
 #include "crdt/list_diff.h"
@@ -78,6 +80,55 @@ std::string ChangedItem(const crdt::ListState& delta) {
   return delta.items().size() == 1 ? delta.items().begin()->first : "";
 }
 
+bool IsOpen(const LocalList& list) {
+  return !list.access_lost && list.secret.empty() && !list.state.access().set();
+}
+
+Access AccessOf(const LocalList& list) {
+  if (IsOpen(list)) return Access::kOpen;
+  switch (HeldBy(list)) {
+    case access::Capability::kOwner:
+      return Access::kOwner;
+    case access::Capability::kEdit:
+      return Access::kEdit;
+    case access::Capability::kRead:
+      return Access::kRead;
+    case access::Capability::kNone:
+      break;
+  }
+  return Access::kRevoked;
+}
+
+std::string TitleOf(const LocalList& list) {
+  return list.state.title() ? list.state.title()->value : list.id;
+}
+
+absl::Status RevokedError(const LocalList& list) {
+  return absl::PermissionDeniedError(absl::StrCat(
+      "this home's link to '", TitleOf(list),
+      "' no longer works: its owner revoked it. Ask for a new link and "
+      "join it"));
+}
+
+// The check the servers make, made here first, so a home refuses what the
+// cloud would refuse, offline too.
+absl::Status CheckLocally(const LocalList& list, const crdt::ListState& delta) {
+  const access::Capability needed = access::Needed(delta);
+  const access::Capability held = HeldBy(list);
+  if (held >= needed) return absl::OkStatus();
+  if (held == access::Capability::kNone) return RevokedError(list);
+  if (needed == access::Capability::kOwner) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "deleting '", TitleOf(list),
+        "' for everyone, or changing who may use it, needs its owner link; "
+        "this home holds an ",
+        access::CapabilityName(held), " link (forget removes it from here)"));
+  }
+  return absl::PermissionDeniedError(
+      absl::StrCat("this home holds a read-only link to '", TitleOf(list),
+                   "': it can see and watch the list, not change it"));
+}
+
 }  // namespace
 
 size_t ListInfo::to_buy() const {
@@ -103,7 +154,17 @@ ListInfo InfoOf(const LocalList& list) {
   info.undoable = list.undo.size();
   info.unsynced = list.UnsyncedChanges();
   info.in_cloud = list.on_server;
+  info.access = AccessOf(list);
   return info;
+}
+
+access::Capability HeldBy(const LocalList& list) {
+  if (list.access_lost) return access::Capability::kNone;
+  if (list.state.access().set()) {
+    return access::Held(list.state, access::HashSecret(list.secret));
+  }
+  if (!list.secret.empty()) return list.link_capability;
+  return access::Capability::kOwner;  // open to its id
 }
 
 // The open store, for as long as this lease lives.
@@ -196,6 +257,7 @@ SyncReport Home::SyncList(LocalStore& store, const std::string& id,
   input.pending = sent.pending;
   input.known = sent.state.context();
   input.create = !sent.on_server && !sent.awaiting_fetch;
+  input.secret = sent.secret;
 
   // No lock while the cloud is asked: other calls go on meanwhile.
   absl::StatusOr<SyncReply> reply = engine_.Sync(input, timeout);
@@ -220,8 +282,18 @@ SyncReport Home::SyncList(LocalStore& store, const std::string& id,
     case SyncReply::Answer::kNotFound: {
       if (not_found != nullptr) *not_found = true;
       SyncReport report = Report(current, SyncReport::Outcome::kFailed);
-      report.error =
-          absl::StrCat("no list ", id, " exists in the cloud; check the id");
+      if (current.on_server && !IsOpen(current)) {
+        // The cloud knew this list and this link: the link was revoked.
+        // What the home has stays; nothing more is changed here.
+        if (!current.access_lost) {
+          current.access_lost = true;
+          (void)store.Save(current);
+        }
+        report.error = std::string(RevokedError(current).message());
+      } else {
+        report.error = absl::StrCat(
+            "no list ", id, " exists in the cloud, or the link is not valid");
+      }
       return report;
     }
     case SyncReply::Answer::kStored:
@@ -237,6 +309,7 @@ SyncReport Home::SyncList(LocalStore& store, const std::string& id,
   if (current.pending == sent.pending) current.pending = crdt::ListState();
   current.on_server = true;
   current.awaiting_fetch = false;
+  current.access_lost = false;
   if (current.state.deleted()) {
     SyncReport report = before;
     if (absl::Status s = store.Forget(id); !s.ok()) {
@@ -281,22 +354,126 @@ absl::StatusOr<ListInfo> Home::Show(absl::string_view typed) {
   return InfoOf(*list);
 }
 
-absl::StatusOr<ListInfo> Home::Share(absl::string_view typed) {
+absl::StatusOr<ShareResult> Home::Share(
+    absl::string_view typed, std::optional<access::Capability> wanted) {
   absl::StatusOr<Lease> store = Acquire();
   if (!store.ok()) return store.status();
+  std::string id;
+  bool synced = false;
+  {
+    absl::MutexLock lock(&records_mu_);
+    absl::StatusOr<LocalList> list = Resolve(**store, typed);
+    if (!list.ok()) return list.status();
+    id = list->id;
+    synced = list->on_server;
+  }
+  if (!synced) SyncList(**store, id, options_.change_timeout);
+  absl::MutexLock lock(&records_mu_);
+  absl::StatusOr<std::optional<LocalList>> loaded = (*store)->Load(id);
+  if (!loaded.ok()) return loaded.status();
+  if (!*loaded) return absl::NotFoundError("the list was deleted meanwhile");
+  const LocalList& list = **loaded;
+  ShareResult result;
+  result.list = InfoOf(list);
+  if (IsOpen(list)) {
+    if (wanted && *wanted != access::Capability::kEdit) {
+      return absl::FailedPreconditionError(absl::StrCat(
+          "'", TitleOf(list),
+          "' is open to anyone with its id (it was made before links "
+          "existed), so it has no read-only or owner link yet; share "
+          "--revoke closes it and makes this home its owner"));
+    }
+    result.link = list.id;
+    result.gives = Access::kOpen;
+    return result;
+  }
+  const access::Capability held = HeldBy(list);
+  if (held == access::Capability::kNone) return RevokedError(list);
+  const access::Capability give =
+      wanted ? *wanted : std::min(held, access::Capability::kEdit);
+  if (give > held) {
+    return absl::PermissionDeniedError(absl::StrCat(
+        "this home holds ", held == access::Capability::kEdit ? "an " : "a ",
+        access::CapabilityName(held), " link to '", TitleOf(list),
+        "'; it can give links up to that"));
+  }
+  std::string secret = list.secret;
+  if (give != list.link_capability || list.state.access().set()) {
+    if (!list.state.access().set()) {
+      return absl::UnavailableError(
+          "this list has not been fetched yet; sync when online");
+    }
+    absl::StatusOr<access::Grants> grants =
+        access::DecodeGrants(list.state.access().value);
+    if (!grants.ok()) return grants.status();
+    absl::StatusOr<std::string> derived =
+        access::SecretFor(*grants, list.secret, give);
+    if (!derived.ok()) return derived.status();
+    secret = *std::move(derived);
+  }
+  result.link = access::FormatLink({list.id, give, secret});
+  result.gives = give == access::Capability::kOwner  ? Access::kOwner
+                 : give == access::Capability::kEdit ? Access::kEdit
+                                                     : Access::kRead;
+  return result;
+}
+
+absl::StatusOr<RevokeResult> Home::Revoke(absl::string_view typed) {
+  absl::StatusOr<Lease> store = Acquire();
+  if (!store.ok()) return store.status();
+  RevokeResult result;
   std::string id;
   {
     absl::MutexLock lock(&records_mu_);
     absl::StatusOr<LocalList> list = Resolve(**store, typed);
     if (!list.ok()) return list.status();
-    if (list->on_server) return InfoOf(*list);
     id = list->id;
+    if (list->awaiting_fetch) {
+      return absl::UnavailableError(
+          "this list has not been fetched yet; sync when online");
+    }
+    absl::StatusOr<access::NewAccess> next;
+    if (IsOpen(*list)) {
+      next = access::MakeAccess();
+    } else if (HeldBy(*list) != access::Capability::kOwner) {
+      return absl::PermissionDeniedError(absl::StrCat(
+          "revoking the links to '", TitleOf(*list),
+          "' needs its owner link; this home holds ",
+          HeldBy(*list) == access::Capability::kNone
+              ? "a revoked link"
+              : absl::StrCat("an ", access::CapabilityName(HeldBy(*list)),
+                             " link")));
+    } else {
+      absl::StatusOr<access::Grants> grants =
+          access::DecodeGrants(list->state.access().value);
+      if (!grants.ok()) return grants.status();
+      next = access::Revoke(*grants, list->secret);
+    }
+    if (!next.ok()) return next.status();
+    absl::StatusOr<crdt::Writer> writer = WriterOf(**store);
+    if (!writer.ok()) return writer.status();
+    writer->now_micros = NowMicros();
+    const crdt::ListState before = list->state;
+    absl::StatusOr<crdt::ListState> delta =
+        list->state.SetAccess(*writer, access::EncodeGrants(next->grants));
+    if (!delta.ok()) return delta.status();
+    const std::vector<v1::LogEvent> events = ToRecords(
+        crdt::EventsOf(crdt::Diff(before, list->state, *delta), list->state));
+    list->pending.Merge(*delta);
+    list->secret = next->owner_secret;
+    list->link_capability = access::Capability::kOwner;
+    list->access_lost = false;
+    if (absl::Status s = (*store)->Save(*list, events); !s.ok()) return s;
+    result.read_link =
+        access::FormatLink({id, access::Capability::kRead, next->read_secret});
+    result.edit_link =
+        access::FormatLink({id, access::Capability::kEdit, next->edit_secret});
   }
-  SyncList(**store, id, options_.change_timeout);
+  result.sync = SyncList(**store, id, options_.change_timeout);
   absl::StatusOr<std::optional<LocalList>> list = (*store)->Load(id);
   if (!list.ok()) return list.status();
-  if (!*list) return absl::NotFoundError("the list was deleted meanwhile");
-  return InfoOf(**list);
+  if (*list) result.list = InfoOf(**list);
+  return result;
 }
 
 absl::StatusOr<ChangeResult> Home::New(absl::string_view title) {
@@ -315,7 +492,17 @@ absl::StatusOr<ChangeResult> Home::New(absl::string_view title) {
     absl::StatusOr<crdt::ListState> delta =
         codec::ApplyOperation(operation, *writer, NowMicros(), list.state);
     if (!delta.ok()) return delta.status();
+    // Closed from the start: this home holds the owner link.
+    absl::StatusOr<access::NewAccess> made = access::MakeAccess();
+    if (!made.ok()) return made.status();
+    writer->now_micros = NowMicros();
+    absl::StatusOr<crdt::ListState> record =
+        list.state.SetAccess(*writer, access::EncodeGrants(made->grants));
+    if (!record.ok()) return record.status();
+    delta->Merge(*record);
     list.pending = *std::move(delta);
+    list.secret = made->owner_secret;
+    list.link_capability = access::Capability::kOwner;
     if (absl::Status s = (*store)->Save(list); !s.ok()) return s;
   }
   ChangeResult result;
@@ -421,6 +608,7 @@ absl::StatusOr<ChangeResult> Home::Change(absl::string_view typed,
       }
       delta.Merge(*one);
     }
+    if (absl::Status s = CheckLocally(list, delta); !s.ok()) return s;
     const crdt::ListDiff diff = crdt::Diff(before, list.state, delta);
     if (!undo && !diff.empty()) {
       std::vector<v1::Operation> back = codec::UndoOperations(diff);
@@ -591,27 +779,53 @@ absl::StatusOr<std::string> Home::SetPersonName(absl::string_view typed) {
 }
 
 absl::StatusOr<JoinResult> Home::Join(absl::string_view typed) {
-  const std::string id = text::TrimSpace(typed);
-  if (absl::Status s = crdt::ValidateListId(id); !s.ok()) return s;
+  const std::string text = text::TrimSpace(typed);
+  access::Link link;
+  if (crdt::ValidateListId(text).ok()) {
+    link.list_id = text;  // an open list's bare id
+  } else {
+    absl::StatusOr<access::Link> parsed = access::ParseLink(text);
+    if (!parsed.ok()) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "'", text,
+          "' is neither a link nor a list id: ", parsed.status().message()));
+    }
+    link = *std::move(parsed);
+  }
+  const std::string& id = link.list_id;
   absl::StatusOr<Lease> store = Acquire();
   if (!store.ok()) return store.status();
   JoinResult result;
+  bool fresh = false;
   {
     absl::MutexLock lock(&records_mu_);
     absl::StatusOr<std::optional<LocalList>> existing = (*store)->Load(id);
     if (!existing.ok()) return existing.status();
     if (*existing) {
-      result.joined = false;
-      result.list = InfoOf(**existing);
-      result.sync = Report(**existing, (*existing)->on_server
-                                           ? SyncReport::Outcome::kSynced
-                                           : SyncReport::Outcome::kOffline);
-      return result;
+      LocalList& list = **existing;
+      // A new link replaces this home's only when it gives more.
+      if (link.secret.empty() || link.secret == list.secret ||
+          (!list.access_lost && link.capability <= HeldBy(list))) {
+        result.joined = false;
+        result.list = InfoOf(list);
+        result.sync =
+            Report(list, list.on_server ? SyncReport::Outcome::kSynced
+                                        : SyncReport::Outcome::kOffline);
+        return result;
+      }
+      list.secret = link.secret;
+      list.link_capability = link.capability;
+      list.access_lost = false;
+      if (absl::Status s = (*store)->Save(list); !s.ok()) return s;
+    } else {
+      LocalList list;
+      list.id = id;
+      list.awaiting_fetch = true;
+      list.secret = link.secret;
+      list.link_capability = link.capability;
+      if (absl::Status s = (*store)->Save(list); !s.ok()) return s;
+      fresh = true;
     }
-    LocalList list;
-    list.id = id;
-    list.awaiting_fetch = true;
-    if (absl::Status s = (*store)->Save(list); !s.ok()) return s;
   }
   bool not_found = false;
   result.sync = SyncList(**store, id, options_.sync_timeout, &not_found);
@@ -620,11 +834,15 @@ absl::StatusOr<JoinResult> Home::Join(absl::string_view typed) {
       return absl::NotFoundError(
           absl::StrCat("list ", id, " was deleted by its owners"));
     case SyncReport::Outcome::kFailed: {
-      absl::MutexLock lock(&records_mu_);
-      (void)(*store)->Forget(id);
+      if (fresh) {
+        absl::MutexLock lock(&records_mu_);
+        (void)(*store)->Forget(id);
+      }
       if (not_found) {
-        return absl::NotFoundError(absl::StrCat(
-            "no list ", id, " exists; check the id you were given"));
+        return absl::NotFoundError(
+            absl::StrCat("no list ", id,
+                         " exists, or the link no longer works; check the "
+                         "link you were given"));
       }
       return absl::UnavailableError(result.sync.error);
     }
@@ -707,6 +925,8 @@ absl::StatusOr<DeleteResult> Home::Delete(absl::string_view typed) {
     absl::StatusOr<LocalList> list = Resolve(**store, typed);
     if (!list.ok()) return list.status();
     result.list = InfoOf(*list);
+    crdt::ListState copy = list->state;
+    if (absl::Status s = CheckLocally(*list, copy.Delete()); !s.ok()) return s;
     list->pending.Merge(list->state.Delete());
     if (!list->on_server) {
       // Never left this home: nothing to tell anyone.
@@ -726,13 +946,13 @@ absl::StatusOr<DeleteResult> Home::Delete(absl::string_view typed) {
 
 class Home::WatchImpl final : public ListWatch {
  public:
-  WatchImpl(Home* home, ListInfo list,
+  WatchImpl(Home* home, ListInfo list, std::string secret,
             std::function<void(const WatchEvent&)> on_event,
             std::function<void(const absl::Status&)> on_interrupted)
       : home_(home),
         list_(std::move(list)),
         on_event_(std::move(on_event)),
-        watcher_(home->link_, list_.id,
+        watcher_(home->link_, list_.id, std::move(secret),
                  Watcher::Callbacks{[this] { return Prepare(); },
                                     [this](const crdt::ListState& delta) {
                                       return home_->MergeWatched(
@@ -782,10 +1002,14 @@ class Home::WatchImpl final : public ListWatch {
 absl::StatusOr<std::unique_ptr<ListWatch>> Home::Watch(
     absl::string_view typed, std::function<void(const WatchEvent&)> on_event,
     std::function<void(const absl::Status&)> on_interrupted) {
-  absl::StatusOr<ListInfo> list = Show(typed);
+  absl::StatusOr<Lease> store = Acquire();
+  if (!store.ok()) return store.status();
+  absl::MutexLock lock(&records_mu_);
+  absl::StatusOr<LocalList> list = Resolve(**store, typed);
   if (!list.ok()) return list.status();
-  return std::unique_ptr<ListWatch>(new WatchImpl(
-      this, *std::move(list), std::move(on_event), std::move(on_interrupted)));
+  return std::unique_ptr<ListWatch>(
+      new WatchImpl(this, InfoOf(*list), list->secret, std::move(on_event),
+                    std::move(on_interrupted)));
 }
 
 bool Home::MergeWatched(

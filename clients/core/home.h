@@ -41,6 +41,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 #include "absl/time/time.h"
+#include "access/capability.h"
 #include "clients/core/cloud_link.h"
 #include "clients/core/local_store.h"
 #include "clients/core/results.h"
@@ -93,10 +94,23 @@ class Home {
   // --- Reading.
   absl::StatusOr<std::vector<ListInfo>> Lists();
   absl::StatusOr<ListInfo> Show(absl::string_view list);
-  // The list to give others. A list not yet in the cloud is synced first,
-  // so that its id can be joined at once (ListInfo::in_cloud says whether
-  // that worked).
-  absl::StatusOr<ListInfo> Share(absl::string_view list);
+  // A link to the list to give others (docs/sharing.md): of capability
+  // `wanted`, or by default an edit link (a read link when this home holds
+  // only read). A list not yet in the cloud is synced first, so that the
+  // link can be joined at once (ListInfo::in_cloud says whether that
+  // worked). Errors: PERMISSION_DENIED when this home holds less than
+  // `wanted` or its link was revoked; FAILED_PRECONDITION for a read or
+  // owner link to an open list (Revoke closes it first); UNAVAILABLE for a
+  // list joined but not fetched yet, when another link is asked for.
+  absl::StatusOr<ShareResult> Share(
+      absl::string_view list,
+      std::optional<access::Capability> wanted = std::nullopt);
+  // Makes every earlier read and edit link stop working and returns the new
+  // ones; the owner links stay. On an open list it closes the list and
+  // makes this home its owner. Stored here first, then synced (offline
+  // too: the cloud learns at the next sync). PERMISSION_DENIED unless this
+  // home holds the owner link (or the list is open).
+  absl::StatusOr<RevokeResult> Revoke(absl::string_view list);
 
   // --- Changes: stored, then synced.
   absl::StatusOr<ChangeResult> New(absl::string_view title);
@@ -148,10 +162,14 @@ class Home {
   absl::StatusOr<std::string> SetPersonName(absl::string_view name);
 
   // --- The cloud.
-  // Keeps a replica of the shared list `id` here and fetches it. Offline,
-  // the list is kept awaiting its fetch. NOT_FOUND when the cloud does not
-  // know the id or the list was deleted (nothing is kept).
-  absl::StatusOr<JoinResult> Join(absl::string_view id);
+  // Keeps a replica of the shared list `link` names here and fetches it.
+  // `link` is "<id>_<r|e|o>_<secret>", or a bare id for an open list.
+  // Offline, the list is kept awaiting its fetch. A link to a list already
+  // here replaces this home's link when it gives more (or this home's was
+  // revoked). Errors: INVALID_ARGUMENT for a malformed link; NOT_FOUND when
+  // the cloud does not know the id, the link proves nothing, or the list
+  // was deleted (nothing new is kept).
+  absl::StatusOr<JoinResult> Join(absl::string_view link);
   // Syncs one list, or every list of the home (nullopt). After the first
   // list found offline the rest are reported kOffline without a call.
   absl::StatusOr<std::vector<SyncReport>> Sync(
@@ -228,6 +246,11 @@ class Home {
 
 // What the home shows of a stored list.
 ListInfo InfoOf(const LocalList& list);
+
+// The capability this home holds on `list`: what its secret proves under
+// the list's access record, or what its link named while that record has
+// not arrived; kOwner on an open list; kNone once the link was revoked.
+access::Capability HeldBy(const LocalList& list);
 
 }  // namespace shoplist::client
 

@@ -77,6 +77,7 @@ Json ToJson(const ListInfo& list) {
           {"to_buy", list.to_buy()},
           {"unsynced", list.unsynced},
           {"in_cloud", list.in_cloud},
+          {"access", AccessName(list.access)},
           {"undoable", list.undoable}};
 }
 
@@ -118,6 +119,19 @@ Json ListsJson(const std::vector<ListInfo>& lists) {
 }
 
 Json ShowJson(const ListInfo& list) { return {{"list", ToJson(list)}}; }
+
+Json ShareJson(const ShareResult& result) {
+  return {{"list", ToJson(result.list)},
+          {"link", result.link},
+          {"gives", AccessName(result.gives)}};
+}
+
+Json RevokeJson(const RevokeResult& result) {
+  return {{"list", ToJson(result.list)},
+          {"link", result.edit_link},
+          {"links", {{"read", result.read_link}, {"edit", result.edit_link}}},
+          {"sync", ToJson(result.sync)}};
+}
 
 Json ChangeJson(const ChangeResult& result) {
   Json events = Json::array();

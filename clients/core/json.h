@@ -31,7 +31,9 @@ Json ErrorJson(const absl::Status& status);
 
 // Answers, one per command (docs/json.md, "Commands").
 Json ListsJson(const std::vector<ListInfo>& lists);
-Json ShowJson(const ListInfo& list);          // show, share
+Json ShowJson(const ListInfo& list);  // show
+Json ShareJson(const ShareResult& result);
+Json RevokeJson(const RevokeResult& result);  // share --revoke
 Json ChangeJson(const ChangeResult& result);  // new, add, ...
 Json JoinJson(const JoinResult& result);
 Json SyncJson(const std::vector<SyncReport>& reports);

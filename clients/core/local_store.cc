@@ -105,6 +105,13 @@ absl::StatusOr<std::optional<LocalList>> LocalStore::Load(
   list.awaiting_fetch = record.awaiting_fetch();
   list.undo.assign(record.undo().begin(), record.undo().end());
   list.log_next = record.log_next();
+  list.secret = record.secret();
+  list.link_capability =
+      record.link_capability() <=
+              static_cast<uint32_t>(access::Capability::kOwner)
+          ? static_cast<access::Capability>(record.link_capability())
+          : access::Capability::kNone;
+  list.access_lost = record.access_lost();
   return list;
 }
 
@@ -130,6 +137,9 @@ absl::Status LocalStore::Save(LocalList& list,
   record.set_awaiting_fetch(list.awaiting_fetch);
   for (const v1::UndoStep& step : list.undo) *record.add_undo() = step;
   record.set_log_next(list.log_next);
+  record.set_secret(list.secret);
+  record.set_link_capability(static_cast<uint32_t>(list.link_capability));
+  record.set_access_lost(list.access_lost);
   batch.Put(absl::StrCat(kListPrefix, list.id), record.SerializeAsString());
   return db_->Write(&batch, list.id);
 }

@@ -23,6 +23,7 @@
 #include "absl/status/statusor.h"
 #include "absl/time/time.h"
 #include "absl/types/span.h"
+#include "access/capability.h"
 #include "crdt/list_state.h"
 #include "leveldb/env.h"
 #include "shoplist/v1/local.pb.h"
@@ -39,6 +40,12 @@ struct LocalList {
   // Undo steps of this home's changes, the latest last (kMaxUndoSteps).
   std::vector<v1::UndoStep> undo;
   uint64_t log_next = 0;  // sequence number of the next history event
+  // The link this home holds the list by: its secret (empty for an open
+  // list), the capability it names, and whether the cloud stopped taking
+  // it (local.proto).
+  std::string secret;
+  access::Capability link_capability = access::Capability::kNone;
+  bool access_lost = false;
 
   // Pending changes, counted as items and title changes they carry.
   size_t UnsyncedChanges() const;

@@ -42,6 +42,32 @@ struct LogEntry {
   absl::Time at = absl::UnixEpoch();
 };
 
+// What this home may do with a list (docs/sharing.md).
+enum class Access {
+  kOpen,     // made before links existed: anyone with its id may do anything
+  kOwner,    // change it, delete it, hand out links, revoke them
+  kEdit,     // change its items, title and aisles; hand out read links
+  kRead,     // see and watch it
+  kRevoked,  // the cloud no longer takes this home's link
+};
+
+// "open", "owner", "edit", "read", "revoked": the words of --json.
+inline const char* AccessName(Access access) {
+  switch (access) {
+    case Access::kOpen:
+      return "open";
+    case Access::kOwner:
+      return "owner";
+    case Access::kEdit:
+      return "edit";
+    case Access::kRead:
+      return "read";
+    case Access::kRevoked:
+      return "revoked";
+  }
+  return "revoked";
+}
+
 // A list as this home has it.
 struct ListInfo {
   enum class Phase {
@@ -63,6 +89,12 @@ struct ListInfo {
   size_t unsynced = 0;
   // The cloud acknowledged this list at least once: others can join it.
   bool in_cloud = false;
+  Access access = Access::kOpen;
+  // Whether this home may change the items, the title and the aisles.
+  bool can_edit() const {
+    return access == Access::kOpen || access == Access::kOwner ||
+           access == Access::kEdit;
+  }
 
   // Items with something still to buy.
   size_t to_buy() const;
@@ -98,6 +130,24 @@ struct ChangeResult {
   // back). Empty when it changed nothing.
   std::vector<LogEntry> events;
   SyncReport sync;
+};
+
+// A link to give others (Home::Share).
+struct ShareResult {
+  ListInfo list;
+  // "<id>_<r|e|o>_<secret>"; for an open list, its bare id.
+  std::string link;
+  // What the link gives: kOwner, kEdit or kRead; kOpen for an open list.
+  Access gives = Access::kOpen;
+};
+
+// A revocation (Home::Revoke): the list's new links, usable at once. Every
+// earlier read and edit link stops working as the cloud learns of it.
+struct RevokeResult {
+  ListInfo list;
+  std::string read_link;
+  std::string edit_link;
+  SyncReport sync;  // kOffline: the cloud learns at the next sync
 };
 
 struct JoinResult {

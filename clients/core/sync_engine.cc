@@ -14,6 +14,7 @@ absl::StatusOr<SyncReply> SyncEngine::Sync(const SyncInput& input,
   codec::EncodeState(input.pending, request.mutable_delta());
   codec::EncodeContext(input.known, request.mutable_known());
   request.set_create(input.create);
+  request.set_secret(input.secret);
 
   const size_t first = link_->preferred();
   for (size_t attempt = 0; attempt < link_->size(); ++attempt) {

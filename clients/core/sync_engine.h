@@ -26,13 +26,16 @@ struct SyncInput {
   crdt::ListState pending;    // what the cloud may lack
   crdt::CausalContext known;  // everything the home has seen
   bool create = false;        // a new list's first sync
+  std::string secret;         // of the home's link; empty for an open list
 };
 
 struct SyncReply {
   enum class Answer {
-    kStored,    // `pending` is stored on W replicas; `missing` is merged in
-    kOffline,   // no proxy answered; nothing was sent
-    kNotFound,  // the cloud does not know the id (and create was false)
+    kStored,   // `pending` is stored on W replicas; `missing` is merged in
+    kOffline,  // no proxy answered; nothing was sent
+    // The cloud does not know the id (and create was false), or the
+    // secret proves nothing on it: the same answer, by design.
+    kNotFound,
   };
   Answer answer = Answer::kOffline;
   crdt::ListState missing;  // what the home lacks (kStored only)

@@ -24,9 +24,10 @@ bool EndsTheWatch(grpc::StatusCode code) {
 }  // namespace
 
 Watcher::Watcher(std::shared_ptr<CloudLink> link, std::string list_id,
-                 Callbacks callbacks)
+                 std::string secret, Callbacks callbacks)
     : link_(std::move(link)),
       list_id_(std::move(list_id)),
+      secret_(std::move(secret)),
       callbacks_(std::move(callbacks)) {}
 
 Watcher::~Watcher() { Stop(); }
@@ -117,6 +118,7 @@ grpc::Status Watcher::Attach(size_t proxy, const crdt::CausalContext& known,
   }
   v1::WatchRequest request;
   request.set_list_id(list_id_);
+  request.set_secret(secret_);
   codec::EncodeContext(known, request.mutable_known());
   std::unique_ptr<grpc::ClientReaderInterface<v1::WatchEvent>> reader =
       link_->stub(proxy).Watch(&context, request);

@@ -45,8 +45,9 @@ class Watcher {
     std::function<void(const absl::Status& why)> on_interrupted;
   };
 
+  // `secret`: of the home's link to the list (empty for an open list).
   Watcher(std::shared_ptr<CloudLink> link, std::string list_id,
-          Callbacks callbacks);
+          std::string secret, Callbacks callbacks);
   ~Watcher();
 
   Watcher(const Watcher&) = delete;
@@ -75,6 +76,7 @@ class Watcher {
 
   const std::shared_ptr<CloudLink> link_;
   const std::string list_id_;
+  const std::string secret_;
   const Callbacks callbacks_;
 
   mutable absl::Mutex mu_;

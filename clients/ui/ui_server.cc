@@ -9,6 +9,7 @@
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "access/capability.h"
 #include "clients/core/json.h"
 #include "clients/core/status_codes.h"
 #include "clients/ui/ui_assets.h"
@@ -169,8 +170,8 @@ void UiServer::Routes() {
             });
   http.Post("/api/join",
             [&](const httplib::Request& req, httplib::Response& res) {
-              Reply(home.Join(req.get_param_value("id")), client::JoinJson, res,
-                    hub, "*");
+              Reply(home.Join(req.get_param_value("link")), client::JoinJson,
+                    res, hub, "*");
             });
   http.Get(R"(/api/lists/([a-z2-7]+))",
            [&](const httplib::Request& req, httplib::Response& res) {
@@ -222,6 +223,22 @@ void UiServer::Routes() {
     } else if (action == "rename") {
       Reply(home.Rename(id, req.get_param_value("title")), client::ChangeJson,
             res, hub, id);
+    } else if (action == "share") {
+      // `gives`: read, edit or owner; empty for the default (edit, or read
+      // for a home that holds only read).
+      const std::string gives = req.get_param_value("gives");
+      std::optional<access::Capability> wanted;
+      if (gives == "read") wanted = access::Capability::kRead;
+      if (gives == "edit") wanted = access::Capability::kEdit;
+      if (gives == "owner") wanted = access::Capability::kOwner;
+      if (!gives.empty() && !wanted) {
+        return ReplyError(
+            absl::InvalidArgumentError("gives must be read, edit or owner"),
+            res);
+      }
+      Reply(home.Share(id, wanted), client::ShareJson, res, hub, "");
+    } else if (action == "revoke") {
+      Reply(home.Revoke(id), client::RevokeJson, res, hub, id);
     } else if (action == "forget") {
       // The page asks before it forgets.
       Reply(home.Forget(id, /*drop_unsynced=*/true), client::ForgetJson, res,

@@ -17,6 +17,8 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
+#include "access/capability.h"
+#include "access/policy.h"
 #include "clients/core/local_store.h"
 #include "clients/core/sync_engine.h"
 #include "codec/list_codec.h"
@@ -252,6 +254,15 @@ class FakeCloud {
       }
       it = lists.emplace(request.list_id(), crdt::ListState()).first;
     }
+    // The servers' rule, from the same library they use.
+    const access::SecretHash proof = access::HashSecret(request.secret());
+    if (absl::Status s = delta->carries_no_change()
+                             ? access::CheckRead(it->second, proof)
+                             : access::CheckWrite(it->second, *delta, proof);
+        !s.ok()) {
+      return grpc::Status(static_cast<grpc::StatusCode>(s.code()),
+                          std::string(s.message()));
+    }
     it->second.Merge(*delta);
     codec::EncodeState(it->second.DeltaSince(*known),
                        response->mutable_missing());
@@ -321,6 +332,16 @@ class HomeTest : public ::testing::Test {
     return made.ok() ? made->list.id : "";
   }
 
+  // A list made by another home, closed with `made`'s links.
+  std::string ClosedCloudList(const std::string& title,
+                              const access::NewAccess& made) {
+    std::string id = CloudList(title);
+    EXPECT_TRUE(cloud_.lists[id]
+                    .SetAccess(kBob, access::EncodeGrants(made.grants))
+                    .ok());
+    return id;
+  }
+
   std::string CloudList(const std::string& title) {
     std::string id = ListId();
     crdt::ListState bob;
@@ -355,7 +376,8 @@ TEST_F(HomeTest, AChangeOfflineIsDurableAndTheNextSyncSendsIt) {
   EXPECT_EQ(added->sync.outcome, Outcome::kOffline);
   ASSERT_TRUE(added->item.has_value());
   EXPECT_EQ(added->item->wanted, 2);
-  EXPECT_EQ(added->list.unsynced, 2u);  // the title and milk
+  // The title, the access record and milk.
+  EXPECT_EQ(added->list.unsynced, 3u);
   EXPECT_FALSE(home_->cloud().online());
 
   std::optional<LocalList> stored = Stored(id);
@@ -518,6 +540,138 @@ TEST_F(HomeTest, JoinFetchesKeepsNothingForUnknownIdsAndRefusesBadOnes) {
   EXPECT_FALSE(cloud_.requests.back().create());
   EXPECT_EQ(home_->Join("not-an-id").status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+TEST_F(HomeTest, ANewListIsClosedAndThisHomeOwnsIt) {
+  const std::string id = NewList("Groceries");
+  EXPECT_EQ(home_->Show(id)->access, Access::kOwner);
+  EXPECT_TRUE(cloud_.lists[id].access().set());
+  // Its edit link proves edit to the cloud, and the bare id nothing.
+  absl::StatusOr<ShareResult> edit = home_->Share(id);
+  ASSERT_TRUE(edit.ok()) << edit.status();
+  EXPECT_EQ(edit->gives, Access::kEdit);
+  absl::StatusOr<access::Link> link = access::ParseLink(edit->link);
+  ASSERT_TRUE(link.ok()) << link.status();
+  EXPECT_EQ(link->list_id, id);
+  EXPECT_EQ(access::Held(cloud_.lists[id], access::HashSecret(link->secret)),
+            access::Capability::kEdit);
+  EXPECT_EQ(access::Held(cloud_.lists[id], access::HashSecret("")),
+            access::Capability::kNone);
+  EXPECT_EQ(home_->Share(id, access::Capability::kRead)->gives, Access::kRead);
+  EXPECT_EQ(home_->Share(id, access::Capability::kOwner)->gives,
+            Access::kOwner);
+}
+
+TEST_F(HomeTest, AReadOnlyHomeReadsAndRefusesChangesLocallyOfflineToo) {
+  const access::NewAccess made = *access::MakeAccess();
+  const std::string id = ClosedCloudList("Bob's party", made);
+  ASSERT_TRUE(home_
+                  ->Join(access::FormatLink(
+                      {id, access::Capability::kRead, made.read_secret}))
+                  .ok());
+  EXPECT_EQ(home_->Show(id)->access, Access::kRead);
+  EXPECT_EQ(home_->Show(id)->items.at(0).name, "coffee");
+  const int calls = cloud_.calls;
+  for (bool online : {true, false}) {
+    cloud_.up = online;
+    absl::StatusOr<ChangeResult> add = home_->Add(id, "milk", 1);
+    EXPECT_EQ(add.status().code(), absl::StatusCode::kPermissionDenied);
+    EXPECT_THAT(std::string(add.status().message()), HasSubstr("read-only"));
+    EXPECT_EQ(home_->Rename(id, "Mine").status().code(),
+              absl::StatusCode::kPermissionDenied);
+    EXPECT_EQ(home_->Delete(id).status().code(),
+              absl::StatusCode::kPermissionDenied);
+    EXPECT_EQ(home_->Revoke(id).status().code(),
+              absl::StatusCode::kPermissionDenied);
+    EXPECT_EQ(home_->Share(id, access::Capability::kEdit).status().code(),
+              absl::StatusCode::kPermissionDenied);
+  }
+  EXPECT_EQ(cloud_.calls, calls);  // nothing was even sent
+  EXPECT_TRUE(Stored(id)->pending.empty());
+  EXPECT_EQ(home_->Share(id)->gives, Access::kRead);  // its own kind only
+  // Reading goes on.
+  cloud_.up = true;
+  ASSERT_TRUE(cloud_.lists[id].Add(kBob, "cake", 1).ok());
+  ASSERT_TRUE(home_->Sync(id).ok());
+  EXPECT_EQ(home_->Show(id)->items.size(), 2u);
+}
+
+TEST_F(HomeTest, ARevokedHomeKeepsItsCopyStopsChangingAndANewLinkRestores) {
+  const access::NewAccess made = *access::MakeAccess();
+  const std::string id = ClosedCloudList("Flat", made);
+  ASSERT_TRUE(home_
+                  ->Join(access::FormatLink(
+                      {id, access::Capability::kEdit, made.edit_secret}))
+                  .ok());
+  ASSERT_TRUE(home_->Add(id, "milk", 1).ok());
+  // The owner revokes (another home, straight into the cloud).
+  const access::NewAccess next =
+      *access::Revoke(made.grants, made.owner_secret);
+  ASSERT_TRUE(
+      cloud_.lists[id].SetAccess(kBob, access::EncodeGrants(next.grants)).ok());
+  // This home does not know yet: its change is stored here, and refused.
+  absl::StatusOr<ChangeResult> late = home_->Add(id, "tea", 1);
+  ASSERT_TRUE(late.ok()) << late.status();
+  EXPECT_EQ(late->sync.outcome, Outcome::kFailed);
+  EXPECT_THAT(late->sync.error, HasSubstr("revoked"));
+  EXPECT_EQ(late->list.access, Access::kRevoked);
+  EXPECT_EQ(WantedOf(cloud_.lists[id], "tea"), -1);
+  // From now on it refuses changes itself, and keeps what it had.
+  EXPECT_EQ(home_->Add(id, "bread", 1).status().code(),
+            absl::StatusCode::kPermissionDenied);
+  EXPECT_EQ(home_->Show(id)->items.size(), 3u);  // coffee, milk, tea
+  // A new link from the owner: the change made before goes in.
+  absl::StatusOr<JoinResult> again = home_->Join(
+      access::FormatLink({id, access::Capability::kEdit, next.edit_secret}));
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_TRUE(again->joined);
+  EXPECT_EQ(again->sync.outcome, Outcome::kSynced);
+  EXPECT_EQ(again->list.access, Access::kEdit);
+  EXPECT_EQ(WantedOf(cloud_.lists[id], "tea"), 1);
+}
+
+TEST_F(HomeTest, RevokeGivesNewLinksAndClosesAnOpenList) {
+  // An open list, as every list stored before links existed.
+  const std::string open = CloudList("Old list");
+  ASSERT_TRUE(home_->Join(open).ok());
+  EXPECT_EQ(home_->Show(open)->access, Access::kOpen);
+  EXPECT_EQ(home_->Share(open)->link, open);
+  EXPECT_EQ(home_->Share(open, access::Capability::kRead).status().code(),
+            absl::StatusCode::kFailedPrecondition);
+  absl::StatusOr<RevokeResult> closed = home_->Revoke(open);
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_EQ(closed->sync.outcome, Outcome::kSynced);
+  EXPECT_EQ(closed->list.access, Access::kOwner);
+  EXPECT_EQ(access::Held(cloud_.lists[open], access::HashSecret("")),
+            access::Capability::kNone);
+  // Revoking again moves every link on, offline too.
+  cloud_.up = false;
+  absl::StatusOr<RevokeResult> again = home_->Revoke(open);
+  ASSERT_TRUE(again.ok()) << again.status();
+  EXPECT_EQ(again->sync.outcome, Outcome::kOffline);
+  EXPECT_NE(again->edit_link, closed->edit_link);
+  EXPECT_EQ(home_->Share(open)->link, again->edit_link);
+  cloud_.up = true;
+  ASSERT_TRUE(home_->Sync(open).ok());
+  absl::StatusOr<access::Link> old = access::ParseLink(closed->edit_link);
+  EXPECT_EQ(access::Held(cloud_.lists[open], access::HashSecret(old->secret)),
+            access::Capability::kNone);
+}
+
+TEST_F(HomeTest, JoinRefusesAMalformedLinkAndAnUnknownSecret) {
+  const access::NewAccess made = *access::MakeAccess();
+  const std::string id = ClosedCloudList("Bob's party", made);
+  EXPECT_EQ(home_->Join(id + "_x_" + made.edit_secret).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  // A bare id, or a wrong secret, proves nothing: the list does not exist.
+  EXPECT_EQ(home_->Join(id).status().code(), absl::StatusCode::kNotFound);
+  EXPECT_EQ(home_
+                ->Join(access::FormatLink(
+                    {id, access::Capability::kOwner, made.edit_secret + ""}))
+                .status()
+                .code(),
+            absl::StatusCode::kOk);  // the secret decides, not the letter
+  EXPECT_EQ(home_->Show(id)->access, Access::kEdit);
 }
 
 TEST_F(HomeTest, JoinOfflineAwaitsTheFetchAndTheNextSyncFillsItIn) {

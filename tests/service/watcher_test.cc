@@ -80,7 +80,7 @@ TEST_F(WatcherTest, AttachesWithWhatTheHomeKnowsAndHandsOverEachDelta) {
         return new FakeWatchReader({Change("bread", 1), Change("eggs", 6)},
                                    grpc::Status::OK);
       }));
-  Watcher watcher(link_, kList, Callbacks(/*stop_after=*/2));
+  Watcher watcher(link_, kList, "", Callbacks(/*stop_after=*/2));
   EXPECT_TRUE(watcher.Run().ok());
 
   EXPECT_EQ(sent.list_id(), kList);
@@ -106,7 +106,7 @@ TEST_F(WatcherTest, ABrokenStreamMovesOnToTheNextProxy) {
       .WillOnce(Invoke([](grpc::ClientContext*, const v1::WatchRequest&) {
         return new FakeWatchReader({Change("tea", 2)}, grpc::Status::OK);
       }));
-  Watcher watcher(link_, kList, Callbacks(/*stop_after=*/1));
+  Watcher watcher(link_, kList, "", Callbacks(/*stop_after=*/1));
   EXPECT_TRUE(watcher.Run().ok());
 
   ASSERT_EQ(received_.size(), 1u);
@@ -127,7 +127,7 @@ TEST_F(WatcherTest, AStreamThatEndsCleanlyIsReattached) {
       .WillOnce(Invoke([](grpc::ClientContext*, const v1::WatchRequest&) {
         return new FakeWatchReader({Change("b", 1)}, grpc::Status::OK);
       }));
-  Watcher watcher(link_, kList, Callbacks(/*stop_after=*/2));
+  Watcher watcher(link_, kList, "", Callbacks(/*stop_after=*/2));
   EXPECT_TRUE(watcher.Run().ok());
   EXPECT_EQ(received_.size(), 2u);
   EXPECT_EQ(watcher.attempts(), 2);
@@ -144,7 +144,7 @@ TEST_F(WatcherTest, RefusalsEndTheWatchWithTheirStatus) {
           return new FakeWatchReader({}, grpc::Status(code, "refused"));
         }));
     EXPECT_CALL(*mocks_[1], WatchRaw(_, _)).Times(0);
-    Watcher watcher(link_, kList, Callbacks());
+    Watcher watcher(link_, kList, "", Callbacks());
     absl::Status status = watcher.Run();
     EXPECT_EQ(static_cast<int>(status.code()), static_cast<int>(code));
     EXPECT_EQ(watcher.attempts(), 1);
@@ -158,7 +158,7 @@ TEST_F(WatcherTest, APrepareErrorEndsTheWatchBeforeAnyStream) {
   callbacks.prepare = []() -> absl::StatusOr<crdt::CausalContext> {
     return absl::NotFoundError("forgotten");
   };
-  Watcher watcher(link_, kList, callbacks);
+  Watcher watcher(link_, kList, "", callbacks);
   EXPECT_EQ(watcher.Run().code(), absl::StatusCode::kNotFound);
 }
 
@@ -179,7 +179,7 @@ TEST_F(WatcherTest, StopEndsAWatchThatWaitsForAProxy) {
       return Unavailable();
     }));
   }
-  Watcher watcher(link_, kList, Callbacks());
+  Watcher watcher(link_, kList, "", Callbacks());
   std::thread run([&] { EXPECT_TRUE(watcher.Run().ok()); });
   absl::SleepFor(absl::Milliseconds(1500));
   watcher.Stop();
@@ -210,7 +210,7 @@ TEST_F(WatcherTest, AnotherCallReachingAProxyBringsTheWatchBackAtOnce) {
     ++pings;
     return Unavailable();
   }));
-  Watcher watcher(link_, kList, Callbacks(/*stop_after=*/1));
+  Watcher watcher(link_, kList, "", Callbacks(/*stop_after=*/1));
   std::thread run([&] { EXPECT_TRUE(watcher.Run().ok()); });
   // Deep in its back-off: three pings failed (100, 200, 400 ms apart), and
   // none brought the watch back.

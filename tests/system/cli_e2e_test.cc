@@ -59,6 +59,11 @@ std::string Trim(const std::string& s) {
   return std::string(absl::StripAsciiWhitespace(s));
 }
 
+// The edit link `home` gives to `list`.
+std::string LinkOf(const Home& home, const std::string& list) {
+  return Trim(home.Ok({"share", list}));
+}
+
 class CliEndToEndTest : public ::testing::Test {
  protected:
   void SetUp() override {
@@ -81,7 +86,7 @@ TEST_F(CliEndToEndTest, TwoHomesEditOfflineAtOnceThenAgree) {
   ASSERT_EQ(id.size(), 26u);
   alice_->Ok({"add", "Weekend", "eggs", "6"});
   alice_->Ok({"add", "Weekend", "bread"});
-  bob_->Ok({"join", id});
+  bob_->Ok({"join", LinkOf(*alice_, id)});
 
   // Both offline, at the same time.
   alice_->Ok({"add", "Weekend", "milk", "2"}, false);
@@ -99,14 +104,19 @@ TEST_F(CliEndToEndTest, TwoHomesEditOfflineAtOnceThenAgree) {
   alice_->Ok({"sync"});
   bob_->Ok({"sync"});
   alice_->Ok({"sync"});
-  std::string a = alice_->Ok({"--json", "show", id});
-  std::string b = bob_->Ok({"--json", "show", id});
+  nlohmann::json a = nlohmann::json::parse(alice_->Ok({"--json", "show", id}));
+  nlohmann::json b = nlohmann::json::parse(bob_->Ok({"--json", "show", id}));
+  // The same list; only what each home may do with it differs.
+  EXPECT_EQ(a["list"]["access"], "owner");
+  EXPECT_EQ(b["list"]["access"], "edit");
+  a["list"].erase("access");
+  b["list"].erase("access");
   EXPECT_EQ(a, b);
   // Concurrent adds sum (2 + 3 milk); the removal of eggs cleared only the 6
   // Bob had seen, so Alice's concurrent +2 survives; both bought the one
   // bread; tea was removed down to zero but stays listed.
   // Items in display order: what is still to buy first.
-  const nlohmann::json list = nlohmann::json::parse(a)["list"];
+  const nlohmann::json list = a["list"];
   std::vector<std::string> items;
   for (const auto& i : list["items"]) {
     items.push_back(absl::StrCat(
@@ -121,7 +131,7 @@ TEST_F(CliEndToEndTest, TwoHomesEditOfflineAtOnceThenAgree) {
 
 TEST_F(CliEndToEndTest, WatchPrintsAnotherHomesChange) {
   std::string id = Trim(alice_->Ok({"new", "Party"}));
-  bob_->Ok({"join", id});
+  bob_->Ok({"join", LinkOf(*alice_, id)});
   testing::ChildProcess watch(
       {SHOPLIST_CLI_BINARY, "--home=" + bob_->path(),
        "--proxy=" + cluster_->proxy_address(0), "watch", id},
@@ -151,7 +161,7 @@ TEST_F(CliEndToEndTest, WatchPrintsAnotherHomesChange) {
 // for the proxy itself). Printed, not asserted beyond the test's limit.
 TEST_F(CliEndToEndTest, WatchComesBackSoonAfterTheProxyReturns) {
   std::string id = Trim(alice_->Ok({"new", "Reconnect"}));
-  bob_->Ok({"join", id});
+  bob_->Ok({"join", LinkOf(*alice_, id)});
   testing::ChildProcess watch(
       {SHOPLIST_CLI_BINARY, "--home=" + bob_->path(),
        "--proxy=" + cluster_->proxy_address(0), "watch", id},
@@ -215,7 +225,7 @@ TEST_F(CliEndToEndTest, ListsAndNamesAsPeopleTypeThem) {
 
 TEST_F(CliEndToEndTest, DeletionReachesAHomeWithUnsyncedEdits) {
   std::string id = Trim(alice_->Ok({"new", "Old"}));
-  bob_->Ok({"join", id});
+  bob_->Ok({"join", LinkOf(*alice_, id)});
   bob_->Ok({"add", id, "rope"}, false);  // unsynced
   CommandResult no = alice_->Run({"delete", "Old"}, true, "n\n");
   EXPECT_NE(no.exit_code, 0);
@@ -234,11 +244,54 @@ TEST_F(CliEndToEndTest, DeletionReachesAHomeWithUnsyncedEdits) {
 TEST_F(CliEndToEndTest, JoinWhileOfflineFillsInAtTheNextSync) {
   std::string id = Trim(alice_->Ok({"new", "Later"}));
   alice_->Ok({"add", id, "soap", "3"});
-  CommandResult join = bob_->Run({"join", id}, false);
+  CommandResult join = bob_->Run({"join", LinkOf(*alice_, id)}, false);
   EXPECT_EQ(join.exit_code, 0) << join.err;
   EXPECT_TRUE(absl::StrContains(join.err, "offline"));
   bob_->Ok({"sync"});
   EXPECT_TRUE(absl::StrContains(bob_->Ok({"show", "Later"}), "soap"));
+}
+
+TEST_F(CliEndToEndTest,
+       ReadOnlyAndRevokedHomesAreRefusedAndOwnersHandOutNewLinks) {
+  std::string id = Trim(alice_->Ok({"new", "Flat"}));
+  alice_->Ok({"add", id, "milk"});
+  const std::string read = Trim(alice_->Ok({"share", "--read-only", id}));
+  const std::string edit = LinkOf(*alice_, id);
+  EXPECT_NE(read, edit);
+  Home carol(dir_, "carol", cluster_->proxy_address(0));
+  carol.Ok({"join", read});
+  bob_->Ok({"join", edit});
+  // Read-only: refused here, online and offline, with exit code 1.
+  for (bool online : {true, false}) {
+    CommandResult r = carol.Run({"add", id, "cake"}, online);
+    EXPECT_EQ(r.exit_code, 1);
+    EXPECT_TRUE(absl::StrContains(r.err, "read-only")) << r.err;
+  }
+  EXPECT_TRUE(absl::StrContains(carol.Ok({"show", id}), "read-only"));
+  EXPECT_TRUE(absl::StrContains(carol.Ok({"lists"}), "read"));
+  // An edit link changes items, but cannot revoke.
+  bob_->Ok({"add", id, "beer"});
+  CommandResult no = bob_->Run({"share", "--revoke", id});
+  EXPECT_EQ(no.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(no.err, "owner link")) << no.err;
+  // The owner revokes: both old links stop working.
+  const std::string links = alice_->Ok({"share", "--revoke", id});
+  EXPECT_FALSE(absl::StrContains(links, edit));
+  CommandResult late = bob_->Run({"add", id, "crisps"});
+  EXPECT_TRUE(absl::StrContains(late.err, "revoked")) << late.err;
+  EXPECT_NE(bob_->Run({"add", id, "more"}).exit_code, 0);
+  EXPECT_TRUE(absl::StrContains(bob_->Ok({"show", id}), "revoked"));
+  EXPECT_TRUE(absl::StrContains(bob_->Ok({"show", id}), "beer"));  // kept
+  alice_->Ok({"add", id, "bread"});
+  carol.Run({"sync"});
+  EXPECT_FALSE(absl::StrContains(carol.Ok({"show", id}), "bread"));
+  // A new link from the owner works at once.
+  bob_->Ok({"join", LinkOf(*alice_, id)});
+  bob_->Ok({"add", id, "tea"});
+  alice_->Ok({"sync"});
+  const std::string shown = alice_->Ok({"show", id});
+  EXPECT_TRUE(absl::StrContains(shown, "tea")) << shown;
+  EXPECT_FALSE(absl::StrContains(shown, "more")) << shown;
 }
 
 TEST_F(CliEndToEndTest, BadInputGetsClearErrors) {

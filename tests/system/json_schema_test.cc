@@ -216,15 +216,19 @@ TEST_F(JsonSchemaTest, EveryCommandAndEveryApiCallPrintsWhatTheDocumentSays) {
   Command("change", "a", {"rename", "Groceries", "Groceries and more"});
   Command("lists", "a", {"lists"});
   Command("show", "a", {"show", "groc"});
-  Command("show", "a", {"share", id});
-  Json joined = Command("join", "b", {"join", id});
+  const std::string link = Command("share", "a", {"share", id})["link"];
+  EXPECT_EQ(Command("share", "a", {"share", "--read-only", id})["gives"],
+            "read");
+  EXPECT_EQ(Command("share", "a", {"share", "--owner", id})["gives"], "owner");
+  Json joined = Command("join", "b", {"join", link});
   EXPECT_TRUE(joined["joined"].get<bool>());
-  EXPECT_FALSE(Command("join", "b", {"join", id})["joined"].get<bool>());
+  EXPECT_EQ(joined["list"]["access"], "edit");
+  EXPECT_FALSE(Command("join", "b", {"join", link})["joined"].get<bool>());
   Command("sync", "a", {"sync"});
   Command("forget", "b", {"forget", id});
 
   // --- watch: one line per event; the last one says deleted
-  Command("join", "b", {"join", id});
+  Command("join", "b", {"join", link});
   testing::ChildProcess watch(
       {SHOPLIST_CLI_BINARY, "--home=" + dir_.Sub("b"),
        "--proxy=" + cluster_->proxy_address(0), "--json", "watch", id},
@@ -241,7 +245,7 @@ TEST_F(JsonSchemaTest, EveryCommandAndEveryApiCallPrintsWhatTheDocumentSays) {
   EXPECT_EQ(offline["sync"]["outcome"], "offline");
   Json unsynced = Command("sync", "a", {"sync"}, false, /*exit_code=*/1);
   EXPECT_EQ(unsynced["results"][0]["outcome"], "offline");
-  Json awaiting = Command("join", "c", {"join", id}, false);
+  Json awaiting = Command("join", "c", {"join", link}, false);
   EXPECT_EQ(awaiting["list"]["phase"], "awaiting_fetch");
   Command("lists", "c", {"lists"});
   Json deleting = Command("delete", "a", {"--yes", "delete", id}, false);
@@ -266,6 +270,15 @@ TEST_F(JsonSchemaTest, EveryCommandAndEveryApiCallPrintsWhatTheDocumentSays) {
   Command("error", "a", {"show", "nothing"}, true, 1);
   Command("change", "a", {"new", "Second"});
   Command("error", "a", {"add", "Second", "   "}, true, 2);
+  const std::string second =
+      Command("share", "a", {"share", "--read-only", "Second"})["link"];
+  Command("join", "d", {"join", second});
+  Command("error", "d", {"add", second.substr(0, 26), "milk"}, true, 1);
+  EXPECT_EQ(Command("share", "d", {"share", second.substr(0, 26)})["gives"],
+            "read");
+  Command("error", "d", {"share", "--owner", second.substr(0, 26)}, true, 1);
+  Json revoked = Command("revoke", "a", {"share", "--revoke", "Second"});
+  EXPECT_NE(revoked["links"]["read"], second);
   Command("error", "a", {"join", "not-an-id"}, true, 2);
 
   // --- the page's API, on a home of its own
@@ -324,11 +337,16 @@ TEST_F(JsonSchemaTest, EveryCommandAndEveryApiCallPrintsWhatTheDocumentSays) {
   get("show", at, 200);
   const std::string other =
       Command("change", "a", {"new", "Shared"})["list"]["id"];
-  post("join", "/api/join", {{"id", other}}, 200);
+  const std::string other_link =
+      Command("share", "a", {"share", other})["link"];
+  post("join", "/api/join", {{"link", other_link}}, 200);
+  post("share", "/api/lists/" + other + "/share", {{"gives", "read"}}, 200);
+  post("error", "/api/lists/" + other + "/share", {{"gives", "owner"}}, 403);
+  post("revoke", at + "/revoke", {}, 200);
   post("forget", "/api/lists/" + other + "/forget", {}, 200);
   post("error", at + "/add", {{"item", "   "}}, 400);
   post("error", at + "/add", {{"item", "x"}, {"count", "lots"}}, 400);
-  post("error", "/api/join", {{"id", "nope"}}, 400);
+  post("error", "/api/join", {{"link", "nope"}}, 400);
   get("error", "/api/lists/aaaaaaaaaaaaaaaaaaaaaaaaaa", 404);
   post("delete", at + "/delete", {}, 200);
   ui.Signal(SIGTERM);

@@ -12,6 +12,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "access/capability.h"
 #include "codec/list_codec.h"
 #include "crdt/list_id.h"
 #include "grpcpp/grpcpp.h"
@@ -121,18 +122,21 @@ class NodeCluster {
 
 grpc::Status Sync(v1::ListService::Stub& stub, const std::string& list_id,
                   const crdt::ListState& delta, bool create,
-                  v1::SyncResponse* response) {
+                  v1::SyncResponse* response, const std::string& secret = "") {
   v1::SyncRequest request;
   request.set_list_id(list_id);
   request.set_create(create);
+  request.set_secret(secret);
   codec::EncodeState(delta, request.mutable_delta());
   return stub.Sync(Context(absl::Seconds(5)).get(), request, response);
 }
 
 absl::StatusOr<crdt::ListView> Get(v1::ListService::Stub& stub,
-                                   const std::string& list_id) {
+                                   const std::string& list_id,
+                                   const std::string& secret = "") {
   v1::GetRequest request;
   request.set_list_id(list_id);
+  request.set_secret(secret);
   v1::GetResponse response;
   grpc::Status status =
       stub.Get(Context(absl::Seconds(5)).get(), request, &response);
@@ -249,6 +253,202 @@ TEST(NodeClusterTest, AcknowledgedWritesSurviveSigkillAndHintsReachTheNode) {
           << item << " lost (read via " << via << ")";
     }
   }
+}
+
+// --- Links (docs/sharing.md): the nodes decide, not the clients ---
+
+// A replica write as a coordinator sends it, with the proof of `secret`.
+grpc::Status StoreWithProof(v1::ReplicaService::Stub& stub,
+                            const std::string& list_id,
+                            const crdt::ListState& delta,
+                            const std::string& secret) {
+  v1::StoreRequest request;
+  request.set_list_id(list_id);
+  codec::EncodeState(delta, request.mutable_delta());
+  const access::SecretHash proof = access::HashSecret(secret);
+  request.set_proof(
+      std::string(reinterpret_cast<const char*>(proof.data()), proof.size()));
+  v1::StoreResponse response;
+  return stub.Store(Context(absl::Seconds(5)).get(), request, &response);
+}
+
+std::optional<crdt::ListState> Fetch(v1::ReplicaService::Stub& stub,
+                                     const std::string& list_id) {
+  v1::FetchRequest request;
+  request.set_list_id(list_id);
+  v1::FetchResponse response;
+  if (!stub.Fetch(Context(absl::Seconds(2)).get(), request, &response).ok() ||
+      !response.found()) {
+    return std::nullopt;
+  }
+  absl::StatusOr<crdt::ListState> state = codec::DecodeState(response.state());
+  if (!state.ok()) return std::nullopt;
+  return *std::move(state);
+}
+
+grpc::StatusCode WatchEnd(v1::ListService::Stub& stub,
+                          const std::string& list_id,
+                          const std::string& secret) {
+  v1::WatchRequest request;
+  request.set_list_id(list_id);
+  request.set_secret(secret);
+  auto context = Context(absl::Seconds(3));
+  auto reader = stub.Watch(context.get(), request);
+  v1::WatchEvent event;
+  while (reader->Read(&event)) {
+  }
+  return reader->Finish().error_code();
+}
+
+constexpr crdt::ReplicaId kOwner = 0x0A;
+constexpr crdt::ReplicaId kForger = 0xF0;
+
+TEST(NodeClusterTest, EveryNodeRefusesWhatALinkDoesNotGrant) {
+  TempDir dir;
+  NodeCluster cluster(3, dir);
+  const std::string id = *crdt::NewListId();
+  const access::NewAccess made = *access::MakeAccess();
+  crdt::ListState owner;
+  crdt::ListState create = *owner.Create(kOwner, "flat", 1);
+  create.Merge(*owner.SetAccess(kOwner, access::EncodeGrants(made.grants)));
+  create.Merge(*owner.Add(kOwner, "milk", 1));
+  v1::SyncResponse response;
+  ASSERT_TRUE(
+      Sync(cluster.list(0), id, create, true, &response, made.owner_secret)
+          .ok());
+
+  for (int via = 0; via < 3; ++via) {
+    SCOPED_TRACE(absl::StrCat("via node ", via));
+    // No proof: the list does not exist.
+    EXPECT_EQ(Get(cluster.list(via), id).status().code(),
+              absl::StatusCode::kNotFound);
+    EXPECT_EQ(Sync(cluster.list(via), id, crdt::ListState(), false, &response)
+                  .error_code(),
+              grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(WatchEnd(cluster.list(via), id, ""), grpc::StatusCode::NOT_FOUND);
+    // A read link reads, and its forged change is refused whole.
+    absl::StatusOr<crdt::ListView> seen =
+        Get(cluster.list(via), id, made.read_secret);
+    ASSERT_TRUE(seen.ok()) << seen.status();
+    EXPECT_EQ(seen->items.size(), 1u);
+    crdt::ListState forger = owner;
+    EXPECT_EQ(Sync(cluster.list(via), id, *forger.Add(kForger, "forged", 9),
+                   false, &response, made.read_secret)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    v1::ApplyRequest apply;
+    apply.set_list_id(id);
+    apply.set_secret(made.read_secret);
+    apply.mutable_operation()->mutable_add()->set_item("forged");
+    apply.mutable_operation()->mutable_add()->set_count(1);
+    v1::ApplyResponse applied;
+    EXPECT_EQ(cluster.list(via)
+                  .Apply(Context(absl::Seconds(5)).get(), apply, &applied)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    // An edit link cannot change who may use the list, nor delete it.
+    const access::NewAccess mine = *access::MakeAccess();
+    forger = owner;
+    crdt::ListState takeover = *forger.Add(kForger, "forged", 1);
+    takeover.Merge(
+        *forger.SetAccess(kForger, access::EncodeGrants(mine.grants)));
+    EXPECT_EQ(Sync(cluster.list(via), id, takeover, false, &response,
+                   made.edit_secret)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+    forger = owner;
+    EXPECT_EQ(Sync(cluster.list(via), id, forger.Delete(), false, &response,
+                   made.edit_secret)
+                  .error_code(),
+              grpc::StatusCode::PERMISSION_DENIED);
+  }
+  // Nothing forged reached any replica.
+  for (int i = 0; i < 3; ++i) {
+    std::optional<crdt::ListState> stored = Fetch(cluster.replica(i), id);
+    ASSERT_TRUE(stored.has_value()) << i;
+    EXPECT_EQ(stored->View().items.size(), 1u) << i;
+    EXPECT_EQ(stored->access().value, access::EncodeGrants(made.grants)) << i;
+    EXPECT_FALSE(stored->deleted()) << i;
+  }
+}
+
+TEST(NodeClusterTest, ARevokedLinkIsRefusedByEveryReplicaOnceItHasMergedIt) {
+  TempDir dir;
+  NodeCluster cluster(3, dir);  // N = 3: every node holds the list
+  const std::string id = *crdt::NewListId();
+  const access::NewAccess made = *access::MakeAccess();
+  crdt::ListState owner;
+  crdt::ListState create = *owner.Create(kOwner, "flat", 1);
+  create.Merge(*owner.SetAccess(kOwner, access::EncodeGrants(made.grants)));
+  v1::SyncResponse response;
+  ASSERT_TRUE(
+      Sync(cluster.list(0), id, create, true, &response, made.owner_secret)
+          .ok());
+  crdt::ListState flatmate = owner;
+  ASSERT_TRUE(Sync(cluster.list(1), id, *flatmate.Add(kForger, "beer", 1),
+                   false, &response, made.edit_secret)
+                  .ok());
+
+  // Node 2 is down while the owner revokes.
+  cluster.process(2).Kill();
+  const access::NewAccess next =
+      *access::Revoke(made.grants, made.owner_secret);
+  owner.Merge(flatmate);
+  ASSERT_TRUE(Sync(cluster.list(0), id,
+                   *owner.SetAccess(kOwner, access::EncodeGrants(next.grants)),
+                   false, &response, next.owner_secret)
+                  .ok());
+  for (int via : {0, 1}) {
+    EXPECT_EQ(Sync(cluster.list(via), id, *flatmate.Add(kForger, "more", 1),
+                   false, &response, made.edit_secret)
+                  .error_code(),
+              grpc::StatusCode::NOT_FOUND)
+        << via;
+  }
+  cluster.Start(2);
+  ASSERT_TRUE(cluster.WaitServing(2));
+  // The window: node 2 has not heard of the revocation, and takes the old
+  // link's write...
+  ASSERT_EQ(Fetch(cluster.replica(2), id)->access().value,
+            access::EncodeGrants(made.grants));
+  ASSERT_TRUE(StoreWithProof(cluster.replica(2), id,
+                             *flatmate.Add(kForger, "window", 1),
+                             made.edit_secret)
+                  .ok());
+  // ...until a read repairs it.
+  ASSERT_TRUE(Get(cluster.list(0), id, next.owner_secret).ok());
+  ASSERT_TRUE(testing::WaitFor(absl::Seconds(10), [&] {
+    std::optional<crdt::ListState> there = Fetch(cluster.replica(2), id);
+    return there && there->access().value == access::EncodeGrants(next.grants);
+  }));
+  for (int i = 0; i < 3; ++i) {
+    SCOPED_TRACE(absl::StrCat("node ", i));
+    EXPECT_EQ(
+        StoreWithProof(cluster.replica(i), id,
+                       *flatmate.Add(kForger, "after", 1), made.edit_secret)
+            .error_code(),
+        grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(Sync(cluster.list(i), id, *flatmate.Add(kForger, "after", 1),
+                   false, &response, made.edit_secret)
+                  .error_code(),
+              grpc::StatusCode::NOT_FOUND);
+    EXPECT_EQ(WatchEnd(cluster.list(i), id, made.edit_secret),
+              grpc::StatusCode::NOT_FOUND);
+    EXPECT_TRUE(StoreWithProof(cluster.replica(i), id,
+                               *owner.Add(kOwner, absl::StrCat("new", i), 1),
+                               next.edit_secret)
+                    .ok());
+  }
+  // What a replica took before it knew survives; nothing after does.
+  absl::StatusOr<crdt::ListView> view =
+      Get(cluster.list(1), id, next.read_secret);
+  ASSERT_TRUE(view.ok()) << view.status();
+  std::set<std::string> names;
+  for (const auto& item : view->items) names.insert(item.name);
+  EXPECT_TRUE(names.count("beer"));
+  EXPECT_TRUE(names.count("window"));
+  EXPECT_FALSE(names.count("more"));
+  EXPECT_FALSE(names.count("after"));
 }
 
 TEST(NodeClusterTest, SigtermDrainsAndExitsCleanly) {
