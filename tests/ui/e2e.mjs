@@ -282,7 +282,7 @@ async function run_scenarios(pages, contextA) {
   const b = pages.B;
   let id;
 
-  await scenario('1. A creates a list, B joins it by the ID shown on A', async () => {
+  await scenario('1. A creates a list, B joins it by the link shown on A', async () => {
     await waitStatus(a, 'A', 'online', 5000);
     await waitStatus(b, 'B', 'online', 5000);
     await a.fill('#create input[name=title]', 'Groceries');
@@ -290,16 +290,17 @@ async function run_scenarios(pages, contextA) {
     const entry = a.locator('li[data-list]', { hasText: 'Groceries' });
     await entry.waitFor({ timeout: 5000 });
     const fromLink = (await entry.locator('a.name').getAttribute('href')).replace('#/list/', '');
-    // What a person copies: the ID that Share shows.
+    // What a person copies: the edit link that Share shows.
     await a.click('button[aria-label="Share Groceries"]');
+    await a.locator('#shared').waitFor({ timeout: 5000 });
     const shared = (await a.locator('#shared').textContent()).trim();
-    const m = shared.match(/^([a-z2-7]{26})\b/);
-    check(m, `A: Share shows '${shared}', not a list ID`);
-    id = m[1];
+    const m = shared.match(/^(([a-z2-7]{26})_e_[a-z2-7]{26})\b/);
+    check(m, `A: Share shows '${shared}', not an edit link`);
+    id = m[2];
     check(id === fromLink, `A: Share shows ${id} but the list links to ${fromLink}`);
     console.log(`list ID ${id}`);
 
-    await b.fill('#join input[name=id]', `  ${id} `);  // pasted with stray blanks
+    await b.fill('#join input[name=link]', `  ${m[1]} `);  // pasted with stray blanks
     await b.click('#join button[type=submit]');
     await b.locator(`li[data-list="${id}"]`).waitFor({ timeout: 5000 }).catch(async () => {
       throw new Failure(`B: the joined list ${id} is not shown (error: '${await errorText(b)}')`);
@@ -640,9 +641,41 @@ async function run_scenarios(pages, contextA) {
     await waitItem(b, 'B', 'apples', '0/1', 5000);
     await screenshot(b, 'b-list');
   });
+
+  await scenario('8. links: A revokes B\'s edit link, then gives a read-only one', async () => {
+    a.on('dialog', (d) => d.accept());
+    await a.goto(`${A_URL}#/list/${id}`);
+    await unfold(a, '#sharing');
+    check((await a.locator('#access').textContent()).includes('own'), 'A: the page does not say A owns the list');
+    await a.click('#revoke');
+    await a.locator('#shared div').first().waitFor({ timeout: 5000 });
+    // B's next change is refused by the cloud; the page then hides changes.
+    await b.goto(`${B_URL}#/list/${id}`);
+    await addItem(b, 'contraband', 1);
+    await waitInPage(b, () => !document.querySelector('#add'), null, 5000,
+      'B: the add form is still shown after the revocation', async () => `error: '${await errorText(b)}'`);
+    check((await b.locator('p.meta').first().textContent()).includes('revoked'), 'B: the page does not say the link was revoked');
+    // A read-only link: B reads, and sees no way to change anything.
+    await a.click('#sharing button[data-gives=read]');
+    await waitInPage(a, () => /_r_/.test(document.getElementById('shared').textContent), null, 5000,
+      'A: no read-only link is shown', async () => '');
+    const read = (await a.locator('#shared').textContent()).trim().split(' ')[0];
+    await b.goto(B_URL);
+    await b.fill('#join input[name=link]', read);
+    await b.click('#join button[type=submit]');
+    await b.goto(`${B_URL}#/list/${id}`);
+    await waitInPage(b, () => document.querySelector('p.meta')?.textContent.includes('read-only'), null, 5000,
+      'B: the page does not say read-only', async () => `error: '${await errorText(b)}'`);
+    check(await b.locator('#add').count() === 0, 'B: a read-only page shows the add form');
+    check(await b.locator('button.tap').count() === 0, 'B: a read-only page shows buy buttons');
+    check(await b.locator('#revoke').count() === 0, 'B: a read-only page offers to revoke');
+    // ...and follows A's changes.
+    await addItem(a, 'olives', 1);
+    await waitItem(b, 'B', 'olives', '0/1', 5000);
+  });
 }
 
-const scenarios = 8;
+const scenarios = 9;
 main().then(() => {
   console.log(`ui_e2e: ${results.length} passed, 0 failed`);
 }, (e) => {

@@ -129,31 +129,61 @@ async function renderHome(generation) {
     try { reportSync(await api('POST', '/api/lists', { title: title.value })); title.value = ''; render(); }
     catch (err) { showError(err.message); }
   } }, title, el('button', { class: 'primary', type: 'submit' }, 'Create'));
-  const id = el('input', { name: 'id', placeholder: 'List ID to join', 'aria-label': 'List ID to join', required: '' });
+  const id = el('input', { name: 'link', placeholder: 'Link to join', 'aria-label': 'Link to join', required: '' });
   const join = el('form', { id: 'join', onsubmit: async (e) => {
     e.preventDefault();
-    try { reportSync(await api('POST', '/api/join', { id: id.value.trim() })); id.value = ''; render(); }
+    try { reportSync(await api('POST', '/api/join', { link: id.value.trim() })); id.value = ''; render(); }
     catch (err) { showError(err.message); }
   } }, id, el('button', { type: 'submit' }, 'Join'));
   const items = lists.map((l) => el('li', { 'data-list': l.id },
     el('a', { class: 'name', href: `#/list/${l.id}` }, displayTitle(l)),
     el('span', { class: 'meta' }, `${l.items.length} item(s), ${l.to_buy} to buy` +
-      (l.unsynced ? `, ${l.unsynced} unsynced` : '')),
+      (l.unsynced ? `, ${l.unsynced} unsynced` : '') + (ACCESS_NOTE[l.access] ? `, ${ACCESS_NOTE[l.access]}` : '')),
     el('span', { class: 'actions' },
-      el('button', { onclick: () => share(l.id), 'aria-label': `Share ${l.title}` }, 'Share'),
+      l.access !== 'revoked' ? el('button', { onclick: () => share(l.id, ''), 'aria-label': `Share ${l.title}` }, 'Share') : '',
       el('button', { onclick: () => forget(l), 'aria-label': `Forget ${l.title}` }, 'Forget'),
-      el('button', { class: 'danger', onclick: () => remove(l), 'aria-label': `Delete ${l.title}` }, 'Delete'))));
+      mayOwn(l) ? el('button', { class: 'danger', onclick: () => remove(l), 'aria-label': `Delete ${l.title}` }, 'Delete') : '')));
   replaceApp(el('h1', {}, 'Your lists'), create, join,
-    items.length ? el('ul', { id: 'lists' }, ...items) : el('p', { class: 'meta' }, 'No lists yet: create one or join one by its ID.'),
+    items.length ? el('ul', { id: 'lists' }, ...items) : el('p', { class: 'meta' }, 'No lists yet: create one or join one by its link.'),
     el('p', { id: 'shared', class: 'share', hidden: '' }),
     el('h2', {}, 'Your name on changes'), naming);
 }
 
-async function share(id) {
+// What each capability may do (docs/sharing.md); the server decides, the
+// page only hides what would be refused.
+const ACCESS_WORDS = {
+  owner: 'You own this list: you can change it, delete it, and give or revoke links.',
+  edit: 'You can change this list and give read-only links.',
+  read: 'Read-only: you can see and follow this list, not change it.',
+  revoked: 'Your link was revoked: you keep what you had; ask for a new link.',
+  open: 'Anyone with its ID can change this list (it predates links); close it to give read-only links.',
+};
+const ACCESS_NOTE = { read: 'read-only', revoked: 'link revoked', open: 'open to its ID' };
+const mayEdit = (l) => ['open', 'owner', 'edit'].includes(l.access);
+const mayOwn = (l) => ['open', 'owner'].includes(l.access);
+
+// Asks the home for a link (`gives`: '' for the default, 'read', 'edit' or
+// 'owner') and shows it, copied when the browser allows.
+async function share(id, gives) {
   const box = document.getElementById('shared');
-  box.hidden = false;
-  box.textContent = id;
-  try { await navigator.clipboard.writeText(id); box.textContent = `${id} (copied)`; } catch (e) { /* shown to copy by hand */ }
+  try {
+    const { link } = await api('POST', `/api/lists/${id}/share`, gives ? { gives } : {});
+    box.hidden = false;
+    box.textContent = link;
+    try { await navigator.clipboard.writeText(link); box.textContent = `${link} (copied)`; } catch (e) { /* shown to copy by hand */ }
+  } catch (e) { showError(e.message); }
+}
+
+async function revoke(id) {
+  if (!confirm('Make every earlier read and edit link stop working? Owner links stay.')) return;
+  try {
+    const body = await api('POST', `/api/lists/${id}/revoke`);
+    reportSync(body);
+    await render();
+    const box = document.getElementById('shared');
+    box.hidden = false;
+    box.replaceChildren(el('div', {}, `edit: ${body.links.edit}`), el('div', {}, `read: ${body.links.read}`));
+  } catch (e) { showError(e.message); }
 }
 
 async function forget(l) {
@@ -219,8 +249,18 @@ async function undo(id) {
 
 // One item: a big tap target that marks it bought (or not), a stepper for
 // the quantity, and the rest (note, aisle, remove) behind "⋯".
-function itemRow(id, i, act) {
+function itemRow(id, i, act, editable) {
   const who = [i.changed_by, when(i.changed_at)].filter(Boolean).join(', ');
+  if (!editable) {
+    return el('li', { 'data-item': i.name, class: i.done ? 'done' : '' },
+      el('span', { class: 'tap' },
+        el('span', { class: 'check', 'aria-hidden': 'true' }, i.done ? '✓' : ''),
+        el('span', { class: 'text' },
+          el('span', { class: 'name' }, i.name),
+          i.note ? el('span', { class: 'note' }, i.note) : '',
+          who ? el('span', { class: 'who' }, who) : '')),
+      el('span', { class: 'meta', title: 'bought/wanted' }, `${i.bought}/${i.wanted}`));
+  }
   const tap = el('button', {
     class: 'tap', 'aria-pressed': i.done ? 'true' : 'false',
     'aria-label': i.done ? `Not bought ${i.name}` : `Bought ${i.name}`,
@@ -284,6 +324,7 @@ async function renderList(id, generation) {
       render();
     } catch (e) { showError(e.message); }
   };
+  const editable = mayEdit(list);
   const name = el('input', { name: 'item', placeholder: 'Add an item', 'aria-label': 'Item name', required: '' });
   const count = el('input', { name: 'count', type: 'number', min: '1', value: '1', 'aria-label': 'How many' });
   const add = el('form', { id: 'add', onsubmit: async (e) => {
@@ -309,14 +350,14 @@ async function renderList(id, generation) {
     groups[groups.length - 1].items.push(i);
   }
   const sections = groups.map((g) => el('section', { class: 'aisle', 'data-aisle': g.name },
-    el('h2', {}, g.name), el('ul', {}, ...g.items.map((i) => itemRow(id, i, act)))));
+    el('h2', {}, g.name), el('ul', {}, ...g.items.map((i) => itemRow(id, i, act, editable)))));
   const details = (key, summary, ...body) => {
     return el('details', { 'data-key': key, id: key }, el('summary', {}, summary), ...body);
   };
   if (bought.length) {
     sections.push(details('bought', `Bought (${bought.length})`,
-      el('ul', {}, ...bought.map((i) => itemRow(id, i, act))),
-      el('button', { id: 'clear', onclick: act('clear') }, 'Clear bought')));
+      el('ul', {}, ...bought.map((i) => itemRow(id, i, act, editable))),
+      editable ? el('button', { id: 'clear', onclick: act('clear') }, 'Clear bought') : ''));
   }
   const order = el('input', { name: 'aisles', value: list.aisles.join(', '), placeholder: 'e.g. Produce, Bakery, Dairy', 'aria-label': 'Aisle order' });
   const aisles = el('form', { id: 'aisles', onsubmit: (e) => {
@@ -330,17 +371,25 @@ async function renderList(id, generation) {
     e.preventDefault();
     act('rename', { title: title.value })();
   } }, title, el('button', { type: 'submit' }, 'Rename'));
+  const gives = { owner: ['edit', 'read', 'owner'], edit: ['edit', 'read'], read: ['read'], open: ['edit'] }[list.access] || [];
+  const sharing = details('sharing', 'Sharing',
+    el('p', { class: 'meta', id: 'access' }, ACCESS_WORDS[list.access]),
+    ...gives.map((g) => el('button', { onclick: () => share(id, g), 'data-gives': g }, `${g[0].toUpperCase()}${g.slice(1)} link`)),
+    mayOwn(list) ? el('button', { class: 'danger', id: 'revoke', onclick: () => revoke(id) }, list.access === 'open' ? 'Close with links' : 'Revoke links') : '',
+    el('p', { id: 'shared', class: 'share', hidden: '' }));
   replaceApp(
     el('p', {}, el('a', { href: '#/' }, '← All lists')),
     el('h1', { id: 'title' }, displayTitle(list)),
     el('p', { class: 'meta' }, 'ID ', el('span', { class: 'share' }, list.id),
-      list.unsynced ? ` · ${list.unsynced} unsynced change(s)` : ''),
-    add,
+      list.unsynced ? ` · ${list.unsynced} unsynced change(s)` : '',
+      ACCESS_NOTE[list.access] ? ` · ${ACCESS_NOTE[list.access]}` : ''),
+    editable ? add : '',
     list.items.length ? el('div', { id: 'items' }, ...sections) : el('p', { class: 'meta' }, 'Nothing on this list yet.'),
     history(events),
-    details('settings', 'Aisles and title',
+    sharing,
+    editable ? details('settings', 'Aisles and title',
       el('p', { class: 'meta' }, 'Aisles in the order you walk the store; items show grouped that way.'),
-      aisles, rename));
+      aisles, rename) : '');
 }
 
 function setStatus(online) {
