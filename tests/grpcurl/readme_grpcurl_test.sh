@@ -39,6 +39,8 @@ block=$(awk '/^## Using the cluster with grpcurl/{f=1} f&&/^```sh/{g=1;next} g&&
 [ -n "$block" ] || { echo "no grpcurl block in README.md" >&2; exit 1; }
 block=${block//127.0.0.1:7000/$address}
 block=${block//.cluster\/token/$work/cluster/token}
+block=${block//.cluster\/readme-home/$work/readme-home}
+block=${block//build\/clients/$SHOPLIST_BUILD_DIR/clients}
 printf '%s\n' "$block" >"$work/block.sh"
 
 out=$(cd "$work" && bash -euo pipefail -c '
@@ -61,6 +63,9 @@ expect "Milk is milk, with its note" '"note": "2% fat"'
 expect "Get shows the aisle order" '"Dairy",'
 expect "Locate names a coordinator" '"coordinator"'
 expect "Locate gives a preference list" '"preferenceList"'
+expect "a closed list reads with its read secret" '"title": "party"'
+expect "a closed list without a secret does not exist" 'Code: NotFound'
+expect "a read secret cannot change the list" 'Code: PermissionDenied'
 
 denied=$(/usr/bin/python3 "$here/grpcurl_lite.py" -plaintext \
   -d '{"list_id":"aaaaaaaaaaaaaaaaaaaaaaaaaa"}' "$address" \

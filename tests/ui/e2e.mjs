@@ -657,7 +657,7 @@ async function run_scenarios(pages, contextA) {
     check((await b.locator('p.meta').first().textContent()).includes('revoked'), 'B: the page does not say the link was revoked');
     // A read-only link: B reads, and sees no way to change anything.
     await a.click('#sharing button[data-gives=read]');
-    await waitInPage(a, () => /_r_/.test(document.getElementById('shared').textContent), null, 5000,
+    await waitInPage(a, () => /^\s*[a-z2-7]{26}_r_/.test(document.getElementById('shared').textContent), null, 5000,
       'A: no read-only link is shown', async () => '');
     const read = (await a.locator('#shared').textContent()).trim().split(' ')[0];
     await b.goto(B_URL);
