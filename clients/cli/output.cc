@@ -79,6 +79,7 @@ std::string Describe(const client::LogEntry& e) {
     return e.text.empty() ? "cleared the aisle order"
                           : absl::StrFormat("set the aisles: %s", e.text);
   }
+  if (e.kind == "access") return "revoked the list's links";
   return e.kind;
 }
 

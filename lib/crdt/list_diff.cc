@@ -35,6 +35,11 @@ ListDiff Diff(const ListState& before, const ListState& after,
     diff.aisles_by = after.aisles().dot.replica;
     diff.aisles_at_micros = after.aisles().timestamp_micros;
   }
+  if (after.access().set() && before.access().value != after.access().value) {
+    diff.access_changed = true;
+    diff.access_by = after.access().dot.replica;
+    diff.access_at_micros = after.access().timestamp_micros;
+  }
   for (const auto& [key, unused] : delta.items()) {
     std::optional<ItemView> now = after.ItemAt(key);
     if (!now) continue;
@@ -62,6 +67,10 @@ std::vector<ListEvent> EventsOf(const ListDiff& diff, const ListState& after) {
   if (diff.aisles_before) {
     list_event(ListEvent::Kind::kAisles, absl::StrJoin(diff.aisles_after, ", "),
                diff.aisles_by, diff.aisles_at_micros);
+  }
+  if (diff.access_changed) {
+    list_event(ListEvent::Kind::kAccess, "", diff.access_by,
+               diff.access_at_micros);
   }
   for (const ItemChange& change : diff.items) {
     const ItemView& a = change.after;
@@ -109,6 +118,7 @@ constexpr std::pair<ListEvent::Kind, const char*> kKindNames[] = {
     {ListEvent::Kind::kCategory, "category"},
     {ListEvent::Kind::kRename, "rename"},
     {ListEvent::Kind::kAisles, "aisles"},
+    {ListEvent::Kind::kAccess, "access"},
 };
 }  // namespace
 

@@ -34,14 +34,16 @@ struct ListDiff {
   // Set when the aisle order changed.
   std::optional<std::vector<std::string>> aisles_before;
   std::vector<std::string> aisles_after;
+  // The access record changed: links were made or revoked.
+  bool access_changed = false;
   // Items whose view changed, in key order.
   std::vector<ItemChange> items;
-  // Who made the title and aisle changes, and when.
-  ReplicaId title_by = 0, aisles_by = 0;
-  uint64_t title_at_micros = 0, aisles_at_micros = 0;
+  // Who made the title, aisle and access changes, and when.
+  ReplicaId title_by = 0, aisles_by = 0, access_by = 0;
+  uint64_t title_at_micros = 0, aisles_at_micros = 0, access_at_micros = 0;
 
   bool empty() const {
-    return !title_before && !aisles_before && items.empty();
+    return !title_before && !aisles_before && !access_changed && items.empty();
   }
 };
 
@@ -62,6 +64,7 @@ struct ListEvent {
     kCategory,  // text: the new category
     kRename,    // text: the new title
     kAisles,    // text: the new order, names joined by ", "
+    kAccess,    // the links changed (a list closed, or links revoked)
   };
   Kind kind;
   std::string item;  // display name; empty for list events
@@ -77,8 +80,8 @@ struct ListEvent {
 std::vector<ListEvent> EventsOf(const ListDiff& diff, const ListState& after);
 
 // "add", "remove", "take_off", "buy", "unbuy", "note", "category",
-// "rename", "aisles": the kind as front-ends and the stored history spell
-// it. KindFromName is nullopt for any other text.
+// "rename", "aisles", "access": the kind as front-ends and the stored history
+// spell it. KindFromName is nullopt for any other text.
 const char* KindName(ListEvent::Kind kind);
 std::optional<ListEvent::Kind> KindFromName(absl::string_view name);
 

@@ -642,6 +642,12 @@ TEST_F(HomeTest, RevokeGivesNewLinksAndClosesAnOpenList) {
   ASSERT_TRUE(closed.ok()) << closed.status();
   EXPECT_EQ(closed->sync.outcome, Outcome::kSynced);
   EXPECT_EQ(closed->list.access, Access::kOwner);
+  // The history says so.
+  absl::StatusOr<std::vector<LogEntry>> log = home_->Log(open);
+  ASSERT_TRUE(log.ok()) << log.status();
+  ASSERT_FALSE(log->empty());
+  EXPECT_EQ(log->front().kind, "access");
+  EXPECT_TRUE(log->front().by_me);
   EXPECT_EQ(access::Held(cloud_.lists[open], access::HashSecret("")),
             access::Capability::kNone);
   // Revoking again moves every link on, offline too.

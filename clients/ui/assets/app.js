@@ -217,6 +217,7 @@ function describe(e) {
     case 'category': return `${e.item} in ${e.text}`;
     case 'rename': return `Renamed to ${e.text}`;
     case 'aisles': return 'Aisle order saved';
+    case 'access': return 'Links revoked';
     default: return 'Changed';
   }
 }
