@@ -19,6 +19,7 @@
 
 #include "codec/list_codec.h"
 #include "codec/operation.h"
+#include "crdt/limits.h"
 #include "crdt/list_diff.h"
 #include "crdt/list_state.h"
 #include "gtest/gtest.h"
@@ -41,7 +42,7 @@ struct Replica {
 };
 
 struct Stats {
-  int ops = 0, undos = 0, clears = 0;
+  int ops = 0, undos = 0, clears = 0, revocations = 0;
 };
 
 const char* const kNames[] = {"Milk",  "milk",      " MILK ", "Eggs",
@@ -110,6 +111,7 @@ class Simulation {
   void CheckAgainstModel() const {
     const ListState& s = replicas_[0].state;
     EXPECT_EQ(s.aisles().value, aisles_.value);
+    EXPECT_EQ(s.access().value, access_.value);
     for (const auto& entry : s.items()) {
       // Not a structured binding: clang 14 cannot capture one.
       const std::string& key = entry.first;
@@ -206,11 +208,37 @@ class Simulation {
       all.resize(Pick(all.size() + 1));
       for (const std::string& c : all) op.mutable_aisles()->add_categories(c);
       if (all.empty()) op.mutable_aisles();
+    } else if (kind < 96) {
+      ChangeAccess(r);
+      return;
     } else {
       op.mutable_clear_bought();
       ++stats_.clears;
     }
     Apply(r, {op}, /*record_undo=*/true);
+  }
+
+  // An owner's revocation: a new access record, where the last write wins
+  // whoever made it (16 values, so concurrent owners also write the same).
+  void ChangeAccess(size_t r) {
+    Replica& rep = replicas_[r];
+    clock_ += 10;
+    Writer writer = rep.writer;
+    writer.now_micros = clock_;
+    const std::string record(kAccessChars,
+                             "0123456789abcdef"[(clock_ / 10) % 16]);
+    absl::StatusOr<ListState> delta = rep.state.SetAccess(writer, record);
+    ASSERT_TRUE(delta.ok()) << delta.status();
+    ++stats_.ops;
+    ++stats_.revocations;
+    access_ = {clock_, record};
+    Send(r, *delta);
+  }
+
+  void Send(size_t from, const ListState& delta) {
+    for (size_t to = 0; to < 3; ++to) {
+      if (to != from) network_.Send(to, delta, NoTag{});
+    }
   }
 
   // Applies `ops` as one change of replica r, records in the model every
@@ -257,9 +285,7 @@ class Simulation {
     if (delta.aisles().set() && delta.aisles().timestamp_micros == now) {
       aisles_ = {now, delta.aisles().value};
     }
-    for (size_t to = 0; to < 3; ++to) {
-      if (to != r) network_.Send(to, delta, NoTag{});
-    }
+    Send(r, delta);
   }
 
   void DeliverOne() {
@@ -271,6 +297,7 @@ class Simulation {
   uint64_t clock_ = 1'000'000;
   std::map<std::pair<std::string, std::string>, LastWrite> registers_;
   LastWrite aisles_;
+  LastWrite access_;
   LossyNetwork<NoTag> network_;
   Stats stats_;
 };
@@ -288,14 +315,16 @@ TEST_P(ListFeaturesPropertyTest, ConcurrentNotesAislesUndosAndClearsConverge) {
   const Stats& s = sim.stats();
   EXPECT_GT(s.undos, 100);
   EXPECT_GT(s.clears, 50);
+  EXPECT_GT(s.revocations, 50);
   const NetworkStats& n = sim.network();
   EXPECT_GT(n.lost_for_good, 0);
   EXPECT_GT(n.duplicated, 0);
   std::printf(
-      "seed %u: %d changes (%d undos, %d clears), %d deliveries, %d lost and "
+      "seed %u: %d changes (%d undos, %d clears, %d revocations), %d "
+      "deliveries, %d lost and "
       "resent, %d lost for good, %d duplicated\n",
-      seed, s.ops, s.undos, s.clears, n.delivered, n.lost, n.lost_for_good,
-      n.duplicated);
+      seed, s.ops, s.undos, s.clears, s.revocations, n.delivered, n.lost,
+      n.lost_for_good, n.duplicated);
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, ListFeaturesPropertyTest,
