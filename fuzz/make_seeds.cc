@@ -6,6 +6,7 @@
 #include <fstream>
 #include <string>
 
+#include "access/capability.h"
 #include "codec/list_codec.h"
 #include "crdt/limits.h"
 #include "fuzz/fuzz_support.h"
@@ -18,6 +19,8 @@ namespace {
 
 constexpr char kListId[] = "abcdefghijklmnopqrstuvwxyq";
 constexpr char kOtherListId[] = "zyxwvutsrqponmlkjihgfedcba";
+
+constexpr char kSecret[] = "abcdefghijklmnopqrstuvwx2a";
 
 class SeedWriter {
  public:
@@ -234,6 +237,53 @@ void ListSeeds(SeedWriter& out) {
       Records({{1, sync.SerializeAsString()}, {2, apply.SerializeAsString()}}));
 }
 
+// A closed list (docs/sharing.md) and requests that prove each link, none,
+// or a wrong one; a replica write with its proof.
+void AccessSeeds(SeedWriter& out) {
+  const access::NewAccess made = access::AccessAt(kSecret, 1);
+  crdt::ListState closed = SampleList();
+  crdt::Writer alice(kAlice);
+  alice.now_micros = kNowMicros + 10;
+  (void)closed.SetAccess(alice, access::EncodeGrants(made.grants));
+  v1::SyncRequest create;
+  create.set_list_id(kOtherListId);
+  *create.mutable_delta() = Message(closed);
+  create.set_create(true);
+  create.set_secret(made.owner_secret);
+  v1::SyncRequest forged = create;
+  forged.set_create(false);
+  forged.set_secret(made.read_secret);
+  v1::GetRequest get;
+  get.set_list_id(kOtherListId);
+  const std::string anonymous = get.SerializeAsString();
+  get.set_secret(made.read_secret);
+  v1::ApplyRequest apply;
+  apply.set_list_id(kOtherListId);
+  apply.set_secret(made.edit_secret);
+  apply.mutable_operation()->mutable_add()->set_item("milk");
+  apply.mutable_operation()->mutable_add()->set_count(1);
+  v1::StoreRequest store;
+  store.set_list_id(kOtherListId);
+  *store.mutable_delta() = Message(ConcurrentList());
+  const access::SecretHash proof = access::HashSecret(made.edit_secret);
+  store.set_proof(
+      std::string(reinterpret_cast<const char*>(proof.data()), proof.size()));
+  // node_fuzz: 0 Get, 1 Sync, 2 Apply, 3 Store.
+  out.Write("node_fuzz", "closed_list",
+            Records({{1, create.SerializeAsString()},
+                     {0, anonymous},
+                     {0, get.SerializeAsString()},
+                     {1, forged.SerializeAsString()},
+                     {2, apply.SerializeAsString()},
+                     {3, store.SerializeAsString()}}));
+  out.Write("list_request_fuzz", "closed_list",
+            Records({{1, create.SerializeAsString()},
+                     {0, get.SerializeAsString()},
+                     {2, apply.SerializeAsString()}}));
+  out.Write("replica_request_fuzz", "proof",
+            Records({{0, store.SerializeAsString()}}));
+}
+
 void MembershipSeeds(SeedWriter& out) {
   const std::string t = "membership_request_fuzz";
   auto join = [](const std::string& id, const std::string& address) {
@@ -286,6 +336,7 @@ int main(int argc, char** argv) {
   shoplist::fuzz::OperationSeeds(out);
   shoplist::fuzz::ReplicaSeeds(out);
   shoplist::fuzz::ListSeeds(out);
+  shoplist::fuzz::AccessSeeds(out);
   shoplist::fuzz::MembershipSeeds(out);
   return 0;
 }

@@ -806,6 +806,17 @@ TEST_F(HomeTest, AHomeWrittenBeforeNormalizedNamesShowsTheSameItems) {
   EXPECT_EQ(added->item->wanted, 4);
   EXPECT_EQ(added->list.items.size(), 5u);
   EXPECT_EQ(added->sync.outcome, Outcome::kSynced);
+  // Made before links existed: open to its id until its owner closes it.
+  EXPECT_EQ(added->list.access, Access::kOpen);
+  EXPECT_EQ(home_->Share("Weekly shop")->link, shown->id);
+  EXPECT_EQ(access::Held(cloud_.lists[shown->id], access::HashSecret("")),
+            access::Capability::kOwner);
+  absl::StatusOr<RevokeResult> closed = home_->Revoke("Weekly shop");
+  ASSERT_TRUE(closed.ok()) << closed.status();
+  EXPECT_EQ(closed->list.access, Access::kOwner);
+  EXPECT_EQ(access::Held(cloud_.lists[shown->id], access::HashSecret("")),
+            access::Capability::kNone);
+  EXPECT_EQ(closed->list.items.size(), 5u);
 }
 
 TEST_F(HomeTest, UndoWalksBackThisHomesChangesOfflineAndSurvivesRestarts) {
