@@ -10,13 +10,17 @@ bool ChangesContent(const crdt::ListState& delta) {
 
 }  // namespace
 
-Capability Held(const crdt::ListState& list, const SecretHash& proof) {
-  if (!list.access().set()) return Capability::kOwner;
+Capability Held(const crdt::Register& record, const SecretHash& proof) {
+  if (!record.set()) return Capability::kOwner;
   // A stored record is always well formed (ListState::Validate); a record
   // that were not would grant nothing rather than everything.
-  absl::StatusOr<Grants> grants = DecodeGrants(list.access().value);
+  absl::StatusOr<Grants> grants = DecodeGrants(record.value);
   if (!grants.ok()) return Capability::kNone;
   return Prove(*grants, proof);
+}
+
+Capability Held(const crdt::ListState& list, const SecretHash& proof) {
+  return Held(list.access(), proof);
 }
 
 Capability Needed(const crdt::ListState& delta) {
@@ -27,7 +31,12 @@ Capability Needed(const crdt::ListState& delta) {
 
 absl::Status Check(const crdt::ListState& list, const SecretHash& proof,
                    Capability needed) {
-  const Capability held = Held(list, proof);
+  return Check(list.access(), proof, needed);
+}
+
+absl::Status Check(const crdt::Register& record, const SecretHash& proof,
+                   Capability needed) {
+  const Capability held = Held(record, proof);
   if (held < Capability::kRead) return absl::NotFoundError("list not found");
   if (held >= needed) return absl::OkStatus();
   if (needed == Capability::kOwner) {

@@ -40,6 +40,12 @@ Capability Needed(const crdt::ListState& delta);
 absl::Status Check(const crdt::ListState& list, const SecretHash& proof,
                    Capability needed);
 
+// The same, given only the list's access record (unset: an open list), as
+// a coordinator that keeps the records in memory checks.
+Capability Held(const crdt::Register& record, const SecretHash& proof);
+absl::Status Check(const crdt::Register& record, const SecretHash& proof,
+                   Capability needed);
+
 // Check for kRead, and for what merging `delta` needs. A delta is refused
 // whole: an item change cannot carry an access record past an edit link.
 absl::Status CheckRead(const crdt::ListState& list, const SecretHash& proof);

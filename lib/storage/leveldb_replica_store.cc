@@ -51,11 +51,40 @@ absl::StatusOr<crdt::ListState> Decode(absl::string_view bytes,
 
 }  // namespace
 
+std::optional<crdt::Register> LevelDbReplicaStore::AccessCache::Find(
+    const std::string& list_id) {
+  absl::MutexLock lock(&mu_);
+  auto it = records_.find(list_id);
+  if (it == records_.end()) return std::nullopt;
+  return it->second;
+}
+
+void LevelDbReplicaStore::AccessCache::Fill(const std::string& list_id,
+                                            const crdt::Register& record) {
+  absl::MutexLock lock(&mu_);
+  if (records_.size() >= kMaxLists) records_.clear();
+  records_.emplace(list_id, record);
+}
+
+void LevelDbReplicaStore::AccessCache::Put(const std::string& list_id,
+                                           const crdt::Register& record) {
+  absl::MutexLock lock(&mu_);
+  if (records_.size() >= kMaxLists) records_.clear();
+  records_[list_id] = record;
+}
+
+void LevelDbReplicaStore::AccessCache::Clear() {
+  absl::MutexLock lock(&mu_);
+  records_.clear();
+}
+
 LevelDbReplicaStore::LevelDbReplicaStore(std::unique_ptr<RecoveringDb> db,
                                          MergeListener on_merge,
-                                         size_t state_cache_bytes)
+                                         size_t state_cache_bytes,
+                                         std::shared_ptr<AccessCache> access)
     : db_(std::move(db)),
       on_merge_(std::move(on_merge)),
+      access_(std::move(access)),
       cache_budget_bytes_(state_cache_bytes),
       committer_([this] { CommitLoop(); }) {}
 
@@ -76,6 +105,17 @@ absl::StatusOr<crdt::ListState> LevelDbReplicaStore::Get(
   }
   if (!bytes.ok()) return bytes.status();
   return Decode(*bytes, key);
+}
+
+absl::StatusOr<std::optional<crdt::Register>> LevelDbReplicaStore::StoredAccess(
+    absl::string_view list_id) {
+  const std::string id(list_id);
+  if (std::optional<crdt::Register> known = access_->Find(id)) return known;
+  absl::StatusOr<crdt::ListState> state = Get(list_id);
+  if (absl::IsNotFound(state.status())) return std::nullopt;
+  if (!state.ok()) return state.status();
+  access_->Fill(id, state->access());
+  return state->access();
 }
 
 absl::StatusOr<crdt::ListState> LevelDbReplicaStore::Merge(
@@ -309,9 +349,10 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
   if (!changed.empty()) {
     status = db_->Write(&write, "list write");
   }
-  if (status.ok() && on_merge_) {
+  if (status.ok()) {
     for (const std::string& id : changed) {
-      on_merge_(id, merged[id], bytes[id]);
+      access_->Put(id, merged[id].access());
+      if (on_merge_) on_merge_(id, merged[id], bytes[id]);
     }
   }
   std::map<std::string, absl::StatusOr<crdt::ListState>> outcome;
@@ -399,12 +440,17 @@ absl::StatusOr<std::unique_ptr<ReplicaStore>> OpenLevelDbStore(
   // Replicas refill what a repair loses, and the node's own dots come from
   // durably reserved counters.
   db_options.repair_on_corruption = true;
-  db_options.on_repair = std::move(options.on_repair);
+  auto access = std::make_shared<LevelDbReplicaStore::AccessCache>();
+  db_options.on_repair = [access, then = std::move(options.on_repair)] {
+    access->Clear();
+    if (then) then();
+  };
   absl::StatusOr<std::unique_ptr<RecoveringDb>> db =
       RecoveringDb::Open(directory, std::move(db_options));
   if (!db.ok()) return db.status();
   return std::make_unique<LevelDbReplicaStore>(
-      *std::move(db), std::move(options.on_merge), options.state_cache_bytes);
+      *std::move(db), std::move(options.on_merge), options.state_cache_bytes,
+      std::move(access));
 }
 
 }  // namespace shoplist::storage

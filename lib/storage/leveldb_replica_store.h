@@ -42,14 +42,39 @@ namespace shoplist::storage {
 
 class LevelDbReplicaStore final : public ReplicaStore {
  public:
-  // Starts the commit thread. `on_merge` may be empty.
+  // The access records of stored lists, by id, bounded: what StoredAccess
+  // answers without a read. Shared with the database's repair callback,
+  // which empties it (a repaired list may be older than what it holds).
+  // Thread-safe.
+  class AccessCache {
+   public:
+    std::optional<crdt::Register> Find(const std::string& list_id);
+    // Keeps `record` unless the list has one already: a read that raced
+    // with a merge must not replace what the merge put.
+    void Fill(const std::string& list_id, const crdt::Register& record);
+    // The merge's record, always.
+    void Put(const std::string& list_id, const crdt::Register& record);
+    void Clear();
+
+   private:
+    static constexpr size_t kMaxLists = 1 << 16;
+    absl::Mutex mu_;
+    absl::flat_hash_map<std::string, crdt::Register> records_
+        ABSL_GUARDED_BY(mu_);
+  };
+
+  // Starts the commit thread. `on_merge` may be empty; `access` is the
+  // cache OpenLevelDbStore shares with the repair callback.
   LevelDbReplicaStore(std::unique_ptr<RecoveringDb> db, MergeListener on_merge,
-                      size_t state_cache_bytes);
+                      size_t state_cache_bytes,
+                      std::shared_ptr<AccessCache> access);
   // Commits what is queued, then stops the commit thread.
   ~LevelDbReplicaStore() override;
 
   // ReplicaStore; contracts in replica_store.h.
   absl::StatusOr<crdt::ListState> Get(absl::string_view list_id) override;
+  absl::StatusOr<std::optional<crdt::Register>> StoredAccess(
+      absl::string_view list_id) override;
   absl::StatusOr<crdt::ListState> Merge(absl::string_view list_id,
                                         const crdt::ListState& delta) override;
   void MergeAsync(absl::string_view list_id, crdt::ListState delta,
@@ -103,6 +128,7 @@ class LevelDbReplicaStore final : public ReplicaStore {
   // Immutable after construction; thread-safe themselves.
   const std::unique_ptr<RecoveringDb> db_;
   const MergeListener on_merge_;
+  const std::shared_ptr<AccessCache> access_;
   const size_t cache_budget_bytes_;
 
   // Owned by the commit thread (committer_). Decoded states of recently

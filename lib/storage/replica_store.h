@@ -45,6 +45,13 @@ class ReplicaStore {
   // DATA_LOSS when the stored bytes do not decode.
   virtual absl::StatusOr<crdt::ListState> Get(absl::string_view list_id) = 0;
 
+  // The stored list's access record (unset for an open list); nullopt when
+  // this node never stored the list. Cheap for lists written since the
+  // store opened (kept in memory, updated by every merge), else a read;
+  // what a coordinator checks a client's change against before sending it.
+  virtual absl::StatusOr<std::optional<crdt::Register>> StoredAccess(
+      absl::string_view list_id) = 0;
+
   // Joins `delta` into the stored state (an absent list starts empty) and
   // makes the result durable. Returns the merged state.
   virtual absl::StatusOr<crdt::ListState> Merge(

@@ -475,10 +475,12 @@ void Coordinator::Sync(const std::string& list_id, crdt::ListState delta,
           });
   };
   if (Owns(list_id)) {
-    absl::StatusOr<std::optional<crdt::ListState>> local =
-        storage::ReadStored(*store_, list_id);
-    if (local.ok() && local->has_value()) {
-      if (absl::Status s = access::CheckWrite(**local, delta, proof); !s.ok()) {
+    absl::StatusOr<std::optional<crdt::Register>> record =
+        store_->StoredAccess(list_id);
+    if (record.ok() && record->has_value()) {
+      if (absl::Status s =
+              access::Check(**record, proof, access::Needed(delta));
+          !s.ok()) {
         done(s);
         return;
       }

@@ -29,8 +29,9 @@
 // Access (docs/sharing.md). A client call carries `proof`, the hash of its
 // secret, and gets what access::Check allows against the list's access
 // record: a read that proves less than read is NOT_FOUND; a change is
-// checked before any replica sees it (against this node's copy when it is
-// an owner holding one, else a quorum read), and again by every replica
+// checked before any replica sees it (against this node's copy's access
+// record when it is an owner holding one, kept in memory by the store,
+// else a quorum read), and again by every replica
 // as it merges, so a replica that has merged a revocation refuses it.
 // Internal reads and writes (read repair, hand-off) pass no proof.
 //

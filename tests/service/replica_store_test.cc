@@ -19,6 +19,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "codec/list_codec.h"
+#include "crdt/limits.h"
 #include "crdt/list_state.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
@@ -159,6 +160,27 @@ TEST_F(ReplicaStoreTest, ACheckSeesTheStateBeforeItsMergeAndCanRefuseIt) {
   ASSERT_TRUE(got.ok()) << got.status();
   EXPECT_EQ(WantedOf(*got, "milk"), -1);  // never stored
   EXPECT_EQ(WantedOf(*got, "eggs"), 1);
+}
+
+TEST_F(ReplicaStoreTest, StoredAccessFollowsMergesAndSurvivesReopening) {
+  const std::string id = ListId();
+  absl::StatusOr<std::optional<crdt::Register>> none = store_->StoredAccess(id);
+  ASSERT_TRUE(none.ok()) << none.status();
+  EXPECT_FALSE(none->has_value());
+  crdt::ListState alice;
+  ASSERT_TRUE(store_->Merge(id, *alice.Create(kAlice, "groceries", 1)).ok());
+  absl::StatusOr<std::optional<crdt::Register>> open = store_->StoredAccess(id);
+  ASSERT_TRUE(open.ok() && open->has_value());
+  EXPECT_FALSE((*open)->set());  // an open list
+  const std::string record(crdt::kAccessChars, 'a');
+  ASSERT_TRUE(store_->Merge(id, *alice.SetAccess(kAlice, record)).ok());
+  EXPECT_EQ((*store_->StoredAccess(id))->value, record);
+  // A revocation replaces it at once.
+  const std::string revoked(crdt::kAccessChars, 'b');
+  ASSERT_TRUE(store_->Merge(id, *alice.SetAccess(kAlice, revoked)).ok());
+  EXPECT_EQ((*store_->StoredAccess(id))->value, revoked);
+  Reopen();  // cold: read from disk
+  EXPECT_EQ((*store_->StoredAccess(id))->value, revoked);
 }
 
 TEST_F(ReplicaStoreTest, MergesFromTwoWritersAreJoinedNotOverwritten) {
