@@ -145,7 +145,7 @@ async function renderHome(generation) {
       mayOwn(l) ? el('button', { class: 'danger', onclick: () => remove(l), 'aria-label': `Delete ${l.title}` }, 'Delete') : '')));
   replaceApp(el('h1', {}, 'Your lists'), create, join,
     items.length ? el('ul', { id: 'lists' }, ...items) : el('p', { class: 'meta' }, 'No lists yet: create one or join one by its link.'),
-    el('p', { id: 'shared', class: 'share', hidden: '' }),
+    sharedBox(),
     el('h2', {}, 'Your name on changes'), naming);
 }
 
@@ -164,13 +164,30 @@ const mayOwn = (l) => ['open', 'owner'].includes(l.access);
 
 // Asks the home for a link (`gives`: '' for the default, 'read', 'edit' or
 // 'owner') and shows it, copied when the browser allows.
-async function share(id, gives) {
+// The links last shown, kept across re-renders (a push may re-render the
+// page while a share is on its way).
+let shown = null;
+
+function sharedBox() {
+  const box = el('p', { id: 'shared', class: 'share', hidden: '' });
+  if (shown) {
+    box.hidden = false;
+    box.replaceChildren(...shown.map((line) => el('div', {}, line)));
+  }
+  return box;
+}
+
+function showLinks(lines) {
+  shown = lines;
   const box = document.getElementById('shared');
+  if (box) box.replaceWith(sharedBox());
+}
+
+async function share(id, gives) {
   try {
     const { link } = await api('POST', `/api/lists/${id}/share`, gives ? { gives } : {});
-    box.hidden = false;
-    box.textContent = link;
-    try { await navigator.clipboard.writeText(link); box.textContent = `${link} (copied)`; } catch (e) { /* shown to copy by hand */ }
+    showLinks([link]);
+    try { await navigator.clipboard.writeText(link); showLinks([`${link} (copied)`]); } catch (e) { /* shown to copy by hand */ }
   } catch (e) { showError(e.message); }
 }
 
@@ -179,10 +196,8 @@ async function revoke(id) {
   try {
     const body = await api('POST', `/api/lists/${id}/revoke`);
     reportSync(body);
+    shown = [`edit: ${body.links.edit}`, `read: ${body.links.read}`];
     await render();
-    const box = document.getElementById('shared');
-    box.hidden = false;
-    box.replaceChildren(el('div', {}, `edit: ${body.links.edit}`), el('div', {}, `read: ${body.links.read}`));
   } catch (e) { showError(e.message); }
 }
 
@@ -377,7 +392,7 @@ async function renderList(id, generation) {
     el('p', { class: 'meta', id: 'access' }, ACCESS_WORDS[list.access]),
     ...gives.map((g) => el('button', { onclick: () => share(id, g), 'data-gives': g }, `${g[0].toUpperCase()}${g.slice(1)} link`)),
     mayOwn(list) ? el('button', { class: 'danger', id: 'revoke', onclick: () => revoke(id) }, list.access === 'open' ? 'Close with links' : 'Revoke links') : '',
-    el('p', { id: 'shared', class: 'share', hidden: '' }));
+    sharedBox());
   replaceApp(
     el('p', {}, el('a', { href: '#/' }, '← All lists')),
     el('h1', { id: 'title' }, displayTitle(list)),
@@ -407,5 +422,5 @@ events.addEventListener('changed', (e) => {
 });
 events.onerror = () => setStatus(false);
 
-window.addEventListener('hashchange', render);
+window.addEventListener('hashchange', () => { shown = null; render(); });
 render();
