@@ -54,9 +54,8 @@ struct Store {
 bool DecodeAll(const std::vector<const v1::StoreRequest*>& requests,
                std::vector<node::DecodedWrite>& writes) {
   for (const v1::StoreRequest* r : requests) {
-    absl::StatusOr<node::DecodedWrite> write =
-        node::DecodeWrite(kSelf, r->list_id(), r->delta(), r->intended_owner(),
-                          r->proof());
+    absl::StatusOr<node::DecodedWrite> write = node::DecodeWrite(
+        kSelf, r->list_id(), r->delta(), r->intended_owner(), r->proof());
     if (!write.ok()) return false;
     CheckWrite(*write, r->list_id(), r->intended_owner());
     writes.push_back(*std::move(write));
