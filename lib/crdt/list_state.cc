@@ -508,7 +508,9 @@ absl::StatusOr<ListState> ListState::Add(Writer writer, absl::string_view name,
   const std::string key = KeyOf(name);
   auto it = items_.find(key);
   bool visible = it != items_.end() && it->second.Visible();
-  if (!visible && VisibleItems() >= kMaxItems) {
+  // Counting the visible items walks the list: only a list that has
+  // recorded kMaxItems names can be full.
+  if (!visible && items_.size() >= kMaxItems && VisibleItems() >= kMaxItems) {
     return absl::ResourceExhaustedError(
         absl::StrCat("a list holds at most ", kMaxItems, " items"));
   }

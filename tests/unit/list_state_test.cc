@@ -119,6 +119,11 @@ TEST(ListStateTest, ItemLimitIsEnforced) {
             absl::StatusCode::kResourceExhausted);
   // Existing items still take changes.
   EXPECT_TRUE(list.Add(kAlice, "item0", 1).ok());
+  // Only what is on the list counts: one taken off makes room for one.
+  ASSERT_TRUE(list.RemoveItem(kAlice, "item1").ok());
+  EXPECT_TRUE(list.Add(kAlice, "one more", 1).ok());
+  EXPECT_EQ(list.Add(kAlice, "and another", 1).status().code(),
+            absl::StatusCode::kResourceExhausted);
 }
 
 TEST(ListStateTest, ConcurrentAddsSum) {
