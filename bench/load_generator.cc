@@ -6,18 +6,26 @@
 //   shoplist-bench --target 127.0.0.1:7000 --mode write --concurrency 64
 //   shoplist-bench --target 127.0.0.1:7000 --direct --mode mixed
 //   shoplist-bench --target 127.0.0.1:7001 --mode echo
+#include <unistd.h>
+
 #include <algorithm>
 #include <atomic>
 #include <cstdio>
+#include <fstream>
+#include <iterator>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <random>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
 #include "codec/list_codec.h"
@@ -40,12 +48,39 @@ ABSL_FLAG(int, duration_s, 5, "Measured seconds");
 ABSL_FLAG(int, warmup_s, 1, "Unmeasured seconds first");
 ABSL_FLAG(int, lists, 100, "Lists to spread the load over");
 ABSL_FLAG(int, items, 50, "Distinct items per list");
+ABSL_FLAG(std::string, server_pids, "",
+          "Comma-separated PIDs of the servers under load: their CPU time "
+          "in the measured window, per operation, is reported");
 ABSL_FLAG(bool, csv, false,
           "Print one CSV line: mode,concurrency,ops,ops_per_s,p50_us,p90_us,"
           "p99_us,max_us,errors");
 
 namespace shoplist::bench {
 namespace {
+
+// CPU time (user + system) the processes `pids` used so far, from
+// /proc/<pid>/stat; a process that is gone counts nothing.
+absl::Duration CpuOf(const std::vector<int>& pids) {
+  static const long ticks = sysconf(_SC_CLK_TCK);
+  int64_t total = 0;
+  for (int pid : pids) {
+    std::ifstream in(absl::StrCat("/proc/", pid, "/stat"));
+    std::string stat((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+    // Fields after the command name, which is in parentheses and may hold
+    // blanks: utime and stime are the 12th and 13th after it.
+    size_t close = stat.rfind(')');
+    if (close == std::string::npos) continue;
+    std::vector<std::string> fields =
+        absl::StrSplit(stat.substr(close + 2), ' ', absl::SkipEmpty());
+    int64_t utime = 0, stime = 0;
+    if (fields.size() > 12 && absl::SimpleAtoi(fields[11], &utime) &&
+        absl::SimpleAtoi(fields[12], &stime)) {
+      total += utime + stime;
+    }
+  }
+  return absl::Seconds(static_cast<double>(total) / ticks);
+}
 
 using Stub = v1::ListService::Stub;
 
@@ -250,7 +285,26 @@ int Main() {
   absl::Time start = absl::Now();
   absl::Time measure = start + absl::Seconds(absl::GetFlag(FLAGS_warmup_s));
   absl::Time end = measure + absl::Seconds(absl::GetFlag(FLAGS_duration_s));
+  std::vector<int> pids;
+  for (absl::string_view p : absl::StrSplit(absl::GetFlag(FLAGS_server_pids),
+                                            ',', absl::SkipEmpty())) {
+    int pid = 0;
+    if (!absl::SimpleAtoi(p, &pid)) {
+      std::fprintf(stderr, "shoplist-bench: --server-pids: not a pid: %s\n",
+                   std::string(p).c_str());
+      return 2;
+    }
+    pids.push_back(pid);
+  }
+  // The servers' CPU in the measured window only.
+  absl::Duration cpu_at_start;
+  std::thread sampler([&] {
+    absl::SleepFor(measure - absl::Now());
+    cpu_at_start = CpuOf(pids);
+  });
   run.Go(absl::GetFlag(FLAGS_concurrency), measure, end);
+  sampler.join();
+  const absl::Duration cpu = CpuOf(pids) - cpu_at_start;
   std::vector<int64_t> l = run.Latencies();
   auto pct = [&](double p) -> int64_t {
     if (l.empty()) return 0;
@@ -259,22 +313,26 @@ int Main() {
   double seconds = absl::ToDoubleSeconds(end - measure);
   double rate = l.size() / seconds;
   std::string label = mode + (absl::GetFlag(FLAGS_direct) ? "-direct" : "");
+  // 0 without --server-pids.
+  const double cpu_us_per_op =
+      l.empty() ? 0 : absl::ToDoubleMicroseconds(cpu) / l.size();
   if (absl::GetFlag(FLAGS_csv)) {
-    std::printf("%s,%d,%zu,%.0f,%lld,%lld,%lld,%lld,%lld\n", label.c_str(),
+    std::printf("%s,%d,%zu,%.0f,%lld,%lld,%lld,%lld,%lld,%.1f\n", label.c_str(),
                 absl::GetFlag(FLAGS_concurrency), l.size(), rate,
                 static_cast<long long>(pct(0.5)),
                 static_cast<long long>(pct(0.9)),
                 static_cast<long long>(pct(0.99)),
                 static_cast<long long>(l.empty() ? 0 : l.back()),
-                static_cast<long long>(run.errors()));
+                static_cast<long long>(run.errors()), cpu_us_per_op);
   } else {
     std::printf(
         "%-13s in flight %4d  %8zu ops  %9.0f ops/s  p50 %7.2f ms  p90 %7.2f "
-        "ms  p99 %7.2f ms  max %7.2f ms  errors %lld\n",
+        "ms  p99 %7.2f ms  max %7.2f ms  errors %lld  server CPU %.1f "
+        "us/op\n",
         label.c_str(), absl::GetFlag(FLAGS_concurrency), l.size(), rate,
         pct(0.5) / 1000.0, pct(0.9) / 1000.0, pct(0.99) / 1000.0,
         l.empty() ? 0.0 : l.back() / 1000.0,
-        static_cast<long long>(run.errors()));
+        static_cast<long long>(run.errors()), cpu_us_per_op);
   }
   return 0;
 }

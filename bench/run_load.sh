@@ -2,7 +2,9 @@
 # Starts a local cluster (1 proxy, 3 nodes, N=3 R=2 W=2, durable acks),
 # measures the bare RPC floor (Ping) on the same servers, then replicated
 # writes, reads and a mixed load at 16, 64 and 256 calls in flight, and
-# prints a table with each figure's ratio to the floor of the same run.
+# prints a table with each figure's ratio to the floor of the same run and
+# the servers' CPU time per operation (all four processes, from /proc, in
+# the measured window only), so figures compare across machines.
 # Needs a build (scripts/test.sh). Stops the cluster it started.
 #   bench/run_load.sh [SECONDS per run, default 3]
 set -euo pipefail
@@ -18,16 +20,17 @@ trap cleanup EXIT
 proxy="127.0.0.1:$port"
 node="127.0.0.1:$((port + 1))"
 
+pids=$(paste -sd, "$dir/pids")  # the proxy's and the nodes'
 run() {  # label target extra-args...
   local label=$1 target=$2
   shift 2
   "$bench" --target="$target" --duration-s="$seconds" --warmup-s=1 --csv \
-    --cluster-token-file="$dir/token" "$@" |
+    --cluster-token-file="$dir/token" --server-pids="$pids" "$@" |
     sed "s/^[^,]*/$label/"
 }
 
 echo "machine: $(nproc) cores, $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | sed 's/^ //'); $(date -u +%Y-%m-%d)"
-printf '%-14s %6s %9s %8s %8s %8s %7s %7s\n' load inflight ops/s p50_ms p99_ms max_ms x_echo p99/echo
+printf '%-14s %6s %9s %8s %8s %8s %7s %7s %9s\n' load inflight ops/s p50_ms p99_ms max_ms x_echo p99/echo cpu_us/op
 for c in 16 64 256; do
   echo_node=$(run echo-node "$node" --mode=echo --concurrency="$c")
   echo_proxy=$(run echo-proxy "$proxy" --mode=echo --concurrency="$c")
@@ -39,11 +42,12 @@ for c in 16 64 256; do
   floor_rate=$(echo "$echo_node" | cut -d, -f4)
   floor_p99=$(echo "$echo_node" | cut -d, -f7)
   for row in "${rows[@]}"; do
-    IFS=, read -r label inflight ops rate p50 p90 p99 max errors <<<"$row"
+    IFS=, read -r label inflight ops rate p50 p90 p99 max errors cpu <<<"$row"
     awk -v l="$label" -v c="$inflight" -v r="$rate" -v p50="$p50" -v p99="$p99" \
-        -v mx="$max" -v fr="$floor_rate" -v fp="$floor_p99" -v e="$errors" 'BEGIN {
-      printf "%-14s %6d %9.0f %8.2f %8.2f %8.2f %7.2f %7.2f%s\n", l, c, r,
-        p50 / 1000, p99 / 1000, mx / 1000, r / fr, p99 / fp,
+        -v mx="$max" -v fr="$floor_rate" -v fp="$floor_p99" -v e="$errors" \
+        -v cpu="$cpu" 'BEGIN {
+      printf "%-14s %6d %9.0f %8.2f %8.2f %8.2f %7.2f %7.2f %9.1f%s\n", l, c, r,
+        p50 / 1000, p99 / 1000, mx / 1000, r / fr, p99 / fp, cpu,
         (e > 0 ? "  errors " e : "") }'
   done
 done
