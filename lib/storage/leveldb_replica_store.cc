@@ -98,13 +98,19 @@ LevelDbReplicaStore::~LevelDbReplicaStore() {
 
 absl::StatusOr<crdt::ListState> LevelDbReplicaStore::Get(
     absl::string_view list_id) {
-  std::string key = absl::StrCat(kListPrefix, list_id);
-  absl::StatusOr<std::string> bytes = db_->Read(key);
+  absl::StatusOr<std::string> bytes = GetStoredBytes(list_id);
+  if (!bytes.ok()) return bytes.status();
+  return Decode(*bytes, absl::StrCat(kListPrefix, list_id));
+}
+
+absl::StatusOr<std::string> LevelDbReplicaStore::GetStoredBytes(
+    absl::string_view list_id) {
+  absl::StatusOr<std::string> bytes =
+      db_->Read(absl::StrCat(kListPrefix, list_id));
   if (absl::IsNotFound(bytes.status())) {
     return absl::NotFoundError(absl::StrCat("list ", list_id, " not found"));
   }
-  if (!bytes.ok()) return bytes.status();
-  return Decode(*bytes, key);
+  return bytes;
 }
 
 absl::StatusOr<std::optional<crdt::Register>> LevelDbReplicaStore::StoredAccess(

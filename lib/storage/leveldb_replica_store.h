@@ -73,6 +73,8 @@ class LevelDbReplicaStore final : public ReplicaStore {
 
   // ReplicaStore; contracts in replica_store.h.
   absl::StatusOr<crdt::ListState> Get(absl::string_view list_id) override;
+  absl::StatusOr<std::string> GetStoredBytes(
+      absl::string_view list_id) override;
   absl::StatusOr<std::optional<crdt::Register>> StoredAccess(
       absl::string_view list_id) override;
   absl::StatusOr<crdt::ListState> Merge(absl::string_view list_id,

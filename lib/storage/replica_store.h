@@ -45,6 +45,11 @@ class ReplicaStore {
   // DATA_LOSS when the stored bytes do not decode.
   virtual absl::StatusOr<crdt::ListState> Get(absl::string_view list_id) = 0;
 
+  // The stored bytes of the list (an encoded v1::ListState), as a replica
+  // sends them without decoding; NOT_FOUND when this node never stored it.
+  virtual absl::StatusOr<std::string> GetStoredBytes(
+      absl::string_view list_id) = 0;
+
   // The stored list's access record (unset for an open list); nullopt when
   // this node never stored the list. Cheap for lists written since the
   // store opened (kept in memory, updated by every merge), else a read;

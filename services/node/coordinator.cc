@@ -233,6 +233,9 @@ class Coordinator::ReadCall
     }
     v1::FetchRequest request;
     request.set_list_id(list_id_);
+    // An owner answers with its stored bytes as they are; a stand-in joins
+    // its hints.
+    request.set_owner(target.intended_owner.empty());
     c_->BeginRemote();
     c_->peers_->Fetch(
         target.address, request, c_->options_.replica_timeout,

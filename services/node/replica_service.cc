@@ -249,6 +249,24 @@ grpc::ServerUnaryReactor* ReplicaServiceImpl::Fetch(
   if (absl::Status s = crdt::ValidateListId(request->list_id()); !s.ok()) {
     return FinishUnary(context, ToGrpc(s));
   }
+  if (request->owner()) {
+    // As stored: the coordinator decodes and validates what it gets, and
+    // counts a replica whose bytes do not decode as failed.
+    absl::StatusOr<std::string> bytes =
+        store_->GetStoredBytes(request->list_id());
+    if (absl::IsNotFound(bytes.status())) {
+      response->set_found(false);
+      return FinishUnary(context, grpc::Status::OK);
+    }
+    if (!bytes.ok()) return FinishUnary(context, ToGrpc(bytes.status()));
+    if (!response->mutable_state()->ParseFromString(*bytes)) {
+      return FinishUnary(context,
+                         grpc::Status(grpc::StatusCode::DATA_LOSS,
+                                      "the stored list does not parse"));
+    }
+    response->set_found(true);
+    return FinishUnary(context, grpc::Status::OK);
+  }
   absl::StatusOr<std::optional<crdt::ListState>> answer =
       storage::ReadReplica(*store_, request->list_id());
   if (!answer.ok()) return FinishUnary(context, ToGrpc(answer.status()));

@@ -104,16 +104,18 @@ class ReplicaServiceTest : public ::testing::Test {
     return stub_->Store(Context().get(), request, &response);
   }
 
-  grpc::Status Fetch(const std::string& list_id, v1::FetchResponse* response) {
+  grpc::Status Fetch(const std::string& list_id, v1::FetchResponse* response,
+                     bool owner = false) {
     v1::FetchRequest request;
     request.set_list_id(list_id);
+    request.set_owner(owner);
     return stub_->Fetch(Context().get(), request, response);
   }
 
   // Fetches `list_id` and decodes the state; fails the test unless found.
-  crdt::ListState FetchFound(const std::string& list_id) {
+  crdt::ListState FetchFound(const std::string& list_id, bool owner = false) {
     v1::FetchResponse response;
-    grpc::Status status = Fetch(list_id, &response);
+    grpc::Status status = Fetch(list_id, &response, owner);
     EXPECT_TRUE(status.ok()) << status.error_message();
     EXPECT_TRUE(response.found());
     absl::StatusOr<crdt::ListState> state =
@@ -231,6 +233,11 @@ TEST_F(ReplicaServiceTest, FetchJoinsStoredStateAndHints) {
   crdt::ListState expected = alice;
   expected.Merge(bob);
   EXPECT_EQ(FetchFound(id), expected);
+  // Asked as an owner, the replica answers its stored state alone.
+  EXPECT_EQ(FetchFound(id, /*owner=*/true), alice);
+  v1::FetchResponse response;
+  ASSERT_TRUE(Fetch(ListId(), &response, /*owner=*/true).ok());
+  EXPECT_FALSE(response.found());
 }
 
 TEST_F(ReplicaServiceTest, HandOffMergesEveryHint) {
