@@ -266,8 +266,7 @@ void AccessSeeds(SeedWriter& out) {
   store.set_list_id(kOtherListId);
   *store.mutable_delta() = Message(ConcurrentList());
   const access::SecretHash proof = access::HashSecret(made.edit_secret);
-  store.set_proof(
-      std::string(reinterpret_cast<const char*>(proof.data()), proof.size()));
+  store.set_proof(access::ProofBytes(proof));
   // node_fuzz: 0 Get, 1 Sync, 2 Apply, 3 Store.
   out.Write("node_fuzz", "closed_list",
             Records({{1, create.SerializeAsString()},

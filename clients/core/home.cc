@@ -84,9 +84,8 @@ bool IsOpen(const LocalList& list) {
   return !list.access_lost && list.secret.empty() && !list.state.access().set();
 }
 
-Access AccessOf(const LocalList& list) {
-  if (IsOpen(list)) return Access::kOpen;
-  switch (HeldBy(list)) {
+Access AccessFor(access::Capability capability) {
+  switch (capability) {
     case access::Capability::kOwner:
       return Access::kOwner;
     case access::Capability::kEdit:
@@ -97,6 +96,10 @@ Access AccessOf(const LocalList& list) {
       break;
   }
   return Access::kRevoked;
+}
+
+Access AccessOf(const LocalList& list) {
+  return IsOpen(list) ? Access::kOpen : AccessFor(HeldBy(list));
 }
 
 std::string TitleOf(const LocalList& list) {
@@ -397,12 +400,14 @@ absl::StatusOr<ShareResult> Home::Share(
         access::CapabilityName(held), " link to '", TitleOf(list),
         "'; it can give links up to that"));
   }
+  // Until the list's record arrives, the home can give only its own link.
   std::string secret = list.secret;
-  if (give != list.link_capability || list.state.access().set()) {
-    if (!list.state.access().set()) {
+  if (!list.state.access().set()) {
+    if (give != list.link_capability) {
       return absl::UnavailableError(
           "this list has not been fetched yet; sync when online");
     }
+  } else {
     absl::StatusOr<access::Grants> grants =
         access::DecodeGrants(list.state.access().value);
     if (!grants.ok()) return grants.status();
@@ -412,9 +417,7 @@ absl::StatusOr<ShareResult> Home::Share(
     secret = *std::move(derived);
   }
   result.link = access::FormatLink({list.id, give, secret});
-  result.gives = give == access::Capability::kOwner  ? Access::kOwner
-                 : give == access::Capability::kEdit ? Access::kEdit
-                                                     : Access::kRead;
+  result.gives = AccessFor(give);
   return result;
 }
 

@@ -133,6 +133,19 @@ SecretHash HashSecret(absl::string_view secret) {
   return Sha256({kDomain, secret});
 }
 
+std::string ProofBytes(const SecretHash& hash) {
+  return std::string(reinterpret_cast<const char*>(hash.data()), hash.size());
+}
+
+absl::StatusOr<SecretHash> ProofFromBytes(absl::string_view bytes) {
+  SecretHash hash;
+  if (bytes.size() != hash.size()) {
+    return absl::InvalidArgumentError("a write's proof is 32 bytes");
+  }
+  std::copy(bytes.begin(), bytes.end(), hash.begin());
+  return hash;
+}
+
 bool SameHash(const SecretHash& a, const SecretHash& b) {
   return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
 }

@@ -60,6 +60,11 @@ using SecretHash = std::array<uint8_t, 32>;
 // SHA-256 of a fixed domain label and `secret`: what servers store.
 SecretHash HashSecret(absl::string_view secret);
 
+// A hash as it travels in StoreRequest.proof (32 bytes), and back:
+// INVALID_ARGUMENT for anything of another size.
+std::string ProofBytes(const SecretHash& hash);
+absl::StatusOr<SecretHash> ProofFromBytes(absl::string_view bytes);
+
 // Whether `a` and `b` are equal, in time independent of where they differ.
 bool SameHash(const SecretHash& a, const SecretHash& b);
 

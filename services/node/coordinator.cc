@@ -9,6 +9,7 @@
 #include "codec/operation.h"
 #include "quorum/fan_out.h"
 #include "services/common/status_util.h"
+#include "services/node/request_decoding.h"
 
 namespace shoplist::node {
 
@@ -89,8 +90,7 @@ class Coordinator::WriteCall
       *request.mutable_delta() = encoded_;
       request.set_intended_owner(target.intended_owner);
       if (proof_) {
-        request.set_proof(std::string(
-            reinterpret_cast<const char*>(proof_->data()), proof_->size()));
+        request.set_proof(access::ProofBytes(*proof_));
       }
       c_->BeginRemote();
       c_->peers_->Store(target.address, request, c_->options_.replica_timeout,
@@ -106,13 +106,9 @@ class Coordinator::WriteCall
       // Shares an fsync with concurrent writes (group commit); no thread
       // waits for it.
       c_->BeginRemote();
+      // This node checks as a replica too, in the same step as its merge.
       storage::ReplicaStore::MergeCheck check;
-      if (proof_) {
-        check = [proof = *proof_, needed = access::Needed(delta_)](
-                    const crdt::ListState& current) {
-          return access::Check(current, proof, needed);
-        };
-      }
+      if (proof_) check = AccessCheck(*proof_, delta_);
       c_->store_->MergeAsync(
           list_id_, delta_,
           [self, target](const absl::StatusOr<crdt::ListState>& merged) {

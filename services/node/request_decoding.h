@@ -6,7 +6,6 @@
 #ifndef SHOPLIST_SERVICES_NODE_REQUEST_DECODING_H_
 #define SHOPLIST_SERVICES_NODE_REQUEST_DECODING_H_
 
-#include <cstring>
 #include <optional>
 #include <string>
 #include <utility>
@@ -54,25 +53,28 @@ inline absl::StatusOr<DecodedWrite> DecodeWrite(
     write.hint_owner = intended_owner;
   }
   if (!proof.empty()) {
-    access::SecretHash hash;
-    if (proof.size() != hash.size()) {
-      return absl::InvalidArgumentError("a write's proof is 32 bytes");
-    }
-    std::memcpy(hash.data(), proof.data(), hash.size());
-    write.proof = hash;
+    absl::StatusOr<access::SecretHash> hash = access::ProofFromBytes(proof);
+    if (!hash.ok()) return hash.status();
+    write.proof = *hash;
   }
   return write;
 }
 
-// The check a replica makes before merging a client's write: against its
-// own copy's access record, at the moment of the merge. None without a
-// proof (repairs and hand-offs).
+// The check a replica makes as it merges a client's write of `delta`
+// proved by `proof`: against its own copy's access record at that moment.
+inline storage::ReplicaStore::MergeCheck AccessCheck(
+    const access::SecretHash& proof, const crdt::ListState& delta) {
+  return
+      [proof, needed = access::Needed(delta)](const crdt::ListState& current) {
+        return access::Check(current, proof, needed);
+      };
+}
+
+// AccessCheck for a decoded write; none without a proof (repairs and
+// hand-offs carry what a replica already accepted).
 inline storage::ReplicaStore::MergeCheck CheckOf(const DecodedWrite& write) {
   if (!write.proof) return nullptr;
-  return [proof = *write.proof, needed = access::Needed(write.delta)](
-             const crdt::ListState& current) {
-    return access::Check(current, proof, needed);
-  };
+  return AccessCheck(*write.proof, write.delta);
 }
 
 // A Sync request's delta and known context; its list id is checked first.

@@ -673,9 +673,7 @@ TEST_F(CoordinatorAccessTest, AnOwnerChecksItsCopyAndRefusesBeforeSending) {
   FlushLocalWrites();
   ASSERT_EQ(stores_.size(), 2u);
   const access::SecretHash edit = Proof(access_.edit_secret);
-  EXPECT_EQ(
-      stores_[0].request.proof(),
-      std::string(reinterpret_cast<const char*>(edit.data()), edit.size()));
+  EXPECT_EQ(stores_[0].request.proof(), access::ProofBytes(edit));
   Complete(StoreTo(walk_[1]), grpc::Status::OK);
   ASSERT_EQ(sync_calls_, 3);
   EXPECT_TRUE(sync_result_.ok()) << sync_result_.status();

@@ -411,8 +411,7 @@ TEST_F(StoreStreamTest, AccessRefusalsFailTheirWriteAloneAndStoreNothing) {
     crdt::ListState copy = list;
     v1::StoreRequest request = StoreOf(id, *copy.Add(0xB0B, item, 1));
     const access::SecretHash hash = access::HashSecret(secret);
-    request.set_proof(
-        std::string(reinterpret_cast<const char*>(hash.data()), hash.size()));
+    request.set_proof(access::ProofBytes(hash));
     return request;
   };
   Outcomes outcomes(4);

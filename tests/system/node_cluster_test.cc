@@ -266,8 +266,7 @@ grpc::Status StoreWithProof(v1::ReplicaService::Stub& stub,
   request.set_list_id(list_id);
   codec::EncodeState(delta, request.mutable_delta());
   const access::SecretHash proof = access::HashSecret(secret);
-  request.set_proof(
-      std::string(reinterpret_cast<const char*>(proof.data()), proof.size()));
+  request.set_proof(access::ProofBytes(proof));
   v1::StoreResponse response;
   return stub.Store(Context(absl::Seconds(5)).get(), request, &response);
 }
