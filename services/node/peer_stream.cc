@@ -10,16 +10,50 @@ constexpr size_t kMaxBatchBytes = 1 << 20;
 
 }  // namespace
 
-class PeerStream::Reactor final
-    : public grpc::ClientBidiReactor<v1::StoreBatch, v1::StoreBatchAck> {
+std::vector<StoreStreamTraits::Result> StoreStreamTraits::Take(
+    Reply& reply, uint64_t sequence, size_t count) {
+  std::vector<Result> results(count, grpc::Status::OK);
+  for (const v1::StoreBatchAck::Refusal& r : reply.refused()) {
+    if (r.sequence() == sequence && r.index() < count) {
+      results[r.index()] =
+          grpc::Status(static_cast<grpc::StatusCode>(r.code()), r.message());
+    }
+  }
+  return results;
+}
+
+std::vector<FetchStreamTraits::Result> FetchStreamTraits::Take(
+    Reply& reply, uint64_t sequence, size_t count) {
+  std::vector<Result> results;
+  results.reserve(count);
+  if (reply.sequence() != sequence ||
+      static_cast<size_t>(reply.results_size()) != count) {
+    // Batches are answered one by one: a reply that skips one, or does not
+    // answer each fetch, comes from a broken peer.
+    results.assign(count, Failed(grpc::Status(
+                              grpc::StatusCode::INTERNAL,
+                              "the replica's reply does not match its batch")));
+    return results;
+  }
+  for (v1::FetchBatchReply::Result& r : *reply.mutable_results()) {
+    results.emplace_back(
+        grpc::Status(static_cast<grpc::StatusCode>(r.code()), r.message()),
+        std::move(*r.mutable_response()));
+  }
+  return results;
+}
+
+template <typename Traits>
+class BatchStream<Traits>::Reactor final
+    : public grpc::ClientBidiReactor<Batch, Reply> {
  public:
-  explicit Reactor(PeerStream* owner) : owner_(owner) {}
+  explicit Reactor(BatchStream* owner) : owner_(owner) {}
 
   void OnWriteDone(bool ok) override { owner_->OnWriteDone(ok); }
   void OnReadDone(bool ok) override {
     if (!ok) return;  // OnDone follows
-    owner_->OnAck(ack_);
-    StartRead(&ack_);
+    owner_->OnReply(reply);
+    this->StartRead(&reply);
   }
   void OnDone(const grpc::Status& status) override {
     owner_->OnStreamDone(status);
@@ -27,31 +61,36 @@ class PeerStream::Reactor final
   }
 
   grpc::ClientContext context;
-  v1::StoreBatch batch;
-  v1::StoreBatchAck ack_;
+  Batch batch;
+  Reply reply;
 
  private:
-  PeerStream* const owner_;
+  BatchStream* const owner_;
 };
 
-PeerStream::~PeerStream() { Close(); }
+template <typename Traits>
+BatchStream<Traits>::~BatchStream() {
+  Close();
+}
 
-void PeerStream::Submit(const v1::StoreRequest& request, absl::Time deadline,
-                        Done done) {
+template <typename Traits>
+void BatchStream<Traits>::Submit(const Request& request, absl::Time deadline,
+                                 Done done) {
   absl::MutexLock lock(&mu_);
   queued_.push_back({request, deadline, std::move(done)});
   if (reactor_ == nullptr) {
     reactor_ = new Reactor(this);
-    stub_->async()->StoreStream(&reactor_->context, reactor_);
-    reactor_->StartRead(&reactor_->ack_);
+    Traits::Open(stub_, &reactor_->context, reactor_);
+    reactor_->StartRead(&reactor_->reply);
     reactor_->StartCall();
   }
   SendLocked();
 }
 
-void PeerStream::SendLocked() {
+template <typename Traits>
+void BatchStream<Traits>::SendLocked() {
   if (writing_ || reactor_ == nullptr || queued_.empty()) return;
-  v1::StoreBatch& batch = reactor_->batch;
+  Batch& batch = reactor_->batch;
   batch.Clear();
   batch.set_sequence(++sequence_);
   std::vector<Entry>& sent = in_flight_[sequence_];
@@ -60,7 +99,7 @@ void PeerStream::SendLocked() {
          (sent.empty() ||
           bytes + queued_.front().request.ByteSizeLong() < kMaxBatchBytes)) {
     bytes += queued_.front().request.ByteSizeLong();
-    *batch.add_writes() = queued_.front().request;
+    *Traits::Add(batch) = queued_.front().request;
     sent.push_back(std::move(queued_.front()));
     queued_.pop_front();
   }
@@ -68,36 +107,34 @@ void PeerStream::SendLocked() {
   reactor_->StartWrite(&batch);
 }
 
-void PeerStream::OnWriteDone(bool ok) {
+template <typename Traits>
+void BatchStream<Traits>::OnWriteDone(bool ok) {
   absl::MutexLock lock(&mu_);
   writing_ = false;
   if (ok) SendLocked();  // else the stream is broken: OnStreamDone follows
 }
 
-void PeerStream::OnAck(const v1::StoreBatchAck& ack) {
-  std::vector<std::pair<Entry, grpc::Status>> answered;
+template <typename Traits>
+void BatchStream<Traits>::OnReply(Reply& reply) {
+  std::vector<std::pair<Entry, Result>> answered;
   {
     absl::MutexLock lock(&mu_);
-    while (!in_flight_.empty() && in_flight_.begin()->first <= ack.sequence()) {
-      const uint64_t sequence = in_flight_.begin()->first;
+    const uint64_t newest = Traits::Newest(reply);
+    while (!in_flight_.empty() && in_flight_.begin()->first <= newest) {
       std::vector<Entry>& entries = in_flight_.begin()->second;
-      std::vector<grpc::Status> status(entries.size(), grpc::Status::OK);
-      for (const v1::StoreBatchAck::Refusal& r : ack.refused()) {
-        if (r.sequence() == sequence && r.index() < entries.size()) {
-          status[r.index()] = grpc::Status(
-              static_cast<grpc::StatusCode>(r.code()), r.message());
-        }
-      }
+      std::vector<Result> results =
+          Traits::Take(reply, in_flight_.begin()->first, entries.size());
       for (size_t i = 0; i < entries.size(); ++i) {
-        answered.emplace_back(std::move(entries[i]), std::move(status[i]));
+        answered.emplace_back(std::move(entries[i]), std::move(results[i]));
       }
       in_flight_.erase(in_flight_.begin());
     }
   }
-  for (auto& [entry, status] : answered) entry.done(status);
+  for (auto& [entry, result] : answered) Traits::Deliver(entry.done, result);
 }
 
-void PeerStream::OnStreamDone(const grpc::Status& status) {
+template <typename Traits>
+void BatchStream<Traits>::OnStreamDone(const grpc::Status& status) {
   std::vector<Entry> failed;
   grpc::Status why = status;
   {
@@ -110,22 +147,23 @@ void PeerStream::OnStreamDone(const grpc::Status& status) {
     queued_.clear();
     if (expired_) {
       why = grpc::Status(grpc::StatusCode::DEADLINE_EXCEEDED,
-                         "the replica did not acknowledge in time");
+                         "the replica did not answer in time");
     } else if (status.ok()) {
-      why = grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                         "replication stream closed");
+      why = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the stream closed");
     }
     expired_ = false;
     reactor_ = nullptr;
     writing_ = false;
     ++draining_;
   }
-  for (Entry& e : failed) e.done(why);
+  Result result = Traits::Failed(why);
+  for (Entry& e : failed) Traits::Deliver(e.done, result);
   absl::MutexLock lock(&mu_);
   --draining_;
 }
 
-void PeerStream::Expire(absl::Time now) {
+template <typename Traits>
+void BatchStream<Traits>::Expire(absl::Time now) {
   absl::MutexLock lock(&mu_);
   if (reactor_ == nullptr) return;
   bool late = !queued_.empty() && queued_.front().deadline <= now;
@@ -139,17 +177,21 @@ void PeerStream::Expire(absl::Time now) {
   }
 }
 
-void PeerStream::Close() {
+template <typename Traits>
+void BatchStream<Traits>::Close() {
   {
     absl::MutexLock lock(&mu_);
     if (reactor_ != nullptr) reactor_->context.TryCancel();
   }
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
-      +[](PeerStream* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+      +[](BatchStream* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
         return s->reactor_ == nullptr && s->draining_ == 0;
       },
       this));
 }
+
+template class BatchStream<StoreStreamTraits>;
+template class BatchStream<FetchStreamTraits>;
 
 }  // namespace shoplist::node

@@ -1,15 +1,20 @@
-// Replication to one peer over one long-lived StoreStream: every Store
-// queued while the previous batch is on the wire goes in the next batch,
-// and the peer acknowledges batches cumulatively once they are durable.
-// This turns one RPC per write per replica into one message per round trip
-// per peer.
+// Calls to one peer over one long-lived bidirectional stream: every
+// request queued while the previous batch is on the wire goes in the next
+// batch, and the peer answers batches in order. This turns one RPC per
+// call into one message per round trip per peer, for writes (StoreStream)
+// and reads (FetchStream) alike.
 //
 // Failures keep the unary semantics: a broken stream, or a request past
-// its deadline (checked by Expire), fails every request not yet
-// acknowledged with UNAVAILABLE or DEADLINE_EXCEEDED, so the coordinator
-// falls back to a stand-in and a hint. The next Submit opens a new stream.
-// A write the peer's access check refused gets that refusal
-// (PERMISSION_DENIED or NOT_FOUND) while the rest of its batch succeeds.
+// its deadline (checked by Expire), fails every request not yet answered
+// with UNAVAILABLE or DEADLINE_EXCEEDED (or the stream's own error, such as
+// UNIMPLEMENTED from a peer without the method), so the coordinator falls
+// back to a stand-in. The next Submit opens a new stream.
+//
+//  - PeerStream (writes): the peer acknowledges batches cumulatively once
+//    they are durable. A write the peer's access check refused gets that
+//    refusal (PERMISSION_DENIED or NOT_FOUND) while the rest of its batch
+//    succeeds.
+//  - FetchPeerStream (reads): one reply per batch, a result per fetch.
 //
 // Thread-safe. Callbacks run on gRPC threads or the caller of Expire.
 #ifndef SHOPLIST_SERVICES_NODE_PEER_STREAM_H_
@@ -19,6 +24,7 @@
 #include <functional>
 #include <map>
 #include <memory>
+#include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
@@ -29,23 +35,72 @@
 
 namespace shoplist::node {
 
-class PeerStream {
- public:
+// What a BatchStream needs to know of its method. `Result` is what one
+// request's callback gets.
+struct StoreStreamTraits {
+  using Request = v1::StoreRequest;
+  using Batch = v1::StoreBatch;
+  using Reply = v1::StoreBatchAck;
+  using Result = grpc::Status;
   using Done = std::function<void(const grpc::Status&)>;
+  static void Open(v1::ReplicaService::Stub* stub, grpc::ClientContext* context,
+                   grpc::ClientBidiReactor<Batch, Reply>* reactor) {
+    stub->async()->StoreStream(context, reactor);
+  }
+  static Request* Add(Batch& batch) { return batch.add_writes(); }
+  // Every batch up to this one is answered by `reply`.
+  static uint64_t Newest(const Reply& reply) { return reply.sequence(); }
+  // The answers to the `count` requests of batch `sequence`, which `reply`
+  // covers; moved out of `reply`.
+  static std::vector<Result> Take(Reply& reply, uint64_t sequence,
+                                  size_t count);
+  static Result Failed(const grpc::Status& status) { return status; }
+  static void Deliver(Done& done, Result& result) { done(result); }
+};
 
-  explicit PeerStream(v1::ReplicaService::Stub* stub) : stub_(stub) {}
+struct FetchStreamTraits {
+  using Request = v1::FetchRequest;
+  using Batch = v1::FetchBatch;
+  using Reply = v1::FetchBatchReply;
+  using Result = std::pair<grpc::Status, v1::FetchResponse>;
+  using Done =
+      std::function<void(const grpc::Status&, const v1::FetchResponse&)>;
+  static void Open(v1::ReplicaService::Stub* stub, grpc::ClientContext* context,
+                   grpc::ClientBidiReactor<Batch, Reply>* reactor) {
+    stub->async()->FetchStream(context, reactor);
+  }
+  static Request* Add(Batch& batch) { return batch.add_fetches(); }
+  static uint64_t Newest(const Reply& reply) { return reply.sequence(); }
+  static std::vector<Result> Take(Reply& reply, uint64_t sequence,
+                                  size_t count);
+  static Result Failed(const grpc::Status& status) { return {status, {}}; }
+  static void Deliver(Done& done, Result& result) {
+    done(result.first, result.second);
+  }
+};
+
+template <typename Traits>
+class BatchStream {
+ public:
+  using Request = typename Traits::Request;
+  using Done = typename Traits::Done;
+
+  explicit BatchStream(v1::ReplicaService::Stub* stub) : stub_(stub) {}
   // REQUIRES: no stream open (Close() was called and drained).
-  ~PeerStream();
+  ~BatchStream();
 
-  void Submit(const v1::StoreRequest& request, absl::Time deadline, Done done);
+  void Submit(const Request& request, absl::Time deadline, Done done);
   // Fails the stream if a request waits past its deadline.
   void Expire(absl::Time now);
   // Cancels the stream and waits until its callbacks are over.
   void Close();
 
  private:
+  using Batch = typename Traits::Batch;
+  using Reply = typename Traits::Reply;
+  using Result = typename Traits::Result;
   struct Entry {
-    v1::StoreRequest request;
+    Request request;
     absl::Time deadline;
     Done done;
   };
@@ -53,8 +108,8 @@ class PeerStream {
 
   void SendLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnWriteDone(bool ok);
-  // Answers the batches `ack` covers, each write OK unless it is refused.
-  void OnAck(const v1::StoreBatchAck& ack);
+  // Answers the batches `reply` covers.
+  void OnReply(Reply& reply);
   void OnStreamDone(const grpc::Status& status);
 
   v1::ReplicaService::Stub* const stub_;
@@ -69,6 +124,12 @@ class PeerStream {
   // Callbacks of a closed stream still running (Close waits for them).
   int draining_ ABSL_GUARDED_BY(mu_) = 0;
 };
+
+using PeerStream = BatchStream<StoreStreamTraits>;
+using FetchPeerStream = BatchStream<FetchStreamTraits>;
+
+extern template class BatchStream<StoreStreamTraits>;
+extern template class BatchStream<FetchStreamTraits>;
 
 }  // namespace shoplist::node
 

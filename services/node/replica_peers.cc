@@ -7,6 +7,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "crdt/limits.h"
 #include "services/common/channels.h"
@@ -36,11 +37,16 @@ class GrpcReplicaPeers final : public ReplicaPeers {
     sweeper_.join();
     // Closing runs callbacks that may submit again: not under mu_.
     std::vector<PeerStream*> streams;
+    std::vector<FetchPeerStream*> fetch_streams;
     {
       absl::MutexLock lock(&mu_);
       for (auto& [address, stream] : streams_) streams.push_back(stream.get());
+      for (auto& [address, stream] : fetch_streams_) {
+        fetch_streams.push_back(stream.get());
+      }
     }
     for (PeerStream* stream : streams) stream->Close();
+    for (FetchPeerStream* stream : fetch_streams) stream->Close();
   }
 
   // Stores go over one stream per peer, batched (see PeerStream).
@@ -49,17 +55,29 @@ class GrpcReplicaPeers final : public ReplicaPeers {
     StreamFor(address)->Submit(request, absl::Now() + timeout, std::move(done));
   }
 
+  // Fetches go over one stream per peer too. A peer of an older version
+  // has no FetchStream: it is then asked with unary Fetch from then on.
   void Fetch(const std::string& address, const v1::FetchRequest& request,
              absl::Duration timeout, FetchDone done) override {
-    auto* call = new Call<v1::FetchRequest, v1::FetchResponse, FetchDone>{
-        {}, request, {}, std::move(done)};
-    call->context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-    StubFor(address)->async()->Fetch(&call->context, &call->request,
-                                     &call->response,
-                                     [call](grpc::Status status) {
-                                       call->done(status, call->response);
-                                       delete call;
-                                     });
+    const absl::Time deadline = absl::Now() + timeout;
+    if (Streams(address)) {
+      FetchStreamFor(address)->Submit(
+          request, deadline,
+          [this, address, request, deadline, done = std::move(done)](
+              const grpc::Status& status, const v1::FetchResponse& response) {
+            if (status.error_code() != grpc::StatusCode::UNIMPLEMENTED) {
+              done(status, response);
+              return;
+            }
+            {
+              absl::MutexLock lock(&mu_);
+              unary_fetch_.insert(address);
+            }
+            FetchUnary(address, request, deadline, done);
+          });
+      return;
+    }
+    FetchUnary(address, request, deadline, std::move(done));
   }
 
   void HandOff(const std::string& address, const v1::HandOffRequest& request,
@@ -89,6 +107,32 @@ class GrpcReplicaPeers final : public ReplicaPeers {
   }
 
  private:
+  void FetchUnary(const std::string& address, const v1::FetchRequest& request,
+                  absl::Time deadline, FetchDone done) {
+    auto* call = new Call<v1::FetchRequest, v1::FetchResponse, FetchDone>{
+        {}, request, {}, std::move(done)};
+    call->context.set_deadline(absl::ToChronoTime(deadline));
+    StubFor(address)->async()->Fetch(&call->context, &call->request,
+                                     &call->response,
+                                     [call](grpc::Status status) {
+                                       call->done(status, call->response);
+                                       delete call;
+                                     });
+  }
+
+  bool Streams(const std::string& address) {
+    absl::MutexLock lock(&mu_);
+    return !unary_fetch_.contains(address);
+  }
+
+  FetchPeerStream* FetchStreamFor(const std::string& address) {
+    v1::ReplicaService::Stub* stub = StubFor(address);
+    absl::MutexLock lock(&mu_);
+    auto& stream = fetch_streams_[address];
+    if (stream == nullptr) stream = std::make_unique<FetchPeerStream>(stub);
+    return stream.get();
+  }
+
   PeerStream* StreamFor(const std::string& address) {
     v1::ReplicaService::Stub* stub = StubFor(address);
     absl::MutexLock lock(&mu_);
@@ -104,6 +148,7 @@ class GrpcReplicaPeers final : public ReplicaPeers {
       mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Milliseconds(50));
       absl::Time now = absl::Now();
       for (auto& [address, stream] : streams_) stream->Expire(now);
+      for (auto& [address, stream] : fetch_streams_) stream->Expire(now);
     }
   }
 
@@ -121,6 +166,10 @@ class GrpcReplicaPeers final : public ReplicaPeers {
       stubs_ ABSL_GUARDED_BY(mu_);
   absl::flat_hash_map<std::string, std::unique_ptr<PeerStream>> streams_
       ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::unique_ptr<FetchPeerStream>>
+      fetch_streams_ ABSL_GUARDED_BY(mu_);
+  // Peers that answered FetchStream with UNIMPLEMENTED.
+  absl::flat_hash_set<std::string> unary_fetch_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread sweeper_;
 };

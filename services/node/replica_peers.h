@@ -1,7 +1,8 @@
 // Asynchronous calls from a node to other nodes' ReplicaService. The
 // coordinator depends on this interface only, so unit tests replace the
-// network with gMock; GrpcReplicaPeers is the real one, with one long-lived
-// channel per peer shared by all calls.
+// network with gMock. GrpcReplicaPeers is the real one: one long-lived
+// channel per peer shared by all calls, and stores and fetches batched over
+// one stream each per peer (peer_stream.h).
 //
 // Callbacks run on a gRPC thread, once per call, possibly before the call
 // returns; they must not block.

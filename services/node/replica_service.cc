@@ -1,7 +1,11 @@
 #include "services/node/replica_service.h"
 
 #include <algorithm>
+#include <deque>
 #include <map>
+#include <memory>
+#include <optional>
+#include <string>
 #include <utility>
 #include <vector>
 
@@ -205,6 +209,123 @@ class StoreStreamReactor final
   bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// What Fetch answers for `request` (see the header).
+grpc::Status FetchOne(storage::ReplicaStore& store,
+                      const v1::FetchRequest& request,
+                      v1::FetchResponse* response) {
+  if (absl::Status s = crdt::ValidateListId(request.list_id()); !s.ok()) {
+    return ToGrpc(s);
+  }
+  if (request.owner()) {
+    // As stored: the coordinator decodes and validates what it gets, and
+    // counts a replica whose bytes do not decode as failed.
+    absl::StatusOr<std::string> bytes = store.GetStoredBytes(request.list_id());
+    if (absl::IsNotFound(bytes.status())) {
+      response->set_found(false);
+      return grpc::Status::OK;
+    }
+    if (!bytes.ok()) return ToGrpc(bytes.status());
+    if (!response->mutable_state()->ParseFromString(*bytes)) {
+      return grpc::Status(grpc::StatusCode::DATA_LOSS,
+                          "the stored list does not parse");
+    }
+    response->set_found(true);
+    return grpc::Status::OK;
+  }
+  absl::StatusOr<std::optional<crdt::ListState>> answer =
+      storage::ReadReplica(store, request.list_id());
+  if (!answer.ok()) return ToGrpc(answer.status());
+  response->set_found(answer->has_value());
+  if (*answer) codec::EncodeState(**answer, response->mutable_state());
+  return grpc::Status::OK;
+}
+
+// One FetchStream. Each batch is answered as it is read, on the thread
+// that read it (a fetch is a LevelDB read, as in the unary Fetch); replies
+// wait in order while one is on the wire. Reading goes on meanwhile, so a
+// slow reader of replies cannot stall the next batch's reads.
+class FetchStreamReactor final
+    : public grpc::ServerBidiReactor<v1::FetchBatch, v1::FetchBatchReply> {
+ public:
+  explicit FetchStreamReactor(storage::ReplicaStore* store) : store_(store) {
+    StartRead(&in_);
+  }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) {
+      absl::MutexLock lock(&mu_);
+      reading_done_ = true;
+      MaybeFinishLocked();
+      return;
+    }
+    auto reply = std::make_unique<v1::FetchBatchReply>();
+    reply->set_sequence(in_.sequence());
+    for (const v1::FetchRequest& fetch : in_.fetches()) {
+      v1::FetchBatchReply::Result* result = reply->add_results();
+      grpc::Status status =
+          FetchOne(*store_, fetch, result->mutable_response());
+      result->set_code(static_cast<int32_t>(status.error_code()));
+      if (!status.ok()) {
+        result->set_message(status.error_message());
+        result->clear_response();
+      }
+    }
+    {
+      absl::MutexLock lock(&mu_);
+      replies_.push_back(std::move(reply));
+      WriteLocked();
+    }
+    StartRead(&in_);
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    replies_.pop_front();
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "reply failed"));
+      return;
+    }
+    WriteLocked();
+    MaybeFinishLocked();
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override { delete this; }
+
+ private:
+  void WriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_ || replies_.empty()) return;
+    writing_ = true;
+    StartWrite(replies_.front().get());
+  }
+
+  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (reading_done_ && replies_.empty()) FinishLocked(grpc::Status::OK);
+  }
+
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  storage::ReplicaStore* const store_;
+  v1::FetchBatch in_;
+  absl::Mutex mu_;
+  // Replies not yet written; the front one is on the wire while writing_.
+  std::deque<std::unique_ptr<v1::FetchBatchReply>> replies_
+      ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+};
+
 }  // namespace
 
 grpc::ServerBidiReactor<v1::StoreBatch, v1::StoreBatchAck>*
@@ -246,33 +367,16 @@ grpc::ServerUnaryReactor* ReplicaServiceImpl::Fetch(
     grpc::CallbackServerContext* context, const v1::FetchRequest* request,
     v1::FetchResponse* response) {
   if (auto* refused = gate_.RefuseUnary(context)) return refused;
-  if (absl::Status s = crdt::ValidateListId(request->list_id()); !s.ok()) {
-    return FinishUnary(context, ToGrpc(s));
+  return FinishUnary(context, FetchOne(*store_, *request, response));
+}
+
+grpc::ServerBidiReactor<v1::FetchBatch, v1::FetchBatchReply>*
+ReplicaServiceImpl::FetchStream(grpc::CallbackServerContext* context) {
+  if (auto* refused =
+          gate_.RefuseBidi<v1::FetchBatch, v1::FetchBatchReply>(context)) {
+    return refused;
   }
-  if (request->owner()) {
-    // As stored: the coordinator decodes and validates what it gets, and
-    // counts a replica whose bytes do not decode as failed.
-    absl::StatusOr<std::string> bytes =
-        store_->GetStoredBytes(request->list_id());
-    if (absl::IsNotFound(bytes.status())) {
-      response->set_found(false);
-      return FinishUnary(context, grpc::Status::OK);
-    }
-    if (!bytes.ok()) return FinishUnary(context, ToGrpc(bytes.status()));
-    if (!response->mutable_state()->ParseFromString(*bytes)) {
-      return FinishUnary(context,
-                         grpc::Status(grpc::StatusCode::DATA_LOSS,
-                                      "the stored list does not parse"));
-    }
-    response->set_found(true);
-    return FinishUnary(context, grpc::Status::OK);
-  }
-  absl::StatusOr<std::optional<crdt::ListState>> answer =
-      storage::ReadReplica(*store_, request->list_id());
-  if (!answer.ok()) return FinishUnary(context, ToGrpc(answer.status()));
-  response->set_found(answer->has_value());
-  if (*answer) codec::EncodeState(**answer, response->mutable_state());
-  return FinishUnary(context, grpc::Status::OK);
+  return new FetchStreamReactor(store_);
 }
 
 grpc::ServerUnaryReactor* ReplicaServiceImpl::HandOff(

@@ -47,6 +47,10 @@ class ReplicaServiceImpl final : public v1::ReplicaService::CallbackService {
   grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* context,
                                   const v1::FetchRequest* request,
                                   v1::FetchResponse* response) override;
+  // Batches of fetches from one coordinator, each answered in order by
+  // one reply with a result per fetch, as Fetch would answer it.
+  grpc::ServerBidiReactor<v1::FetchBatch, v1::FetchBatchReply>* FetchStream(
+      grpc::CallbackServerContext* context) override;
   // Hints delivered to their owner: all merged, or none when one is bad.
   grpc::ServerUnaryReactor* HandOff(grpc::CallbackServerContext* context,
                                     const v1::HandOffRequest* request,

@@ -1,6 +1,8 @@
-// ReplicaService.StoreStream and PeerStream in-process: a real gRPC server on
-// an ephemeral loopback port in front of a real LevelDB store, called with
-// the sync bidi API (the raw protocol) and through PeerStream (batching).
+// ReplicaService.StoreStream and FetchStream, PeerStream and FetchPeerStream
+// in-process: a real gRPC server on an ephemeral loopback port in front of a
+// real LevelDB store, called with the sync bidi API (the raw protocol) and
+// through the batching streams, and GrpcReplicaPeers against a replica
+// without FetchStream.
 #include <atomic>
 #include <chrono>
 #include <memory>
@@ -22,6 +24,7 @@
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "services/node/peer_stream.h"
+#include "services/node/replica_peers.h"
 #include "services/node/replica_service.h"
 #include "storage/replica_store.h"
 #include "tests/support/lists.h"
@@ -589,6 +592,233 @@ TEST_F(StoreStreamTest, CloseWaitsForTheCallbacksOfPendingRequests) {
   for (int i = 0; i < 50 && !finished.load(); ++i) {
     absl::SleepFor(absl::Milliseconds(20));
   }
+}
+
+// --- FetchStream: reads batched the same way ---
+
+// Records every callback of a fetch for a fixed set of requests.
+class FetchOutcomes {
+ public:
+  explicit FetchOutcomes(int expected) : calls_(expected, 0), got_(expected) {}
+
+  FetchPeerStream::Done For(int i) {
+    return [this, i](const grpc::Status& status,
+                     const v1::FetchResponse& response) {
+      absl::MutexLock lock(&mu_);
+      if (++calls_[i] == 1) {
+        got_[i] = {status, response};
+        ++distinct_;
+      }
+    };
+  }
+
+  bool WaitAll(absl::Duration timeout) {
+    absl::MutexLock lock(&mu_);
+    auto all = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+      return distinct_ == static_cast<int>(calls_.size());
+    };
+    return mu_.AwaitWithTimeout(absl::Condition(&all), timeout);
+  }
+
+  std::vector<int> Calls() {
+    absl::MutexLock lock(&mu_);
+    return calls_;
+  }
+  std::vector<std::pair<grpc::Status, v1::FetchResponse>> Got() {
+    absl::MutexLock lock(&mu_);
+    return got_;
+  }
+
+ private:
+  absl::Mutex mu_;
+  std::vector<int> calls_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::pair<grpc::Status, v1::FetchResponse>> got_
+      ABSL_GUARDED_BY(mu_);
+  int distinct_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+v1::FetchRequest FetchOf(const std::string& list_id, bool owner = true) {
+  v1::FetchRequest request;
+  request.set_list_id(list_id);
+  request.set_owner(owner);
+  return request;
+}
+
+// How many of `item` the answer's state wants; -1 when it does not decode.
+int64_t WantedIn(const v1::FetchResponse& response, const std::string& item) {
+  absl::StatusOr<crdt::ListState> state = codec::DecodeState(response.state());
+  return state.ok() ? WantedOf(*state, item) : -1;
+}
+
+TEST_F(StoreStreamTest, RawFetchStreamAnswersEachBatchInOrderPerFetch) {
+  const std::string a = ListId(), b = ListId(), absent = ListId();
+  ASSERT_TRUE(store_->Merge(a, AddDelta("milk", 2)).ok());
+  ASSERT_TRUE(store_->Merge(b, AddDelta("eggs", 3)).ok());
+
+  auto context = Context();
+  auto stream = stub_->FetchStream(context.get());
+  v1::FetchBatch first;
+  first.set_sequence(7);
+  *first.add_fetches() = FetchOf(a);
+  *first.add_fetches() = FetchOf("not a list id!");
+  *first.add_fetches() = FetchOf(absent);
+  ASSERT_TRUE(stream->Write(first));
+  v1::FetchBatch second;
+  second.set_sequence(8);
+  *second.add_fetches() = FetchOf(b, /*owner=*/false);
+  ASSERT_TRUE(stream->Write(second));
+  ASSERT_TRUE(stream->WritesDone());
+
+  std::vector<v1::FetchBatchReply> replies;
+  v1::FetchBatchReply reply;
+  while (stream->Read(&reply)) replies.push_back(reply);
+  grpc::Status status = stream->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+
+  // A bad fetch fails alone; the stream and its batch go on.
+  ASSERT_EQ(replies.size(), 2u);
+  EXPECT_EQ(replies[0].sequence(), 7u);
+  ASSERT_EQ(replies[0].results_size(), 3);
+  EXPECT_EQ(replies[0].results(0).code(), grpc::StatusCode::OK);
+  EXPECT_TRUE(replies[0].results(0).response().found());
+  EXPECT_EQ(WantedIn(replies[0].results(0).response(), "milk"), 2);
+  EXPECT_EQ(replies[0].results(1).code(), grpc::StatusCode::INVALID_ARGUMENT);
+  EXPECT_FALSE(replies[0].results(1).message().empty());
+  EXPECT_EQ(replies[0].results(2).code(), grpc::StatusCode::OK);
+  EXPECT_FALSE(replies[0].results(2).response().found());
+  EXPECT_EQ(replies[1].sequence(), 8u);
+  ASSERT_EQ(replies[1].results_size(), 1);
+  EXPECT_EQ(WantedIn(replies[1].results(0).response(), "eggs"), 3);
+}
+
+TEST_F(StoreStreamTest, FetchStreamJoinsHintsOnlyForAStandIn) {
+  // This node holds only a hint of the list, for another owner.
+  const std::string id = ListId();
+  ASSERT_TRUE(store_->AddHint("n2", id, AddDelta("bread")).ok());
+
+  FetchOutcomes outcomes(2);
+  FetchPeerStream peer(stub_.get());
+  peer.Submit(FetchOf(id, /*owner=*/false), absl::Now() + absl::Seconds(30),
+              outcomes.For(0));
+  peer.Submit(FetchOf(id, /*owner=*/true), absl::Now() + absl::Seconds(30),
+              outcomes.For(1));
+  ASSERT_TRUE(outcomes.WaitAll(absl::Seconds(30)));
+  peer.Close();
+
+  auto got = outcomes.Got();
+  ASSERT_TRUE(got[0].first.ok()) << got[0].first.error_message();
+  EXPECT_TRUE(got[0].second.found());
+  EXPECT_EQ(WantedIn(got[0].second, "bread"), 1);
+  ASSERT_TRUE(got[1].first.ok()) << got[1].first.error_message();
+  EXPECT_FALSE(got[1].second.found()) << "an owner's answer joined a hint";
+}
+
+TEST_F(StoreStreamTest, FetchPeerStreamAnswersConcurrentSubmits) {
+  constexpr int kThreads = 4;
+  constexpr int kPerThread = 50;
+  constexpr int kTotal = kThreads * kPerThread;
+  std::vector<std::string> ids;
+  for (int i = 0; i < kTotal; ++i) {
+    ids.push_back(ListId());
+    ASSERT_TRUE(store_->Merge(ids.back(), AddDelta(ids.back(), i + 1)).ok());
+  }
+
+  FetchOutcomes outcomes(kTotal);
+  {
+    FetchPeerStream peer(stub_.get());
+    std::vector<std::thread> threads;
+    for (int t = 0; t < kThreads; ++t) {
+      threads.emplace_back([&, t] {
+        for (int j = 0; j < kPerThread; ++j) {
+          const int i = t * kPerThread + j;
+          peer.Submit(FetchOf(ids[i]), absl::Now() + absl::Seconds(30),
+                      outcomes.For(i));
+        }
+      });
+    }
+    for (std::thread& thread : threads) thread.join();
+    EXPECT_TRUE(outcomes.WaitAll(absl::Seconds(30)));
+    peer.Close();
+  }
+
+  std::vector<int> calls = outcomes.Calls();
+  auto got = outcomes.Got();
+  for (int i = 0; i < kTotal; ++i) {
+    EXPECT_EQ(calls[i], 1) << "request " << i;
+    ASSERT_TRUE(got[i].first.ok())
+        << "request " << i << ": " << got[i].first.error_message();
+    // Each answer is its own list's, however the batches were cut.
+    EXPECT_EQ(WantedIn(got[i].second, ids[i]), i + 1) << "request " << i;
+  }
+}
+
+TEST_F(StoreStreamTest, FetchPeerStreamFailsEveryRequestWhenServerGoesDown) {
+  const std::string id = ListId();
+  ASSERT_TRUE(store_->Merge(id, AddDelta("milk")).ok());
+  FetchPeerStream peer(stub_.get());
+  FetchOutcomes before(1);
+  peer.Submit(FetchOf(id), absl::Now() + absl::Seconds(30), before.For(0));
+  ASSERT_TRUE(before.WaitAll(absl::Seconds(10)));
+  EXPECT_TRUE(before.Got()[0].first.ok());
+
+  StopServer();
+  constexpr int kAfter = 10;
+  FetchOutcomes after(kAfter);
+  for (int i = 0; i < kAfter; ++i) {
+    peer.Submit(FetchOf(id), absl::Now() + absl::Seconds(30), after.For(i));
+  }
+  EXPECT_TRUE(after.WaitAll(absl::Seconds(10)));
+  peer.Close();
+  for (int c : after.Calls()) EXPECT_EQ(c, 1);
+  for (const auto& [status, response] : after.Got()) {
+    EXPECT_FALSE(status.ok()) << "a fetch after shutdown succeeded";
+  }
+}
+
+// A replica of an earlier version: unary Fetch only, no FetchStream.
+class UnaryOnlyReplicaService final
+    : public v1::ReplicaService::CallbackService {
+ public:
+  grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* context,
+                                  const v1::FetchRequest* request,
+                                  v1::FetchResponse* response) override {
+    ++fetches;
+    response->set_found(true);
+    codec::EncodeState(AddDelta(request->list_id()), response->mutable_state());
+    grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+    reactor->Finish(grpc::Status::OK);
+    return reactor;
+  }
+  std::atomic<int> fetches{0};
+};
+
+TEST_F(StoreStreamTest, ReplicaPeersFetchFromAPeerWithoutFetchStream) {
+  UnaryOnlyReplicaService old_service;
+  std::unique_ptr<grpc::Server> old_server = Start(&old_service);
+  ASSERT_NE(old_server, nullptr);
+  const std::string address = absl::StrCat("127.0.0.1:", port_);
+  {
+    std::unique_ptr<ReplicaPeers> peers = NewGrpcReplicaPeers();
+    for (int round = 0; round < 2; ++round) {
+      const std::string id = ListId();
+      absl::Notification done;
+      grpc::Status status;
+      v1::FetchResponse got;
+      peers->Fetch(address, FetchOf(id), absl::Seconds(10),
+                   [&](const grpc::Status& s, const v1::FetchResponse& r) {
+                     status = s;
+                     got = r;
+                     done.Notify();
+                   });
+      ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+      ASSERT_TRUE(status.ok())
+          << "round " << round << ": " << status.error_code() << " "
+          << status.error_message();
+      EXPECT_EQ(WantedIn(got, id), 1) << "round " << round;
+    }
+  }
+  EXPECT_EQ(old_service.fetches.load(), 2);
+  old_server->Shutdown();
 }
 
 }  // namespace
