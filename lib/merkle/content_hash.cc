@@ -1,5 +1,7 @@
 #include "merkle/content_hash.h"
 
+#include <openssl/sha.h>
+
 #include <cstring>
 
 #include "ring/stable_hash.h"
@@ -39,6 +41,14 @@ uint64_t ContentHash(absl::string_view bytes) {
     h = Round(h, Load64(tail) ^ (uint64_t{n - i} << 59));
   }
   return ring::Fmix64(h);
+}
+
+std::string ContentDigest(absl::string_view bytes) {
+  std::string digest(SHA256_DIGEST_LENGTH, '\0');
+  // One-shot SHA256 cannot fail: it has no context to allocate.
+  SHA256(reinterpret_cast<const unsigned char*>(bytes.data()), bytes.size(),
+         reinterpret_cast<unsigned char*>(digest.data()));
+  return digest;
 }
 
 }  // namespace shoplist::merkle

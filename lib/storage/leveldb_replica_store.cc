@@ -34,21 +34,6 @@ std::string Encode(const crdt::ListState& state) {
   return message->SerializeAsString();
 }
 
-absl::StatusOr<crdt::ListState> Decode(absl::string_view bytes,
-                                       absl::string_view key) {
-  google::protobuf::Arena arena;
-  auto* message = google::protobuf::Arena::CreateMessage<v1::ListState>(&arena);
-  if (!message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::DataLossError(absl::StrCat("stored ", key, " does not parse"));
-  }
-  absl::StatusOr<crdt::ListState> state = codec::DecodeState(*message);
-  if (!state.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        "stored ", key, " is invalid: ", state.status().message()));
-  }
-  return state;
-}
-
 }  // namespace
 
 std::optional<crdt::Register> LevelDbReplicaStore::AccessCache::Find(
@@ -100,7 +85,7 @@ absl::StatusOr<crdt::ListState> LevelDbReplicaStore::Get(
     absl::string_view list_id) {
   absl::StatusOr<std::string> bytes = GetStoredBytes(list_id);
   if (!bytes.ok()) return bytes.status();
-  return Decode(*bytes, absl::StrCat(kListPrefix, list_id));
+  return DecodeStored(*bytes, absl::StrCat(kListPrefix, list_id));
 }
 
 absl::StatusOr<std::string> LevelDbReplicaStore::GetStoredBytes(
@@ -179,7 +164,7 @@ absl::StatusOr<std::vector<Hint>> LevelDbReplicaStore::Hints(size_t limit) {
         size_t slash = rest.find('/');
         if (slash == absl::string_view::npos) return true;
         absl::StatusOr<crdt::ListState> delta =
-            Decode(bytes, absl::StrCat(kHintPrefix, rest));
+            DecodeStored(bytes, absl::StrCat(kHintPrefix, rest));
         if (!delta.ok()) {
           decoded = delta.status();
           return false;
@@ -216,7 +201,7 @@ absl::StatusOr<std::optional<crdt::ListState>> LevelDbReplicaStore::HintsFor(
   absl::Status decoded = absl::OkStatus();
   absl::Status scanned =
       db_->Scan(prefix, [&](absl::string_view, absl::string_view bytes) {
-        absl::StatusOr<crdt::ListState> delta = Decode(bytes, prefix);
+        absl::StatusOr<crdt::ListState> delta = DecodeStored(bytes, prefix);
         if (!delta.ok()) {
           decoded = delta.status();
           return false;
@@ -405,7 +390,7 @@ absl::StatusOr<crdt::ListState> LevelDbReplicaStore::Current(
   *stored_size = bytes.ok() ? bytes->size() : 0;
   if (absl::IsNotFound(bytes.status())) return crdt::ListState();
   absl::StatusOr<crdt::ListState> state =
-      bytes.ok() ? Decode(*bytes, key) : bytes.status();
+      bytes.ok() ? DecodeStored(*bytes, key) : bytes.status();
   if (absl::IsDataLoss(state.status())) {
     (*damaged)[list_id] = bytes.ok() ? *std::move(bytes) : std::string();
     return crdt::ListState();
@@ -432,7 +417,7 @@ absl::StatusOr<crdt::ListState> LevelDbReplicaStore::ReadOrEmpty(
   absl::StatusOr<std::string> bytes = db_->Read(key);
   if (absl::IsNotFound(bytes.status())) return crdt::ListState();
   if (!bytes.ok()) return bytes.status();
-  return Decode(*bytes, key);
+  return DecodeStored(*bytes, key);
 }
 
 absl::Mutex& LevelDbReplicaStore::LockFor(absl::string_view key) {

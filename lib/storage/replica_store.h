@@ -140,6 +140,23 @@ inline absl::StatusOr<std::optional<crdt::ListState>> ReadReplica(
   return answer;
 }
 
+// Decodes stored bytes (an encoded v1::ListState); DATA_LOSS naming `what`
+// when they do not parse or do not make a valid state.
+absl::StatusOr<crdt::ListState> DecodeStored(absl::string_view bytes,
+                                             absl::string_view what);
+
+// The stored state with the digest of its bytes (merkle::ContentDigest), as
+// a digest read compares it with other owners'.
+struct StoredCopy {
+  crdt::ListState state;
+  std::string digest;
+};
+
+// nullopt when this node never stored the list; DATA_LOSS for damaged
+// bytes.
+absl::StatusOr<std::optional<StoredCopy>> ReadStoredCopy(
+    ReplicaStore& store, absl::string_view list_id);
+
 // Called after a Merge changed a stored list, with the merged state and its
 // stored bytes, on the store's commit thread before the merge's callback:
 // so calls for one list come in merge order. It must be quick and must not

@@ -1,5 +1,6 @@
 #include "services/node/coordinator.h"
 
+#include <algorithm>
 #include <utility>
 #include <vector>
 
@@ -185,6 +186,14 @@ class Coordinator::WriteCall
 //   kAwaitingR ──R answers, or R out of reach──> kAwaitingAll ──last
 //   answer──> kDone (read repair sent to the owners that had less)
 //
+// A digest read: when this node is one of the owners, it reads its own
+// copy first, and the other owners answer with the digest of theirs alone
+// (FetchRequest.digest). An owner whose digest matches counts as an answer
+// with this node's state; one whose digest differs is asked again for its
+// state, and that answer counts. Stand-ins always send their state (it
+// joins the hints they hold). So a read of replicas in agreement moves one
+// state, decodes one, and merges and compares nothing.
+//
 // A read that missed its quorum still repairs the owners that answered;
 // one that found no replica with the list repairs nothing.
 class Coordinator::ReadCall
@@ -209,22 +218,48 @@ class Coordinator::ReadCall
       done_(absl::UnavailableError("no healthy replica for this list"));
       return;
     }
-    for (const Target& t : targets) Send(t);
+    auto self = std::find_if(targets.begin(), targets.end(), [&](auto& t) {
+      return t.node_id == c_->options_.self_id && t.intended_owner.empty();
+    });
+    bool digests = false;
+    if (self != targets.end()) {
+      // Read before any remote answer can arrive: those compare with it.
+      absl::StatusOr<std::optional<storage::StoredCopy>> copy =
+          storage::ReadStoredCopy(*c_->store_, list_id_);
+      if (copy.ok()) {
+        digests = true;
+        absl::MutexLock lock(&mu_);
+        local_digest_ = *copy ? std::optional((*copy)->digest) : std::nullopt;
+      }
+      Reply reply = std::optional<crdt::ListState>();
+      if (!copy.ok()) {
+        reply = copy.status();
+      } else if (*copy) {
+        reply = std::optional(std::move((*copy)->state));
+      }
+      const Target target = *self;
+      targets.erase(self);
+      OnReply(target, std::move(reply));
+    }
+    for (const Target& t : targets) {
+      Send(t, digests && t.intended_owner.empty());
+    }
   }
 
  private:
   using Reply = absl::StatusOr<std::optional<crdt::ListState>>;
-  using Answers =
-      std::vector<std::pair<Target, std::optional<crdt::ListState>>>;
+  struct Answer {
+    Target target;
+    std::optional<crdt::ListState> state;
+    // The answer was a matching digest: its state is this node's.
+    bool same_as_local = false;
+  };
 
-  void Send(const Target& target) {
+  void Send(const Target& target, bool digest) {
     if (target.node_id == c_->options_.self_id) {
       // As a stand-in, this node's copy is the hints it holds, as a remote
-      // Fetch would answer; as an owner, its stored state (no hint scan on
-      // the common path).
-      OnReply(target, target.intended_owner.empty()
-                          ? storage::ReadStored(*c_->store_, list_id_)
-                          : storage::ReadReplica(*c_->store_, list_id_));
+      // Fetch would answer.
+      OnReply(target, storage::ReadReplica(*c_->store_, list_id_));
       return;
     }
     v1::FetchRequest request;
@@ -232,12 +267,17 @@ class Coordinator::ReadCall
     // An owner answers with its stored bytes as they are; a stand-in joins
     // its hints.
     request.set_owner(target.intended_owner.empty());
+    request.set_digest(digest);
     c_->BeginRemote();
     c_->peers_->Fetch(
         target.address, request, c_->options_.replica_timeout,
-        [self = shared_from_this(), target](const grpc::Status& status,
-                                            const v1::FetchResponse& response) {
-          self->OnReply(target, Decode(target, status, response));
+        [self = shared_from_this(), target, digest](
+            const grpc::Status& status, const v1::FetchResponse& response) {
+          if (digest && status.ok()) {
+            self->OnDigest(target, response);
+          } else {
+            self->OnReply(target, Decode(target, status, response));
+          }
           self->c_->EndRemote();
         });
   }
@@ -256,11 +296,35 @@ class Coordinator::ReadCall
     return std::optional(*std::move(state));
   }
 
+  // A digest answer. "Not found" and a state (from a replica of a version
+  // before digest reads) are complete answers as they are.
+  void OnDigest(const Target& target, const v1::FetchResponse& response) {
+    if (!response.found() || response.has_state()) {
+      OnReply(target, Decode(target, grpc::Status::OK, response));
+      return;
+    }
+    bool same;
+    {
+      absl::MutexLock lock(&mu_);
+      same = local_digest_ && response.digest() == *local_digest_;
+    }
+    if (!same) {
+      ++c_->read_digest_misses_;
+      Send(target, /*digest=*/false);
+      return;
+    }
+    Record(target, Reply(std::nullopt), /*same_as_local=*/true);
+  }
+
   void OnReply(const Target& target, Reply reply) {
+    Record(target, std::move(reply), /*same_as_local=*/false);
+  }
+
+  void Record(const Target& target, Reply reply, bool same_as_local) {
     c_->NoteReply(target, reply.status());
     FanOut::Step step;
     std::optional<absl::StatusOr<ReadResult>> answer;
-    std::optional<Answers> repair;
+    std::optional<std::vector<Answer>> repair;
     crdt::ListState merged;
     {
       absl::MutexLock lock(&mu_);
@@ -268,8 +332,15 @@ class Coordinator::ReadCall
         if (reply->has_value()) {
           merged_.Merge(**reply);
           found_ = true;
+          // The first state merged is this node's own when it has one.
+          if (merged_states_++ > 0) differs_ = true;
         }
-        answers_.emplace_back(target, *std::move(reply));
+        if (!same_as_local && target.node_id != c_->options_.self_id) {
+          // A remote state: it may differ from this node's (only a
+          // matching digest says it does not).
+          differs_ = true;
+        }
+        answers_.push_back({target, *std::move(reply), same_as_local});
       }
       step = fan_out_.Record(target, reply.ok());
       if (state_ == State::kAwaitingR && step.decided != Outcome::kPending) {
@@ -287,26 +358,38 @@ class Coordinator::ReadCall
       }
       if (state_ == State::kAwaitingAll && step.all_replied) {
         state_ = State::kDone;
-        if (found_) {
+        // Every answer the same state: nobody lacks anything.
+        if (found_ && differs_) {
           repair = std::move(answers_);
           merged = std::move(merged_);
         }
       }
     }
-    if (step.replacement) Send(*step.replacement);
+    if (step.replacement) Send(*step.replacement, /*digest=*/false);
     if (answer) done_(*std::move(answer));
     if (repair) Repair(*repair, merged);
   }
 
   // Sends each owner that answered with less than `merged` what it lacks.
   // Stand-ins hold hints, not replicas, so they are not repaired.
-  void Repair(const Answers& answers, const crdt::ListState& merged) {
-    for (const auto& [target, state] : answers) {
-      if (!target.intended_owner.empty()) continue;
+  void Repair(const std::vector<Answer>& answers,
+              const crdt::ListState& merged) {
+    const std::optional<crdt::ListState>* local = nullptr;
+    for (const Answer& a : answers) {
+      if (a.target.node_id == c_->options_.self_id && !a.same_as_local &&
+          a.target.intended_owner.empty()) {
+        local = &a.state;
+      }
+    }
+    static const std::optional<crdt::ListState> kNone;
+    for (const Answer& a : answers) {
+      if (!a.target.intended_owner.empty()) continue;
+      const std::optional<crdt::ListState>& state =
+          a.same_as_local ? (local != nullptr ? *local : kNone) : a.state;
       if (state && *state == merged) continue;
       crdt::ListState delta =
           state ? merged.DeltaSince(state->context()) : merged;
-      if (target.node_id == c_->options_.self_id) {
+      if (a.target.node_id == c_->options_.self_id) {
         (void)c_->store_->Merge(list_id_, delta);
         continue;
       }
@@ -314,7 +397,7 @@ class Coordinator::ReadCall
       request.set_list_id(list_id_);
       codec::EncodeState(delta, request.mutable_delta());
       c_->BeginRemote();
-      c_->peers_->Store(target.address, request, c_->options_.replica_timeout,
+      c_->peers_->Store(a.target.address, request, c_->options_.replica_timeout,
                         [c = c_](const grpc::Status&) { c->EndRemote(); });
     }
   }
@@ -326,10 +409,16 @@ class Coordinator::ReadCall
   absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kAwaitingR;
   FanOut fan_out_ ABSL_GUARDED_BY(mu_);
+  // The digest of this node's stored copy (nullopt: it has none), read
+  // before any digest was asked for.
+  std::optional<std::string> local_digest_ ABSL_GUARDED_BY(mu_);
   crdt::ListState merged_ ABSL_GUARDED_BY(mu_);
   bool found_ ABSL_GUARDED_BY(mu_) = false;
+  size_t merged_states_ ABSL_GUARDED_BY(mu_) = 0;
+  // Some answer may hold a state other than this node's.
+  bool differs_ ABSL_GUARDED_BY(mu_) = false;
   // Every successful answer, for read repair once all are in.
-  Answers answers_ ABSL_GUARDED_BY(mu_);
+  std::vector<Answer> answers_ ABSL_GUARDED_BY(mu_);
 };
 
 Coordinator::Coordinator(CoordinatorOptions options,

@@ -19,7 +19,9 @@
 //    Stragglers are not waited for.
 //  - Read: asks N replicas; done after R answered, with the join of their
 //    states. When every replica has answered, owners that had less receive
-//    what they lack (read repair).
+//    what they lack (read repair). When this node is an owner, the others
+//    send a digest of their copy, and their state only when it differs
+//    from this node's (a digest read: coordinator.cc).
 //  - Sync: a client's exchange: a write when the delta changes anything,
 //    answered with what the client's context lacks.
 //  - Apply: a server-side operation, one at a time per list on this node:
@@ -159,6 +161,9 @@ class Coordinator {
 
   // Replica calls that failed or timed out so far (for metrics).
   uint64_t replica_failures() const { return replica_failures_.load(); }
+  // Digest reads whose owner's digest differed from this node's copy, so
+  // its state was fetched too (for metrics).
+  uint64_t read_digest_misses() const { return read_digest_misses_.load(); }
 
  private:
   class WriteCall;
@@ -187,6 +192,7 @@ class Coordinator {
   PeerHealth* const health_;
   FailureSink* const failures_;
   std::atomic<uint64_t> replica_failures_{0};
+  std::atomic<uint64_t> read_digest_misses_{0};
   KeyedSerializer apply_order_;
 
   absl::Mutex inflight_mu_;

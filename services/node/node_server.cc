@@ -55,6 +55,12 @@ void NodeServer::AddMetricValues(Parts& p, const RingSource* ring) {
              "Replica calls that failed or timed out", Kind::kCounter, [&p] {
                return static_cast<double>(p.coordinator->replica_failures());
              });
+  m.AddValue("shoplist_read_digest_misses_total",
+             "Digest reads where an owner's copy differed, so its state was "
+             "fetched too",
+             Kind::kCounter, [&p] {
+               return static_cast<double>(p.coordinator->read_digest_misses());
+             });
   m.AddValue(
       "shoplist_anti_entropy_repairs_total",
       "Lists that differed from a peer's and were exchanged", Kind::kCounter,

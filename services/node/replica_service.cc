@@ -14,6 +14,7 @@
 #include "absl/synchronization/mutex.h"
 #include "codec/list_codec.h"
 #include "crdt/list_id.h"
+#include "merkle/content_hash.h"
 #include "ring/node_id.h"
 #include "services/common/security.h"
 #include "services/common/status_util.h"
@@ -225,11 +226,13 @@ grpc::Status FetchOne(storage::ReplicaStore& store,
       return grpc::Status::OK;
     }
     if (!bytes.ok()) return ToGrpc(bytes.status());
+    response->set_found(true);
+    response->set_digest(merkle::ContentDigest(*bytes));
+    if (request.digest()) return grpc::Status::OK;
     if (!response->mutable_state()->ParseFromString(*bytes)) {
       return grpc::Status(grpc::StatusCode::DATA_LOSS,
                           "the stored list does not parse");
     }
-    response->set_found(true);
     return grpc::Status::OK;
   }
   absl::StatusOr<std::optional<crdt::ListState>> answer =

@@ -44,6 +44,8 @@ class ReplicaServiceImpl final : public v1::ReplicaService::CallbackService {
       grpc::CallbackServerContext* context) override;
   // This replica's copy: its stored state joined with the hints it holds
   // for the list (storage::ReadReplica); found=false when neither exists.
+  // Asked as an owner: its stored state alone, as stored, with its digest;
+  // with `digest` too, the digest alone.
   grpc::ServerUnaryReactor* Fetch(grpc::CallbackServerContext* context,
                                   const v1::FetchRequest* request,
                                   v1::FetchResponse* response) override;

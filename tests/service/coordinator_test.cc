@@ -13,6 +13,7 @@
 #include "crdt/list_id.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
+#include "merkle/content_hash.h"
 #include "services/node/hint_deliverer.h"
 #include "tests/support/lists.h"
 #include "tests/support/temp_dir.h"
@@ -196,6 +197,13 @@ class CoordinatorTest : public ::testing::Test {
   PendingFetch* FetchTo(const std::string& id) {
     for (auto& f : fetches_) {
       if (f.address == address_of_[id]) return &f;
+    }
+    return nullptr;
+  }
+  // The fetch to `id` not answered yet (a digest read may ask twice).
+  PendingFetch* OpenFetchTo(const std::string& id) {
+    for (auto& f : fetches_) {
+      if (f.address == address_of_[id] && !f.finished) return &f;
     }
     return nullptr;
   }
@@ -479,6 +487,100 @@ std::vector<std::string> NamesIn(const crdt::ListState& state) {
   std::vector<std::string> names;
   for (const auto& item : state.View().items) names.push_back(item.name);
   return names;
+}
+
+// What an owner answers to a digest fetch when it holds `bytes`.
+v1::FetchResponse DigestOf(absl::string_view bytes) {
+  v1::FetchResponse response;
+  response.set_found(true);
+  response.set_digest(merkle::ContentDigest(bytes));
+  return response;
+}
+
+TEST_F(CoordinatorTest, ADigestReadOfOwnersInAgreementMovesOneState) {
+  crdt::ListState here;
+  ASSERT_TRUE(store_->Merge(list_id_, Delta(here, "milk", 1)).ok());
+  const std::string stored = *store_->GetStoredBytes(list_id_);
+  auto coordinator = MakeCoordinator(0);
+  coordinator->Read(list_id_, std::nullopt,
+                    [this](absl::StatusOr<Coordinator::ReadResult> r) {
+                      read_result_ = std::move(r);
+                      ++read_calls_;
+                    });
+  // The other owners are asked for digests only.
+  ASSERT_EQ(fetches_.size(), 2u);
+  for (const PendingFetch& f : fetches_) {
+    EXPECT_TRUE(f.request.owner());
+    EXPECT_TRUE(f.request.digest());
+  }
+  Complete(FetchTo(walk_[1]), grpc::Status::OK, DigestOf(stored));
+  ASSERT_EQ(read_calls_, 1);
+  ASSERT_TRUE(read_result_.ok()) << read_result_.status();
+  EXPECT_EQ(read_result_->replies, 2u);
+  EXPECT_EQ(NamesIn(read_result_->state), std::vector<std::string>{"milk"});
+  Complete(FetchTo(walk_[2]), grpc::Status::OK, DigestOf(stored));
+  // Everyone holds the same: no second fetch, no repair.
+  EXPECT_EQ(fetches_.size(), 2u);
+  EXPECT_TRUE(stores_.empty());
+  EXPECT_EQ(coordinator->read_digest_misses(), 0u);
+}
+
+TEST_F(CoordinatorTest,
+       AnOwnerWhoseDigestDiffersIsAskedForItsStateAndRepaired) {
+  crdt::ListState here, there;
+  ASSERT_TRUE(store_->Merge(list_id_, Delta(here, "milk", 1)).ok());
+  const std::string stored = *store_->GetStoredBytes(list_id_);
+  Delta(there, "eggs", 6, kOtherClient);
+  auto coordinator = MakeCoordinator(0);
+  coordinator->Read(list_id_, std::nullopt,
+                    [this](absl::StatusOr<Coordinator::ReadResult> r) {
+                      read_result_ = std::move(r);
+                      ++read_calls_;
+                    });
+  Complete(FetchTo(walk_[2]), grpc::Status::OK, DigestOf(stored));
+  // walk_[1] holds something else: its digest is not an answer.
+  Complete(FetchTo(walk_[1]), grpc::Status::OK, DigestOf("other bytes"));
+  EXPECT_EQ(coordinator->read_digest_misses(), 1u);
+  // R=2 was met by this node and walk_[2], both with milk.
+  ASSERT_EQ(read_calls_, 1);
+  ASSERT_TRUE(read_result_.ok()) << read_result_.status();
+  EXPECT_EQ(NamesIn(read_result_->state), std::vector<std::string>{"milk"});
+  PendingFetch* again = OpenFetchTo(walk_[1]);
+  ASSERT_NE(again, nullptr) << "the differing owner was not asked again";
+  EXPECT_FALSE(again->request.digest());
+  EXPECT_TRUE(stores_.empty()) << "repaired before every owner answered";
+  Complete(again, grpc::Status::OK, Found(there));
+
+  // walk_[1] lacked milk; walk_[2], which matched this node, lacked eggs
+  // as this node did.
+  ASSERT_NE(StoreTo(walk_[1]), nullptr);
+  ASSERT_NE(StoreTo(walk_[2]), nullptr);
+  auto names = [](const PendingStore* s) {
+    std::vector<std::string> n;
+    for (const auto& i : s->request.delta().items()) n.push_back(i.name());
+    return n;
+  };
+  EXPECT_THAT(names(StoreTo(walk_[1])), ::testing::ElementsAre("milk"));
+  EXPECT_THAT(names(StoreTo(walk_[2])), ::testing::ElementsAre("eggs"));
+  EXPECT_EQ(store_->Get(list_id_)->View().items.size(), 2u);
+}
+
+TEST_F(CoordinatorTest, ADigestReadAsksAStandInForItsStateWithHints) {
+  crdt::ListState here;
+  ASSERT_TRUE(store_->Merge(list_id_, Delta(here, "milk", 1)).ok());
+  auto coordinator = MakeCoordinator(0);
+  coordinator->Read(list_id_, std::nullopt,
+                    [this](absl::StatusOr<Coordinator::ReadResult> r) {
+                      read_result_ = std::move(r);
+                    });
+  // walk_[1] is down: its stand-in walk_[3] is asked for everything.
+  Complete(FetchTo(walk_[1]),
+           grpc::Status(grpc::StatusCode::UNAVAILABLE, "down"),
+           v1::FetchResponse());
+  PendingFetch* stand_in = FetchTo(walk_[3]);
+  ASSERT_NE(stand_in, nullptr);
+  EXPECT_FALSE(stand_in->request.owner());
+  EXPECT_FALSE(stand_in->request.digest());
 }
 
 TEST_F(CoordinatorTest, SyncThatChangesNothingIsOnlyARead) {

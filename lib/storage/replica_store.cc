@@ -1,0 +1,41 @@
+#include "storage/replica_store.h"
+
+#include <utility>
+
+#include "absl/strings/str_cat.h"
+#include "codec/list_codec.h"
+#include "google/protobuf/arena.h"
+#include "merkle/content_hash.h"
+
+namespace shoplist::storage {
+
+absl::StatusOr<crdt::ListState> DecodeStored(absl::string_view bytes,
+                                             absl::string_view what) {
+  // Parsing on an arena replaces a malloc and free per message of the tree
+  // with bump allocation.
+  google::protobuf::Arena arena;
+  auto* message = google::protobuf::Arena::CreateMessage<v1::ListState>(&arena);
+  if (!message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError(
+        absl::StrCat("stored ", what, " does not parse"));
+  }
+  absl::StatusOr<crdt::ListState> state = codec::DecodeState(*message);
+  if (!state.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "stored ", what, " is invalid: ", state.status().message()));
+  }
+  return state;
+}
+
+absl::StatusOr<std::optional<StoredCopy>> ReadStoredCopy(
+    ReplicaStore& store, absl::string_view list_id) {
+  absl::StatusOr<std::string> bytes = store.GetStoredBytes(list_id);
+  if (absl::IsNotFound(bytes.status())) return std::nullopt;
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<crdt::ListState> state =
+      DecodeStored(*bytes, absl::StrCat("list ", list_id));
+  if (!state.ok()) return state.status();
+  return StoredCopy{*std::move(state), merkle::ContentDigest(*bytes)};
+}
+
+}  // namespace shoplist::storage
