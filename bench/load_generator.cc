@@ -12,6 +12,7 @@
 #include <atomic>
 #include <cstdio>
 #include <fstream>
+#include <functional>
 #include <iterator>
 #include <map>
 #include <memory>
@@ -231,6 +232,109 @@ class Run {
   std::vector<std::unique_ptr<Worker>> workers_;
 };
 
+// Creates `count` lists of `items` items each through `target`, with
+// kCreating calls in flight (a million lists one after another would take
+// longer than the runs); with `direct`, each list is located first and
+// created at its coordinator, which its calls then go to.
+absl::StatusOr<std::vector<Target>> CreateLists(int count, int items,
+                                                const std::string& target,
+                                                bool direct,
+                                                Channels& channels) {
+  constexpr int kCreating = 64;
+  Stub* proxy = channels.For(target);
+  auto membership = v1::MembershipService::NewStub(NewChannel(target));
+  std::vector<Target> targets(count);
+  std::atomic<int> next{0};
+  std::mutex mu;
+  std::string error;  // guarded by mu
+  // Each slot creates lists one after another until none is left.
+  struct Slot {
+    int index = 0;
+    int attempts = 0;  // of the list being created
+    std::unique_ptr<grpc::ClientContext> context;
+    v1::SyncRequest sync;
+    v1::SyncResponse synced;
+    v1::LocateRequest locate;
+    v1::LocateResponse located;
+  };
+  std::vector<Slot> slots(std::min(kCreating, std::max(count, 1)));
+  std::atomic<int> running{static_cast<int>(slots.size())};
+  absl::Notification all_done;
+  auto fail = [&](const std::string& what, const grpc::Status& status) {
+    std::lock_guard<std::mutex> lock(mu);
+    if (error.empty()) error = what + ": " + status.error_message();
+  };
+  std::function<void(Slot*)> start, create;
+  start = [&](Slot* slot) {
+    slot->index = next++;
+    slot->attempts = 0;
+    bool failed;
+    {
+      std::lock_guard<std::mutex> lock(mu);
+      failed = !error.empty();
+    }
+    if (slot->index >= count || failed) {
+      if (--running == 0) all_done.Notify();
+      return;
+    }
+    const std::string id = *crdt::NewListId();
+    targets[slot->index] = {id, proxy};
+    if (!direct) {
+      create(slot);
+      return;
+    }
+    // Located first, so that the list is created at its coordinator.
+    slot->locate.set_list_id(id);
+    slot->context = std::make_unique<grpc::ClientContext>();
+    slot->context->set_deadline(
+        absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    membership->async()->Locate(
+        slot->context.get(), &slot->locate, &slot->located,
+        [&, slot](grpc::Status located) {
+          if (!located.ok()) {
+            fail("Locate failed", located);
+            start(slot);
+            return;
+          }
+          targets[slot->index].stub =
+              channels.For(slot->located.coordinator().address());
+          create(slot);
+        });
+  };
+  create = [&](Slot* slot) {
+    const Target& t = targets[slot->index];
+    crdt::ListState list;
+    crdt::ListState delta = *list.Create(0xBE, "bench", 1);
+    for (int k = 0; k < items; ++k) {
+      delta.Merge(*list.Add(0xBE, "item-" + std::to_string(k), 1));
+    }
+    slot->sync.Clear();
+    slot->sync.set_list_id(t.list_id);
+    slot->sync.set_create(true);
+    codec::EncodeState(delta, slot->sync.mutable_delta());
+    slot->context = std::make_unique<grpc::ClientContext>();
+    slot->context->set_deadline(
+        absl::ToChronoTime(absl::Now() + absl::Seconds(30)));
+    t.stub->async()->Sync(
+        slot->context.get(), &slot->sync, &slot->synced,
+        [&, slot](grpc::Status status) {
+          // A cluster just started may refuse the first writes while its
+          // nodes' ring views settle: try again a few times.
+          if (status.error_code() == grpc::StatusCode::UNAVAILABLE &&
+              ++slot->attempts < 5) {
+            create(slot);
+            return;
+          }
+          if (!status.ok()) fail("cannot create a list", status);
+          start(slot);
+        });
+  };
+  for (Slot& slot : slots) start(&slot);
+  all_done.WaitForNotification();
+  if (!error.empty()) return absl::UnavailableError(error);
+  return targets;
+}
+
 int Main() {
   const std::string target = absl::GetFlag(FLAGS_target);
   const std::string mode = absl::GetFlag(FLAGS_mode);
@@ -242,42 +346,25 @@ int Main() {
   }
   Channels channels;
   std::vector<Target> targets;
-  auto membership = v1::MembershipService::NewStub(NewChannel(target));
-  for (int i = 0; i < absl::GetFlag(FLAGS_lists); ++i) {
-    std::string id = *crdt::NewListId();
-    Stub* stub = channels.For(target);
-    if (mode != "echo") {
-      // Create the list (and give reads something to read).
-      crdt::ListState list;
-      crdt::ListState delta = *list.Create(0xBE, "bench", 1);
-      for (int k = 0; k < absl::GetFlag(FLAGS_items); ++k) {
-        delta.Merge(*list.Add(0xBE, "item-" + std::to_string(k), 1));
-      }
-      v1::SyncRequest request;
-      request.set_list_id(id);
-      request.set_create(true);
-      codec::EncodeState(delta, request.mutable_delta());
-      v1::SyncResponse response;
-      grpc::ClientContext context;
-      grpc::Status status = stub->Sync(&context, request, &response);
-      if (!status.ok()) {
-        std::fprintf(stderr, "shoplist-bench: cannot create a list: %s\n",
-                     status.error_message().c_str());
-        return 1;
-      }
-      if (absl::GetFlag(FLAGS_direct)) {
-        v1::LocateRequest locate;
-        locate.set_list_id(id);
-        v1::LocateResponse located;
-        grpc::ClientContext locate_context;
-        if (!membership->Locate(&locate_context, locate, &located).ok()) {
-          std::fprintf(stderr, "shoplist-bench: Locate failed\n");
-          return 1;
-        }
-        stub = channels.For(located.coordinator().address());
-      }
+  if (mode == "echo") {
+    for (int i = 0; i < absl::GetFlag(FLAGS_lists); ++i) {
+      targets.push_back({*crdt::NewListId(), channels.For(target)});
     }
-    targets.push_back({id, stub});
+  } else {
+    const absl::Time start = absl::Now();
+    absl::StatusOr<std::vector<Target>> made =
+        CreateLists(absl::GetFlag(FLAGS_lists), absl::GetFlag(FLAGS_items),
+                    target, absl::GetFlag(FLAGS_direct), channels);
+    if (!made.ok()) {
+      std::fprintf(stderr, "shoplist-bench: %s\n",
+                   std::string(made.status().message()).c_str());
+      return 1;
+    }
+    targets = *std::move(made);
+    if (targets.size() >= 10000) {
+      std::fprintf(stderr, "shoplist-bench: created %zu lists in %.1f s\n",
+                   targets.size(), absl::ToDoubleSeconds(absl::Now() - start));
+    }
   }
 
   Run run(std::move(targets), mode, absl::GetFlag(FLAGS_write_fraction),

@@ -5,7 +5,8 @@
 # address. Expects the binaries built (scripts/run.sh does both).
 #   scripts/cluster-up.sh [DIR]     (default: $SHOPLIST_CLUSTER_DIR or .cluster)
 # Environment: SHOPLIST_NODES (3), SHOPLIST_PROXY_PORT (7000), first node
-# port is proxy port + 1, SHOPLIST_BUILD_DIR (build).
+# port is proxy port + 1, SHOPLIST_BUILD_DIR (build), SHOPLIST_NODE_FLAGS
+# (more flags for every node, e.g. "--state-cache-mib=128").
 # Membership and replication take a cluster token, made once in DIR/token:
 # pass --cluster-token-file=DIR/token to tools that use them, or
 # -H "shoplist-cluster-token: $(cat DIR/token)" to grpcurl.
@@ -39,7 +40,8 @@ echo $! >>"$dir/pids"
 for i in $(seq 0 $((nodes - 1))); do
   port=$((proxy_port + 1 + i))
   "$bin/services/node/shoplist-node" --id="node-$i" --listen="127.0.0.1:$port" \
-    --proxy="$proxy" --data="$dir/node-$i" "$token" >>"$dir/node-$i.log" 2>&1 &
+    --proxy="$proxy" --data="$dir/node-$i" "$token" ${SHOPLIST_NODE_FLAGS:-} \
+    >>"$dir/node-$i.log" 2>&1 &
   echo $! >>"$dir/pids"
 done
 

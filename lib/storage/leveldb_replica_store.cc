@@ -47,15 +47,27 @@ std::optional<crdt::Register> LevelDbReplicaStore::AccessCache::Find(
 void LevelDbReplicaStore::AccessCache::Fill(const std::string& list_id,
                                             const crdt::Register& record) {
   absl::MutexLock lock(&mu_);
-  if (records_.size() >= kMaxLists) records_.clear();
+  MakeRoomLocked();
   records_.emplace(list_id, record);
 }
 
 void LevelDbReplicaStore::AccessCache::Put(const std::string& list_id,
                                            const crdt::Register& record) {
   absl::MutexLock lock(&mu_);
-  if (records_.size() >= kMaxLists) records_.clear();
+  MakeRoomLocked();
   records_[list_id] = record;
+}
+
+void LevelDbReplicaStore::AccessCache::MakeRoomLocked() {
+  if (records_.size() < kMaxLists) return;
+  bool drop = false;
+  for (auto it = records_.begin(); it != records_.end();) {
+    if ((drop = !drop)) {
+      records_.erase(it++);
+    } else {
+      ++it;
+    }
+  }
 }
 
 void LevelDbReplicaStore::AccessCache::Clear() {
@@ -403,12 +415,28 @@ absl::StatusOr<crdt::ListState> LevelDbReplicaStore::Current(
 void LevelDbReplicaStore::Cache(const std::string& list_id,
                                 crdt::ListState state, size_t stored_size) {
   cached_bytes_ += stored_size;
-  cache_[list_id] = {std::move(state), stored_size};
-  while (cached_bytes_ > cache_budget_bytes_ && cache_.size() > 1) {
-    auto victim = cache_.begin();
-    if (victim->first == list_id) victim = std::next(victim);
-    cached_bytes_ -= victim->second.stored_size;
-    cache_.erase(victim);
+  const uint64_t stamp = ++next_stamp_;
+  cache_[list_id] = {std::move(state), stored_size, stamp};
+  cache_order_.emplace_back(list_id, stamp);
+  while (cached_bytes_ > cache_budget_bytes_ && cache_.size() > 1 &&
+         !cache_order_.empty()) {
+    auto [victim, victim_stamp] = std::move(cache_order_.front());
+    cache_order_.pop_front();
+    auto it = cache_.find(victim);
+    if (it == cache_.end() || it->second.stamp != victim_stamp) continue;
+    cached_bytes_ -= it->second.stored_size;
+    cache_.erase(it);
+  }
+  // Lists taken out and not cached again leave stale entries behind: keep
+  // the order at most twice the cache (rebuilt in stamp order).
+  if (cache_order_.size() > 2 * cache_.size() + 64) {
+    std::vector<std::pair<uint64_t, const std::string*>> live;
+    live.reserve(cache_.size());
+    for (const auto& [id, cached] : cache_)
+      live.emplace_back(cached.stamp, &id);
+    std::sort(live.begin(), live.end());
+    cache_order_.clear();
+    for (const auto& [s, id] : live) cache_order_.emplace_back(*id, s);
   }
 }
 

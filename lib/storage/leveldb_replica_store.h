@@ -57,7 +57,11 @@ class LevelDbReplicaStore final : public ReplicaStore {
     void Clear();
 
    private:
-    static constexpr size_t kMaxLists = 1 << 16;
+    // About 150 bytes each (more for a closed list's grants): 40 MiB full.
+    static constexpr size_t kMaxLists = 1 << 18;
+    // When full, forgets about every other list: one pass per kMaxLists / 2
+    // fills, where forgetting all made every list miss at once.
+    void MakeRoomLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
     absl::Mutex mu_;
     absl::flat_hash_map<std::string, crdt::Register> records_
         ABSL_GUARDED_BY(mu_);
@@ -106,6 +110,7 @@ class LevelDbReplicaStore final : public ReplicaStore {
   struct CachedState {
     crdt::ListState state;
     size_t stored_size = 0;
+    uint64_t stamp = 0;  // its place in cache_order_
   };
   static constexpr size_t kMaxBatch = 512;
 
@@ -138,6 +143,11 @@ class LevelDbReplicaStore final : public ReplicaStore {
   // counts their stored bytes.
   absl::flat_hash_map<std::string, CachedState> cache_;
   size_t cached_bytes_ = 0;
+  // Lists in the order they were cached, oldest first, for eviction; an
+  // entry whose stamp is not its list's current one is stale (the list
+  // was taken out, or cached again later) and is skipped.
+  std::deque<std::pair<std::string, uint64_t>> cache_order_;
+  uint64_t next_stamp_ = 0;
 
   // Guarded by queue_mu_: merges waiting for the commit thread.
   absl::Mutex queue_mu_;

@@ -2,11 +2,13 @@
 //
 // Every round, for each other up member, the node takes the ring ranges
 // both replicate, compares bucket digests of those ranges with the peer's,
-// and for buckets that differ compares list hashes; each list that differs
-// is fetched from the peer and merged here, and this node's state is sent
-// back. Merges are joins, so repairs in both directions are harmless when
-// they race with writes. A node whose data folder was wiped is refilled
-// this way; a node that joined fills its ranges.
+// and for buckets that differed in the previous round too compares list
+// hashes (a bucket that differs once is most often crossed by a write in
+// flight, so a real divergence is repaired one round later); each list
+// that differs is fetched from the peer and merged here, and this node's
+// state is sent back. Merges are joins, so repairs in both directions are
+// harmless when they race with writes. A node whose data folder was wiped is
+// refilled this way; a node that joined fills its ranges.
 //
 // HandOffAll() sends every stored list to its current owners: a node that
 // left the ring calls it before it exits.
@@ -20,6 +22,7 @@
 #include <thread>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "merkle/digest_index.h"
@@ -83,7 +86,8 @@ class AntiEntropy {
   void Loop();
   // Compares one shared range with `peer`; returns lists repaired.
   size_t SyncRange(const std::string& peer_address,
-                   const ring::TokenRange& range);
+                   const ring::TokenRange& range)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(rounds_mu_);
   // Fetches `list_id` from the peer, merges it here, sends ours back.
   bool Exchange(const std::string& peer_address, const std::string& list_id);
 
@@ -97,6 +101,13 @@ class AntiEntropy {
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;
   std::atomic<uint64_t> lists_repaired_{0};
+
+  // Held for a whole round: rounds do not overlap.
+  absl::Mutex rounds_mu_;
+  // Buckets ("peer/start/end") that differed in the last round, and in this
+  // one so far.
+  absl::flat_hash_set<std::string> suspects_ ABSL_GUARDED_BY(rounds_mu_);
+  absl::flat_hash_set<std::string> next_suspects_ ABSL_GUARDED_BY(rounds_mu_);
 };
 
 }  // namespace shoplist::node
