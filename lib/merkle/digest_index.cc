@@ -84,6 +84,23 @@ std::vector<std::pair<std::string, uint64_t>> DigestIndex::ListsIn(
   return lists;
 }
 
+uint32_t DepthFor(uint64_t lists_held, const ring::TokenRange& range,
+                  uint32_t min_depth) {
+  const auto [start, end] = range;
+  const long double share =
+      start == end
+          ? 1.0L
+          : static_cast<long double>(end - start) / 18446744073709551616.0L;
+  const long double lists = share * static_cast<long double>(lists_held);
+  uint32_t depth = 0;
+  while (depth < 16 && static_cast<long double>(kListsPerBucket) *
+                               static_cast<long double>(uint64_t{1} << depth) <
+                           lists) {
+    ++depth;
+  }
+  return std::clamp<uint32_t>(std::max(depth, min_depth), 0, 16);
+}
+
 std::vector<ring::TokenRange> IntersectRanges(
     const std::vector<ring::TokenRange>& a,
     const std::vector<ring::TokenRange>& b) {

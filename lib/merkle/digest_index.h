@@ -54,6 +54,15 @@ class DigestIndex {
   absl::btree_map<std::string, uint64_t> position_of_;
 };
 
+// The depth at which to compare `range`: enough buckets for about
+// kListsPerBucket lists each, guessing the lists in it from `lists_held`
+// (spread evenly over the ring), at least `min_depth`, at most 16. A
+// bucket that differs costs the list hashes in it, and under writes some
+// bucket always differs: with 3 nodes and N=3 one range is the whole ring.
+inline constexpr uint64_t kListsPerBucket = 32;
+uint32_t DepthFor(uint64_t lists_held, const ring::TokenRange& range,
+                  uint32_t min_depth);
+
 // The overlap of two sets of ranges (each (start, end], wrapping), as
 // non-wrapping ranges.
 std::vector<ring::TokenRange> IntersectRanges(

@@ -144,7 +144,9 @@ size_t AntiEntropy::SyncRange(const std::string& peer_address,
   v1::DigestRequest request;
   request.mutable_range()->set_start(range.first);
   request.mutable_range()->set_end(range.second);
-  request.set_depth(options_.depth);
+  const uint32_t depth =
+      merkle::DepthFor(digests_->size(), range, options_.depth);
+  request.set_depth(depth);
   v1::DigestResponse theirs;
   grpc::Status status = Await<v1::DigestResponse>(
       [&](ReplicaPeers::DigestDone done) {
@@ -152,7 +154,7 @@ size_t AntiEntropy::SyncRange(const std::string& peer_address,
       },
       &theirs);
   if (!status.ok()) return 0;
-  std::vector<merkle::Bucket> ours = digests_->Digests(range, options_.depth);
+  std::vector<merkle::Bucket> ours = digests_->Digests(range, depth);
   if (static_cast<size_t>(theirs.buckets_size()) != ours.size()) return 0;
 
   size_t repaired = 0;

@@ -57,7 +57,9 @@ struct AntiEntropyOptions {
   size_t replicas = 3;
   absl::Duration interval = absl::Seconds(5);
   absl::Duration timeout = absl::Seconds(5);
-  uint32_t depth = 6;  // 64 buckets per shared range
+  // 64 buckets per shared range at least; more for a range with many
+  // lists (merkle::DepthFor).
+  uint32_t depth = 6;
 };
 
 class AntiEntropy {

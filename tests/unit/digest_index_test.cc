@@ -515,5 +515,22 @@ TEST(IntersectRangesTest, WholeRingWithXGivesXsCoverage) {
   }
 }
 
+TEST(DigestIndexTest, DepthGrowsWithTheListsInARange) {
+  const ring::TokenRange whole{7, 7};
+  EXPECT_EQ(DepthFor(0, whole, 6), 6u);
+  EXPECT_EQ(DepthFor(1000, whole, 6), 6u);  // 32 x 64 buckets hold 2,048
+  EXPECT_EQ(DepthFor(3000, whole, 6), 7u);
+  // A million lists on the whole ring: 32,768 buckets of about 31.
+  EXPECT_EQ(DepthFor(1000000, whole, 6), 15u);
+  EXPECT_EQ(DepthFor(uint64_t{1} << 40, whole, 6), 16u);
+  // A quarter of the ring holds a quarter of them.
+  const ring::TokenRange quarter{0, uint64_t{1} << 62};
+  EXPECT_EQ(DepthFor(1000000, quarter, 6), 13u);
+  // Wrapping around the top of the ring.
+  const ring::TokenRange wrapping{UINT64_MAX - (uint64_t{1} << 61),
+                                  uint64_t{1} << 61};
+  EXPECT_EQ(DepthFor(1000000, wrapping, 6), 13u);
+}
+
 }  // namespace
 }  // namespace shoplist::merkle
