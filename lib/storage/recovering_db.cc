@@ -42,9 +42,6 @@ absl::StatusOr<std::unique_ptr<RecoveringDb>> RecoveringDb::Open(
   static const leveldb::FilterPolicy* const kBloom =
       leveldb::NewBloomFilterPolicy(10);
   options.filter_policy = kBloom;
-  // Every write rewrites a whole list: a larger memtable turns more of
-  // them into one flush, and fewer level-0 files mean less compaction.
-  options.write_buffer_size = 16 << 20;
   const absl::Time deadline = absl::Now() + db_options.lock_wait;
   while (true) {
     leveldb::DB* db = nullptr;
