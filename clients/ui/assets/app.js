@@ -349,7 +349,14 @@ async function renderList(id, generation) {
       const body = await api('POST', `/api/lists/${id}/add`, { item: name.value, count: count.value });
       const gone = reportSync(body);
       if (!gone) showToast(id, body, false);
-      name.value = ''; count.value = '1';
+      // A change pushed while the add was on its way may have re-rendered
+      // the form, carrying the typed name into new fields: clear those too,
+      // or the next item would be typed after this one.
+      for (const [field, value] of [[name, ''], [count, '1'],
+        [document.querySelector('#add input[name=item]'), ''],
+        [document.querySelector('#add input[name=count]'), '1']]) {
+        if (field) field.value = value;
+      }
       await render();
       if (!gone) document.querySelector('#add input[name=item]').focus();
     }
