@@ -15,7 +15,17 @@ bench="$root/build/bench/shoplist-bench"
 dir="$(mktemp -d)"
 port=7170
 export SHOPLIST_PROXY_PORT=$port
-cleanup() { "$root/scripts/cluster-down.sh" "$dir" >/dev/null 2>&1 || true; rm -rf "$dir"; }
+cleanup() {
+  local status=$?
+  if [ "$status" -ne 0 ]; then  # what the servers said, before it is gone
+    for log in "$dir"/*.log; do
+      echo "--- last lines of $(basename "$log")"
+      grep -v 'anti-entropy: [0-9]* list(s) repaired' "$log" | tail -n 5
+    done
+  fi
+  "$root/scripts/cluster-down.sh" "$dir" >/dev/null 2>&1 || true
+  rm -rf "$dir"
+}
 trap cleanup EXIT
 "$root/scripts/cluster-up.sh" "$dir" >/dev/null
 pids=$(paste -sd, "$dir/pids")
