@@ -332,8 +332,6 @@ class Coordinator::ReadCall
         if (reply->has_value()) {
           merged_.Merge(**reply);
           found_ = true;
-          // The first state merged is this node's own when it has one.
-          if (merged_states_++ > 0) differs_ = true;
         }
         if (!same_as_local && target.node_id != c_->options_.self_id) {
           // A remote state: it may differ from this node's (only a
@@ -376,7 +374,7 @@ class Coordinator::ReadCall
               const crdt::ListState& merged) {
     const std::optional<crdt::ListState>* local = nullptr;
     for (const Answer& a : answers) {
-      if (a.target.node_id == c_->options_.self_id && !a.same_as_local &&
+      if (a.target.node_id == c_->options_.self_id &&
           a.target.intended_owner.empty()) {
         local = &a.state;
       }
@@ -414,7 +412,6 @@ class Coordinator::ReadCall
   std::optional<std::string> local_digest_ ABSL_GUARDED_BY(mu_);
   crdt::ListState merged_ ABSL_GUARDED_BY(mu_);
   bool found_ ABSL_GUARDED_BY(mu_) = false;
-  size_t merged_states_ ABSL_GUARDED_BY(mu_) = 0;
   // Some answer may hold a state other than this node's.
   bool differs_ ABSL_GUARDED_BY(mu_) = false;
   // Every successful answer, for read repair once all are in.

@@ -71,19 +71,19 @@ std::unique_ptr<grpc::ClientContext> Context() {
   return context;
 }
 
-// Records every callback of PeerStream::Submit for a fixed set of requests.
-class Outcomes {
+// Records the first result of each of a fixed set of requests, and how
+// many times each was called back.
+template <typename Result>
+class Recorder {
  public:
-  explicit Outcomes(int expected) : calls_(expected, 0), statuses_(expected) {}
+  explicit Recorder(int expected) : calls_(expected, 0), results_(expected) {}
 
-  PeerStream::Done For(int i) {
-    return [this, i](const grpc::Status& status) {
-      absl::MutexLock lock(&mu_);
-      if (++calls_[i] == 1) {
-        statuses_[i] = status;
-        ++distinct_;
-      }
-    };
+  void Record(int i, Result result) {
+    absl::MutexLock lock(&mu_);
+    if (++calls_[i] == 1) {
+      results_[i] = std::move(result);
+      ++distinct_;
+    }
   }
 
   // True once every request had its callback, within `timeout`.
@@ -99,16 +99,28 @@ class Outcomes {
     absl::MutexLock lock(&mu_);
     return calls_;
   }
-  std::vector<grpc::Status> Statuses() {
+
+ protected:
+  std::vector<Result> Results() {
     absl::MutexLock lock(&mu_);
-    return statuses_;
+    return results_;
   }
 
  private:
   absl::Mutex mu_;
   std::vector<int> calls_ ABSL_GUARDED_BY(mu_);
-  std::vector<grpc::Status> statuses_ ABSL_GUARDED_BY(mu_);
+  std::vector<Result> results_ ABSL_GUARDED_BY(mu_);
   int distinct_ ABSL_GUARDED_BY(mu_) = 0;
+};
+
+// Every callback of PeerStream::Submit.
+class Outcomes : public Recorder<grpc::Status> {
+ public:
+  using Recorder::Recorder;
+  PeerStream::Done For(int i) {
+    return [this, i](const grpc::Status& status) { Record(i, status); };
+  }
+  std::vector<grpc::Status> Statuses() { return Results(); }
 };
 
 // A StoreStream that reads batches forever and never acknowledges.
@@ -596,45 +608,20 @@ TEST_F(StoreStreamTest, CloseWaitsForTheCallbacksOfPendingRequests) {
 
 // --- FetchStream: reads batched the same way ---
 
-// Records every callback of a fetch for a fixed set of requests.
-class FetchOutcomes {
+// Every callback of FetchPeerStream::Submit.
+class FetchOutcomes
+    : public Recorder<std::pair<grpc::Status, v1::FetchResponse>> {
  public:
-  explicit FetchOutcomes(int expected) : calls_(expected, 0), got_(expected) {}
-
+  using Recorder::Recorder;
   FetchPeerStream::Done For(int i) {
     return [this, i](const grpc::Status& status,
                      const v1::FetchResponse& response) {
-      absl::MutexLock lock(&mu_);
-      if (++calls_[i] == 1) {
-        got_[i] = {status, response};
-        ++distinct_;
-      }
+      Record(i, {status, response});
     };
-  }
-
-  bool WaitAll(absl::Duration timeout) {
-    absl::MutexLock lock(&mu_);
-    auto all = [this]() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-      return distinct_ == static_cast<int>(calls_.size());
-    };
-    return mu_.AwaitWithTimeout(absl::Condition(&all), timeout);
-  }
-
-  std::vector<int> Calls() {
-    absl::MutexLock lock(&mu_);
-    return calls_;
   }
   std::vector<std::pair<grpc::Status, v1::FetchResponse>> Got() {
-    absl::MutexLock lock(&mu_);
-    return got_;
+    return Results();
   }
-
- private:
-  absl::Mutex mu_;
-  std::vector<int> calls_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::pair<grpc::Status, v1::FetchResponse>> got_
-      ABSL_GUARDED_BY(mu_);
-  int distinct_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 v1::FetchRequest FetchOf(const std::string& list_id, bool owner = true) {
