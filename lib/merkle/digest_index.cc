@@ -1,6 +1,7 @@
 #include "merkle/digest_index.h"
 
 #include <algorithm>
+#include <optional>
 
 #include "ring/stable_hash.h"
 
@@ -18,19 +19,88 @@ std::vector<std::pair<uint64_t, uint64_t>> Pieces(const ring::TokenRange& r) {
   return pieces;
 }
 
+// A range cut into `count` equal buckets.
+struct Split {
+  uint64_t start = 0;
+  unsigned __int128 span = 0;  // positions in the range; 2^64 for the ring
+  uint64_t count = 1;
+};
+
+Split SplitOf(const ring::TokenRange& range, uint32_t depth) {
+  const uint64_t start = range.first;
+  const uint64_t end = range.second;
+  return Split{start,
+               start == end ? (static_cast<unsigned __int128>(1) << 64)
+                            : static_cast<unsigned __int128>(end - start),
+               uint64_t{1} << depth};
+}
+
+// The bucket of `split` that holds `position`, or nullopt outside it.
+std::optional<uint64_t> BucketOf(const Split& split, uint64_t position) {
+  // Offset from start, in (0, span] inside the range.
+  unsigned __int128 offset = static_cast<uint64_t>(position - split.start);
+  if (offset == 0) {
+    if (split.span != (static_cast<unsigned __int128>(1) << 64)) {
+      return std::nullopt;
+    }
+    offset = split.span;  // only the whole ring holds its own start
+  }
+  if (offset > split.span) return std::nullopt;
+  // Bucket i is (floor(span*i/count), floor(span*(i+1)/count)] in offsets:
+  // the smallest i with offset <= floor(span*(i+1)/count).
+  return static_cast<uint64_t>((offset * split.count - 1) / split.span);
+}
+
+// Mixed so that the XOR of many lists does not cancel out structure.
+uint64_t Mix(uint64_t position, uint64_t state_hash) {
+  return ring::Fmix64(position ^ ring::Fmix64(state_hash));
+}
+
 }  // namespace
 
 void DigestIndex::Set(const std::string& list_id, uint64_t state_hash) {
   uint64_t position = ring::Ring::KeyPosition(list_id);
-  position_of_[list_id] = position;
-  entries_[{position, list_id}] = state_hash;
+  auto [at, fresh] = position_of_.try_emplace(list_id, position);
+  uint64_t& hash = entries_[{position, list_id}];
+  if (!fresh) {
+    if (hash == state_hash) return;
+    UpdateKept(position, hash, -1);
+  }
+  hash = state_hash;
+  UpdateKept(position, state_hash, +1);
 }
 
 void DigestIndex::Erase(const std::string& list_id) {
   auto it = position_of_.find(list_id);
   if (it == position_of_.end()) return;
-  entries_.erase({it->second, list_id});
+  auto entry = entries_.find({it->second, list_id});
+  UpdateKept(it->second, entry->second, -1);
+  entries_.erase(entry);
   position_of_.erase(it);
+}
+
+void DigestIndex::UpdateKept(uint64_t position, uint64_t state_hash, int sign) {
+  for (Kept& kept : kept_) {
+    std::optional<uint64_t> i =
+        BucketOf(SplitOf(kept.range, kept.depth), position);
+    if (!i) continue;
+    Bucket& bucket = kept.buckets[*i];
+    bucket.hash ^= Mix(position, state_hash);
+    bucket.lists += sign;  // unsigned: -1 wraps to a decrement
+  }
+}
+
+void DigestIndex::Keep(Kept kept) {
+  size_t total = kept.buckets.size();
+  for (const Kept& k : kept_) total += k.buckets.size();
+  while (total > kMaxKeptBuckets && !kept_.empty()) {
+    auto oldest = std::min_element(
+        kept_.begin(), kept_.end(),
+        [](const Kept& a, const Kept& b) { return a.used < b.used; });
+    total -= oldest->buckets.size();
+    kept_.erase(oldest);
+  }
+  kept_.push_back(std::move(kept));
 }
 
 template <typename Visit>
@@ -44,34 +114,31 @@ void DigestIndex::ForEachIn(const ring::TokenRange& range, Visit visit) const {
 }
 
 std::vector<Bucket> DigestIndex::Digests(const ring::TokenRange& range,
-                                         uint32_t depth) const {
+                                         uint32_t depth) {
   depth = std::min<uint32_t>(depth, 16);
-  const uint64_t count = uint64_t{1} << depth;
-  // Span of (start, end], as an unsigned 128-bit number (the whole ring is
-  // 2^64).
-  // Not a structured binding: clang 14 (the fuzz build) cannot capture one.
-  const uint64_t start = range.first;
-  const uint64_t end = range.second;
-  const unsigned __int128 span =
-      start == end ? (static_cast<unsigned __int128>(1) << 64)
-                   : static_cast<unsigned __int128>(end - start);
-  std::vector<Bucket> buckets(count);
-  for (uint64_t i = 0; i < count; ++i) {
-    uint64_t lo = start + static_cast<uint64_t>(span * i / count);
-    uint64_t hi = start + static_cast<uint64_t>(span * (i + 1) / count);
-    buckets[i].range = {lo, hi};
+  ++asked_;
+  for (Kept& kept : kept_) {
+    if (kept.range == range && kept.depth == depth) {
+      kept.used = asked_;
+      return kept.buckets;
+    }
   }
+  const Split split = SplitOf(range, depth);
+  std::vector<Bucket> buckets(split.count);
+  for (uint64_t i = 0; i < split.count; ++i) {
+    buckets[i].range = {
+        split.start + static_cast<uint64_t>(split.span * i / split.count),
+        split.start +
+            static_cast<uint64_t>(split.span * (i + 1) / split.count)};
+  }
+  size_t lists = 0;
   ForEachIn(range, [&](uint64_t position, const std::string&, uint64_t hash) {
-    // Offset from start, in (0, span].
-    unsigned __int128 offset = static_cast<uint64_t>(position - start);
-    if (offset == 0) offset = span;  // only for the whole ring
-    // Bucket i is (floor(span*i/count), floor(span*(i+1)/count)] in
-    // offsets: the smallest i with offset <= floor(span*(i+1)/count).
-    uint64_t i = static_cast<uint64_t>((offset * count - 1) / span);
-    // Mixed so that the XOR of many lists does not cancel out structure.
-    buckets[i].hash ^= ring::Fmix64(position ^ ring::Fmix64(hash));
-    ++buckets[i].lists;
+    Bucket& bucket = buckets[*BucketOf(split, position)];
+    bucket.hash ^= Mix(position, hash);
+    ++bucket.lists;
+    ++lists;
   });
+  if (lists >= kKeepFrom) Keep(Kept{range, depth, buckets, asked_});
   return buckets;
 }
 

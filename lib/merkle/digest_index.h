@@ -6,8 +6,12 @@
 // hundred bytes per range.
 //
 // Bucket hashes XOR the lists' (position, state hash) mixes, so a merge
-// updates the index in O(log n) and no tree is rebuilt. Pure: no I/O.
-// Thread-compatible.
+// updates the index in O(log n) and no tree is rebuilt. The buckets of a
+// large range are kept once computed and updated by every Set and Erase
+// (XOR can take a list's old mix back out), so anti-entropy's rounds over
+// a million lists cost the writes since the last round rather than a walk
+// over every list. Pure: no I/O. Thread-compatible; Digests changes what
+// is kept, so it is not const.
 #ifndef SHOPLIST_MERKLE_DIGEST_INDEX_H_
 #define SHOPLIST_MERKLE_DIGEST_INDEX_H_
 
@@ -38,20 +42,39 @@ class DigestIndex {
 
   // `range` split into 2^depth equal buckets, in ring order. REQUIRES:
   // depth <= 16. A range with start == end is the whole ring.
-  std::vector<Bucket> Digests(const ring::TokenRange& range,
-                              uint32_t depth) const;
+  std::vector<Bucket> Digests(const ring::TokenRange& range, uint32_t depth);
   // (list id, state hash) of every list inside `range`.
   std::vector<std::pair<std::string, uint64_t>> ListsIn(
       const ring::TokenRange& range) const;
 
  private:
+  // The buckets of one (range, depth) asked for, kept up to date.
+  struct Kept {
+    ring::TokenRange range;
+    uint32_t depth = 0;
+    std::vector<Bucket> buckets;
+    uint64_t used = 0;  // when last asked for, in Digests calls
+  };
+  // A range with fewer lists is cheap to walk and is not kept: that spares
+  // keeping every single bucket that anti-entropy asks lists of.
+  static constexpr size_t kKeepFrom = 1024;
+  // At most this many buckets kept over all ranges (32 bytes each, 16 MiB);
+  // the least recently asked for go first.
+  static constexpr size_t kMaxKeptBuckets = size_t{1} << 19;
+
   // Visits the entries in `range`, in ring order from start.
   template <typename Visit>
   void ForEachIn(const ring::TokenRange& range, Visit visit) const;
+  // Takes (sign < 0) or puts back a list's mix in every kept range holding
+  // its position.
+  void UpdateKept(uint64_t position, uint64_t state_hash, int sign);
+  void Keep(Kept kept);
 
   // (position, id) -> state hash.
   absl::btree_map<std::pair<uint64_t, std::string>, uint64_t> entries_;
   absl::btree_map<std::string, uint64_t> position_of_;
+  std::vector<Kept> kept_;
+  uint64_t asked_ = 0;  // Digests calls so far
 };
 
 // The depth at which to compare `range`: enough buckets for about

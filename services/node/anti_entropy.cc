@@ -54,7 +54,7 @@ size_t SharedDigests::size() const {
 }
 
 std::vector<merkle::Bucket> SharedDigests::Digests(
-    const ring::TokenRange& range, uint32_t depth) const {
+    const ring::TokenRange& range, uint32_t depth) {
   absl::MutexLock lock(&mu_);
   return index_.Digests(range, depth);
 }

@@ -38,7 +38,7 @@ class SharedDigests {
  public:
   void Set(const std::string& list_id, absl::string_view stored_bytes);
   std::vector<merkle::Bucket> Digests(const ring::TokenRange& range,
-                                      uint32_t depth) const;
+                                      uint32_t depth);
   std::vector<std::pair<std::string, uint64_t>> ListsIn(
       const ring::TokenRange& range) const;
   // Rebuilds from what the store holds, forgetting lists it no longer

@@ -27,8 +27,7 @@ class ReplicaServiceImpl final : public v1::ReplicaService::CallbackService {
   // With a non-empty `cluster_token`, every call must carry it (see
   // services/common/security.h).
   ReplicaServiceImpl(std::string self_id, storage::ReplicaStore* store,
-                     const SharedDigests& digests,
-                     std::string cluster_token = "")
+                     SharedDigests& digests, std::string cluster_token = "")
       : self_id_(std::move(self_id)),
         store_(store),
         digests_(digests),
@@ -66,7 +65,7 @@ class ReplicaServiceImpl final : public v1::ReplicaService::CallbackService {
  private:
   const std::string self_id_;
   storage::ReplicaStore* const store_;
-  const SharedDigests& digests_;
+  SharedDigests& digests_;
   const ClusterGate gate_;
 };
 

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cstdint>
+#include <map>
 #include <random>
 #include <set>
 #include <string>
@@ -164,7 +165,7 @@ TEST(DigestIndexTest, BucketsTileTheRange) {
   // Spans that 2^depth does not divide.
   ranges.push_back({100, 100 + 1'000'003});
   ranges.push_back({kMax - 500'000, 500'002});  // wraps
-  const DigestIndex index = IndexOf(RandomLists(100, 3));
+  DigestIndex index = IndexOf(RandomLists(100, 3));
   for (const TokenRange& range : ranges) {
     const unsigned __int128 span = Span(range);
     for (uint32_t depth : {0u, 1u, 4u, 8u, 16u}) {
@@ -329,6 +330,61 @@ TEST(DigestIndexTest, SetReplacesHash) {
   // Setting back restores the original digests.
   index.Set(id, 1);
   EXPECT_EQ(index.Digests({0, 0}, 4), before);
+}
+
+// Large ranges' buckets are kept between calls and follow every Set and
+// Erase: after changes they must equal a fresh index's walk over the same
+// lists, including ranges dropped to stay within the bound on kept buckets.
+TEST(DigestIndexTest, KeptDigestsFollowSetsAndErases) {
+  auto lists = RandomLists(6000, 11);
+  DigestIndex index = IndexOf(lists);
+  auto whole_ring = [](uint64_t k) {
+    return TokenRange{k * 0x1111'1111'1111'1111ULL,
+                      k * 0x1111'1111'1111'1111ULL};
+  };
+  std::vector<std::pair<TokenRange, uint32_t>> asks;
+  for (const TokenRange& range : SampleRanges()) {
+    asks.push_back({range, 6});
+    asks.push_back({range, 10});
+  }
+  for (uint64_t k = 1; k <= 3; ++k) asks.push_back({whole_ring(k), 16});
+
+  std::mt19937_64 rng(12);
+  std::map<std::string, uint64_t> now(lists.begin(), lists.end());
+  // Round 0 keeps what it asks for, round 1 checks it after changes, round
+  // 2 first asks for more than is kept at once (ten more whole rings at
+  // depth 16), so some of the asks are dropped and walked again.
+  for (int round = 0; round < 3; ++round) {
+    if (round == 2) {
+      for (uint64_t k = 4; k <= 13; ++k) (void)index.Digests(whole_ring(k), 16);
+    }
+    for (int change = 0; change < 300; ++change) {
+      auto& [id, hash] = lists[rng() % lists.size()];
+      switch (rng() % 3) {
+        case 0:
+          index.Erase(id);
+          now.erase(id);
+          break;
+        case 1:
+          index.Set(id, hash);  // back, or the same again
+          now[id] = hash;
+          break;
+        default: {
+          const uint64_t fresh = rng();
+          index.Set(id, fresh);
+          now[id] = fresh;
+        }
+      }
+    }
+    DigestIndex walked;
+    for (const auto& [id, hash] : now) walked.Set(id, hash);
+    ASSERT_EQ(index.size(), walked.size());
+    for (const auto& [range, depth] : asks) {
+      SCOPED_TRACE(absl::StrCat("round ", round, ", range (", range.first, ", ",
+                                range.second, "], depth ", depth));
+      ASSERT_EQ(index.Digests(range, depth), walked.Digests(range, depth));
+    }
+  }
 }
 
 TEST(DigestIndexTest, SetSameHashTwiceIsIdempotent) {
