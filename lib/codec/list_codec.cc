@@ -181,6 +181,16 @@ void EncodeState(const crdt::ListState& state, v1::ListState* out) {
   }
 }
 
+absl::StatusOr<crdt::Register> DecodeAccess(const v1::ListStateAccess& in) {
+  if (!in.has_access()) return crdt::Register();
+  absl::StatusOr<crdt::Register> access =
+      DecodeRegister(in.access(), in.replicas());
+  if (!access.ok()) {
+    return Invalid(absl::StrCat("access: ", access.status().message()));
+  }
+  return access;
+}
+
 absl::StatusOr<crdt::ListState> DecodeState(const v1::ListState& in) {
   if (in.deleted()) {
     if (in.has_title() || in.items_size() > 0 || in.has_context() ||

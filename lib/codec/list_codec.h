@@ -16,6 +16,10 @@ namespace shoplist::codec {
 // bytes: replicas, items and entries are written in sorted order.
 void EncodeState(const crdt::ListState& state, v1::ListState* out);
 absl::StatusOr<crdt::ListState> DecodeState(const v1::ListState& in);
+// The access record of a state (unset for an open list). Only the record
+// itself is checked (its replica index and dot), not the rest of the
+// state: for bytes this node stored, which were a valid state.
+absl::StatusOr<crdt::Register> DecodeAccess(const v1::ListStateAccess& in);
 
 void EncodeContext(const crdt::CausalContext& context, v1::CausalContext* out);
 absl::StatusOr<crdt::CausalContext> DecodeContext(const v1::CausalContext& in);

@@ -59,24 +59,21 @@ uint64_t Mix(uint64_t position, uint64_t state_hash) {
 }  // namespace
 
 void DigestIndex::Set(const std::string& list_id, uint64_t state_hash) {
-  uint64_t position = ring::Ring::KeyPosition(list_id);
-  auto [at, fresh] = position_of_.try_emplace(list_id, position);
-  uint64_t& hash = entries_[{position, list_id}];
+  const uint64_t position = ring::Ring::KeyPosition(list_id);
+  auto [at, fresh] = entries_.try_emplace({position, list_id}, state_hash);
   if (!fresh) {
-    if (hash == state_hash) return;
-    UpdateKept(position, hash, -1);
+    if (at->second == state_hash) return;
+    UpdateKept(position, at->second, -1);
+    at->second = state_hash;
   }
-  hash = state_hash;
   UpdateKept(position, state_hash, +1);
 }
 
 void DigestIndex::Erase(const std::string& list_id) {
-  auto it = position_of_.find(list_id);
-  if (it == position_of_.end()) return;
-  auto entry = entries_.find({it->second, list_id});
-  UpdateKept(it->second, entry->second, -1);
-  entries_.erase(entry);
-  position_of_.erase(it);
+  auto at = entries_.find({ring::Ring::KeyPosition(list_id), list_id});
+  if (at == entries_.end()) return;
+  UpdateKept(at->first.first, at->second, -1);
+  entries_.erase(at);
 }
 
 void DigestIndex::UpdateKept(uint64_t position, uint64_t state_hash, int sign) {

@@ -70,9 +70,10 @@ class DigestIndex {
   void UpdateKept(uint64_t position, uint64_t state_hash, int sign);
   void Keep(Kept kept);
 
-  // (position, id) -> state hash.
+  // (position, id) -> state hash. A list's position is a hash of its id,
+  // so no map by id is needed: keys compare by position first, and ids
+  // only where two lists share one.
   absl::btree_map<std::pair<uint64_t, std::string>, uint64_t> entries_;
-  absl::btree_map<std::string, uint64_t> position_of_;
   std::vector<Kept> kept_;
   uint64_t asked_ = 0;  // Digests calls so far
 };

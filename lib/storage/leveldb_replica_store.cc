@@ -5,7 +5,6 @@
 
 #include <algorithm>
 #include <functional>
-#include <set>
 #include <utility>
 
 #include "absl/hash/hash.h"
@@ -114,11 +113,23 @@ absl::StatusOr<std::optional<crdt::Register>> LevelDbReplicaStore::StoredAccess(
     absl::string_view list_id) {
   const std::string id(list_id);
   if (std::optional<crdt::Register> known = access_->Find(id)) return known;
-  absl::StatusOr<crdt::ListState> state = Get(list_id);
-  if (absl::IsNotFound(state.status())) return std::nullopt;
-  if (!state.ok()) return state.status();
-  access_->Fill(id, state->access());
-  return state->access();
+  const std::string key = absl::StrCat(kListPrefix, list_id);
+  absl::StatusOr<std::string> bytes = db_->Read(key);
+  if (absl::IsNotFound(bytes.status())) return std::nullopt;
+  if (!bytes.ok()) return bytes.status();
+  // Only the access record: decoding the whole state cost a coordinator
+  // more than the read, for every list outside the cache.
+  v1::ListStateAccess stored;
+  if (!stored.ParseFromString(*bytes)) {
+    return absl::DataLossError(absl::StrCat("stored ", key, " does not parse"));
+  }
+  absl::StatusOr<crdt::Register> record = codec::DecodeAccess(stored);
+  if (!record.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "stored ", key, " is invalid: ", record.status().message()));
+  }
+  access_->Fill(id, *record);
+  return *std::move(record);
 }
 
 absl::StatusOr<crdt::ListState> LevelDbReplicaStore::Merge(
@@ -301,26 +312,27 @@ void LevelDbReplicaStore::CommitLoop() {
 // merges of one list never interleave. States are moved, never copied,
 // between the cache and the batch.
 void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
-  std::map<std::string, crdt::ListState> merged;  // lists this batch wrote
-  std::map<std::string, size_t> stored_size;      // their bytes on disk
-  std::map<std::string, absl::Status> failed;
-  std::map<std::string, std::string> damaged;  // lists starting afresh
-  std::set<std::string> changed;
+  // What the batch does to each list it touches.
+  struct Touched {
+    // After the batch, or why the list could not be read or written.
+    absl::StatusOr<crdt::ListState> state;
+    size_t stored_size = 0;  // of its bytes on disk
+    bool changed = false;
+    std::string bytes;                   // what the batch stores, if changed
+    std::optional<std::string> damaged;  // kept aside: it starts afresh
+  };
+  absl::flat_hash_map<std::string, Touched> lists;
+  lists.reserve(batch.size());
+  bool any_changed = false;
   // Entries whose check refused them: they get their own answer.
   std::vector<std::optional<absl::Status>> refused(batch.size());
   for (size_t i = 0; i < batch.size(); ++i) {
     Pending& p = batch[i];
-    auto it = merged.find(p.list_id);
-    if (it == merged.end()) {
-      absl::StatusOr<crdt::ListState> current =
-          Current(p.list_id, &stored_size[p.list_id], &damaged);
-      if (!current.ok()) {
-        failed[p.list_id] = current.status();
-        continue;
-      }
-      it = merged.emplace(p.list_id, *std::move(current)).first;
-    }
-    crdt::ListState& state = it->second;
+    auto [it, fresh] = lists.try_emplace(p.list_id);
+    Touched& t = it->second;
+    if (fresh) t.state = Current(p.list_id, &t.stored_size, &t.damaged);
+    if (!t.state.ok()) continue;
+    crdt::ListState& state = *t.state;
     if (p.check) {
       if (absl::Status verdict = p.check(state); !verdict.ok()) {
         refused[i] = std::move(verdict);
@@ -336,49 +348,39 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
         (p.delta.deleted() || !state.context().Includes(p.delta.context()));
     if (!changes) continue;
     state.Merge(p.delta);
-    changed.insert(p.list_id);
+    t.changed = any_changed = true;
   }
   leveldb::WriteBatch write;
-  std::map<std::string, std::string> bytes;
-  for (const std::string& id : changed) {
-    bytes[id] = Encode(merged[id]);
-    stored_size[id] = bytes[id].size();
-    write.Put(absl::StrCat(kListPrefix, id), bytes[id]);
-    if (auto d = damaged.find(id); d != damaged.end()) {
-      write.Put(absl::StrCat(kDamagedPrefix, id), d->second);
-    }
+  for (auto& [id, t] : lists) {
+    if (!t.changed) continue;
+    t.bytes = Encode(*t.state);
+    t.stored_size = t.bytes.size();
+    write.Put(absl::StrCat(kListPrefix, id), t.bytes);
+    if (t.damaged) write.Put(absl::StrCat(kDamagedPrefix, id), *t.damaged);
   }
   absl::Status status = absl::OkStatus();
-  if (!changed.empty()) {
-    status = db_->Write(&write, "list write");
-  }
-  if (status.ok()) {
-    for (const std::string& id : changed) {
-      access_->Put(id, merged[id].access());
-      if (on_merge_) on_merge_(id, merged[id], bytes[id]);
-    }
-  }
-  std::map<std::string, absl::StatusOr<crdt::ListState>> outcome;
-  for (auto& [id, state] : merged) {
-    if (!status.ok() && changed.count(id)) {
-      outcome.emplace(id, status);
+  if (any_changed) status = db_->Write(&write, "list write");
+  for (auto& [id, t] : lists) {
+    if (!t.changed) continue;
+    if (status.ok()) {
+      access_->Put(id, t.state->access());
+      if (on_merge_) on_merge_(id, *t.state, t.bytes);
     } else {
-      outcome.emplace(id, std::move(state));
+      t.state = status;
     }
   }
-  for (auto& [id, error] : failed) outcome.emplace(id, error);
   for (size_t i = 0; i < batch.size(); ++i) {
     Pending& p = batch[i];
     if (!p.done) continue;
     if (refused[i]) {
       p.done(*refused[i]);
     } else {
-      p.done(outcome.at(p.list_id));
+      p.done(lists.at(p.list_id).state);
     }
   }
   // Back to the cache, which holds only what is on disk.
-  for (auto& [id, result] : outcome) {
-    if (result.ok()) Cache(id, *std::move(result), stored_size[id]);
+  for (auto& [id, t] : lists) {
+    if (t.state.ok()) Cache(id, *std::move(t.state), t.stored_size);
   }
 }
 
@@ -389,7 +391,7 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
 // readable, go to `damaged` to be kept aside. Commit thread only.
 absl::StatusOr<crdt::ListState> LevelDbReplicaStore::Current(
     const std::string& list_id, size_t* stored_size,
-    std::map<std::string, std::string>* damaged) {
+    std::optional<std::string>* damaged) {
   if (auto it = cache_.find(list_id); it != cache_.end()) {
     crdt::ListState state = std::move(it->second.state);
     *stored_size = it->second.stored_size;
@@ -404,7 +406,7 @@ absl::StatusOr<crdt::ListState> LevelDbReplicaStore::Current(
   absl::StatusOr<crdt::ListState> state =
       bytes.ok() ? DecodeStored(*bytes, key) : bytes.status();
   if (absl::IsDataLoss(state.status())) {
-    (*damaged)[list_id] = bytes.ok() ? *std::move(bytes) : std::string();
+    *damaged = bytes.ok() ? *std::move(bytes) : std::string();
     return crdt::ListState();
   }
   return state;

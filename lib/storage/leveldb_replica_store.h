@@ -25,7 +25,6 @@
 #include <array>
 #include <cstdint>
 #include <deque>
-#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -121,9 +120,9 @@ class LevelDbReplicaStore final : public ReplicaStore {
   void CommitBatch(std::vector<Pending>& batch);
   // The committed state of a list and the size of its stored bytes; a
   // damaged one starts afresh, its bytes going to `damaged`.
-  absl::StatusOr<crdt::ListState> Current(
-      const std::string& list_id, size_t* stored_size,
-      std::map<std::string, std::string>* damaged);
+  absl::StatusOr<crdt::ListState> Current(const std::string& list_id,
+                                          size_t* stored_size,
+                                          std::optional<std::string>* damaged);
   // Keeps a committed state, evicting others beyond the budget.
   void Cache(const std::string& list_id, crdt::ListState state,
              size_t stored_size);

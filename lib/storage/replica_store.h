@@ -54,6 +54,7 @@ class ReplicaStore {
   // this node never stored the list. Cheap for lists written since the
   // store opened (kept in memory, updated by every merge), else a read;
   // what a coordinator checks a client's change against before sending it.
+  // DATA_LOSS when the stored record does not decode.
   virtual absl::StatusOr<std::optional<crdt::Register>> StoredAccess(
       absl::string_view list_id) = 0;
 

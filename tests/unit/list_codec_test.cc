@@ -73,6 +73,35 @@ TEST(ListCodecTest, AccessRecordRoundTripsAndTravelsInDeltas) {
   EXPECT_FALSE(open->access().set());
 }
 
+// A coordinator reads only the access record of a stored state: the bytes
+// of a whole ListState parse as ListStateAccess and give the same record.
+TEST(ListCodecTest, AccessAloneDecodesFromAWholeStatesBytes) {
+  ListState list = SampleList();  // two writers: the index must resolve
+  ASSERT_TRUE(list.SetAccess(crdt::Writer(kBob), AccessRecord('c')).ok());
+  v1::ListState message;
+  EncodeState(list, &message);
+  v1::ListStateAccess alone;
+  ASSERT_TRUE(alone.ParseFromString(message.SerializeAsString()));
+  absl::StatusOr<crdt::Register> access = DecodeAccess(alone);
+  ASSERT_TRUE(access.ok()) << access.status();
+  EXPECT_EQ(*access, list.access());
+  EXPECT_EQ(access->dot.replica, kBob);
+
+  // An open list has no record.
+  v1::ListState open;
+  EncodeState(SampleList(), &open);
+  ASSERT_TRUE(alone.ParseFromString(open.SerializeAsString()));
+  access = DecodeAccess(alone);
+  ASSERT_TRUE(access.ok()) << access.status();
+  EXPECT_FALSE(access->set());
+
+  // A record naming a replica the state does not list is refused.
+  message.mutable_access()->set_replica(7);
+  ASSERT_TRUE(alone.ParseFromString(message.SerializeAsString()));
+  EXPECT_EQ(DecodeAccess(alone).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
 TEST(ListCodecTest, MalformedAccessRecordIsRefused) {
   ListState list = SampleList();
   ASSERT_TRUE(list.SetAccess(crdt::Writer(kAlice), AccessRecord('b')).ok());
