@@ -10,7 +10,10 @@
 
 #include <cstdio>
 #include <cstdlib>
+#include <random>
+#include <set>
 
+#include "absl/synchronization/mutex.h"
 #include "absl/time/clock.h"
 
 namespace shoplist::testing {
@@ -139,16 +142,34 @@ CommandResult RunCommand(const std::vector<std::string>& argv,
 }
 
 int FreePort() {
-  int fd = socket(AF_INET, SOCK_STREAM, 0);
-  sockaddr_in addr{};
-  addr.sin_family = AF_INET;
-  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
-  addr.sin_port = 0;
-  bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
-  socklen_t len = sizeof addr;
-  getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
-  close(fd);
-  return ntohs(addr.sin_port);
+  // Below the kernel's range for outgoing connections' local ports
+  // (net.ipv4.ip_local_port_range, 32768 and up by default): a port the
+  // kernel handed out by bind(0) could be taken by some test's client
+  // socket before the server that was to listen on it started. Random, so
+  // that tests running side by side rarely try the same one; never the
+  // same one twice in a process.
+  static absl::Mutex mu;
+  static std::set<int>* given = new std::set<int>();
+  static std::mt19937 pick(
+      static_cast<uint32_t>(getpid()) * 2654435761u ^
+      static_cast<uint32_t>(absl::ToUnixNanos(absl::Now())));
+  absl::MutexLock lock(&mu);
+  std::uniform_int_distribution<int> port_in(16384, 32767);
+  for (;;) {
+    const int port = port_in(pick);
+    if (given->contains(port)) continue;
+    int fd = socket(AF_INET, SOCK_STREAM, 0);
+    sockaddr_in addr{};
+    addr.sin_family = AF_INET;
+    addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+    addr.sin_port = htons(static_cast<uint16_t>(port));
+    const bool free =
+        bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+    close(fd);
+    if (!free) continue;
+    given->insert(port);
+    return port;
+  }
 }
 
 bool WaitFor(absl::Duration timeout, const std::function<bool()>& condition) {

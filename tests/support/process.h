@@ -52,7 +52,8 @@ struct CommandResult {
 CommandResult RunCommand(const std::vector<std::string>& argv,
                          absl::Duration timeout, const std::string& input = "");
 
-// A TCP port on 127.0.0.1 that was free a moment ago.
+// A TCP port on 127.0.0.1 that was free a moment ago, outside the range
+// the kernel gives outgoing connections. Thread-safe.
 int FreePort();
 
 // Polls `condition` every 20 ms until it is true or `timeout` passes.
