@@ -119,15 +119,8 @@ absl::StatusOr<std::optional<crdt::Register>> LevelDbReplicaStore::StoredAccess(
   if (!bytes.ok()) return bytes.status();
   // Only the access record: decoding the whole state cost a coordinator
   // more than the read, for every list outside the cache.
-  v1::ListStateAccess stored;
-  if (!stored.ParseFromString(*bytes)) {
-    return absl::DataLossError(absl::StrCat("stored ", key, " does not parse"));
-  }
-  absl::StatusOr<crdt::Register> record = codec::DecodeAccess(stored);
-  if (!record.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        "stored ", key, " is invalid: ", record.status().message()));
-  }
+  absl::StatusOr<crdt::Register> record = DecodeStoredAccess(*bytes, key);
+  if (!record.ok()) return record.status();
   access_->Fill(id, *record);
   return *std::move(record);
 }

@@ -27,6 +27,21 @@ absl::StatusOr<crdt::ListState> DecodeStored(absl::string_view bytes,
   return state;
 }
 
+absl::StatusOr<crdt::Register> DecodeStoredAccess(absl::string_view bytes,
+                                                  absl::string_view what) {
+  v1::ListStateAccess message;
+  if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError(
+        absl::StrCat("stored ", what, " does not parse"));
+  }
+  absl::StatusOr<crdt::Register> access = codec::DecodeAccess(message);
+  if (!access.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "stored ", what, " is invalid: ", access.status().message()));
+  }
+  return access;
+}
+
 absl::StatusOr<std::optional<StoredCopy>> ReadStoredCopy(
     ReplicaStore& store, absl::string_view list_id) {
   absl::StatusOr<std::string> bytes = store.GetStoredBytes(list_id);

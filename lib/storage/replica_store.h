@@ -145,6 +145,11 @@ inline absl::StatusOr<std::optional<crdt::ListState>> ReadReplica(
 // when they do not parse or do not make a valid state.
 absl::StatusOr<crdt::ListState> DecodeStored(absl::string_view bytes,
                                              absl::string_view what);
+// Only the access record of stored bytes (unset for an open list), parsed
+// as v1::ListStateAccess: the items are skipped, not decoded. The same
+// errors as DecodeStored, for the record alone.
+absl::StatusOr<crdt::Register> DecodeStoredAccess(absl::string_view bytes,
+                                                  absl::string_view what);
 
 // The stored state with the digest of its bytes (merkle::ContentDigest), as
 // a digest read compares it with other owners'.

@@ -616,6 +616,11 @@ TEST_F(ReplicaStoreTest, GarbageStoredValueIsDataLossNotACrash) {
 
   absl::StatusOr<crdt::ListState> got = store_->Get(id);
   EXPECT_EQ(got.status().code(), absl::StatusCode::kDataLoss) << got.status();
+  // The coordinator's read of the access record alone says so too.
+  absl::StatusOr<std::optional<crdt::Register>> access =
+      store_->StoredAccess(id);
+  EXPECT_EQ(access.status().code(), absl::StatusCode::kDataLoss)
+      << access.status();
   // A merge starts the list afresh, so replicas can refill it (anti-entropy
   // sends whole states); the damaged bytes are kept aside.
   crdt::ListState eggs = *alice.Add(kAlice, "eggs", 1);
