@@ -122,6 +122,7 @@ AntiEntropy::Round AntiEntropy::RunOnce() {
   if (ring.Find(self_id_) == nullptr) return round;
   std::vector<ring::TokenRange> mine =
       ring.RangesOf(self_id_, options_.replicas);
+  std::vector<Differing> differing;
   for (const ring::Member& peer : ring.members()) {
     if (peer.id == self_id_ || !peer.up) continue;
     std::vector<ring::TokenRange> shared = merkle::IntersectRanges(
@@ -130,22 +131,34 @@ AntiEntropy::Round AntiEntropy::RunOnce() {
     ++round.peers;
     for (const ring::TokenRange& range : shared) {
       ++round.ranges;
-      round.lists_repaired += SyncRange(peer.address, range);
+      if (std::optional<Differing> found = CompareRange(peer.address, range)) {
+        differing.push_back(*std::move(found));
+      }
+    }
+  }
+  // One pause per round, however many ranges differed: writes in flight
+  // land meanwhile, and a real divergence is repaired a second later.
+  if (!differing.empty() && Pause()) {
+    for (const Differing& found : differing) {
+      round.lists_repaired += RepairRange(found);
     }
   }
   lists_repaired_ += round.lists_repaired;
-  suspects_ = std::move(next_suspects_);
-  next_suspects_.clear();
   return round;
 }
 
-size_t AntiEntropy::SyncRange(const std::string& peer_address,
-                              const ring::TokenRange& range) {
+bool AntiEntropy::Pause() {
+  absl::MutexLock lock(&mu_);
+  mu_.AwaitWithTimeout(absl::Condition(&stop_), options_.recheck);
+  return !stop_;
+}
+
+std::optional<std::pair<v1::DigestResponse, std::vector<merkle::Bucket>>>
+AntiEntropy::DigestsWith(const std::string& peer_address,
+                         const ring::TokenRange& range, uint32_t depth) {
   v1::DigestRequest request;
   request.mutable_range()->set_start(range.first);
   request.mutable_range()->set_end(range.second);
-  const uint32_t depth =
-      merkle::DepthFor(digests_->size(), range, options_.depth);
   request.set_depth(depth);
   v1::DigestResponse theirs;
   grpc::Status status = Await<v1::DigestResponse>(
@@ -153,33 +166,56 @@ size_t AntiEntropy::SyncRange(const std::string& peer_address,
         peers_->GetDigests(peer_address, request, options_.timeout, done);
       },
       &theirs);
-  if (!status.ok()) return 0;
+  if (!status.ok()) return std::nullopt;
   std::vector<merkle::Bucket> ours = digests_->Digests(range, depth);
-  if (static_cast<size_t>(theirs.buckets_size()) != ours.size()) return 0;
+  if (static_cast<size_t>(theirs.buckets_size()) != ours.size()) {
+    return std::nullopt;
+  }
+  return std::make_pair(std::move(theirs), std::move(ours));
+}
 
+namespace {
+
+// Whether bucket `i` of a range differs between the peer's and ours.
+bool BucketDiffers(const v1::DigestResponse& theirs,
+                   const std::vector<merkle::Bucket>& ours, size_t i) {
+  const v1::DigestResponse::Bucket& b = theirs.buckets(static_cast<int>(i));
+  uint64_t their_hash = 0;
+  if (b.hash().size() == sizeof(uint64_t)) {
+    std::memcpy(&their_hash, b.hash().data(), sizeof their_hash);
+  }
+  if (their_hash == ours[i].hash && b.lists() == ours[i].lists) return false;
+  // A range narrower than its bucket count has empty buckets (x, x], which
+  // would read as the whole ring.
+  return !(ours[i].range.first == ours[i].range.second && ours.size() > 1);
+}
+
+}  // namespace
+
+std::optional<AntiEntropy::Differing> AntiEntropy::CompareRange(
+    const std::string& peer_address, const ring::TokenRange& range) {
+  const uint32_t depth =
+      merkle::DepthFor(digests_->size(), range, options_.depth);
+  auto digests = DigestsWith(peer_address, range, depth);
+  if (!digests) return std::nullopt;
+  Differing found{peer_address, range, depth, {}};
+  for (size_t i = 0; i < digests->second.size(); ++i) {
+    if (BucketDiffers(digests->first, digests->second, i)) {
+      found.buckets.push_back(i);
+    }
+  }
+  if (found.buckets.empty()) return std::nullopt;
+  return found;
+}
+
+size_t AntiEntropy::RepairRange(const Differing& found) {
+  auto digests = DigestsWith(found.peer_address, found.range, found.depth);
+  if (!digests) return 0;
+  const auto& [theirs, ours] = *digests;
   size_t repaired = 0;
-  for (size_t i = 0; i < ours.size(); ++i) {
-    const v1::DigestResponse::Bucket& b = theirs.buckets(static_cast<int>(i));
-    uint64_t their_hash = 0;
-    if (b.hash().size() == sizeof(uint64_t)) {
-      std::memcpy(&their_hash, b.hash().data(), sizeof their_hash);
-    }
-    if (their_hash == ours[i].hash && b.lists() == ours[i].lists) continue;
-    // A range narrower than its bucket count has empty buckets (x, x],
-    // which would read as the whole ring.
-    if (ours[i].range.first == ours[i].range.second && ours.size() > 1) {
-      continue;
-    }
-    // A bucket that differs once is most often a write on its way to one of
-    // the two replicas; one that differs in two rounds in a row is compared
-    // list by list. Under load this spares fetching and comparing the list
-    // hashes of every bucket a write happened to cross.
-    std::string key = absl::StrCat(peer_address, "/", ours[i].range.first, "/",
-                                   ours[i].range.second);
-    const bool confirmed = suspects_.contains(key);
-    next_suspects_.insert(std::move(key));
-    if (!confirmed) continue;
-    // The bucket differs: compare list by list.
+  for (size_t i : found.buckets) {
+    if (!BucketDiffers(theirs, ours, i)) continue;
+    // The bucket still differs: compare list by list.
     v1::DigestRequest lists_request;
     lists_request.mutable_range()->set_start(ours[i].range.first);
     lists_request.mutable_range()->set_end(ours[i].range.second);
@@ -188,8 +224,8 @@ size_t AntiEntropy::SyncRange(const std::string& peer_address,
     v1::DigestResponse their_lists;
     if (!Await<v1::DigestResponse>(
              [&](ReplicaPeers::DigestDone done) {
-               peers_->GetDigests(peer_address, lists_request, options_.timeout,
-                                  done);
+               peers_->GetDigests(found.peer_address, lists_request,
+                                  options_.timeout, done);
              },
              &their_lists)
              .ok()) {
@@ -209,10 +245,10 @@ size_t AntiEntropy::SyncRange(const std::string& peer_address,
         continue;
       }
       if (it != hashes.end()) hashes.erase(it);
-      repaired += Exchange(peer_address, id) ? 1 : 0;
+      repaired += Exchange(found.peer_address, id) ? 1 : 0;
     }
     for (const auto& [id, h] : hashes) {  // only the peer has these
-      repaired += Exchange(peer_address, id) ? 1 : 0;
+      repaired += Exchange(found.peer_address, id) ? 1 : 0;
     }
   }
   return repaired;

@@ -1,14 +1,14 @@
 // Anti-entropy (Dynamo section 4.7) and hand-off on leave.
 //
 // Every round, for each other up member, the node takes the ring ranges
-// both replicate, compares bucket digests of those ranges with the peer's,
-// and for buckets that differed in the previous round too compares list
-// hashes (a bucket that differs once is most often crossed by a write in
-// flight, so a real divergence is repaired one round later); each list
-// that differs is fetched from the peer and merged here, and this node's
-// state is sent back. Merges are joins, so repairs in both directions are
-// harmless when they race with writes. A node whose data folder was wiped is
-// refilled this way; a node that joined fills its ranges.
+// both replicate and compares bucket digests of those ranges with the
+// peer's. A bucket that differs is most often crossed by a write in flight,
+// so the round compares its differing buckets once more a moment later
+// (AntiEntropyOptions::recheck) and compares list hashes only in buckets
+// that still differ; each list that differs is fetched from the peer and
+// merged here, and this node's state is sent back. Merges are joins, so repairs
+// in both directions are harmless when they race with writes. A node whose data
+// folder was wiped is refilled this way; a node that joined fills its ranges.
 //
 // HandOffAll() sends every stored list to its current owners: a node that
 // left the ring calls it before it exits.
@@ -18,11 +18,13 @@
 #define SHOPLIST_SERVICES_NODE_ANTI_ENTROPY_H_
 
 #include <atomic>
+#include <optional>
 #include <string>
 #include <thread>
+#include <utility>
+#include <vector>
 
 #include "absl/base/thread_annotations.h"
-#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "merkle/digest_index.h"
@@ -60,6 +62,9 @@ struct AntiEntropyOptions {
   // 64 buckets per shared range at least; more for a range with many
   // lists (merkle::DepthFor).
   uint32_t depth = 6;
+  // How long after a round's first comparison its differing buckets are
+  // compared again; only those that still differ go list by list.
+  absl::Duration recheck = absl::Seconds(1);
 };
 
 class AntiEntropy {
@@ -85,11 +90,27 @@ class AntiEntropy {
   uint64_t lists_repaired() const { return lists_repaired_.load(); }
 
  private:
+  // A shared range whose bucket digests differed from the peer's.
+  struct Differing {
+    std::string peer_address;
+    ring::TokenRange range;
+    uint32_t depth = 0;
+    std::vector<size_t> buckets;  // indices into the range's buckets
+  };
   void Loop();
-  // Compares one shared range with `peer`; returns lists repaired.
-  size_t SyncRange(const std::string& peer_address,
-                   const ring::TokenRange& range)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(rounds_mu_);
+  // Compares one shared range's bucket digests with `peer`'s.
+  std::optional<Differing> CompareRange(const std::string& peer_address,
+                                        const ring::TokenRange& range);
+  // Compares the buckets of `found` again and, list by list, those that
+  // still differ; returns lists repaired.
+  size_t RepairRange(const Differing& found);
+  // (their digests, ours) of `range` at `depth`; nullopt when the peer did
+  // not answer or answered another number of buckets.
+  std::optional<std::pair<v1::DigestResponse, std::vector<merkle::Bucket>>>
+  DigestsWith(const std::string& peer_address, const ring::TokenRange& range,
+              uint32_t depth);
+  // Sleeps for options_.recheck; false when the node is stopping.
+  bool Pause();
   // Fetches `list_id` from the peer, merges it here, sends ours back.
   bool Exchange(const std::string& peer_address, const std::string& list_id);
 
@@ -106,10 +127,6 @@ class AntiEntropy {
 
   // Held for a whole round: rounds do not overlap.
   absl::Mutex rounds_mu_;
-  // Buckets ("peer/start/end") that differed in the last round, and in this
-  // one so far.
-  absl::flat_hash_set<std::string> suspects_ ABSL_GUARDED_BY(rounds_mu_);
-  absl::flat_hash_set<std::string> next_suspects_ ABSL_GUARDED_BY(rounds_mu_);
 };
 
 }  // namespace shoplist::node
