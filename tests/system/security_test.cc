@@ -73,10 +73,18 @@ class SecurityTest : public ::testing::Test {
     ASSERT_TRUE(WaitFor(absl::Seconds(20),
                         [&] {
                           v1::RingView view;
-                          return Subscribe(*membership, token_, &view,
-                                           /*wait=*/true)
-                                     .ok() &&
-                                 view.members_size() == 3;
+                          if (!Subscribe(*membership, token_, &view,
+                                         /*wait=*/true)
+                                   .ok() ||
+                              view.members_size() != 3) {
+                            return false;
+                          }
+                          // Up: each node has heart-beaten, so it follows
+                          // the proxy's view and can coordinate.
+                          for (const auto& m : view.members()) {
+                            if (m.state() != v1::Member::UP) return false;
+                          }
+                          return true;
                         }))
         << "the secured cluster did not form; logs in " << dir_.path();
   }
