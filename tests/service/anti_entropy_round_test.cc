@@ -16,6 +16,7 @@
 #include "services/node/replica_service.h"
 #include "services/node/ring_source.h"
 #include "storage/replica_store.h"
+#include "tests/support/loopback_server.h"
 #include "tests/support/temp_dir.h"
 
 namespace shoplist::node {
@@ -44,19 +45,14 @@ class AntiEntropyRoundTest : public ::testing::Test {
   void SetUp() override {
     service_ = std::make_unique<ReplicaServiceImpl>("b", peer_.store.get(),
                                                     peer_.digests);
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.SetMaxReceiveMessageSize(crdt::kMaxMessageBytes);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
-    ASSERT_GT(port, 0);
+    shoplist::testing::LoopbackServer started =
+        shoplist::testing::StartLoopbackServer(service_.get());
+    server_ = std::move(started.server);
+    ASSERT_NE(server_, nullptr);
     auto view = std::make_shared<RingView>();
     view->version = 1;
-    view->ring = ring::Ring({{"a", "127.0.0.1:1", true},
-                             {"b", absl::StrCat("127.0.0.1:", port), true}},
-                            16);
+    view->ring = ring::Ring(
+        {{"a", "127.0.0.1:1", true}, {"b", started.address(), true}}, 16);
     ring_ = std::make_unique<StaticRingSource>(view);
     peers_ = NewGrpcReplicaPeers();
     AntiEntropyOptions options;

@@ -17,6 +17,7 @@
 #include "services/proxy/proxy_server.h"
 #include "shoplist/v1/list_service.grpc.pb.h"
 #include "tests/support/lists.h"
+#include "tests/support/loopback_server.h"
 #include "tests/support/temp_dir.h"
 
 namespace shoplist::proxy {
@@ -63,15 +64,11 @@ class GatewayTest : public ::testing::Test {
       Node& node = nodes_[i];
       node.id = absl::StrCat("n", i);
       node.service = std::make_unique<StrictMock<MockListService>>();
-      grpc::ServerBuilder builder;
-      int port = 0;
-      builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                               &port);
-      builder.RegisterService(node.service.get());
-      node.server = builder.BuildAndStart();
+      testing::LoopbackServer started =
+          testing::StartLoopbackServer(node.service.get());
+      node.server = std::move(started.server);
       ASSERT_NE(node.server, nullptr);
-      ASSERT_GT(port, 0);
-      node.address = absl::StrCat("127.0.0.1:", port);
+      node.address = started.address();
     }
 
     ProxyOptions options;

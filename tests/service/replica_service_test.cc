@@ -20,6 +20,7 @@
 #include "gtest/gtest.h"
 #include "storage/replica_store.h"
 #include "tests/support/lists.h"
+#include "tests/support/loopback_server.h"
 #include "tests/support/temp_dir.h"
 
 namespace shoplist::node {
@@ -72,17 +73,12 @@ class ReplicaServiceTest : public ::testing::Test {
     service_ =
         std::make_unique<ReplicaServiceImpl>("n1", store_.get(), digests_);
 
-    grpc::ServerBuilder builder;
-    int port = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port);
-    builder.SetMaxReceiveMessageSize(crdt::kMaxMessageBytes);
-    builder.RegisterService(service_.get());
-    server_ = builder.BuildAndStart();
+    testing::LoopbackServer started =
+        testing::StartLoopbackServer(service_.get());
+    server_ = std::move(started.server);
     ASSERT_NE(server_, nullptr);
-    ASSERT_GT(port, 0);
     stub_ = v1::ReplicaService::NewStub(grpc::CreateChannel(
-        absl::StrCat("127.0.0.1:", port), grpc::InsecureChannelCredentials()));
+        started.address(), grpc::InsecureChannelCredentials()));
   }
 
   void TearDown() override {

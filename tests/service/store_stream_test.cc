@@ -28,6 +28,7 @@
 #include "services/node/replica_service.h"
 #include "storage/replica_store.h"
 #include "tests/support/lists.h"
+#include "tests/support/loopback_server.h"
 #include "tests/support/temp_dir.h"
 
 namespace shoplist::node {
@@ -189,15 +190,10 @@ class StoreStreamTest : public ::testing::Test {
 
   // Builds and starts a server for `service` on 127.0.0.1:0; sets port_.
   std::unique_ptr<grpc::Server> Start(grpc::Service* service) {
-    grpc::ServerBuilder builder;
-    port_ = 0;
-    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
-                             &port_);
-    builder.SetMaxReceiveMessageSize(crdt::kMaxMessageBytes);
-    builder.RegisterService(service);
-    std::unique_ptr<grpc::Server> server = builder.BuildAndStart();
+    testing::LoopbackServer started = testing::StartLoopbackServer(service);
+    port_ = started.port;
     EXPECT_GT(port_, 0);
-    return server;
+    return std::move(started.server);
   }
 
   // A stub for a server that accepts StoreStreams and never acknowledges.
