@@ -173,6 +173,11 @@ ServerMetrics::NewInterceptorFactory() {
   return std::make_unique<RpcInterceptorFactory>(rpcs_.get());
 }
 
+void ServerMetrics::RecordCall(const std::string& method, grpc::StatusCode code,
+                               double seconds) {
+  rpcs_->Record(method, code, seconds);
+}
+
 void ServerMetrics::AddValue(const std::string& name, const std::string& help,
                              Kind kind, std::function<double()> read) {
   values_->Add(name, help, kind, std::move(read));

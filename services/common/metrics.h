@@ -35,6 +35,11 @@ class ServerMetrics {
   std::unique_ptr<grpc::experimental::ServerInterceptorFactoryInterface>
   NewInterceptorFactory();
 
+  // Records one call that the interceptor does not see: a call of a Calls
+  // batch (call_batches.h), under its unary method's name.
+  void RecordCall(const std::string& method, grpc::StatusCode code,
+                  double seconds);
+
   // A value read at every scrape. `read` must be safe to call from the
   // HTTP thread until this object is destroyed.
   void AddValue(const std::string& name, const std::string& help, Kind kind,

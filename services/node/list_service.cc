@@ -135,26 +135,95 @@ grpc::ServerWriteReactor<v1::WatchEvent>* ListServiceImpl::Watch(
                          access::HashSecret(request->secret()));
 }
 
-grpc::ServerUnaryReactor* ListServiceImpl::Get(
-    grpc::CallbackServerContext* context, const v1::GetRequest* request,
-    v1::GetResponse* response) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status s = crdt::ValidateListId(request->list_id()); !s.ok()) {
-    reactor->Finish(ToGrpc(s));
-    return reactor;
+void ListServiceImpl::ServeGet(const v1::GetRequest& request,
+                               v1::GetResponse* response, Done done) {
+  if (absl::Status s = crdt::ValidateListId(request.list_id()); !s.ok()) {
+    done(ToGrpc(s));
+    return;
   }
   coordinator_->Read(
-      request->list_id(), access::HashSecret(request->secret()),
-      [reactor, response](absl::StatusOr<Coordinator::ReadResult> result) {
+      request.list_id(), access::HashSecret(request.secret()),
+      [response,
+       done = std::move(done)](absl::StatusOr<Coordinator::ReadResult> result) {
         if (!result.ok()) {
-          reactor->Finish(ToGrpc(result.status()));
+          done(ToGrpc(result.status()));
           return;
         }
         codec::EncodeState(result->state, response->mutable_state());
         codec::EncodeView(result->state.View(), response->mutable_view());
         response->set_replies(static_cast<uint32_t>(result->replies));
-        reactor->Finish(grpc::Status::OK);
+        done(grpc::Status::OK);
       });
+}
+
+void ListServiceImpl::ServeSync(const v1::SyncRequest& request,
+                                v1::SyncResponse* response, Done done) {
+  absl::StatusOr<DecodedSync> sync = DecodeSync(request);
+  if (!sync.ok()) {
+    done(ToGrpc(sync.status()));
+    return;
+  }
+  coordinator_->Sync(
+      request.list_id(), std::move(sync->delta), std::move(sync->known),
+      request.create(), sync->proof,
+      [response,
+       done = std::move(done)](absl::StatusOr<Coordinator::SyncResult> result) {
+        if (!result.ok()) {
+          done(ToGrpc(result.status()));
+          return;
+        }
+        codec::EncodeState(result->missing, response->mutable_missing());
+        response->set_acks(static_cast<uint32_t>(result->acks));
+        done(grpc::Status::OK);
+      });
+}
+
+void ListServiceImpl::ServeApply(const v1::ApplyRequest& request,
+                                 v1::ApplyResponse* response, Done done) {
+  if (absl::Status s = crdt::ValidateListId(request.list_id()); !s.ok()) {
+    done(ToGrpc(s));
+    return;
+  }
+  coordinator_->Apply(
+      request.list_id(), request.operation(),
+      access::HashSecret(request.secret()),
+      [response, done = std::move(done)](
+          absl::StatusOr<Coordinator::ApplyResult> result) {
+        if (!result.ok()) {
+          done(ToGrpc(result.status()));
+          return;
+        }
+        codec::EncodeView(result->state.View(), response->mutable_view());
+        codec::EncodeState(result->delta, response->mutable_delta());
+        response->set_acks(static_cast<uint32_t>(result->acks));
+        done(grpc::Status::OK);
+      });
+}
+
+void ListServiceImpl::Serve(const v1::Call& call, v1::Reply* reply, Done done) {
+  switch (call.method_case()) {
+    case v1::Call::kGet:
+      ServeGet(call.get(), reply->mutable_get(), std::move(done));
+      return;
+    case v1::Call::kSync:
+      ServeSync(call.sync(), reply->mutable_sync(), std::move(done));
+      return;
+    case v1::Call::kApply:
+      ServeApply(call.apply(), reply->mutable_apply(), std::move(done));
+      return;
+    case v1::Call::METHOD_NOT_SET:
+      break;
+  }
+  done(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                    "a call names no method"));
+}
+
+grpc::ServerUnaryReactor* ListServiceImpl::Get(
+    grpc::CallbackServerContext* context, const v1::GetRequest* request,
+    v1::GetResponse* response) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  ServeGet(*request, response,
+           [reactor](const grpc::Status& s) { reactor->Finish(s); });
   return reactor;
 }
 
@@ -162,23 +231,8 @@ grpc::ServerUnaryReactor* ListServiceImpl::Sync(
     grpc::CallbackServerContext* context, const v1::SyncRequest* request,
     v1::SyncResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  absl::StatusOr<DecodedSync> sync = DecodeSync(*request);
-  if (!sync.ok()) {
-    reactor->Finish(ToGrpc(sync.status()));
-    return reactor;
-  }
-  coordinator_->Sync(
-      request->list_id(), std::move(sync->delta), std::move(sync->known),
-      request->create(), sync->proof,
-      [reactor, response](absl::StatusOr<Coordinator::SyncResult> result) {
-        if (!result.ok()) {
-          reactor->Finish(ToGrpc(result.status()));
-          return;
-        }
-        codec::EncodeState(result->missing, response->mutable_missing());
-        response->set_acks(static_cast<uint32_t>(result->acks));
-        reactor->Finish(grpc::Status::OK);
-      });
+  ServeSync(*request, response,
+            [reactor](const grpc::Status& s) { reactor->Finish(s); });
   return reactor;
 }
 
@@ -186,24 +240,14 @@ grpc::ServerUnaryReactor* ListServiceImpl::Apply(
     grpc::CallbackServerContext* context, const v1::ApplyRequest* request,
     v1::ApplyResponse* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  if (absl::Status s = crdt::ValidateListId(request->list_id()); !s.ok()) {
-    reactor->Finish(ToGrpc(s));
-    return reactor;
-  }
-  coordinator_->Apply(
-      request->list_id(), request->operation(),
-      access::HashSecret(request->secret()),
-      [reactor, response](absl::StatusOr<Coordinator::ApplyResult> result) {
-        if (!result.ok()) {
-          reactor->Finish(ToGrpc(result.status()));
-          return;
-        }
-        codec::EncodeView(result->state.View(), response->mutable_view());
-        codec::EncodeState(result->delta, response->mutable_delta());
-        response->set_acks(static_cast<uint32_t>(result->acks));
-        reactor->Finish(grpc::Status::OK);
-      });
+  ServeApply(*request, response,
+             [reactor](const grpc::Status& s) { reactor->Finish(s); });
   return reactor;
+}
+
+grpc::ServerBidiReactor<v1::CallBatch, v1::ReplyBatch>* ListServiceImpl::Calls(
+    grpc::CallbackServerContext* /*context*/) {
+  return NewCallsReactor(this, recorder_);
 }
 
 grpc::ServerUnaryReactor* ListServiceImpl::Ping(

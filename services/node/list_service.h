@@ -1,19 +1,22 @@
 // ListService as served by a node: each handler decodes (INVALID_ARGUMENT
 // for a bad list id or state), makes one call into the Coordinator, and
-// encodes its answer; errors are the Coordinator's (coordinator.h). Open to
-// clients: no cluster token. Thread-safe.
+// encodes its answer; errors are the Coordinator's (coordinator.h). A call
+// that comes in a Calls batch is served by the same code as its unary
+// method. Open to clients: no cluster token. Thread-safe.
 #ifndef SHOPLIST_SERVICES_NODE_LIST_SERVICE_H_
 #define SHOPLIST_SERVICES_NODE_LIST_SERVICE_H_
 
 #include <string>
 
+#include "services/common/call_batches.h"
 #include "services/node/coordinator.h"
 #include "services/node/watch_hub.h"
 #include "shoplist/v1/list_service.grpc.pb.h"
 
 namespace shoplist::node {
 
-class ListServiceImpl final : public v1::ListService::CallbackService {
+class ListServiceImpl final : public v1::ListService::CallbackService,
+                              private CallHandler {
  public:
   ListServiceImpl(std::string self_id, Coordinator* coordinator,
                   WatchHub* watchers)
@@ -37,11 +40,26 @@ class ListServiceImpl final : public v1::ListService::CallbackService {
   grpc::ServerUnaryReactor* Ping(grpc::CallbackServerContext* context,
                                  const v1::PingRequest* request,
                                  v1::PingResponse* response) override;
+  grpc::ServerBidiReactor<v1::CallBatch, v1::ReplyBatch>* Calls(
+      grpc::CallbackServerContext* context) override;
+  // Where the calls of Calls batches are counted. Set before serving.
+  void set_call_recorder(CallRecorder recorder) {
+    recorder_ = std::move(recorder);
+  }
 
  private:
+  void Serve(const v1::Call& call, v1::Reply* reply, Done done) override;
+  void ServeGet(const v1::GetRequest& request, v1::GetResponse* response,
+                Done done);
+  void ServeSync(const v1::SyncRequest& request, v1::SyncResponse* response,
+                 Done done);
+  void ServeApply(const v1::ApplyRequest& request, v1::ApplyResponse* response,
+                  Done done);
+
   const std::string self_id_;
   Coordinator* const coordinator_;
   WatchHub* const watchers_;
+  CallRecorder recorder_;
 };
 
 }  // namespace shoplist::node

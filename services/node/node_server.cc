@@ -123,6 +123,13 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
       ConfigureServerBuilder(serving, &builder, &parts->port);
   if (!sidecars.ok()) return sidecars.status();
   parts->sidecars = *std::move(sidecars);
+  if (ServerMetrics* metrics = parts->sidecars->metrics()) {
+    parts->list_service->set_call_recorder([metrics](const std::string& method,
+                                                     grpc::StatusCode code,
+                                                     double seconds) {
+      metrics->RecordCall(method, code, seconds);
+    });
+  }
   builder.RegisterService(parts->replica_service.get());
   builder.RegisterService(parts->list_service.get());
   parts->server = builder.BuildAndStart();

@@ -27,31 +27,85 @@ bool TryNext(const grpc::Status& status) {
   }
 }
 
-// Forwards one unary call down a preference list until a node answers with
-// something other than "unreachable". Owns itself until done. Only
+// How each forwarded method goes into a Calls batch and back, and as a
+// unary call to a node without Calls.
+template <typename Request, typename Response>
+struct Method;
+
+template <>
+struct Method<v1::GetRequest, v1::GetResponse> {
+  static void Put(const v1::GetRequest& request, v1::Call* call) {
+    *call->mutable_get() = request;
+  }
+  static bool Take(v1::Reply& reply, v1::GetResponse* response) {
+    if (!reply.has_get()) return false;
+    response->Swap(reply.mutable_get());
+    return true;
+  }
+  static void Unary(v1::ListService::Stub* stub, grpc::ClientContext* context,
+                    const v1::GetRequest* request, v1::GetResponse* response,
+                    std::function<void(grpc::Status)> done) {
+    stub->async()->Get(context, request, response, std::move(done));
+  }
+};
+
+template <>
+struct Method<v1::SyncRequest, v1::SyncResponse> {
+  static void Put(const v1::SyncRequest& request, v1::Call* call) {
+    *call->mutable_sync() = request;
+  }
+  static bool Take(v1::Reply& reply, v1::SyncResponse* response) {
+    if (!reply.has_sync()) return false;
+    response->Swap(reply.mutable_sync());
+    return true;
+  }
+  static void Unary(v1::ListService::Stub* stub, grpc::ClientContext* context,
+                    const v1::SyncRequest* request, v1::SyncResponse* response,
+                    std::function<void(grpc::Status)> done) {
+    stub->async()->Sync(context, request, response, std::move(done));
+  }
+};
+
+template <>
+struct Method<v1::ApplyRequest, v1::ApplyResponse> {
+  static void Put(const v1::ApplyRequest& request, v1::Call* call) {
+    *call->mutable_apply() = request;
+  }
+  static bool Take(v1::Reply& reply, v1::ApplyResponse* response) {
+    if (!reply.has_apply()) return false;
+    response->Swap(reply.mutable_apply());
+    return true;
+  }
+  static void Unary(v1::ListService::Stub* stub, grpc::ClientContext* context,
+                    const v1::ApplyRequest* request,
+                    v1::ApplyResponse* response,
+                    std::function<void(grpc::Status)> done) {
+    stub->async()->Apply(context, request, response, std::move(done));
+  }
+};
+
+// Forwards one call down a preference list until a node answers with
+// something other than "unreachable": in the node's Calls batch, or as a
+// unary call to a node without Calls. Owns itself until done. Only
 // idempotent calls (reads, and Sync, whose writes are CRDT merges) may go
 // to a second node: an Apply that reached a node may have been stored even
 // when it failed, and applying it again elsewhere would apply it twice.
 template <typename Request, typename Response>
 class Forwarder {
  public:
-  using Invoke = std::function<void(
-      v1::ListService::Stub*, grpc::ClientContext*, const Request*, Response*,
-      std::function<void(grpc::Status)>)>;
+  using M = Method<Request, Response>;
 
-  Forwarder(GatewayService* gateway, grpc::CallbackServerContext* server,
-            grpc::ServerUnaryReactor* reactor, const Request* request,
-            Response* response, std::vector<std::string> addresses,
-            bool idempotent, Invoke invoke)
+  Forwarder(GatewayService* gateway, absl::Time deadline,
+            const Request* request, Response* response,
+            std::vector<std::string> addresses, bool idempotent,
+            std::function<void(const grpc::Status&)> finish)
       : gateway_(gateway),
         idempotent_(idempotent),
-        deadline_(std::min(server->deadline(),
-                           absl::ToChronoTime(absl::Now() + kDefaultDeadline))),
-        reactor_(reactor),
+        deadline_(deadline),
         request_(request),
         response_(response),
         addresses_(std::move(addresses)),
-        invoke_(std::move(invoke)) {}
+        finish_(std::move(finish)) {}
 
   void Start() {
     TryAt(0, grpc::Status(grpc::StatusCode::UNAVAILABLE, "no node is up"));
@@ -60,56 +114,98 @@ class Forwarder {
  private:
   void TryAt(size_t index, grpc::Status last) {
     if (index >= addresses_.size()) {
-      reactor_->Finish(last);
-      delete this;
+      Finish(last);
       return;
     }
-    context_ = std::make_unique<grpc::ClientContext>();
-    context_->set_deadline(deadline_);
     response_->Clear();
-    invoke_(gateway_->StubFor(addresses_[index]), context_.get(), request_,
-            response_, [this, index](grpc::Status status) {
-              if (idempotent_ && TryNext(status) &&
-                  std::chrono::system_clock::now() < deadline_) {
-                TryAt(index + 1, status);
-                return;
-              }
-              reactor_->Finish(status);
-              delete this;
-            });
+    const std::string& address = addresses_[index];
+    if (!gateway_->Batches(address)) {
+      Unary(index);
+      return;
+    }
+    v1::Call call;
+    M::Put(*request_, &call);
+    gateway_->CallsFor(address)->Submit(
+        std::move(call), deadline_,
+        [this, index](const grpc::Status& status, v1::Reply* reply) {
+          if (reply == nullptr &&
+              status.error_code() == grpc::StatusCode::UNIMPLEMENTED) {
+            // A node of an older version: unary calls from now on.
+            gateway_->NoBatches(addresses_[index]);
+            Unary(index);
+            return;
+          }
+          if (status.ok() && !M::Take(*reply, response_)) {
+            Answered(index, grpc::Status(grpc::StatusCode::INTERNAL,
+                                         "the node's reply does not answer "
+                                         "the call"));
+            return;
+          }
+          Answered(index, status);
+        });
+  }
+
+  void Unary(size_t index) {
+    context_ = std::make_unique<grpc::ClientContext>();
+    context_->set_deadline(absl::ToChronoTime(deadline_));
+    M::Unary(gateway_->StubFor(addresses_[index]), context_.get(), request_,
+             response_,
+             [this, index](grpc::Status status) { Answered(index, status); });
+  }
+
+  void Answered(size_t index, const grpc::Status& status) {
+    if (idempotent_ && TryNext(status) && absl::Now() < deadline_) {
+      TryAt(index + 1, status);
+      return;
+    }
+    Finish(status);
+  }
+
+  void Finish(const grpc::Status& status) {
+    finish_(status);
+    delete this;
   }
 
   GatewayService* const gateway_;
   const bool idempotent_;
-  const std::chrono::system_clock::time_point deadline_;
-  grpc::ServerUnaryReactor* const reactor_;
+  const absl::Time deadline_;
   const Request* const request_;
   Response* const response_;
   const std::vector<std::string> addresses_;
-  const Invoke invoke_;
+  const std::function<void(const grpc::Status&)> finish_;
   std::unique_ptr<grpc::ClientContext> context_;
 };
 
 template <typename Request, typename Response>
-grpc::ServerUnaryReactor* Forward(
-    GatewayService* gateway, ProxyState* state,
-    grpc::CallbackServerContext* context, const Request* request,
-    Response* response, bool idempotent,
-    typename Forwarder<Request, Response>::Invoke invoke) {
-  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+void ForwardTo(GatewayService* gateway, ProxyState* state, absl::Time deadline,
+               const Request* request, Response* response, bool idempotent,
+               std::function<void(const grpc::Status&)> finish) {
   if (absl::Status s = crdt::ValidateListId(request->list_id()); !s.ok()) {
-    reactor->Finish(ToGrpc(s));
-    return reactor;
+    finish(ToGrpc(s));
+    return;
   }
   std::vector<std::string> addresses;
   for (const ring::Placement& p : state->Current()->ring.PreferenceList(
            request->list_id(), state->options().replicas)) {
     addresses.push_back(p.address);
   }
-  (new Forwarder<Request, Response>(gateway, context, reactor, request,
-                                    response, std::move(addresses), idempotent,
-                                    std::move(invoke)))
+  (new Forwarder<Request, Response>(gateway, deadline, request, response,
+                                    std::move(addresses), idempotent,
+                                    std::move(finish)))
       ->Start();
+}
+
+template <typename Request, typename Response>
+grpc::ServerUnaryReactor* Forward(GatewayService* gateway, ProxyState* state,
+                                  grpc::CallbackServerContext* context,
+                                  const Request* request, Response* response,
+                                  bool idempotent) {
+  grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
+  ForwardTo(gateway, state,
+            std::min(absl::FromChrono(context->deadline()),
+                     absl::Now() + kDefaultDeadline),
+            request, response, idempotent,
+            [reactor](const grpc::Status& status) { reactor->Finish(status); });
   return reactor;
 }
 
@@ -235,6 +331,24 @@ class WatchRelay final : public grpc::ServerWriteReactor<v1::WatchEvent> {
 
 }  // namespace
 
+GatewayService::GatewayService(ProxyState* state)
+    : state_(state), sweeper_([this] { Sweep(); }) {}
+
+GatewayService::~GatewayService() {
+  {
+    absl::MutexLock lock(&mu_);
+    stop_ = true;
+  }
+  sweeper_.join();
+  // Closing runs callbacks: not under mu_.
+  std::vector<NodeCalls*> calls;
+  {
+    absl::MutexLock lock(&mu_);
+    for (auto& [address, node] : calls_) calls.push_back(node.get());
+  }
+  for (NodeCalls* node : calls) node->Close();
+}
+
 v1::ListService::Stub* GatewayService::StubFor(const std::string& address) {
   absl::MutexLock lock(&mu_);
   auto& stub = stubs_[address];
@@ -244,40 +358,86 @@ v1::ListService::Stub* GatewayService::StubFor(const std::string& address) {
   return stub.get();
 }
 
+NodeCalls* GatewayService::CallsFor(const std::string& address) {
+  v1::ListService::Stub* stub = StubFor(address);
+  absl::MutexLock lock(&mu_);
+  auto& calls = calls_[address];
+  if (calls == nullptr) calls = std::make_unique<NodeCalls>(stub);
+  return calls.get();
+}
+
+bool GatewayService::Batches(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  return !unary_only_.contains(address);
+}
+
+void GatewayService::NoBatches(const std::string& address) {
+  absl::MutexLock lock(&mu_);
+  unary_only_.insert(address);
+}
+
+void GatewayService::Sweep() {
+  absl::MutexLock lock(&mu_);
+  while (!stop_) {
+    mu_.AwaitWithTimeout(absl::Condition(&stop_), absl::Milliseconds(50));
+    std::vector<NodeCalls*> calls;
+    for (auto& [address, node] : calls_) calls.push_back(node.get());
+    // Expiring runs callbacks, which may forward again: not under mu_.
+    // NodeCalls are never removed before the destructor, which joins
+    // this thread first.
+    mu_.Unlock();
+    const absl::Time now = absl::Now();
+    for (NodeCalls* node : calls) node->Expire(now);
+    mu_.Lock();
+  }
+}
+
 grpc::ServerUnaryReactor* GatewayService::Get(
     grpc::CallbackServerContext* context, const v1::GetRequest* request,
     v1::GetResponse* response) {
-  return Forward<v1::GetRequest, v1::GetResponse>(
-      this, state_, context, request, response, /*idempotent=*/true,
-      [](v1::ListService::Stub* stub, grpc::ClientContext* c,
-         const v1::GetRequest* req, v1::GetResponse* resp,
-         std::function<void(grpc::Status)> done) {
-        stub->async()->Get(c, req, resp, std::move(done));
-      });
+  return Forward(this, state_, context, request, response,
+                 /*idempotent=*/true);
 }
 
 grpc::ServerUnaryReactor* GatewayService::Sync(
     grpc::CallbackServerContext* context, const v1::SyncRequest* request,
     v1::SyncResponse* response) {
-  return Forward<v1::SyncRequest, v1::SyncResponse>(
-      this, state_, context, request, response, /*idempotent=*/true,
-      [](v1::ListService::Stub* stub, grpc::ClientContext* c,
-         const v1::SyncRequest* req, v1::SyncResponse* resp,
-         std::function<void(grpc::Status)> done) {
-        stub->async()->Sync(c, req, resp, std::move(done));
-      });
+  return Forward(this, state_, context, request, response,
+                 /*idempotent=*/true);
 }
 
 grpc::ServerUnaryReactor* GatewayService::Apply(
     grpc::CallbackServerContext* context, const v1::ApplyRequest* request,
     v1::ApplyResponse* response) {
-  return Forward<v1::ApplyRequest, v1::ApplyResponse>(
-      this, state_, context, request, response, /*idempotent=*/false,
-      [](v1::ListService::Stub* stub, grpc::ClientContext* c,
-         const v1::ApplyRequest* req, v1::ApplyResponse* resp,
-         std::function<void(grpc::Status)> done) {
-        stub->async()->Apply(c, req, resp, std::move(done));
-      });
+  return Forward(this, state_, context, request, response,
+                 /*idempotent=*/false);
+}
+
+grpc::ServerBidiReactor<v1::CallBatch, v1::ReplyBatch>* GatewayService::Calls(
+    grpc::CallbackServerContext* /*context*/) {
+  return NewCallsReactor(this, recorder_);
+}
+
+void GatewayService::Serve(const v1::Call& call, v1::Reply* reply, Done done) {
+  const absl::Time deadline = absl::Now() + kDefaultDeadline;
+  switch (call.method_case()) {
+    case v1::Call::kGet:
+      ForwardTo(this, state_, deadline, &call.get(), reply->mutable_get(),
+                /*idempotent=*/true, std::move(done));
+      return;
+    case v1::Call::kSync:
+      ForwardTo(this, state_, deadline, &call.sync(), reply->mutable_sync(),
+                /*idempotent=*/true, std::move(done));
+      return;
+    case v1::Call::kApply:
+      ForwardTo(this, state_, deadline, &call.apply(), reply->mutable_apply(),
+                /*idempotent=*/false, std::move(done));
+      return;
+    case v1::Call::METHOD_NOT_SET:
+      break;
+  }
+  done(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                    "a call names no method"));
 }
 
 grpc::ServerWriteReactor<v1::WatchEvent>* GatewayService::Watch(

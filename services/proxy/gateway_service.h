@@ -2,23 +2,38 @@
 // the list's coordinator (the first node of its preference list) and, when
 // that node cannot be reached, to the next one down the list. Clients and
 // grpcurl that know only the proxy can do everything.
+//
+// Get, Sync and Apply, whether they come unary or in a Calls batch, go to
+// each node in batches over one Calls stream (NodeCalls), and as unary
+// calls to a node that answers Calls with UNIMPLEMENTED (an older version).
+// Watch is relayed stream by stream.
+//
+// Thread-safe.
 #ifndef SHOPLIST_SERVICES_PROXY_GATEWAY_SERVICE_H_
 #define SHOPLIST_SERVICES_PROXY_GATEWAY_SERVICE_H_
 
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
+#include "services/common/call_batches.h"
+#include "services/proxy/node_calls.h"
 #include "services/proxy/proxy_state.h"
 #include "shoplist/v1/list_service.grpc.pb.h"
 
 namespace shoplist::proxy {
 
-class GatewayService final : public v1::ListService::CallbackService {
+class GatewayService final : public v1::ListService::CallbackService,
+                             private CallHandler {
  public:
-  explicit GatewayService(ProxyState* state) : state_(state) {}
+  // `state` must outlive the gateway.
+  explicit GatewayService(ProxyState* state);
+  // Closes the streams to the nodes; calls not yet answered fail.
+  ~GatewayService() override;
 
   grpc::ServerUnaryReactor* Get(grpc::CallbackServerContext* context,
                                 const v1::GetRequest* request,
@@ -37,15 +52,38 @@ class GatewayService final : public v1::ListService::CallbackService {
   grpc::ServerUnaryReactor* Ping(grpc::CallbackServerContext* context,
                                  const v1::PingRequest* request,
                                  v1::PingResponse* response) override;
+  // Forwards each call of the batch as its unary method would be.
+  grpc::ServerBidiReactor<v1::CallBatch, v1::ReplyBatch>* Calls(
+      grpc::CallbackServerContext* context) override;
+  // Where the calls of Calls batches are counted. Set before serving.
+  void set_call_recorder(CallRecorder recorder) {
+    recorder_ = std::move(recorder);
+  }
 
   // The stub of the node at `address` (one channel per node, kept).
   v1::ListService::Stub* StubFor(const std::string& address);
+  // The Calls stream to the node at `address` (one per node, kept).
+  NodeCalls* CallsFor(const std::string& address);
+  // Whether calls to `address` go in batches; false once NoBatches.
+  bool Batches(const std::string& address);
+  void NoBatches(const std::string& address);
 
  private:
+  void Serve(const v1::Call& call, v1::Reply* reply, Done done) override;
+  // Fails calls that wait past their deadlines, every 50 ms.
+  void Sweep();
+
   ProxyState* const state_;
+  CallRecorder recorder_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<v1::ListService::Stub>>
       stubs_ ABSL_GUARDED_BY(mu_);
+  absl::flat_hash_map<std::string, std::unique_ptr<NodeCalls>> calls_
+      ABSL_GUARDED_BY(mu_);
+  // Nodes that answered Calls with UNIMPLEMENTED.
+  absl::flat_hash_set<std::string> unary_only_ ABSL_GUARDED_BY(mu_);
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  std::thread sweeper_;  // last: starts once the rest is built
 };
 
 }  // namespace shoplist::proxy

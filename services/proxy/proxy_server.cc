@@ -46,6 +46,11 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Start(
   if (!sidecars.ok()) return sidecars.status();
   parts->sidecars = *std::move(sidecars);
   if (ServerMetrics* metrics = parts->sidecars->metrics()) {
+    parts->gateway->set_call_recorder([metrics](const std::string& method,
+                                                grpc::StatusCode code,
+                                                double seconds) {
+      metrics->RecordCall(method, code, seconds);
+    });
     ProxyState* state = parts->state.get();
     using Kind = ServerMetrics::Kind;
     metrics->AddValue(

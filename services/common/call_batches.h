@@ -1,0 +1,59 @@
+// The server side of ListService.Calls (list_service.proto): Get, Sync and
+// Apply calls that arrive in batches on one stream and are answered by id,
+// in the order they finish. A node serves each call as its unary method
+// does; a proxy forwards each one. Both plug in a CallHandler.
+//
+// Model. Every call of a batch starts as soon as the batch is read, and
+// the next batch is read at once, up to kMaxCallsInFlight calls per
+// stream; past that, reading waits for answers (the caller's flow control
+// then holds its writes). Answers that finish while a reply batch is on
+// the wire go together in the next one. The stream ends OK once the caller
+// has closed its side and every call is answered; a write that fails or a
+// cancellation ends it at once, and calls still running are answered into
+// nothing.
+//
+// Thread-safe: the reactor is driven by gRPC threads and by whatever
+// thread a handler's `done` runs on.
+#ifndef SHOPLIST_SERVICES_COMMON_CALL_BATCHES_H_
+#define SHOPLIST_SERVICES_COMMON_CALL_BATCHES_H_
+
+#include <cstddef>
+#include <functional>
+#include <string>
+
+#include "grpcpp/grpcpp.h"
+#include "shoplist/v1/list_service.pb.h"
+
+namespace shoplist {
+
+class CallHandler {
+ public:
+  using Done = std::function<void(const grpc::Status&)>;
+  virtual ~CallHandler() = default;
+
+  // Serves `call`, which has a method set, writing its answer into the
+  // matching field of `reply` (the caller sets the id and status), then
+  // runs `done` once with the call's status. `call` and `reply` stay alive
+  // until `done` has run. `done` may run on the calling thread; it does not
+  // block.
+  virtual void Serve(const v1::Call& call, v1::Reply* reply, Done done) = 0;
+};
+
+inline constexpr size_t kMaxCallsInFlight = 4096;
+
+// Counts each call of a batch as its unary method's would be counted
+// (metrics): `method` is the unary method's full name, as in
+// "/shoplist.v1.ListService/Get", and `seconds` the time from reading the
+// call to its answer.
+using CallRecorder = std::function<void(const std::string& method,
+                                        grpc::StatusCode code, double seconds)>;
+
+// The reactor of one Calls stream; it deletes itself once gRPC is done with
+// it and every call it started has finished. `handler` must outlive that.
+// `recorder` may be empty.
+grpc::ServerBidiReactor<v1::CallBatch, v1::ReplyBatch>* NewCallsReactor(
+    CallHandler* handler, const CallRecorder& recorder);
+
+}  // namespace shoplist
+
+#endif  // SHOPLIST_SERVICES_COMMON_CALL_BATCHES_H_
