@@ -338,6 +338,10 @@ class Coordinator::ReadCall
           // matching digest says it does not).
           differs_ = true;
         }
+        if (!same_as_local && !(target.node_id == c_->options_.self_id &&
+                                target.intended_owner.empty())) {
+          only_local_ = false;  // a remote state, or hints held here
+        }
         answers_.push_back({target, *std::move(reply), same_as_local});
       }
       step = fan_out_.Record(target, reply.ok());
@@ -348,7 +352,9 @@ class Coordinator::ReadCall
               absl::StrCat("read answered by ", step.acks, " replica(s); ",
                            c_->options_.read_quorum, " required"));
         } else if (found_) {
-          answer = ReadResult{merged_, step.acks};
+          answer = ReadResult{merged_, step.acks, std::nullopt};
+          if (only_local_ && local_digest_)
+            answer->value().stored_digest = local_digest_;
         } else {
           answer = absl::NotFoundError(
               absl::StrCat("list ", list_id_, " not found"));
@@ -414,6 +420,9 @@ class Coordinator::ReadCall
   bool found_ ABSL_GUARDED_BY(mu_) = false;
   // Some answer may hold a state other than this node's.
   bool differs_ ABSL_GUARDED_BY(mu_) = false;
+  // Every answer so far is this node's stored copy (its own, or an owner's
+  // matching digest).
+  bool only_local_ ABSL_GUARDED_BY(mu_) = true;
   // Every successful answer, for read repair once all are in.
   std::vector<Answer> answers_ ABSL_GUARDED_BY(mu_);
 };

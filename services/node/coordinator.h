@@ -92,6 +92,10 @@ class Coordinator {
   struct ReadResult {
     crdt::ListState state;
     size_t replies = 0;  // replicas whose answers were merged
+    // Set when `state` is this node's stored copy as it is (every answer
+    // was that copy or a matching digest of it): the copy's
+    // merkle::ContentDigest, so encodings of it can be kept and reused.
+    std::optional<std::string> stored_digest;
   };
   using ReadDone = std::function<void(absl::StatusOr<ReadResult>)>;
 

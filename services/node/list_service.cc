@@ -10,6 +10,7 @@
 #include "access/policy.h"
 #include "codec/list_codec.h"
 #include "crdt/list_id.h"
+#include "grpcpp/support/proto_buffer_reader.h"
 #include "services/common/status_util.h"
 #include "services/common/unary.h"
 #include "services/node/request_decoding.h"
@@ -119,6 +120,28 @@ class WatchWriter final : public grpc::ServerWriteReactor<v1::WatchEvent> {
   bool finished_ ABSL_GUARDED_BY(mu_) = false;
 };
 
+// A GetResponse on the wire: the kept body, shared rather than copied,
+// then `replies` (field 3, a varint).
+grpc::ByteBuffer ToByteBuffer(const EncodedReads::Bytes& body,
+                              uint32_t replies) {
+  using Bytes = EncodedReads::Bytes;
+  auto* kept = new Bytes(body);
+  std::string tail(1, static_cast<char>(3 << 3));
+  for (uint32_t v = replies;; v >>= 7) {
+    if (v < 0x80) {
+      tail.push_back(static_cast<char>(v));
+      break;
+    }
+    tail.push_back(static_cast<char>((v & 0x7f) | 0x80));
+  }
+  grpc::Slice slices[] = {
+      grpc::Slice(
+          const_cast<char*>((*kept)->data()), (*kept)->size(),
+          [](void* p) { delete static_cast<Bytes*>(p); }, kept),
+      grpc::Slice(tail)};
+  return grpc::ByteBuffer(slices, 2);
+}
+
 }  // namespace
 
 grpc::ServerWriteReactor<v1::WatchEvent>* ListServiceImpl::Watch(
@@ -135,24 +158,36 @@ grpc::ServerWriteReactor<v1::WatchEvent>* ListServiceImpl::Watch(
                          access::HashSecret(request->secret()));
 }
 
-void ListServiceImpl::ServeGet(const v1::GetRequest& request,
-                               v1::GetResponse* response, Done done) {
+void ListServiceImpl::ServeGet(const v1::GetRequest& request, GetDone done) {
   if (absl::Status s = crdt::ValidateListId(request.list_id()); !s.ok()) {
-    done(ToGrpc(s));
+    done(ToGrpc(s), {});
     return;
   }
   coordinator_->Read(
       request.list_id(), access::HashSecret(request.secret()),
-      [response,
+      [this, list_id = request.list_id(),
        done = std::move(done)](absl::StatusOr<Coordinator::ReadResult> result) {
         if (!result.ok()) {
-          done(ToGrpc(result.status()));
+          done(ToGrpc(result.status()), {});
           return;
         }
-        codec::EncodeState(result->state, response->mutable_state());
-        codec::EncodeView(result->state.View(), response->mutable_view());
-        response->set_replies(static_cast<uint32_t>(result->replies));
-        done(grpc::Status::OK);
+        EncodedGet answer;
+        answer.replies = static_cast<uint32_t>(result->replies);
+        if (result->stored_digest) {
+          answer.body = encoded_reads_.Find(list_id, *result->stored_digest);
+        }
+        if (answer.body == nullptr) {
+          v1::GetResponse body;
+          codec::EncodeState(result->state, body.mutable_state());
+          codec::EncodeView(result->state.View(), body.mutable_view());
+          answer.body =
+              std::make_shared<const std::string>(body.SerializeAsString());
+          if (result->stored_digest) {
+            encoded_reads_.Put(list_id, *std::move(result->stored_digest),
+                               answer.body);
+          }
+        }
+        done(grpc::Status::OK, std::move(answer));
       });
 }
 
@@ -203,7 +238,19 @@ void ListServiceImpl::ServeApply(const v1::ApplyRequest& request,
 void ListServiceImpl::Serve(const v1::Call& call, v1::Reply* reply, Done done) {
   switch (call.method_case()) {
     case v1::Call::kGet:
-      ServeGet(call.get(), reply->mutable_get(), std::move(done));
+      ServeGet(call.get(), [reply, done = std::move(done)](
+                               const grpc::Status& status, EncodedGet answer) {
+        if (status.ok()) {
+          v1::GetResponse* response = reply->mutable_get();
+          if (!response->ParseFromString(*answer.body)) {
+            done(grpc::Status(grpc::StatusCode::INTERNAL,
+                              "an encoded read does not parse"));
+            return;
+          }
+          response->set_replies(answer.replies);
+        }
+        done(status);
+      });
       return;
     case v1::Call::kSync:
       ServeSync(call.sync(), reply->mutable_sync(), std::move(done));
@@ -219,11 +266,22 @@ void ListServiceImpl::Serve(const v1::Call& call, v1::Reply* reply, Done done) {
 }
 
 grpc::ServerUnaryReactor* ListServiceImpl::Get(
-    grpc::CallbackServerContext* context, const v1::GetRequest* request,
-    v1::GetResponse* response) {
+    grpc::CallbackServerContext* context, const grpc::ByteBuffer* request,
+    grpc::ByteBuffer* response) {
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
-  ServeGet(*request, response,
-           [reactor](const grpc::Status& s) { reactor->Finish(s); });
+  v1::GetRequest parsed;
+  grpc::ProtoBufferReader reader(const_cast<grpc::ByteBuffer*>(request));
+  if (!parsed.ParseFromZeroCopyStream(&reader)) {
+    reactor->Finish(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                                 "the request is not a GetRequest"));
+    return reactor;
+  }
+  ServeGet(parsed,
+           [reactor, response](const grpc::Status& status, EncodedGet answer) {
+             if (status.ok())
+               *response = ToByteBuffer(answer.body, answer.replies);
+             reactor->Finish(status);
+           });
   return reactor;
 }
 

@@ -380,6 +380,7 @@ TEST_F(CoordinatorTest, ReadMergesDivergentRepliesAndRepairsReplicas) {
   ASSERT_TRUE(result.ok()) << result.status();
   EXPECT_EQ(result->replies, 2u);
   EXPECT_EQ(result->state.View().items.size(), 2u);
+  EXPECT_EQ(result->stored_digest, std::nullopt);  // not this node's copy
   // No repair until every replica answered.
   EXPECT_TRUE(stores_.empty());
   Complete(FetchTo(walk_[2]), grpc::Status::OK, v1::FetchResponse());
@@ -473,6 +474,7 @@ TEST_F(CoordinatorTest, ReadThroughAStandInSeesTheHintsItHolds) {
   ASSERT_TRUE(read_result_.ok()) << read_result_.status();
   ASSERT_EQ(read_result_->state.View().items.size(), 1u);
   EXPECT_EQ(read_result_->state.View().items[0].name, "milk");
+  EXPECT_EQ(read_result_->stored_digest, std::nullopt);  // hints, not a copy
 }
 
 Coordinator::SyncDone CaptureSync(absl::StatusOr<Coordinator::SyncResult>* out,
@@ -518,6 +520,8 @@ TEST_F(CoordinatorTest, ADigestReadOfOwnersInAgreementMovesOneState) {
   ASSERT_TRUE(read_result_.ok()) << read_result_.status();
   EXPECT_EQ(read_result_->replies, 2u);
   EXPECT_EQ(NamesIn(read_result_->state), std::vector<std::string>{"milk"});
+  // The answer is this node's copy as stored: its encoding may be reused.
+  EXPECT_EQ(read_result_->stored_digest, merkle::ContentDigest(stored));
   Complete(FetchTo(walk_[2]), grpc::Status::OK, DigestOf(stored));
   // Everyone holds the same: no second fetch, no repair.
   EXPECT_EQ(fetches_.size(), 2u);

@@ -182,6 +182,64 @@ TEST(NodeClusterTest, WriteThroughOneNodeReadThroughAnother) {
   EXPECT_EQ(view->items[1].wanted, 2);
 }
 
+// A node answers a read of the copy it stores with bytes kept from the
+// last read of that copy: every write must show in the next read, whether
+// it comes as a unary Get or in a Calls batch, and both must agree.
+TEST(NodeClusterTest, ReadsAnsweredFromKeptEncodingsFollowEveryWrite) {
+  TempDir dir;
+  NodeCluster cluster(3, dir);
+  const std::string id = *crdt::NewListId();
+  const int coordinator = cluster.Owners(id)[0];
+  v1::ListService::Stub& node = cluster.list(coordinator);
+  v1::ApplyRequest apply;
+  apply.set_list_id(id);
+  apply.mutable_operation()->mutable_create()->set_title("groceries");
+  v1::ApplyResponse applied;
+  ASSERT_TRUE(
+      node.Apply(Context(absl::Seconds(5)).get(), apply, &applied).ok());
+
+  grpc::ClientContext batch_context;
+  auto batches = node.Calls(&batch_context);
+  for (int i = 0; i < 4; ++i) {
+    v1::GetRequest get;
+    get.set_list_id(id);
+    v1::GetResponse first, again;
+    ASSERT_TRUE(node.Get(Context(absl::Seconds(5)).get(), get, &first).ok());
+    ASSERT_TRUE(node.Get(Context(absl::Seconds(5)).get(), get, &again).ok());
+    v1::CallBatch batch;
+    v1::Call* call = batch.add_calls();
+    call->set_id(i + 1);
+    *call->mutable_get() = get;
+    ASSERT_TRUE(batches->Write(batch));
+    v1::ReplyBatch replies;
+    ASSERT_TRUE(batches->Read(&replies));
+    ASSERT_EQ(replies.replies_size(), 1);
+    ASSERT_EQ(replies.replies(0).code(), 0) << replies.replies(0).message();
+    const v1::GetResponse& batched = replies.replies(0).get();
+
+    for (const v1::GetResponse* r :
+         std::vector<const v1::GetResponse*>{&first, &again, &batched}) {
+      EXPECT_GE(r->replies(), 2u);
+      EXPECT_EQ(r->view().items_size(), i);
+      absl::StatusOr<crdt::ListState> state = codec::DecodeState(r->state());
+      ASSERT_TRUE(state.ok()) << state.status();
+      EXPECT_EQ(state->View().items.size(), static_cast<size_t>(i));
+      EXPECT_EQ(r->state().SerializeAsString(),
+                first.state().SerializeAsString());
+      EXPECT_EQ(r->view().SerializeAsString(),
+                first.view().SerializeAsString());
+    }
+    apply.mutable_operation()->mutable_add()->set_item(
+        absl::StrCat("item ", i));
+    apply.mutable_operation()->mutable_add()->set_count(1);
+    grpc::Status added =
+        node.Apply(Context(absl::Seconds(5)).get(), apply, &applied);
+    ASSERT_TRUE(added.ok()) << added.error_message();
+  }
+  batches->WritesDone();
+  EXPECT_TRUE(batches->Finish().ok());
+}
+
 TEST(NodeClusterTest, AcknowledgedWritesSurviveSigkillAndHintsReachTheNode) {
   TempDir dir;
   NodeCluster cluster(4, dir);
