@@ -43,14 +43,26 @@ absl::StatusOr<crdt::Register> DecodeStoredAccess(absl::string_view bytes,
 }
 
 absl::StatusOr<std::optional<StoredCopy>> ReadStoredCopy(
-    ReplicaStore& store, absl::string_view list_id) {
+    ReplicaStore& store, absl::string_view list_id,
+    const std::function<bool(absl::string_view digest)>& decode_not_needed) {
   absl::StatusOr<std::string> bytes = store.GetStoredBytes(list_id);
   if (absl::IsNotFound(bytes.status())) return std::nullopt;
   if (!bytes.ok()) return bytes.status();
-  absl::StatusOr<crdt::ListState> state =
-      DecodeStored(*bytes, absl::StrCat("list ", list_id));
+  const std::string what = absl::StrCat("list ", list_id);
+  StoredCopy copy;
+  copy.digest = merkle::ContentDigest(*bytes);
+  if (decode_not_needed && decode_not_needed(copy.digest)) {
+    absl::StatusOr<crdt::Register> access = DecodeStoredAccess(*bytes, what);
+    if (!access.ok()) return access.status();
+    copy.decoded = false;
+    copy.access = *std::move(access);
+    copy.bytes = *std::move(bytes);
+    return copy;
+  }
+  absl::StatusOr<crdt::ListState> state = DecodeStored(*bytes, what);
   if (!state.ok()) return state.status();
-  return StoredCopy{*std::move(state), merkle::ContentDigest(*bytes)};
+  copy.state = *std::move(state);
+  return copy;
 }
 
 }  // namespace shoplist::storage

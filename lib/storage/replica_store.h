@@ -152,16 +152,24 @@ absl::StatusOr<crdt::Register> DecodeStoredAccess(absl::string_view bytes,
                                                   absl::string_view what);
 
 // The stored state with the digest of its bytes (merkle::ContentDigest), as
-// a digest read compares it with other owners'.
+// a digest read compares it with other owners'. Not decoded when the
+// reader said it needs only the bytes and the access record.
 struct StoredCopy {
-  crdt::ListState state;
   std::string digest;
+  bool decoded = true;
+  crdt::ListState state;  // when decoded
+  std::string bytes;      // when not decoded, for DecodeStored later
+  crdt::Register access;  // when not decoded
 };
 
 // nullopt when this node never stored the list; DATA_LOSS for damaged
-// bytes.
+// bytes. When `decode_not_needed` says so of the copy's digest, only its
+// access record is parsed (a reader that holds what it needs of that
+// copy, having decoded it before).
 absl::StatusOr<std::optional<StoredCopy>> ReadStoredCopy(
-    ReplicaStore& store, absl::string_view list_id);
+    ReplicaStore& store, absl::string_view list_id,
+    const std::function<bool(absl::string_view digest)>& decode_not_needed =
+        nullptr);
 
 // Called after a Merge changed a stored list, with the merged state and its
 // stored bytes, on the store's commit thread before the merge's callback:

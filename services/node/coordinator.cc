@@ -202,9 +202,10 @@ class Coordinator::ReadCall
   enum class State { kAwaitingR, kAwaitingAll, kDone };
 
   ReadCall(Coordinator* c, std::string list_id, quorum::FanOutPlan plan,
-           ReadDone done)
+           ReadOptions options, ReadDone done)
       : c_(c),
         list_id_(std::move(list_id)),
+        options_(std::move(options)),
         done_(std::move(done)),
         fan_out_(std::move(plan), c->options_.read_quorum) {}
 
@@ -225,21 +226,28 @@ class Coordinator::ReadCall
     if (self != targets.end()) {
       // Read before any remote answer can arrive: those compare with it.
       absl::StatusOr<std::optional<storage::StoredCopy>> copy =
-          storage::ReadStoredCopy(*c_->store_, list_id_);
+          storage::ReadStoredCopy(*c_->store_, list_id_, options_.holds_copy);
+      bool undecoded = false;
       if (copy.ok()) {
         digests = true;
         absl::MutexLock lock(&mu_);
         local_digest_ = *copy ? std::optional((*copy)->digest) : std::nullopt;
+        if (*copy && !(*copy)->decoded) {
+          // Decoded only if an answer turns out to differ from it.
+          undecoded = true;
+          local_bytes_ = std::move((*copy)->bytes);
+          local_access_ = std::move((*copy)->access);
+        }
       }
       Reply reply = std::optional<crdt::ListState>();
       if (!copy.ok()) {
         reply = copy.status();
-      } else if (*copy) {
+      } else if (*copy && !undecoded) {
         reply = std::optional(std::move((*copy)->state));
       }
       const Target target = *self;
       targets.erase(self);
-      OnReply(target, std::move(reply));
+      Record(target, std::move(reply), /*same_as_local=*/false, undecoded);
     }
     for (const Target& t : targets) {
       Send(t, digests && t.intended_owner.empty());
@@ -320,7 +328,9 @@ class Coordinator::ReadCall
     Record(target, std::move(reply), /*same_as_local=*/false);
   }
 
-  void Record(const Target& target, Reply reply, bool same_as_local) {
+  // `undecoded`: the reply is this node's copy, not decoded (local_bytes_).
+  void Record(const Target& target, Reply reply, bool same_as_local,
+              bool undecoded = false) {
     c_->NoteReply(target, reply.status());
     FanOut::Step step;
     std::optional<absl::StatusOr<ReadResult>> answer;
@@ -329,7 +339,9 @@ class Coordinator::ReadCall
     {
       absl::MutexLock lock(&mu_);
       if (reply.ok()) {
+        if (undecoded) found_ = true;
         if (reply->has_value()) {
+          DecodeLocalLocked();  // it must be merged with this one
           merged_.Merge(**reply);
           found_ = true;
         }
@@ -351,10 +363,21 @@ class Coordinator::ReadCall
           answer = absl::UnavailableError(
               absl::StrCat("read answered by ", step.acks, " replica(s); ",
                            c_->options_.read_quorum, " required"));
+        } else if (found_ && only_local_ && local_bytes_) {
+          // Every answer is this node's copy, which the caller holds.
+          ReadResult result;
+          result.replies = step.acks;
+          result.stored_digest = local_digest_;
+          result.state_omitted = true;
+          result.access = local_access_;
+          answer = std::move(result);
         } else if (found_) {
-          answer = ReadResult{merged_, step.acks, std::nullopt};
-          if (only_local_ && local_digest_)
-            answer->value().stored_digest = local_digest_;
+          DecodeLocalLocked();
+          ReadResult result;
+          result.state = merged_;
+          result.replies = step.acks;
+          if (only_local_) result.stored_digest = local_digest_;
+          answer = std::move(result);
         } else {
           answer = absl::NotFoundError(
               absl::StrCat("list ", list_id_, " not found"));
@@ -372,6 +395,26 @@ class Coordinator::ReadCall
     if (step.replacement) Send(*step.replacement, /*digest=*/false);
     if (answer) done_(*std::move(answer));
     if (repair) Repair(*repair, merged);
+  }
+
+  // Decodes this node's copy if it was read undecoded, into merged_ and its
+  // answer. Its bytes decoded before (the caller holds what it made of
+  // them), so a failure here is a copy damaged since: it then counts for
+  // nothing, as anti-entropy and read repair refill it.
+  void DecodeLocalLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (!local_bytes_) return;
+    absl::StatusOr<crdt::ListState> state =
+        storage::DecodeStored(*local_bytes_, absl::StrCat("list ", list_id_));
+    local_bytes_.reset();
+    if (!state.ok()) return;
+    merged_.Merge(*state);
+    for (Answer& a : answers_) {
+      if (a.target.node_id == c_->options_.self_id &&
+          a.target.intended_owner.empty()) {
+        a.state = *std::move(state);
+        break;
+      }
+    }
   }
 
   // Sends each owner that answered with less than `merged` what it lacks.
@@ -408,6 +451,7 @@ class Coordinator::ReadCall
 
   Coordinator* const c_;
   const std::string list_id_;
+  const ReadOptions options_;
   const ReadDone done_;
 
   absl::Mutex mu_;
@@ -423,6 +467,10 @@ class Coordinator::ReadCall
   // Every answer so far is this node's stored copy (its own, or an owner's
   // matching digest).
   bool only_local_ ABSL_GUARDED_BY(mu_) = true;
+  // This node's copy, read but not decoded (ReadOptions::holds_copy), and
+  // its access record.
+  std::optional<std::string> local_bytes_ ABSL_GUARDED_BY(mu_);
+  crdt::Register local_access_ ABSL_GUARDED_BY(mu_);
   // Every successful answer, for read repair once all are in.
   std::vector<Answer> answers_ ABSL_GUARDED_BY(mu_);
 };
@@ -489,21 +537,24 @@ void Coordinator::Write(const std::string& list_id, crdt::ListState delta,
 }
 
 void Coordinator::Read(const std::string& list_id,
-                       std::optional<access::SecretHash> proof, ReadDone done) {
+                       std::optional<access::SecretHash> proof, ReadDone done,
+                       ReadOptions options) {
   if (proof) {
     done = [proof = *proof,
             done = std::move(done)](absl::StatusOr<ReadResult> read) {
       if (read.ok()) {
-        if (absl::Status s = access::CheckRead(read->state, proof); !s.ok()) {
-          read = s;
-        }
+        absl::Status s =
+            read->state_omitted
+                ? access::Check(read->access, proof, access::Capability::kRead)
+                : access::CheckRead(read->state, proof);
+        if (!s.ok()) read = s;
       }
       done(std::move(read));
     };
   }
   std::shared_ptr<const RingView> view = ring_->Current();
   std::make_shared<ReadCall>(this, list_id, PlanFor(*view, list_id),
-                             std::move(done))
+                             std::move(options), std::move(done))
       ->Start();
 }
 

@@ -96,8 +96,21 @@ class Coordinator {
     // was that copy or a matching digest of it): the copy's
     // merkle::ContentDigest, so encodings of it can be kept and reused.
     std::optional<std::string> stored_digest;
+    // `state` is left empty: it is the copy of `stored_digest`, which the
+    // caller said it holds (ReadOptions::holds_copy); `access` is that
+    // copy's access record.
+    bool state_omitted = false;
+    crdt::Register access;
   };
   using ReadDone = std::function<void(absl::StatusOr<ReadResult>)>;
+  struct ReadOptions {
+    // Called once, with the merkle::ContentDigest of this node's stored
+    // copy, on the calling thread before Read returns: true when the
+    // caller holds what it needs of that copy. The copy is then decoded
+    // only if another answer differs from it; when none does, the result
+    // omits the state.
+    std::function<bool(absl::string_view digest)> holds_copy;
+  };
 
   struct SyncResult {
     // What the client's `known` context lacks of the list.
@@ -142,7 +155,7 @@ class Coordinator {
   // caller (a replica that sent bytes that do not decode counts as
   // failed). REQUIRES: `list_id` is valid.
   void Read(const std::string& list_id, std::optional<access::SecretHash> proof,
-            ReadDone done);
+            ReadDone done, ReadOptions options = {});
 
   // Writes `delta` when it carries a change and `proof` allows it, then
   // answers with what `known` lacks: from this node's merged copy when it

@@ -163,9 +163,17 @@ void ListServiceImpl::ServeGet(const v1::GetRequest& request, GetDone done) {
     done(ToGrpc(s), {});
     return;
   }
+  // Kept bytes found for this node's copy, which then is not decoded.
+  auto kept = std::make_shared<EncodedReads::Bytes>();
+  Coordinator::ReadOptions options;
+  options.holds_copy = [this, kept,
+                        list_id = request.list_id()](absl::string_view digest) {
+    *kept = encoded_reads_.Find(list_id, digest);
+    return *kept != nullptr;
+  };
   coordinator_->Read(
       request.list_id(), access::HashSecret(request.secret()),
-      [this, list_id = request.list_id(),
+      [this, kept, list_id = request.list_id(),
        done = std::move(done)](absl::StatusOr<Coordinator::ReadResult> result) {
         if (!result.ok()) {
           done(ToGrpc(result.status()), {});
@@ -173,7 +181,9 @@ void ListServiceImpl::ServeGet(const v1::GetRequest& request, GetDone done) {
         }
         EncodedGet answer;
         answer.replies = static_cast<uint32_t>(result->replies);
-        if (result->stored_digest) {
+        if (result->state_omitted) {
+          answer.body = *kept;
+        } else if (result->stored_digest) {
           answer.body = encoded_reads_.Find(list_id, *result->stored_digest);
         }
         if (answer.body == nullptr) {
@@ -188,7 +198,8 @@ void ListServiceImpl::ServeGet(const v1::GetRequest& request, GetDone done) {
           }
         }
         done(grpc::Status::OK, std::move(answer));
-      });
+      },
+      std::move(options));
 }
 
 void ListServiceImpl::ServeSync(const v1::SyncRequest& request,

@@ -569,6 +569,91 @@ TEST_F(CoordinatorTest,
   EXPECT_EQ(store_->Get(list_id_)->View().items.size(), 2u);
 }
 
+// A caller that holds what it needs of this node's copy (a node's kept
+// encodings) gets the read without the copy being decoded, while every
+// answer is that copy.
+TEST_F(CoordinatorTest, AReadOfACopyTheCallerHoldsOmitsTheState) {
+  crdt::ListState here;
+  ASSERT_TRUE(store_->Merge(list_id_, Delta(here, "milk", 1)).ok());
+  const std::string stored = *store_->GetStoredBytes(list_id_);
+  auto coordinator = MakeCoordinator(0);
+  std::vector<std::string> asked;
+  Coordinator::ReadOptions options;
+  options.holds_copy = [&asked](absl::string_view digest) {
+    asked.emplace_back(digest);
+    return true;
+  };
+  coordinator->Read(
+      list_id_, std::nullopt,
+      [this](absl::StatusOr<Coordinator::ReadResult> r) {
+        read_result_ = std::move(r);
+        ++read_calls_;
+      },
+      options);
+  EXPECT_EQ(asked, std::vector<std::string>{merkle::ContentDigest(stored)});
+  Complete(FetchTo(walk_[1]), grpc::Status::OK, DigestOf(stored));
+  ASSERT_EQ(read_calls_, 1);
+  ASSERT_TRUE(read_result_.ok()) << read_result_.status();
+  EXPECT_TRUE(read_result_->state_omitted);
+  EXPECT_EQ(read_result_->stored_digest, merkle::ContentDigest(stored));
+  EXPECT_EQ(read_result_->replies, 2u);
+  EXPECT_TRUE(read_result_->state.View().items.empty());
+  Complete(FetchTo(walk_[2]), grpc::Status::OK, DigestOf(stored));
+  EXPECT_TRUE(stores_.empty());
+}
+
+// When another owner holds something else, the copy is decoded after all:
+// the answer is the join, and read repair works as it does without, also
+// when the difference shows only after the read was answered (the
+// parameter: whether the differing owner answers first).
+class HeldCopyReadTest : public CoordinatorTest,
+                         public ::testing::WithParamInterface<bool> {};
+
+TEST_P(HeldCopyReadTest, StillJoinsAndRepairsWhatDiffers) {
+  const bool differs_first = GetParam();
+  crdt::ListState here, there;
+  ASSERT_TRUE(store_->Merge(list_id_, Delta(here, "milk", 1)).ok());
+  const std::string stored = *store_->GetStoredBytes(list_id_);
+  Delta(there, "eggs", 6, kOtherClient);
+  auto coordinator = MakeCoordinator(0);
+  Coordinator::ReadOptions options;
+  options.holds_copy = [](absl::string_view) { return true; };
+  coordinator->Read(
+      list_id_, std::nullopt,
+      [this](absl::StatusOr<Coordinator::ReadResult> r) {
+        read_result_ = std::move(r);
+        ++read_calls_;
+      },
+      options);
+  if (!differs_first) {
+    Complete(FetchTo(walk_[2]), grpc::Status::OK, DigestOf(stored));
+    ASSERT_EQ(read_calls_, 1);
+    ASSERT_TRUE(read_result_.ok()) << read_result_.status();
+    EXPECT_TRUE(read_result_->state_omitted);
+  }
+  Complete(FetchTo(walk_[1]), grpc::Status::OK, DigestOf("other bytes"));
+  Complete(OpenFetchTo(walk_[1]), grpc::Status::OK, Found(there));
+  ASSERT_EQ(read_calls_, 1);
+  if (differs_first) {
+    ASSERT_TRUE(read_result_.ok()) << read_result_.status();
+    EXPECT_FALSE(read_result_->state_omitted);
+    EXPECT_EQ(read_result_->stored_digest, std::nullopt);
+    EXPECT_EQ(NamesIn(read_result_->state),
+              (std::vector<std::string>{"eggs", "milk"}));
+    Complete(FetchTo(walk_[2]), grpc::Status::OK, DigestOf(stored));
+  }
+  // walk_[1] lacked milk, walk_[2] eggs (as this node did).
+  ASSERT_NE(StoreTo(walk_[1]), nullptr);
+  ASSERT_NE(StoreTo(walk_[2]), nullptr);
+  ASSERT_EQ(StoreTo(walk_[1])->request.delta().items_size(), 1);
+  EXPECT_EQ(StoreTo(walk_[1])->request.delta().items(0).name(), "milk");
+  ASSERT_EQ(StoreTo(walk_[2])->request.delta().items_size(), 1);
+  EXPECT_EQ(StoreTo(walk_[2])->request.delta().items(0).name(), "eggs");
+  EXPECT_EQ(store_->Get(list_id_)->View().items.size(), 2u);
+}
+
+INSTANTIATE_TEST_SUITE_P(Orders, HeldCopyReadTest, ::testing::Bool());
+
 TEST_F(CoordinatorTest, ADigestReadAsksAStandInForItsStateWithHints) {
   crdt::ListState here;
   ASSERT_TRUE(store_->Merge(list_id_, Delta(here, "milk", 1)).ok());
@@ -803,6 +888,32 @@ TEST_F(CoordinatorAccessTest, ReadsWithoutReadProofAreNotFound) {
       EXPECT_EQ(read_result_.status().code(), absl::StatusCode::kNotFound);
     } else {
       EXPECT_TRUE(read_result_.ok()) << read_result_.status();
+    }
+  }
+}
+
+TEST_F(CoordinatorAccessTest, AHeldCopyIsCheckedByItsAccessRecord) {
+  ASSERT_TRUE(store_->Merge(list_id_, list_).ok());
+  const std::string stored = *store_->GetStoredBytes(list_id_);
+  auto coordinator = MakeCoordinator(0);
+  Coordinator::ReadOptions options;
+  options.holds_copy = [](absl::string_view) { return true; };
+  for (const std::string& secret :
+       {std::string(""), access_.edit_secret, access_.read_secret}) {
+    fetches_.clear();
+    coordinator->Read(
+        list_id_, Proof(secret),
+        [this](absl::StatusOr<Coordinator::ReadResult> r) {
+          read_result_ = std::move(r);
+        },
+        options);
+    Complete(FetchTo(walk_[1]), grpc::Status::OK, DigestOf(stored));
+    Complete(FetchTo(walk_[2]), grpc::Status::OK, DigestOf(stored));
+    if (secret.empty()) {
+      EXPECT_EQ(read_result_.status().code(), absl::StatusCode::kNotFound);
+    } else {
+      ASSERT_TRUE(read_result_.ok()) << read_result_.status();
+      EXPECT_TRUE(read_result_->state_omitted);
     }
   }
 }
