@@ -105,7 +105,9 @@ class Forwarder {
         request_(request),
         response_(response),
         addresses_(std::move(addresses)),
-        finish_(std::move(finish)) {}
+        finish_(std::move(finish)) {
+    gateway_->BeginForward();
+  }
 
   void Start() {
     TryAt(0, grpc::Status(grpc::StatusCode::UNAVAILABLE, "no node is up"));
@@ -115,6 +117,11 @@ class Forwarder {
   void TryAt(size_t index, grpc::Status last) {
     if (index >= addresses_.size()) {
       Finish(last);
+      return;
+    }
+    if (gateway_->closing()) {
+      Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                          "the proxy is shutting down"));
       return;
     }
     response_->Clear();
@@ -163,7 +170,9 @@ class Forwarder {
 
   void Finish(const grpc::Status& status) {
     finish_(status);
+    GatewayService* gateway = gateway_;
     delete this;
+    gateway->EndForward();
   }
 
   GatewayService* const gateway_;
@@ -340,13 +349,34 @@ GatewayService::~GatewayService() {
     stop_ = true;
   }
   sweeper_.join();
-  // Closing runs callbacks: not under mu_.
+  // Closing fails the calls in flight, whose forwarders then end (closing
+  // sends nothing further): not under mu_, since they call back.
   std::vector<NodeCalls*> calls;
   {
     absl::MutexLock lock(&mu_);
     for (auto& [address, node] : calls_) calls.push_back(node.get());
   }
   for (NodeCalls* node : calls) node->Close();
+  // Calls of a client's Calls stream may outlive the server's shutdown;
+  // unary calls to older nodes end by their deadlines.
+  absl::MutexLock lock(&mu_);
+  mu_.Await(absl::Condition(
+      +[](int* n) { return *n == 0; }, &forwarding_));
+}
+
+bool GatewayService::closing() {
+  absl::MutexLock lock(&mu_);
+  return stop_;
+}
+
+void GatewayService::BeginForward() {
+  absl::MutexLock lock(&mu_);
+  ++forwarding_;
+}
+
+void GatewayService::EndForward() {
+  absl::MutexLock lock(&mu_);
+  --forwarding_;
 }
 
 v1::ListService::Stub* GatewayService::StubFor(const std::string& address) {

@@ -67,6 +67,11 @@ class GatewayService final : public v1::ListService::CallbackService,
   // Whether calls to `address` go in batches; false once NoBatches.
   bool Batches(const std::string& address);
   void NoBatches(const std::string& address);
+  // Forwarders in flight, which the destructor waits for; once it has
+  // begun, closing() is true and they send nothing more.
+  void BeginForward();
+  void EndForward();
+  bool closing();
 
  private:
   void Serve(const v1::Call& call, v1::Reply* reply, Done done) override;
@@ -83,6 +88,7 @@ class GatewayService final : public v1::ListService::CallbackService,
   // Nodes that answered Calls with UNIMPLEMENTED.
   absl::flat_hash_set<std::string> unary_only_ ABSL_GUARDED_BY(mu_);
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  int forwarding_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread sweeper_;  // last: starts once the rest is built
 };
 
