@@ -192,7 +192,7 @@ class CallsReactor final
   }
 
   CallHandler* const handler_;
-  const CallRecorder& recorder_;
+  const CallRecorder recorder_;
   absl::Mutex mu_;
   v1::CallBatch in_ ABSL_GUARDED_BY(mu_);
   v1::ReplyBatch out_ ABSL_GUARDED_BY(mu_);

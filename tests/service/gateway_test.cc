@@ -1,7 +1,10 @@
 // The proxy's ListService gateway in-process, in front of three mocked
 // nodes: each node is a real gRPC server on an ephemeral loopback port
 // serving a gMock'd synchronous ListService, so each test decides how every
-// node answers and checks which nodes were called.
+// node answers and checks which nodes were called. Those nodes have no
+// Calls (as nodes of an older version): the gateway falls back to unary
+// calls. GatewayBatchTest's nodes serve Calls only.
+#include <atomic>
 #include <chrono>
 #include <memory>
 #include <string>
@@ -10,10 +13,12 @@
 #include "absl/status/statusor.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "absl/time/time.h"
 #include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "services/common/call_batches.h"
 #include "services/proxy/proxy_server.h"
 #include "shoplist/v1/list_service.grpc.pb.h"
 #include "tests/support/lists.h"
@@ -394,6 +399,152 @@ TEST_F(GatewayTest, PingIsAnsweredByTheProxy) {
   ASSERT_TRUE(status.ok()) << status.error_message();
   EXPECT_EQ(response.server(), "p");
   EXPECT_EQ(response.payload(), "hello");
+}
+
+// A node that serves ListService.Calls only, answering every call at once
+// with its index in `replies` (Get) or `acks` (Sync, Apply).
+class BatchingNode final : public v1::ListService::CallbackService,
+                           private CallHandler {
+ public:
+  explicit BatchingNode(uint32_t index) : index_(index) {}
+  grpc::ServerBidiReactor<v1::CallBatch, v1::ReplyBatch>* Calls(
+      grpc::CallbackServerContext* /*context*/) override {
+    ++streams;
+    return NewCallsReactor(this, {});
+  }
+  std::atomic<int> streams{0};
+  std::atomic<int> calls{0};
+
+ private:
+  void Serve(const v1::Call& call, v1::Reply* reply, Done done) override {
+    ++calls;
+    if (call.has_get()) reply->mutable_get()->set_replies(index_);
+    if (call.has_sync()) reply->mutable_sync()->set_acks(index_);
+    if (call.has_apply()) reply->mutable_apply()->set_acks(index_);
+    done(grpc::Status::OK);
+  }
+  const uint32_t index_;
+};
+
+class GatewayBatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ProxyOptions options;
+    options.data_dir = dir_.Sub("proxy");
+    options.proxy_id = "p";
+    options.vnodes = 16;
+    options.replicas = 3;
+    options.membership.heartbeat_timeout = absl::Hours(1);
+    absl::StatusOr<std::unique_ptr<ProxyServer>> proxy =
+        ProxyServer::Start("127.0.0.1:0", options);
+    ASSERT_TRUE(proxy.ok()) << proxy.status();
+    proxy_ = *std::move(proxy);
+    for (uint32_t i = 0; i < 3; ++i) {
+      nodes_.push_back(std::make_unique<BatchingNode>(i + 1));
+      testing::LoopbackServer started =
+          testing::StartLoopbackServer(nodes_.back().get());
+      ASSERT_NE(started.server, nullptr);
+      servers_.push_back(std::move(started.server));
+      ids_.push_back(absl::StrCat("n", i));
+      ASSERT_TRUE(proxy_->state()->Join(ids_.back(), started.address()).ok());
+    }
+    stub_ = v1::ListService::NewStub(
+        grpc::CreateChannel(absl::StrCat("127.0.0.1:", proxy_->port()),
+                            grpc::InsecureChannelCredentials()));
+  }
+
+  void TearDown() override {
+    proxy_.reset();
+    for (auto& server : servers_) {
+      if (server != nullptr) {
+        server->Shutdown(std::chrono::system_clock::now() +
+                         std::chrono::seconds(2));
+      }
+    }
+  }
+
+  // Index into nodes_ of the list's coordinator, then the next owners.
+  std::vector<int> Order(const std::string& list_id) {
+    std::vector<int> order;
+    for (const ring::Placement& p :
+         proxy_->state()->Current()->ring.PreferenceList(list_id, 3)) {
+      for (size_t i = 0; i < ids_.size(); ++i) {
+        if (ids_[i] == p.node_id) order.push_back(static_cast<int>(i));
+      }
+    }
+    return order;
+  }
+
+  std::unique_ptr<grpc::ClientContext> Context() {
+    auto context = std::make_unique<grpc::ClientContext>();
+    context->set_deadline(std::chrono::system_clock::now() +
+                          std::chrono::seconds(10));
+    return context;
+  }
+
+  shoplist::testing::TempDir dir_;
+  std::unique_ptr<ProxyServer> proxy_;
+  std::vector<std::unique_ptr<BatchingNode>> nodes_;
+  std::vector<std::unique_ptr<grpc::Server>> servers_;
+  std::vector<std::string> ids_;
+  std::unique_ptr<v1::ListService::Stub> stub_;
+};
+
+TEST_F(GatewayBatchTest, CallsReachTheCoordinatorOverOneStream) {
+  const std::string id = ListId();
+  const std::vector<int> order = Order(id);
+  ASSERT_EQ(order.size(), 3u);
+  // Many calls at once, through the proxy's unary methods.
+  constexpr int kCalls = 40;
+  std::atomic<int> ok{0}, wrong{0};
+  absl::Notification all;
+  std::vector<std::unique_ptr<grpc::ClientContext>> contexts;
+  std::vector<v1::GetResponse> responses(kCalls);
+  v1::GetRequest request;
+  request.set_list_id(id);
+  for (int i = 0; i < kCalls; ++i) {
+    contexts.push_back(Context());
+    stub_->async()->Get(contexts.back().get(), &request, &responses[i],
+                        [&, i](grpc::Status status) {
+                          const bool right =
+                              status.ok() &&
+                              responses[i].replies() ==
+                                  static_cast<uint32_t>(order[0] + 1);
+                          ++(right ? ok : wrong);
+                          if (ok + wrong == kCalls) all.Notify();
+                        });
+  }
+  ASSERT_TRUE(all.WaitForNotificationWithTimeout(absl::Seconds(20)));
+  EXPECT_EQ(ok.load(), kCalls);
+  EXPECT_EQ(nodes_[order[0]]->calls.load(), kCalls);
+  EXPECT_EQ(nodes_[order[0]]->streams.load(), 1);
+  EXPECT_EQ(nodes_[order[1]]->calls.load(), 0);
+  EXPECT_EQ(nodes_[order[2]]->calls.load(), 0);
+}
+
+TEST_F(GatewayBatchTest, AnUnreachableNodesCallsFailOverAsUnaryOnesDo) {
+  const std::string id = ListId();
+  const std::vector<int> order = Order(id);
+  ASSERT_EQ(order.size(), 3u);
+  servers_[order[0]]->Shutdown(std::chrono::system_clock::now());
+  servers_[order[0]].reset();
+
+  v1::GetRequest get;
+  get.set_list_id(id);
+  v1::GetResponse got;
+  grpc::Status status = stub_->Get(Context().get(), get, &got);
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  EXPECT_EQ(got.replies(), static_cast<uint32_t>(order[1] + 1));
+
+  // An Apply is not sent to another node: it may have been applied.
+  v1::ApplyRequest apply;
+  apply.set_list_id(id);
+  apply.mutable_operation()->mutable_add()->set_item("milk");
+  v1::ApplyResponse applied;
+  EXPECT_EQ(stub_->Apply(Context().get(), apply, &applied).error_code(),
+            grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(nodes_[order[1]]->calls.load(), 1);  // the Get only
+  EXPECT_EQ(nodes_[order[2]]->calls.load(), 0);
 }
 
 }  // namespace
