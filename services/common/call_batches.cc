@@ -130,6 +130,10 @@ class CallsReactor final
         if (!status.ok()) {
           reply.set_message(status.error_message());
           reply.clear_method();
+        } else if (reply.ByteSizeLong() > kMaxBatchedBytes) {
+          reply.clear_method();
+          reply.set_code(grpc::StatusCode::RESOURCE_EXHAUSTED);
+          reply.set_message("the answer is larger than a message may be");
         }
         ready_.push_back(std::move(reply));
         ReadLocked();

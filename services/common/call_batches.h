@@ -21,6 +21,7 @@
 #include <functional>
 #include <string>
 
+#include "crdt/limits.h"
 #include "grpcpp/grpcpp.h"
 #include "shoplist/v1/list_service.pb.h"
 
@@ -40,6 +41,12 @@ class CallHandler {
 };
 
 inline constexpr size_t kMaxCallsInFlight = 4096;
+
+// The largest call or answer a batch carries: the message limit less what
+// a batch wraps around it (tags, lengths, the id). A larger call goes
+// unary; a larger answer is RESOURCE_EXHAUSTED, as its unary send would
+// be, instead of breaking the stream for every call on it.
+inline constexpr size_t kMaxBatchedBytes = crdt::kMaxMessageBytes - 64;
 
 // Counts each call of a batch as its unary method's would be counted
 // (metrics): `method` is the unary method's full name, as in

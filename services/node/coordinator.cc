@@ -387,6 +387,7 @@ class Coordinator::ReadCall
         state_ = State::kDone;
         // Every answer the same state: nobody lacks anything.
         if (found_ && differs_) {
+          DecodeLocalLocked();  // an owner without the list needs it
           repair = std::move(answers_);
           merged = std::move(merged_);
         }

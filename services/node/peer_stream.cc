@@ -56,8 +56,10 @@ class BatchStream<Traits>::Reactor final
     this->StartRead(&reply);
   }
   void OnDone(const grpc::Status& status) override {
-    owner_->OnStreamDone(status);
-    delete this;
+    BatchStream* owner = owner_;
+    owner->OnStreamDone(status);
+    delete this;  // and its ClientContext, before Close may return
+    owner->OnReactorGone();
   }
 
   grpc::ClientContext context;
@@ -158,6 +160,10 @@ void BatchStream<Traits>::OnStreamDone(const grpc::Status& status) {
   }
   Result result = Traits::Failed(why);
   for (Entry& e : failed) Traits::Deliver(e.done, result);
+}
+
+template <typename Traits>
+void BatchStream<Traits>::OnReactorGone() {
   absl::MutexLock lock(&mu_);
   --draining_;
 }

@@ -111,6 +111,8 @@ class BatchStream {
   // Answers the batches `reply` covers.
   void OnReply(Reply& reply);
   void OnStreamDone(const grpc::Status& status);
+  // The reactor of a closed stream is deleted.
+  void OnReactorGone();
 
   v1::ReplicaService::Stub* const stub_;
   absl::Mutex mu_;
@@ -121,7 +123,8 @@ class BatchStream {
   std::map<uint64_t, std::vector<Entry>> in_flight_ ABSL_GUARDED_BY(mu_);
   // The open stream was cancelled by Expire.
   bool expired_ ABSL_GUARDED_BY(mu_) = false;
-  // Callbacks of a closed stream still running (Close waits for them).
+  // Closed streams whose callbacks or reactor are not yet over (Close
+  // waits for them).
   int draining_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

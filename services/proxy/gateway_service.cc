@@ -126,7 +126,8 @@ class Forwarder {
     }
     response_->Clear();
     const std::string& address = addresses_[index];
-    if (!gateway_->Batches(address)) {
+    if (!gateway_->Batches(address) ||
+        request_->ByteSizeLong() > kMaxBatchedBytes) {
       Unary(index);
       return;
     }
@@ -346,27 +347,37 @@ GatewayService::GatewayService(ProxyState* state)
 GatewayService::~GatewayService() {
   {
     absl::MutexLock lock(&mu_);
+    closing_ = true;
+  }
+  // Closing fails the calls in flight and every later one, so forwarders
+  // end (closing, they try no other node). Not under mu_: they call back.
+  // Calls of a client's Calls stream may outlive the server's shutdown, a
+  // forwarder may open a node's stream as this begins, and unary calls to
+  // older nodes end by their deadlines: close again until none is left,
+  // with the sweeper still expiring calls.
+  for (bool done = false; !done;) {
+    std::vector<NodeCalls*> calls;
+    {
+      absl::MutexLock lock(&mu_);
+      for (auto& [address, node] : calls_) calls.push_back(node.get());
+    }
+    for (NodeCalls* node : calls) node->Close();
+    absl::MutexLock lock(&mu_);
+    done =
+        mu_.AwaitWithTimeout(absl::Condition(
+                                 +[](int* n) { return *n == 0; }, &forwarding_),
+                             absl::Milliseconds(100));
+  }
+  {
+    absl::MutexLock lock(&mu_);
     stop_ = true;
   }
   sweeper_.join();
-  // Closing fails the calls in flight, whose forwarders then end (closing
-  // sends nothing further): not under mu_, since they call back.
-  std::vector<NodeCalls*> calls;
-  {
-    absl::MutexLock lock(&mu_);
-    for (auto& [address, node] : calls_) calls.push_back(node.get());
-  }
-  for (NodeCalls* node : calls) node->Close();
-  // Calls of a client's Calls stream may outlive the server's shutdown;
-  // unary calls to older nodes end by their deadlines.
-  absl::MutexLock lock(&mu_);
-  mu_.Await(absl::Condition(
-      +[](int* n) { return *n == 0; }, &forwarding_));
 }
 
 bool GatewayService::closing() {
   absl::MutexLock lock(&mu_);
-  return stop_;
+  return closing_;
 }
 
 void GatewayService::BeginForward() {

@@ -87,7 +87,8 @@ class GatewayService final : public v1::ListService::CallbackService,
       ABSL_GUARDED_BY(mu_);
   // Nodes that answered Calls with UNIMPLEMENTED.
   absl::flat_hash_set<std::string> unary_only_ ABSL_GUARDED_BY(mu_);
-  bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  bool closing_ ABSL_GUARDED_BY(mu_) = false;  // the destructor began
+  bool stop_ ABSL_GUARDED_BY(mu_) = false;     // the sweeper's
   int forwarding_ ABSL_GUARDED_BY(mu_) = 0;
   std::thread sweeper_;  // last: starts once the rest is built
 };

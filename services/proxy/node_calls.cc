@@ -25,8 +25,10 @@ class NodeCalls::Reactor final
     StartRead(&replies);
   }
   void OnDone(const grpc::Status& status) override {
-    owner_->OnStreamDone(status);
-    delete this;
+    NodeCalls* owner = owner_;
+    owner->OnStreamDone(status);
+    delete this;  // and its ClientContext, before Close may return
+    owner->OnReactorGone();
   }
 
   grpc::ClientContext context;
@@ -40,7 +42,18 @@ class NodeCalls::Reactor final
 NodeCalls::~NodeCalls() { Close(); }
 
 void NodeCalls::Submit(v1::Call call, absl::Time deadline, Done done) {
-  absl::MutexLock lock(&mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!closed_) {
+      SubmitLocked(std::move(call), deadline, std::move(done));
+      return;
+    }
+  }
+  done(grpc::Status(grpc::StatusCode::UNAVAILABLE, "the proxy is closing"),
+       nullptr);
+}
+
+void NodeCalls::SubmitLocked(v1::Call call, absl::Time deadline, Done done) {
   const uint64_t id = ++next_id_;
   call.set_id(id);
   queued_.push_back(std::move(call));
@@ -123,6 +136,9 @@ void NodeCalls::OnStreamDone(const grpc::Status& status) {
                                          status.error_message());
   }
   for (Done& done : failed) done(why, nullptr);
+}
+
+void NodeCalls::OnReactorGone() {
   absl::MutexLock lock(&mu_);
   --draining_;
 }
@@ -148,6 +164,7 @@ void NodeCalls::Expire(absl::Time now) {
 void NodeCalls::Close() {
   {
     absl::MutexLock lock(&mu_);
+    closed_ = true;
     if (reactor_ != nullptr) reactor_->context.TryCancel();
   }
   absl::MutexLock lock(&mu_);

@@ -49,7 +49,7 @@ class NodeCalls {
   // Fails the calls whose deadline is at or before `now`.
   void Expire(absl::Time now);
   // Cancels the stream and waits until its callbacks are over; calls not
-  // answered fail with UNAVAILABLE.
+  // answered fail with UNAVAILABLE, and so does every later Submit.
   void Close();
 
  private:
@@ -59,10 +59,14 @@ class NodeCalls {
   };
   class Reactor;
 
+  void SubmitLocked(v1::Call call, absl::Time deadline, Done done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SendLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void OnWriteDone(bool ok);
   void OnReplies(v1::ReplyBatch& batch);
   void OnStreamDone(const grpc::Status& status);
+  // The reactor of a closed stream is deleted.
+  void OnReactorGone();
 
   v1::ListService::Stub* const stub_;
   absl::Mutex mu_;
@@ -73,8 +77,10 @@ class NodeCalls {
   std::deque<v1::Call> queued_ ABSL_GUARDED_BY(mu_);
   // Every call not yet answered, sent or not, by id.
   absl::flat_hash_map<uint64_t, Waiting> waiting_ ABSL_GUARDED_BY(mu_);
-  // Callbacks of a closed stream still running (Close waits for them).
+  // Closed streams whose callbacks or reactor are not yet over (Close
+  // waits for them).
   int draining_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 }  // namespace shoplist::proxy

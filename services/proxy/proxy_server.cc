@@ -88,7 +88,14 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Start(
 ProxyServer::ProxyServer(std::unique_ptr<Parts> parts)
     : parts_(std::move(parts)) {}
 
-ProxyServer::~ProxyServer() { Shutdown(absl::Seconds(5)); }
+ProxyServer::~ProxyServer() {
+  Shutdown(absl::Seconds(5));
+  // Calls of a client's Calls stream may still run after the server shut
+  // down, and record into the metrics as they end: the gateway, which
+  // waits for them, goes before the sidecars.
+  parts_->server.reset();
+  parts_->gateway.reset();
+}
 
 void ProxyServer::Shutdown(absl::Duration grace) {
   {

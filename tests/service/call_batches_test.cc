@@ -96,6 +96,20 @@ class AnswersAtOnce final : public CallHandler {
   }
 };
 
+// Answers a call for the list "big" with more than a message may hold.
+class AnswersLarge final : public CallHandler {
+ public:
+  void Serve(const v1::Call& call, v1::Reply* reply, Done done) override {
+    if (call.get().list_id() == "big") {
+      reply->mutable_get()->mutable_view()->set_title(
+          std::string(kMaxBatchedBytes, 'x'));
+    } else {
+      reply->mutable_get()->set_replies(2);
+    }
+    done(grpc::Status::OK);
+  }
+};
+
 class CallsService final : public v1::ListService::CallbackService {
  public:
   CallsService(CallHandler* handler, CallRecorder recorder = {})
@@ -305,6 +319,34 @@ TEST_F(CallBatchesTest, AServerWithoutCallsIsUnimplementedWithNoReply) {
   absl::MutexLock lock(&outcome.mu);
   EXPECT_EQ(outcome.code, grpc::StatusCode::UNIMPLEMENTED);
   EXPECT_FALSE(outcome.had_reply);
+}
+
+TEST_F(CallBatchesTest,
+       AnAnswerTooLargeForAMessageFailsAloneAndTheStreamGoesOn) {
+  AnswersLarge handler;
+  Serve(&handler);
+  Outcome big, small;
+  calls_->Submit(GetCall("big"), Later(), big.Callback());
+  ASSERT_TRUE(big.Await());
+  calls_->Submit(GetCall("small"), Later(), small.Callback());
+  ASSERT_TRUE(small.Await());
+  absl::MutexLock b(&big.mu), s(&small.mu);
+  EXPECT_EQ(big.code, grpc::StatusCode::RESOURCE_EXHAUSTED);
+  EXPECT_TRUE(big.had_reply);  // the node's answer, not a broken stream
+  EXPECT_EQ(small.code, grpc::StatusCode::OK);
+  EXPECT_EQ(small.replies, 2u);
+}
+
+TEST_F(CallBatchesTest, CallsSubmittedAfterCloseFailAtOnce) {
+  AnswersAtOnce handler;
+  Serve(&handler);
+  calls_->Close();
+  Outcome late;
+  calls_->Submit(GetCall("a"), Later(), late.Callback());
+  ASSERT_TRUE(late.Await());
+  absl::MutexLock lock(&late.mu);
+  EXPECT_EQ(late.code, grpc::StatusCode::UNAVAILABLE);
+  EXPECT_FALSE(late.had_reply);
 }
 
 TEST_F(CallBatchesTest, RepeatedIdsAndCallsWithoutAMethodAreInvalidArgument) {

@@ -654,6 +654,33 @@ TEST_P(HeldCopyReadTest, StillJoinsAndRepairsWhatDiffers) {
 
 INSTANTIATE_TEST_SUITE_P(Orders, HeldCopyReadTest, ::testing::Bool());
 
+// An owner that lacks the list, answering after the read was answered from
+// the held copy, is repaired with the whole list.
+TEST_F(CoordinatorTest, AnOwnerWithoutTheListIsRepairedAfterAHeldCopyRead) {
+  crdt::ListState here;
+  ASSERT_TRUE(store_->Merge(list_id_, Delta(here, "milk", 1)).ok());
+  const std::string stored = *store_->GetStoredBytes(list_id_);
+  auto coordinator = MakeCoordinator(0);
+  Coordinator::ReadOptions options;
+  options.holds_copy = [](absl::string_view) { return true; };
+  coordinator->Read(
+      list_id_, std::nullopt,
+      [this](absl::StatusOr<Coordinator::ReadResult> r) {
+        read_result_ = std::move(r);
+        ++read_calls_;
+      },
+      options);
+  Complete(FetchTo(walk_[1]), grpc::Status::OK, DigestOf(stored));
+  ASSERT_EQ(read_calls_, 1);
+  ASSERT_TRUE(read_result_.ok()) << read_result_.status();
+  EXPECT_TRUE(read_result_->state_omitted);
+  Complete(FetchTo(walk_[2]), grpc::Status::OK, v1::FetchResponse());
+  ASSERT_NE(StoreTo(walk_[2]), nullptr);
+  ASSERT_EQ(StoreTo(walk_[2])->request.delta().items_size(), 1);
+  EXPECT_EQ(StoreTo(walk_[2])->request.delta().items(0).name(), "milk");
+  EXPECT_EQ(StoreTo(walk_[1]), nullptr);  // it matched: nothing to send
+}
+
 TEST_F(CoordinatorTest, ADigestReadAsksAStandInForItsStateWithHints) {
   crdt::ListState here;
   ASSERT_TRUE(store_->Merge(list_id_, Delta(here, "milk", 1)).ok());
