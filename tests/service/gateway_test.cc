@@ -55,6 +55,19 @@ grpc::Status Unavailable(const std::string& who) {
   return grpc::Status(grpc::StatusCode::UNAVAILABLE, who + " is unreachable");
 }
 
+// The proxy under test, on a port the kernel picks, N=3.
+absl::StatusOr<std::unique_ptr<ProxyServer>> StartProxy(
+    const shoplist::testing::TempDir& dir) {
+  ProxyOptions options;
+  options.data_dir = dir.Sub("proxy");
+  options.proxy_id = "p";
+  options.vnodes = 16;
+  options.replicas = 3;
+  // The test's nodes never heartbeat; keep them up for the whole test.
+  options.membership.heartbeat_timeout = absl::Hours(1);
+  return ProxyServer::Start("127.0.0.1:0", options);
+}
+
 struct Node {
   std::string id;
   std::string address;
@@ -76,15 +89,7 @@ class GatewayTest : public ::testing::Test {
       node.address = started.address();
     }
 
-    ProxyOptions options;
-    options.data_dir = dir_.Sub("proxy");
-    options.proxy_id = "p";
-    options.vnodes = 16;
-    options.replicas = 3;
-    // The mocked nodes never heartbeat; keep them up for the whole test.
-    options.membership.heartbeat_timeout = absl::Hours(1);
-    absl::StatusOr<std::unique_ptr<ProxyServer>> proxy =
-        ProxyServer::Start("127.0.0.1:0", options);
+    absl::StatusOr<std::unique_ptr<ProxyServer>> proxy = StartProxy(dir_);
     ASSERT_TRUE(proxy.ok()) << proxy.status();
     proxy_ = *std::move(proxy);
     stub_ = v1::ListService::NewStub(
@@ -429,14 +434,7 @@ class BatchingNode final : public v1::ListService::CallbackService,
 class GatewayBatchTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    ProxyOptions options;
-    options.data_dir = dir_.Sub("proxy");
-    options.proxy_id = "p";
-    options.vnodes = 16;
-    options.replicas = 3;
-    options.membership.heartbeat_timeout = absl::Hours(1);
-    absl::StatusOr<std::unique_ptr<ProxyServer>> proxy =
-        ProxyServer::Start("127.0.0.1:0", options);
+    absl::StatusOr<std::unique_ptr<ProxyServer>> proxy = StartProxy(dir_);
     ASSERT_TRUE(proxy.ok()) << proxy.status();
     proxy_ = *std::move(proxy);
     for (uint32_t i = 0; i < 3; ++i) {
