@@ -181,12 +181,10 @@ void ListServiceImpl::ServeGet(const v1::GetRequest& request, GetDone done) {
         }
         EncodedGet answer;
         answer.replies = static_cast<uint32_t>(result->replies);
+        // Kept bytes were looked up once, when the copy was read.
         if (result->state_omitted) {
           answer.body = *kept;
-        } else if (result->stored_digest) {
-          answer.body = encoded_reads_.Find(list_id, *result->stored_digest);
-        }
-        if (answer.body == nullptr) {
+        } else {
           v1::GetResponse body;
           codec::EncodeState(result->state, body.mutable_state());
           codec::EncodeView(result->state.View(), body.mutable_view());

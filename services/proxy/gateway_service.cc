@@ -119,21 +119,20 @@ class Forwarder {
       Finish(last);
       return;
     }
-    if (gateway_->closing()) {
+    const GatewayService::Route route = gateway_->RouteTo(addresses_[index]);
+    if (route.closing) {
       Finish(grpc::Status(grpc::StatusCode::UNAVAILABLE,
                           "the proxy is shutting down"));
       return;
     }
     response_->Clear();
-    const std::string& address = addresses_[index];
-    if (!gateway_->Batches(address) ||
-        request_->ByteSizeLong() > kMaxBatchedBytes) {
+    if (route.calls == nullptr || request_->ByteSizeLong() > kMaxBatchedBytes) {
       Unary(index);
       return;
     }
     v1::Call call;
     M::Put(*request_, &call);
-    gateway_->CallsFor(address)->Submit(
+    route.calls->Submit(
         std::move(call), deadline_,
         [this, index](const grpc::Status& status, v1::Reply* reply) {
           if (reply == nullptr &&
@@ -375,11 +374,6 @@ GatewayService::~GatewayService() {
   sweeper_.join();
 }
 
-bool GatewayService::closing() {
-  absl::MutexLock lock(&mu_);
-  return closing_;
-}
-
 void GatewayService::BeginForward() {
   absl::MutexLock lock(&mu_);
   ++forwarding_;
@@ -392,6 +386,11 @@ void GatewayService::EndForward() {
 
 v1::ListService::Stub* GatewayService::StubFor(const std::string& address) {
   absl::MutexLock lock(&mu_);
+  return StubForLocked(address);
+}
+
+v1::ListService::Stub* GatewayService::StubForLocked(
+    const std::string& address) {
   auto& stub = stubs_[address];
   if (stub == nullptr) {
     stub = v1::ListService::NewStub(NewChannel(address));
@@ -399,17 +398,15 @@ v1::ListService::Stub* GatewayService::StubFor(const std::string& address) {
   return stub.get();
 }
 
-NodeCalls* GatewayService::CallsFor(const std::string& address) {
-  v1::ListService::Stub* stub = StubFor(address);
+GatewayService::Route GatewayService::RouteTo(const std::string& address) {
   absl::MutexLock lock(&mu_);
+  if (closing_) return {.closing = true};
+  if (unary_only_.contains(address)) return {};
   auto& calls = calls_[address];
-  if (calls == nullptr) calls = std::make_unique<NodeCalls>(stub);
-  return calls.get();
-}
-
-bool GatewayService::Batches(const std::string& address) {
-  absl::MutexLock lock(&mu_);
-  return !unary_only_.contains(address);
+  if (calls == nullptr) {
+    calls = std::make_unique<NodeCalls>(StubForLocked(address));
+  }
+  return {.calls = calls.get()};
 }
 
 void GatewayService::NoBatches(const std::string& address) {

@@ -62,19 +62,23 @@ class GatewayService final : public v1::ListService::CallbackService,
 
   // The stub of the node at `address` (one channel per node, kept).
   v1::ListService::Stub* StubFor(const std::string& address);
-  // The Calls stream to the node at `address` (one per node, kept).
-  NodeCalls* CallsFor(const std::string& address);
-  // Whether calls to `address` go in batches; false once NoBatches.
-  bool Batches(const std::string& address);
+  // Where a call for the node at `address` goes now: nowhere (`closing`)
+  // once the destructor has begun; else the node's Calls stream (one per
+  // node, kept), or null when the node takes unary calls only (NoBatches).
+  struct Route {
+    bool closing = false;
+    NodeCalls* calls = nullptr;
+  };
+  Route RouteTo(const std::string& address);
   void NoBatches(const std::string& address);
-  // Forwarders in flight, which the destructor waits for; once it has
-  // begun, closing() is true and they send nothing more.
+  // Forwarders in flight, which the destructor waits for.
   void BeginForward();
   void EndForward();
-  bool closing();
 
  private:
   void Serve(const v1::Call& call, v1::Reply* reply, Done done) override;
+  v1::ListService::Stub* StubForLocked(const std::string& address)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // Fails calls that wait past their deadlines, every 50 ms.
   void Sweep();
 
