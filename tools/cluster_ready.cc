@@ -1,6 +1,6 @@
 // shoplist-ready: waits until a proxy's ring view has the expected number of
-// nodes up and every one of them answers a ping. Used by the local cluster
-// script; exits 0 when ready, 1 on time-out.
+// nodes up and every one of them answers a ping with the ring in hand. Used by
+// the local cluster script; exits 0 when ready, 1 on time-out.
 #include <cstdio>
 #include <string>
 
@@ -39,7 +39,10 @@ bool Ready(shoplist::v1::MembershipService::Stub& proxy, int want) {
         absl::ToChronoTime(absl::Now() + absl::Seconds(1)));
     ping_context.set_wait_for_ready(true);
     shoplist::v1::PingResponse pong;
-    if (node->Ping(&ping_context, {}, &pong).ok()) ++up;
+    // A node coordinates only once it holds the ring.
+    if (node->Ping(&ping_context, {}, &pong).ok() && pong.ring_version() > 0) {
+      ++up;
+    }
   }
   return up >= want;
 }

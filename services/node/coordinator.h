@@ -176,6 +176,8 @@ class Coordinator {
   void Apply(const std::string& list_id, v1::Operation operation,
              const access::SecretHash& proof, ApplyDone done);
 
+  // The version of the ring calls are planned on; 0 before the first.
+  uint64_t ring_version() const { return ring_->Current()->version; }
   // Replica calls that failed or timed out so far (for metrics).
   uint64_t replica_failures() const { return replica_failures_.load(); }
   // Digest reads whose owner's digest differed from this node's copy, so

@@ -322,6 +322,7 @@ grpc::ServerUnaryReactor* ListServiceImpl::Ping(
     v1::PingResponse* response) {
   response->set_payload(request->payload());
   response->set_server(self_id_);
+  response->set_ring_version(coordinator_->ring_version());
   grpc::ServerUnaryReactor* reactor = context->DefaultReactor();
   reactor->Finish(grpc::Status::OK);
   return reactor;

@@ -102,7 +102,24 @@ bool Cluster::WaitForView(int p, size_t total, size_t up) {
     if (!LatestView(p, &view)) return false;
     size_t n_up = 0;
     for (const auto& m : view.members()) n_up += m.state() == v1::Member::UP;
-    return static_cast<size_t>(view.members_size()) == total && n_up == up;
+    if (static_cast<size_t>(view.members_size()) != total || n_up != up) {
+      return false;
+    }
+    // A node the proxy counts up coordinates once the ring reaches it.
+    for (const auto& m : view.members()) {
+      if (m.state() != v1::Member::UP) continue;
+      for (int i = 0; i < nodes(); ++i) {
+        if (node_ids_[i] != m.node().id()) continue;
+        v1::PingResponse pong;
+        if (!node_lists_[i]
+                 ->Ping(Context(absl::Seconds(2)).get(), {}, &pong)
+                 .ok() ||
+            pong.ring_version() == 0) {
+          return false;
+        }
+      }
+    }
+    return true;
   });
 }
 

@@ -44,7 +44,8 @@ class Cluster {
   int AddNode();
   void StartNode(int i);
 
-  // Waits until proxy `p` reports `total` members with `up` of them up.
+  // Waits until proxy `p` reports `total` members with `up` of them up,
+  // each of those holding a ring.
   bool WaitForView(int p, size_t total, size_t up);
   // The first view a fresh subscription to proxy `p` delivers.
   bool LatestView(int p, v1::RingView* view);

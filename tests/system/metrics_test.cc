@@ -79,11 +79,14 @@ TEST(MetricsTest, ServersExposeRpcAndClusterFigures) {
        "--write-quorum=1",
        "--metrics-listen=127.0.0.1:" + std::to_string(node_metrics)},
       dir.Sub("node.log"));
-  ASSERT_TRUE(WaitFor(absl::Seconds(20),
-                      [&] {
-                        return Sample(Scrape(proxy_metrics),
-                                      "shoplist_members_up") == 1;
-                      }))
+  ASSERT_TRUE(WaitFor(
+      absl::Seconds(20),
+      [&] {
+        // The node coordinates only once it holds the
+        // ring, a moment after the proxy counts it up.
+        return Sample(Scrape(proxy_metrics), "shoplist_members_up") == 1 &&
+               Sample(Scrape(node_metrics), "shoplist_ring_version") >= 1;
+      }))
       << "logs in " << dir.path();
 
   auto lists = v1::ListService::NewStub(FastChannel(proxy));
@@ -92,9 +95,11 @@ TEST(MetricsTest, ServersExposeRpcAndClusterFigures) {
   create.set_list_id(id);
   create.mutable_operation()->mutable_create()->set_title("groceries");
   v1::ApplyResponse applied;
-  ASSERT_TRUE(
-      lists->Apply(Context(absl::Seconds(10), true).get(), create, &applied)
-          .ok());
+  const grpc::Status created =
+      lists->Apply(Context(absl::Seconds(10), true).get(), create, &applied);
+  ASSERT_TRUE(created.ok())
+      << created.error_code() << ": " << created.error_message() << "; logs in "
+      << dir.path();
   v1::GetRequest bad;
   bad.set_list_id("NOT-AN-ID");
   v1::GetResponse got;
