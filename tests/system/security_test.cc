@@ -70,22 +70,31 @@ class SecurityTest : public ::testing::Test {
           dir_.Sub("node-" + std::to_string(i) + ".log")));
     }
     auto membership = v1::MembershipService::NewStub(Tls(proxy_, true));
-    ASSERT_TRUE(WaitFor(absl::Seconds(20),
-                        [&] {
-                          v1::RingView view;
-                          if (!Subscribe(*membership, token_, &view,
-                                         /*wait=*/true)
-                                   .ok() ||
-                              view.members_size() != 3) {
-                            return false;
-                          }
-                          // Up: each node has heart-beaten, so it follows
-                          // the proxy's view and can coordinate.
-                          for (const auto& m : view.members()) {
-                            if (m.state() != v1::Member::UP) return false;
-                          }
-                          return true;
-                        }))
+    ASSERT_TRUE(WaitFor(
+        absl::Seconds(20),
+        [&] {
+          v1::RingView view;
+          if (!Subscribe(*membership, token_, &view,
+                         /*wait=*/true)
+                   .ok() ||
+              view.members_size() != 3) {
+            return false;
+          }
+          for (const auto& m : view.members()) {
+            if (m.state() != v1::Member::UP) return false;
+          }
+          // A node coordinates once the ring reaches it, a
+          // moment after the proxy counts it up.
+          for (const std::string& node : nodes_) {
+            auto lists = v1::ListService::NewStub(Tls(node, true));
+            v1::PingResponse pong;
+            if (!lists->Ping(Context(absl::Seconds(2)).get(), {}, &pong).ok() ||
+                pong.ring_version() == 0) {
+              return false;
+            }
+          }
+          return true;
+        }))
         << "the secured cluster did not form; logs in " << dir_.path();
   }
 
