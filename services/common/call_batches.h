@@ -3,10 +3,13 @@
 // in the order they finish. A node serves each call as its unary method
 // does; a proxy forwards each one. Both plug in a CallHandler.
 //
-// Model. Every call of a batch starts as soon as the batch is read, and
-// the next batch is read at once, up to kMaxCallsInFlight calls per
-// stream; past that, reading waits for answers (the caller's flow control
-// then holds its writes). Answers that finish while a reply batch is on
+// Model. The calls of a batch start as soon as it is read, and the next
+// batch is read once they all have, while a stream holds fewer than
+// kMaxCallsInFlight calls running or answered but not yet written (and
+// under 16 MiB of such answers); past that, calls wait to start and
+// reading waits (the caller's flow control then holds its writes). So a
+// caller that sends a huge batch, or reads no replies, holds a bounded
+// amount of the server. Answers that finish while a reply batch is on
 // the wire go together in the next one. The stream ends OK once the caller
 // has closed its side and every call is answered; a write that fails or a
 // cancellation ends it at once, and calls still running are answered into
@@ -21,6 +24,9 @@
 #include <functional>
 #include <string>
 
+#include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_set.h"
+#include "absl/synchronization/mutex.h"
 #include "crdt/limits.h"
 #include "grpcpp/grpcpp.h"
 #include "shoplist/v1/list_service.pb.h"
@@ -58,8 +64,36 @@ using CallRecorder = std::function<void(const std::string& method,
 // The reactor of one Calls stream; it deletes itself once gRPC is done with
 // it and every call it started has finished. `handler` must outlive that.
 // `recorder` may be empty.
+class CallsReactor;
+
+// The Calls streams one service serves, so that the server's shutdown can
+// drain them. Drain stops every stream, and every one opened later, from
+// starting calls: those read but not started are refused with UNAVAILABLE
+// (nothing of them ran, so the caller may send them elsewhere), those
+// running are answered, and then each stream ends OK. Call it before the
+// server's Shutdown, which would otherwise wait its whole grace for a
+// caller that never closes its side (a proxy's stream to a node) and then
+// cancel calls whose answers were on their way.
+//
+// Thread-safe. It must outlive the streams.
+class CallStreams {
+ public:
+  void Drain();
+
+ private:
+  friend class CallsReactor;
+  void Add(CallsReactor* reactor);
+  void Remove(CallsReactor* reactor);
+
+  absl::Mutex mu_;
+  absl::flat_hash_set<CallsReactor*> live_ ABSL_GUARDED_BY(mu_);
+  bool draining_ ABSL_GUARDED_BY(mu_) = false;
+};
+
+// `streams`, when set, tracks the stream for Drain.
 grpc::ServerBidiReactor<v1::CallBatch, v1::ReplyBatch>* NewCallsReactor(
-    CallHandler* handler, const CallRecorder& recorder);
+    CallHandler* handler, const CallRecorder& recorder,
+    CallStreams* streams = nullptr);
 
 }  // namespace shoplist
 

@@ -314,7 +314,7 @@ grpc::ServerUnaryReactor* ListServiceImpl::Apply(
 
 grpc::ServerBidiReactor<v1::CallBatch, v1::ReplyBatch>* ListServiceImpl::Calls(
     grpc::CallbackServerContext* /*context*/) {
-  return NewCallsReactor(this, recorder_);
+  return NewCallsReactor(this, recorder_, &call_streams_);
 }
 
 grpc::ServerUnaryReactor* ListServiceImpl::Ping(

@@ -55,6 +55,8 @@ class ListServiceImpl final : public v1::ListService::WithRawCallbackMethod_Get<
   void set_call_recorder(CallRecorder recorder) {
     recorder_ = std::move(recorder);
   }
+  // Ends the Calls streams as the server shuts down (CallStreams::Drain).
+  void DrainCalls() { call_streams_.Drain(); }
 
  private:
   void Serve(const v1::Call& call, v1::Reply* reply, Done done) override;
@@ -76,6 +78,7 @@ class ListServiceImpl final : public v1::ListService::WithRawCallbackMethod_Get<
   WatchHub* const watchers_;
   EncodedReads encoded_reads_;
   CallRecorder recorder_;
+  CallStreams call_streams_;
 };
 
 }  // namespace shoplist::node

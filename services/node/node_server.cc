@@ -167,6 +167,8 @@ void NodeServer::Shutdown(absl::Duration grace) {
     parts_->shut_down = true;
   }
   parts_->sidecars->Stop();
+  // A proxy never closes its Calls stream: answered, it ends now.
+  parts_->list_service->DrainCalls();
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   parts_->anti_entropy.reset();
   parts_->hints.reset();

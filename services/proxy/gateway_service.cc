@@ -453,7 +453,7 @@ grpc::ServerUnaryReactor* GatewayService::Apply(
 
 grpc::ServerBidiReactor<v1::CallBatch, v1::ReplyBatch>* GatewayService::Calls(
     grpc::CallbackServerContext* /*context*/) {
-  return NewCallsReactor(this, recorder_);
+  return NewCallsReactor(this, recorder_, &call_streams_);
 }
 
 void GatewayService::Serve(const v1::Call& call, v1::Reply* reply, Done done) {

@@ -59,6 +59,8 @@ class GatewayService final : public v1::ListService::CallbackService,
   void set_call_recorder(CallRecorder recorder) {
     recorder_ = std::move(recorder);
   }
+  // Ends the Calls streams as the server shuts down (CallStreams::Drain).
+  void DrainCalls() { call_streams_.Drain(); }
 
   // The stub of the node at `address` (one channel per node, kept).
   v1::ListService::Stub* StubFor(const std::string& address);
@@ -84,6 +86,7 @@ class GatewayService final : public v1::ListService::CallbackService,
 
   ProxyState* const state_;
   CallRecorder recorder_;
+  CallStreams call_streams_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<v1::ListService::Stub>>
       stubs_ ABSL_GUARDED_BY(mu_);

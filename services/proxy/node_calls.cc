@@ -1,5 +1,6 @@
 #include "services/proxy/node_calls.h"
 
+#include <deque>
 #include <utility>
 #include <vector>
 
@@ -154,6 +155,14 @@ void NodeCalls::Expire(absl::Time now) {
       } else {
         ++it;
       }
+    }
+    // Their requests too: a node that stopped reading holds the write in
+    // flight, and nothing else would drop what queues behind it.
+    if (!late.empty()) {
+      const auto& waiting = waiting_;
+      std::erase_if(queued_, [&waiting](const v1::Call& call) {
+        return !waiting.contains(call.id());
+      });
     }
   }
   const grpc::Status why(grpc::StatusCode::DEADLINE_EXCEEDED,

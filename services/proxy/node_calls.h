@@ -46,7 +46,8 @@ class NodeCalls {
 
   // Sends `call` (its id is chosen here) and runs `done` once.
   void Submit(v1::Call call, absl::Time deadline, Done done);
-  // Fails the calls whose deadline is at or before `now`.
+  // Fails the calls whose deadline is at or before `now`, and drops their
+  // requests if not yet sent.
   void Expire(absl::Time now);
   // Cancels the stream and waits until its callbacks are over; calls not
   // answered fail with UNAVAILABLE, and so does every later Submit.
@@ -73,7 +74,8 @@ class NodeCalls {
   Reactor* reactor_ ABSL_GUARDED_BY(mu_) = nullptr;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
-  // Calls not yet sent, in order; those no longer in waiting_ are skipped.
+  // Calls not yet sent, in order; those no longer in waiting_ are skipped
+  // (Expire drops its own).
   std::deque<v1::Call> queued_ ABSL_GUARDED_BY(mu_);
   // Every call not yet answered, sent or not, by id.
   absl::flat_hash_map<uint64_t, Waiting> waiting_ ABSL_GUARDED_BY(mu_);

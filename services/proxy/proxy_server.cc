@@ -106,6 +106,7 @@ void ProxyServer::Shutdown(absl::Duration grace) {
   // Subscription streams never end by themselves; the deadline cancels
   // them, and subscribers re-open against another proxy.
   parts_->sidecars->Stop();
+  parts_->gateway->DrainCalls();
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
 }
 

@@ -7,10 +7,12 @@
 #include <atomic>
 #include <memory>
 #include <string>
+#include <thread>
 #include <utility>
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/strings/str_cat.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "absl/time/clock.h"
@@ -66,6 +68,11 @@ class HeldCalls final : public CallHandler {
     done(status);
   }
 
+  size_t held() {
+    absl::MutexLock lock(&mu_);
+    return held_.size();
+  }
+
   void AnswerAll() {
     std::vector<Held> held;
     {
@@ -96,6 +103,17 @@ class AnswersAtOnce final : public CallHandler {
   }
 };
 
+// Answers every call at once with a 2,000-byte title, counting them.
+class AnswersBulky final : public CallHandler {
+ public:
+  void Serve(const v1::Call& /*call*/, v1::Reply* reply, Done done) override {
+    reply->mutable_get()->mutable_view()->set_title(std::string(2000, 't'));
+    ++served;
+    done(grpc::Status::OK);
+  }
+  std::atomic<int> served{0};
+};
+
 // Answers a call for the list "big" with more than a message may hold.
 class AnswersLarge final : public CallHandler {
  public:
@@ -116,8 +134,10 @@ class CallsService final : public v1::ListService::CallbackService {
       : handler_(handler), recorder_(std::move(recorder)) {}
   grpc::ServerBidiReactor<v1::CallBatch, v1::ReplyBatch>* Calls(
       grpc::CallbackServerContext* /*context*/) override {
-    return NewCallsReactor(handler_, recorder_);
+    return NewCallsReactor(handler_, recorder_, &streams);
   }
+
+  CallStreams streams;
 
  private:
   CallHandler* const handler_;
@@ -395,6 +415,101 @@ TEST_F(CallBatchesTest, RepeatedIdsAndCallsWithoutAMethodAreInvalidArgument) {
   ASSERT_EQ(recorded.size(), 1u);
   EXPECT_EQ(recorded[0].first, "/shoplist.v1.ListService/Get");
   EXPECT_EQ(recorded[0].second, grpc::StatusCode::OK);
+}
+
+TEST_F(CallBatchesTest, ABatchOverTheCapStartsItsCallsAsOthersAreAnswered) {
+  HeldCalls handler;
+  Serve(&handler);
+  // All but the first go in one batch, behind the first one's write.
+  const int calls = static_cast<int>(kMaxCallsInFlight) + 3000;
+  std::atomic<int> answered{0}, ok{0};
+  for (int i = 0; i < calls; ++i) {
+    calls_->Submit(GetCall(absl::StrCat("l", i)), Later(),
+                   [&](const grpc::Status& status, v1::Reply* /*reply*/) {
+                     if (status.ok()) ++ok;
+                     ++answered;
+                   });
+  }
+  ASSERT_TRUE(handler.AwaitHeld(kMaxCallsInFlight));
+  absl::SleepFor(absl::Milliseconds(300));
+  EXPECT_EQ(handler.held(), kMaxCallsInFlight);  // the rest wait to start
+
+  const absl::Time deadline = absl::Now() + absl::Seconds(20);
+  while (answered < calls && absl::Now() < deadline) {
+    handler.AnswerAll();
+    absl::SleepFor(absl::Milliseconds(10));
+  }
+  EXPECT_EQ(answered.load(), calls);
+  EXPECT_EQ(ok.load(), calls);
+}
+
+TEST_F(CallBatchesTest, ACallerThatReadsNoRepliesStopsTheServerReading) {
+  AnswersBulky handler;
+  Serve(&handler);
+  grpc::ClientContext context;
+  auto stream = stub_->Calls(&context);
+  constexpr int kBatches = 40, kPerBatch = 1000;
+  std::thread writer([&] {
+    uint64_t id = 0;
+    for (int b = 0; b < kBatches; ++b) {
+      v1::CallBatch batch;
+      for (int i = 0; i < kPerBatch; ++i) {
+        v1::Call* call = batch.add_calls();
+        *call = GetCall("l");
+        call->set_id(++id);
+      }
+      if (!stream->Write(batch)) return;  // cancelled below
+    }
+  });
+  // Serving stops growing once answers not yet written fill the stream's
+  // room (4,096, besides what the transport holds); without the bound all
+  // 40,000 calls would be served and their answers kept.
+  int before = -1;
+  const absl::Time deadline = absl::Now() + absl::Seconds(10);
+  while (handler.served != before && absl::Now() < deadline) {
+    before = handler.served;
+    absl::SleepFor(absl::Milliseconds(500));
+  }
+  EXPECT_GE(handler.served.load(), static_cast<int>(kMaxCallsInFlight));
+  EXPECT_LT(handler.served.load(), kBatches * kPerBatch / 2);
+  context.TryCancel();
+  writer.join();
+  stream->Finish();
+}
+
+TEST_F(CallBatchesTest, DrainingAnswersRunningCallsRefusesNewOnesAndEnds) {
+  HeldCalls handler;
+  Serve(&handler);
+  Outcome a, b, late, after;
+  calls_->Submit(GetCall("a"), Later(), a.Callback());
+  calls_->Submit(GetCall("b"), Later(), b.Callback());
+  ASSERT_TRUE(handler.AwaitHeld(2));
+  service_->streams.Drain();
+
+  calls_->Submit(GetCall("late"), Later(), late.Callback());
+  ASSERT_TRUE(late.Await());
+  {
+    absl::MutexLock lock(&late.mu);
+    // Refused by the node, so it never ran: the caller may try elsewhere.
+    EXPECT_EQ(late.code, grpc::StatusCode::UNAVAILABLE);
+    EXPECT_TRUE(late.had_reply);
+  }
+  EXPECT_EQ(handler.held(), 2u);
+  handler.Answer("a", grpc::Status::OK, 1);
+  handler.Answer("b", grpc::Status::OK, 2);
+  ASSERT_TRUE(a.Await());
+  ASSERT_TRUE(b.Await());
+
+  // The stream has ended; one opened now ends at once, serving nothing.
+  calls_->Submit(GetCall("after"), Later(), after.Callback());
+  ASSERT_TRUE(after.Await());
+  absl::MutexLock la(&a.mu), lb(&b.mu), lafter(&after.mu);
+  EXPECT_EQ(a.code, grpc::StatusCode::OK);
+  EXPECT_EQ(a.replies, 1u);
+  EXPECT_EQ(b.code, grpc::StatusCode::OK);
+  EXPECT_EQ(b.replies, 2u);
+  EXPECT_EQ(after.code, grpc::StatusCode::UNAVAILABLE);
+  EXPECT_EQ(handler.held(), 0u);
 }
 
 }  // namespace
