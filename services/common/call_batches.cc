@@ -143,6 +143,7 @@ class CallsReactor final
     pending_.clear();
     WriteLocked();
     MaybeFinishLocked();
+    ReadLocked();
   }
 
  private:
@@ -256,12 +257,12 @@ class CallsReactor final
     ready_.push_back(std::move(reply));
   }
 
-  // Reads the next batch unless one is being read, the caller is done, the
-  // stream drains, calls of the last batch wait to start, or there is no
-  // room.
+  // Reads the next batch unless one is being read, the caller is done,
+  // calls of the last batch wait to start, or there is no room. A draining
+  // stream reads on, to refuse at once what arrives until it ends.
   void ReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (reading_ || reading_done_ || finished_ || draining_ ||
-        !pending_.empty() || !RoomLocked()) {
+    if (reading_ || reading_done_ || finished_ || !pending_.empty() ||
+        !RoomLocked()) {
       return;
     }
     reading_ = true;

@@ -49,6 +49,11 @@ class NodeCalls {
   // Fails the calls whose deadline is at or before `now`, and drops their
   // requests if not yet sent.
   void Expire(absl::Time now);
+  // Calls submitted and not yet handed to the stream.
+  size_t queued() {
+    absl::MutexLock lock(&mu_);
+    return queued_.size();
+  }
   // Cancels the stream and waits until its callbacks are over; calls not
   // answered fail with UNAVAILABLE, and so does every later Submit.
   void Close();

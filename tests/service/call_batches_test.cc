@@ -128,6 +128,20 @@ class AnswersLarge final : public CallHandler {
   }
 };
 
+// A Calls stream that never reads: what the caller writes stays in flight.
+class StalledCalls final : public v1::ListService::CallbackService {
+ public:
+  grpc::ServerBidiReactor<v1::CallBatch, v1::ReplyBatch>* Calls(
+      grpc::CallbackServerContext* /*context*/) override {
+    class Reactor final
+        : public grpc::ServerBidiReactor<v1::CallBatch, v1::ReplyBatch> {
+      void OnCancel() override { Finish(grpc::Status::CANCELLED); }
+      void OnDone() override { delete this; }
+    };
+    return new Reactor;
+  }
+};
+
 class CallsService final : public v1::ListService::CallbackService {
  public:
   CallsService(CallHandler* handler, CallRecorder recorder = {})
@@ -510,6 +524,47 @@ TEST_F(CallBatchesTest, DrainingAnswersRunningCallsRefusesNewOnesAndEnds) {
   EXPECT_EQ(b.replies, 2u);
   EXPECT_EQ(after.code, grpc::StatusCode::UNAVAILABLE);
   EXPECT_EQ(handler.held(), 0u);
+}
+
+TEST_F(CallBatchesTest,
+       ExpireDropsTheRequestsOfCallsQueuedBehindAStalledWrite) {
+  StalledCalls stalled;
+  server_ = shoplist::testing::StartLoopbackServer(&stalled);
+  ASSERT_NE(server_.server, nullptr);
+  stub_ = v1::ListService::NewStub(grpc::CreateChannel(
+      server_.address(), grpc::InsecureChannelCredentials()));
+  calls_ = std::make_unique<NodeCalls>(stub_.get());
+  // More than flow control lets through to a server that never reads: one
+  // write stays in flight and the calls after it queue.
+  std::vector<std::unique_ptr<Outcome>> big;
+  for (int i = 0; i < 4; ++i) {
+    big.push_back(std::make_unique<Outcome>());
+    calls_->Submit(GetCall(std::string(3 << 20, 'x')), Later(),
+                   big.back()->Callback());
+  }
+  absl::SleepFor(absl::Milliseconds(300));
+  const size_t stalled_behind = calls_->queued();
+  ASSERT_GE(stalled_behind, 1u);
+  const absl::Time soon = absl::Now() + absl::Milliseconds(100);
+  std::vector<std::unique_ptr<Outcome>> small;
+  for (int i = 0; i < 100; ++i) {
+    small.push_back(std::make_unique<Outcome>());
+    calls_->Submit(GetCall("small"), soon, small.back()->Callback());
+  }
+  absl::SleepFor(absl::Milliseconds(200));
+  ASSERT_EQ(calls_->queued(), stalled_behind + 100);
+
+  calls_->Expire(absl::Now());
+  EXPECT_EQ(calls_->queued(), stalled_behind);  // the big ones wait on
+  for (auto& outcome : small) {
+    ASSERT_TRUE(outcome->Await());
+    absl::MutexLock lock(&outcome->mu);
+    EXPECT_EQ(outcome->code, grpc::StatusCode::DEADLINE_EXCEEDED);
+  }
+  // Before the outcomes and the service go: the big calls fail now.
+  calls_->Close();
+  server_.server->Shutdown(absl::ToChronoTime(absl::Now()));
+  server_.server.reset();
 }
 
 }  // namespace
