@@ -193,7 +193,12 @@ class CallBatchesTest : public ::testing::Test {
  protected:
   void Serve(CallHandler* handler, CallRecorder recorder = {}) {
     service_ = std::make_unique<CallsService>(handler, std::move(recorder));
-    server_ = shoplist::testing::StartLoopbackServer(service_.get());
+    ServeService(service_.get());
+  }
+
+  // `service` must outlive the test's server.
+  void ServeService(grpc::Service* service) {
+    server_ = shoplist::testing::StartLoopbackServer(service);
     ASSERT_NE(server_.server, nullptr);
     stub_ = v1::ListService::NewStub(grpc::CreateChannel(
         server_.address(), grpc::InsecureChannelCredentials()));
@@ -342,11 +347,7 @@ TEST_F(CallBatchesTest, ABrokenStreamFailsWhatWasNotAnsweredAsUnavailable) {
 
 TEST_F(CallBatchesTest, AServerWithoutCallsIsUnimplementedWithNoReply) {
   v1::ListService::CallbackService bare;  // an older node
-  server_ = shoplist::testing::StartLoopbackServer(&bare);
-  ASSERT_NE(server_.server, nullptr);
-  stub_ = v1::ListService::NewStub(grpc::CreateChannel(
-      server_.address(), grpc::InsecureChannelCredentials()));
-  calls_ = std::make_unique<NodeCalls>(stub_.get());
+  ServeService(&bare);
   Outcome outcome;
   calls_->Submit(GetCall("a"), Later(), outcome.Callback());
   ASSERT_TRUE(outcome.Await());
@@ -529,11 +530,7 @@ TEST_F(CallBatchesTest, DrainingAnswersRunningCallsRefusesNewOnesAndEnds) {
 TEST_F(CallBatchesTest,
        ExpireDropsTheRequestsOfCallsQueuedBehindAStalledWrite) {
   StalledCalls stalled;
-  server_ = shoplist::testing::StartLoopbackServer(&stalled);
-  ASSERT_NE(server_.server, nullptr);
-  stub_ = v1::ListService::NewStub(grpc::CreateChannel(
-      server_.address(), grpc::InsecureChannelCredentials()));
-  calls_ = std::make_unique<NodeCalls>(stub_.get());
+  ServeService(&stalled);
   // More than flow control lets through to a server that never reads: one
   // write stays in flight and the calls after it queue.
   std::vector<std::unique_ptr<Outcome>> big;
