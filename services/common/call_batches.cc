@@ -89,8 +89,7 @@ class CallsReactor final
       }
       in_.Clear();
       WriteLocked();
-      pump = TakePumpLocked();
-      if (!pump) ReadLocked();
+      pump = PumpOrReadLocked();
     }
     if (pump) PumpLoop();
   }
@@ -108,8 +107,7 @@ class CallsReactor final
       WriteLocked();
       MaybeFinishLocked();
       // Written answers make room for calls waiting to start.
-      pump = TakePumpLocked();
-      if (!pump) ReadLocked();
+      pump = PumpOrReadLocked();
     }
     if (pump) PumpLoop();
   }
@@ -159,10 +157,14 @@ class CallsReactor final
 
   // One thread at a time starts calls (the pump), so a handler that
   // answers on the calling thread does not recurse into starting the next
-  // call. True when the caller has become the pump and must run PumpLoop;
-  // otherwise the pump running is told to look again.
-  bool TakePumpLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || pending_.empty()) return false;
+  // call. True when calls wait to start and the caller has become the pump,
+  // so it must run PumpLoop; otherwise the pump running is told to look
+  // again, or, with no call waiting, the next batch is read if it may be.
+  bool PumpOrReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_ || pending_.empty()) {
+      ReadLocked();
+      return false;
+    }
     if (pumping_) {
       pump_again_ = true;
       return false;
@@ -231,8 +233,7 @@ class CallsReactor final
         PutReadyLocked(std::move(reply));
         WriteLocked();
         MaybeFinishLocked();
-        pump = TakePumpLocked();
-        if (!pump) ReadLocked();
+        pump = PumpOrReadLocked();
       }
       last = LastLocked();
     }
@@ -282,7 +283,7 @@ class CallsReactor final
       ++taken;
     }
     ready_.erase(ready_.begin(), ready_.begin() + taken);
-    ready_bytes_ = ready_bytes_ > bytes ? ready_bytes_ - bytes : 0;
+    ready_bytes_ -= bytes;
     writing_ = true;
     StartWrite(&out_);
   }

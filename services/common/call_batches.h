@@ -61,9 +61,6 @@ inline constexpr size_t kMaxBatchedBytes = crdt::kMaxMessageBytes - 64;
 using CallRecorder = std::function<void(const std::string& method,
                                         grpc::StatusCode code, double seconds)>;
 
-// The reactor of one Calls stream; it deletes itself once gRPC is done with
-// it and every call it started has finished. `handler` must outlive that.
-// `recorder` may be empty.
 class CallsReactor;
 
 // The Calls streams one service serves, so that the server's shutdown can
@@ -90,7 +87,9 @@ class CallStreams {
   bool draining_ ABSL_GUARDED_BY(mu_) = false;
 };
 
-// `streams`, when set, tracks the stream for Drain.
+// The reactor of one Calls stream; it deletes itself once gRPC is done with
+// it and every call it started has finished. `handler` must outlive that.
+// `recorder` may be empty; `streams`, when set, tracks the stream for Drain.
 grpc::ServerBidiReactor<v1::CallBatch, v1::ReplyBatch>* NewCallsReactor(
     CallHandler* handler, const CallRecorder& recorder,
     CallStreams* streams = nullptr);
