@@ -44,33 +44,6 @@ std::vector<FetchStreamTraits::Result> FetchStreamTraits::Take(
 }
 
 template <typename Traits>
-class BatchStream<Traits>::Reactor final
-    : public grpc::ClientBidiReactor<Batch, Reply> {
- public:
-  explicit Reactor(BatchStream* owner) : owner_(owner) {}
-
-  void OnWriteDone(bool ok) override { owner_->OnWriteDone(ok); }
-  void OnReadDone(bool ok) override {
-    if (!ok) return;  // OnDone follows
-    owner_->OnReply(reply);
-    this->StartRead(&reply);
-  }
-  void OnDone(const grpc::Status& status) override {
-    BatchStream* owner = owner_;
-    owner->OnStreamDone(status);
-    delete this;  // and its ClientContext, before Close may return
-    owner->OnReactorGone();
-  }
-
-  grpc::ClientContext context;
-  Batch batch;
-  Reply reply;
-
- private:
-  BatchStream* const owner_;
-};
-
-template <typename Traits>
 BatchStream<Traits>::~BatchStream() {
   Close();
 }
@@ -80,19 +53,20 @@ void BatchStream<Traits>::Submit(const Request& request, absl::Time deadline,
                                  Done done) {
   absl::MutexLock lock(&mu_);
   queued_.push_back({request, deadline, std::move(done)});
-  if (reactor_ == nullptr) {
-    reactor_ = new Reactor(this);
-    Traits::Open(stub_, &reactor_->context, reactor_);
-    reactor_->StartRead(&reactor_->reply);
-    reactor_->StartCall();
+  if (stream_ == nullptr) {
+    stream_ = Stream::Start(
+        this, [this](grpc::ClientContext* context, Stream* stream) {
+          Traits::Open(stub_, context, stream);
+        });
+    open_ = true;
   }
   SendLocked();
 }
 
 template <typename Traits>
 void BatchStream<Traits>::SendLocked() {
-  if (writing_ || reactor_ == nullptr || queued_.empty()) return;
-  Batch& batch = reactor_->batch;
+  if (writing_ || stream_ == nullptr || !open_ || queued_.empty()) return;
+  Batch& batch = stream_->out;
   batch.Clear();
   batch.set_sequence(++sequence_);
   std::vector<Entry>& sent = in_flight_[sequence_];
@@ -106,18 +80,18 @@ void BatchStream<Traits>::SendLocked() {
     queued_.pop_front();
   }
   writing_ = true;
-  reactor_->StartWrite(&batch);
+  stream_->StartWrite(&batch);
 }
 
 template <typename Traits>
-void BatchStream<Traits>::OnWriteDone(bool ok) {
+void BatchStream<Traits>::OnStreamWriteDone(bool ok) {
   absl::MutexLock lock(&mu_);
   writing_ = false;
   if (ok) SendLocked();  // else the stream is broken: OnStreamDone follows
 }
 
 template <typename Traits>
-void BatchStream<Traits>::OnReply(Reply& reply) {
+void BatchStream<Traits>::OnStreamRead(Reply& reply) {
   std::vector<std::pair<Entry, Result>> answered;
   {
     absl::MutexLock lock(&mu_);
@@ -133,6 +107,14 @@ void BatchStream<Traits>::OnReply(Reply& reply) {
     }
   }
   for (auto& [entry, result] : answered) Traits::Deliver(entry.done, result);
+}
+
+template <typename Traits>
+void BatchStream<Traits>::OnStreamReadsEnded() {
+  // Requests submitted from now on wait for OnStreamDone, which fails them
+  // with the stream's status; the next Submit after it opens a new stream.
+  absl::MutexLock lock(&mu_);
+  open_ = false;
 }
 
 template <typename Traits>
@@ -154,7 +136,8 @@ void BatchStream<Traits>::OnStreamDone(const grpc::Status& status) {
       why = grpc::Status(grpc::StatusCode::UNAVAILABLE, "the stream closed");
     }
     expired_ = false;
-    reactor_ = nullptr;
+    stream_ = nullptr;
+    open_ = false;
     writing_ = false;
     ++draining_;
   }
@@ -163,7 +146,7 @@ void BatchStream<Traits>::OnStreamDone(const grpc::Status& status) {
 }
 
 template <typename Traits>
-void BatchStream<Traits>::OnReactorGone() {
+void BatchStream<Traits>::OnStreamGone() {
   absl::MutexLock lock(&mu_);
   --draining_;
 }
@@ -171,7 +154,7 @@ void BatchStream<Traits>::OnReactorGone() {
 template <typename Traits>
 void BatchStream<Traits>::Expire(absl::Time now) {
   absl::MutexLock lock(&mu_);
-  if (reactor_ == nullptr) return;
+  if (stream_ == nullptr) return;
   bool late = !queued_.empty() && queued_.front().deadline <= now;
   for (const auto& [sequence, entries] : in_flight_) {
     for (const Entry& e : entries) late |= e.deadline <= now;
@@ -179,7 +162,7 @@ void BatchStream<Traits>::Expire(absl::Time now) {
   // Cancelling ends the stream; OnStreamDone fails what was waiting.
   if (late) {
     expired_ = true;
-    reactor_->context.TryCancel();
+    stream_->context.TryCancel();
   }
 }
 
@@ -187,12 +170,12 @@ template <typename Traits>
 void BatchStream<Traits>::Close() {
   {
     absl::MutexLock lock(&mu_);
-    if (reactor_ != nullptr) reactor_->context.TryCancel();
+    if (stream_ != nullptr) stream_->context.TryCancel();
   }
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
       +[](BatchStream* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return s->reactor_ == nullptr && s->draining_ == 0;
+        return s->stream_ == nullptr && s->draining_ == 0;
       },
       this));
 }

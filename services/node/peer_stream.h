@@ -31,6 +31,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "services/common/client_stream.h"
 #include "shoplist/v1/replica_service.grpc.pb.h"
 
 namespace shoplist::node {
@@ -44,8 +45,8 @@ struct StoreStreamTraits {
   using Result = grpc::Status;
   using Done = std::function<void(const grpc::Status&)>;
   static void Open(v1::ReplicaService::Stub* stub, grpc::ClientContext* context,
-                   grpc::ClientBidiReactor<Batch, Reply>* reactor) {
-    stub->async()->StoreStream(context, reactor);
+                   grpc::ClientBidiReactor<Batch, Reply>* stream) {
+    stub->async()->StoreStream(context, stream);
   }
   static Request* Add(Batch& batch) { return batch.add_writes(); }
   // Every batch up to this one is answered by `reply`.
@@ -66,8 +67,8 @@ struct FetchStreamTraits {
   using Done =
       std::function<void(const grpc::Status&, const v1::FetchResponse&)>;
   static void Open(v1::ReplicaService::Stub* stub, grpc::ClientContext* context,
-                   grpc::ClientBidiReactor<Batch, Reply>* reactor) {
-    stub->async()->FetchStream(context, reactor);
+                   grpc::ClientBidiReactor<Batch, Reply>* stream) {
+    stub->async()->FetchStream(context, stream);
   }
   static Request* Add(Batch& batch) { return batch.add_fetches(); }
   static uint64_t Newest(const Reply& reply) { return reply.sequence(); }
@@ -104,27 +105,30 @@ class BatchStream {
     absl::Time deadline;
     Done done;
   };
-  class Reactor;
+  using Stream = ClientStream<BatchStream, Batch, Reply>;
+  friend Stream;
 
   void SendLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void OnWriteDone(bool ok);
-  // Answers the batches `reply` covers.
-  void OnReply(Reply& reply);
+  // The stream's callbacks (client_stream.h). OnStreamRead answers the
+  // batches the reply covers.
+  void OnStreamWriteDone(bool ok);
+  void OnStreamRead(Reply& reply);
+  void OnStreamReadsEnded();
   void OnStreamDone(const grpc::Status& status);
-  // The reactor of a closed stream is deleted.
-  void OnReactorGone();
+  void OnStreamGone();
 
   v1::ReplicaService::Stub* const stub_;
   absl::Mutex mu_;
-  Reactor* reactor_ ABSL_GUARDED_BY(mu_) = nullptr;
+  Stream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // Whether `stream_` may be written to: its reads have not ended.
+  bool open_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t sequence_ ABSL_GUARDED_BY(mu_) = 0;
   std::deque<Entry> queued_ ABSL_GUARDED_BY(mu_);
   std::map<uint64_t, std::vector<Entry>> in_flight_ ABSL_GUARDED_BY(mu_);
   // The open stream was cancelled by Expire.
   bool expired_ ABSL_GUARDED_BY(mu_) = false;
-  // Closed streams whose callbacks or reactor are not yet over (Close
-  // waits for them).
+  // Ended streams whose reactor is not yet deleted (Close waits for them).
   int draining_ ABSL_GUARDED_BY(mu_) = 0;
 };
 

@@ -222,6 +222,11 @@ grpc::ServerUnaryReactor* Forward(GatewayService* gateway, ProxyState* state,
 // client reactor reads from a node. One event is in flight at a time:
 // read from the node, write to the client, read again. Deletes itself once
 // both sides are done.
+//
+// The next read from the node starts when the write to the client is done,
+// outside the node stream's reactions, so that stream holds itself open
+// (client_stream.h says why) until no read will start again: its reads
+// ended, or the relay finished while none was pending.
 class WatchRelay final : public grpc::ServerWriteReactor<v1::WatchEvent> {
  public:
   WatchRelay(GatewayService* gateway, v1::WatchRequest request,
@@ -237,17 +242,29 @@ class WatchRelay final : public grpc::ServerWriteReactor<v1::WatchEvent> {
   }
 
   void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    if (!ok) {
-      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
-      return;
+    Upstream* release;
+    {
+      absl::MutexLock lock(&mu_);
+      if (!ok) {
+        FinishLocked(
+            grpc::Status(grpc::StatusCode::UNAVAILABLE, "write failed"));
+      } else if (upstream_ != nullptr && !finished_) {
+        upstream_->reading = true;
+        upstream_->StartRead(&upstream_->event);
+      }
+      release = ReleasableLocked();
     }
-    if (upstream_ != nullptr) upstream_->StartRead(&upstream_->event);
+    if (release != nullptr) release->RemoveHold();
   }
 
   void OnCancel() override {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(grpc::Status::CANCELLED);
+    Upstream* release;
+    {
+      absl::MutexLock lock(&mu_);
+      FinishLocked(grpc::Status::CANCELLED);
+      release = ReleasableLocked();
+    }
+    if (release != nullptr) release->RemoveHold();
   }
 
   void OnDone() override {
@@ -261,7 +278,8 @@ class WatchRelay final : public grpc::ServerWriteReactor<v1::WatchEvent> {
   }
 
  private:
-  // One attachment to one node.
+  // One attachment to one node. `reading`, `ended` and `held` are guarded
+  // by the relay's mu_.
   struct Upstream final : public grpc::ClientReadReactor<v1::WatchEvent> {
     explicit Upstream(WatchRelay* relay) : relay(relay) {}
     void OnReadDone(bool ok) override { relay->OnUpstreamRead(ok); }
@@ -271,6 +289,9 @@ class WatchRelay final : public grpc::ServerWriteReactor<v1::WatchEvent> {
     WatchRelay* const relay;
     grpc::ClientContext context;
     v1::WatchEvent event;
+    bool reading = true;  // the first read
+    bool ended = false;   // a read failed: the stream is over
+    bool held = true;
   };
 
   void AttachLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
@@ -283,20 +304,31 @@ class WatchRelay final : public grpc::ServerWriteReactor<v1::WatchEvent> {
     gateway_->StubFor(addresses_[next_++])
         ->async()
         ->Watch(&upstream_->context, &request_, upstream_);
+    upstream_->AddHold();
     upstream_->StartRead(&upstream_->event);
     upstream_->StartCall();
   }
 
   void OnUpstreamRead(bool ok) {
-    absl::MutexLock lock(&mu_);
-    if (!ok || finished_) return;  // OnUpstreamDone follows
-    // Re-attaching elsewhere starts from what the client already has.
-    if (auto delta = codec::DecodeState(upstream_->event.delta()); delta.ok()) {
-      known_.Merge(delta->context());
-      codec::EncodeContext(known_, request_.mutable_known());
+    Upstream* release;
+    {
+      absl::MutexLock lock(&mu_);
+      upstream_->reading = false;
+      if (!ok) {
+        upstream_->ended = true;  // OnUpstreamDone follows the release
+      } else if (!finished_) {
+        // Re-attaching elsewhere starts from what the client already has.
+        if (auto delta = codec::DecodeState(upstream_->event.delta());
+            delta.ok()) {
+          known_.Merge(delta->context());
+          codec::EncodeContext(known_, request_.mutable_known());
+        }
+        out_ = upstream_->event;
+        StartWrite(&out_);
+      }
+      release = ReleasableLocked();
     }
-    out_ = upstream_->event;
-    StartWrite(&out_);
+    if (release != nullptr) release->RemoveHold();
   }
 
   void OnUpstreamDone(Upstream* upstream, const grpc::Status& status) {
@@ -316,6 +348,17 @@ class WatchRelay final : public grpc::ServerWriteReactor<v1::WatchEvent> {
       last = server_done_ && upstream_ == nullptr;
     }
     if (last) delete this;
+  }
+
+  // The node's stream, when no read of it will start again and its hold
+  // is still to be removed (outside mu_: removing it may end the stream).
+  Upstream* ReleasableLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (upstream_ == nullptr || !upstream_->held || upstream_->reading ||
+        !(upstream_->ended || finished_)) {
+      return nullptr;
+    }
+    upstream_->held = false;
+    return upstream_;
   }
 
   void FinishLocked(const grpc::Status& status)

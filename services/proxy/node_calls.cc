@@ -13,33 +13,6 @@ constexpr size_t kMaxBatchBytes = 1 << 20;
 
 }  // namespace
 
-class NodeCalls::Reactor final
-    : public grpc::ClientBidiReactor<v1::CallBatch, v1::ReplyBatch> {
- public:
-  explicit Reactor(NodeCalls* owner) : owner_(owner) {}
-
-  void OnWriteDone(bool ok) override { owner_->OnWriteDone(ok); }
-  void OnReadDone(bool ok) override {
-    if (!ok) return;  // OnDone follows
-    owner_->OnReplies(replies);
-    replies.Clear();
-    StartRead(&replies);
-  }
-  void OnDone(const grpc::Status& status) override {
-    NodeCalls* owner = owner_;
-    owner->OnStreamDone(status);
-    delete this;  // and its ClientContext, before Close may return
-    owner->OnReactorGone();
-  }
-
-  grpc::ClientContext context;
-  v1::CallBatch batch;
-  v1::ReplyBatch replies;
-
- private:
-  NodeCalls* const owner_;
-};
-
 NodeCalls::~NodeCalls() { Close(); }
 
 void NodeCalls::Submit(v1::Call call, absl::Time deadline, Done done) {
@@ -59,18 +32,19 @@ void NodeCalls::SubmitLocked(v1::Call call, absl::Time deadline, Done done) {
   call.set_id(id);
   queued_.push_back(std::move(call));
   waiting_.emplace(id, Waiting{deadline, std::move(done)});
-  if (reactor_ == nullptr) {
-    reactor_ = new Reactor(this);
-    stub_->async()->Calls(&reactor_->context, reactor_);
-    reactor_->StartRead(&reactor_->replies);
-    reactor_->StartCall();
+  if (stream_ == nullptr) {
+    stream_ = Stream::Start(
+        this, [this](grpc::ClientContext* context, Stream* stream) {
+          stub_->async()->Calls(context, stream);
+        });
+    open_ = true;
   }
   SendLocked();
 }
 
 void NodeCalls::SendLocked() {
-  if (writing_ || reactor_ == nullptr) return;
-  v1::CallBatch& batch = reactor_->batch;
+  if (writing_ || stream_ == nullptr || !open_) return;
+  v1::CallBatch& batch = stream_->out;
   batch.Clear();
   size_t bytes = 0;
   while (!queued_.empty()) {
@@ -87,16 +61,16 @@ void NodeCalls::SendLocked() {
   }
   if (batch.calls_size() == 0) return;
   writing_ = true;
-  reactor_->StartWrite(&batch);
+  stream_->StartWrite(&batch);
 }
 
-void NodeCalls::OnWriteDone(bool ok) {
+void NodeCalls::OnStreamWriteDone(bool ok) {
   absl::MutexLock lock(&mu_);
   writing_ = false;
   if (ok) SendLocked();  // else the stream is broken: OnStreamDone follows
 }
 
-void NodeCalls::OnReplies(v1::ReplyBatch& batch) {
+void NodeCalls::OnStreamRead(v1::ReplyBatch& batch) {
   std::vector<std::pair<Done, v1::Reply*>> answered;
   {
     absl::MutexLock lock(&mu_);
@@ -112,6 +86,14 @@ void NodeCalls::OnReplies(v1::ReplyBatch& batch) {
                       reply->message()),
          reply);
   }
+  batch.Clear();
+}
+
+void NodeCalls::OnStreamReadsEnded() {
+  // Calls submitted from now on wait for OnStreamDone, which fails them
+  // with the stream's status; the next Submit after it opens a new stream.
+  absl::MutexLock lock(&mu_);
+  open_ = false;
 }
 
 void NodeCalls::OnStreamDone(const grpc::Status& status) {
@@ -123,7 +105,8 @@ void NodeCalls::OnStreamDone(const grpc::Status& status) {
     }
     waiting_.clear();
     queued_.clear();
-    reactor_ = nullptr;
+    stream_ = nullptr;
+    open_ = false;
     writing_ = false;
     ++draining_;
   }
@@ -139,7 +122,7 @@ void NodeCalls::OnStreamDone(const grpc::Status& status) {
   for (Done& done : failed) done(why, nullptr);
 }
 
-void NodeCalls::OnReactorGone() {
+void NodeCalls::OnStreamGone() {
   absl::MutexLock lock(&mu_);
   --draining_;
 }
@@ -174,12 +157,12 @@ void NodeCalls::Close() {
   {
     absl::MutexLock lock(&mu_);
     closed_ = true;
-    if (reactor_ != nullptr) reactor_->context.TryCancel();
+    if (stream_ != nullptr) stream_->context.TryCancel();
   }
   absl::MutexLock lock(&mu_);
   mu_.Await(absl::Condition(
       +[](NodeCalls* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-        return s->reactor_ == nullptr && s->draining_ == 0;
+        return s->stream_ == nullptr && s->draining_ == 0;
       },
       this));
 }

@@ -25,6 +25,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "grpcpp/grpcpp.h"
+#include "services/common/client_stream.h"
 #include "shoplist/v1/list_service.grpc.pb.h"
 
 namespace shoplist::proxy {
@@ -63,20 +64,24 @@ class NodeCalls {
     absl::Time deadline;
     Done done;
   };
-  class Reactor;
+  using Stream = ClientStream<NodeCalls, v1::CallBatch, v1::ReplyBatch>;
+  friend Stream;
 
   void SubmitLocked(v1::Call call, absl::Time deadline, Done done)
       ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SendLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
-  void OnWriteDone(bool ok);
-  void OnReplies(v1::ReplyBatch& batch);
+  // The stream's callbacks (client_stream.h).
+  void OnStreamWriteDone(bool ok);
+  void OnStreamRead(v1::ReplyBatch& batch);
+  void OnStreamReadsEnded();
   void OnStreamDone(const grpc::Status& status);
-  // The reactor of a closed stream is deleted.
-  void OnReactorGone();
+  void OnStreamGone();
 
   v1::ListService::Stub* const stub_;
   absl::Mutex mu_;
-  Reactor* reactor_ ABSL_GUARDED_BY(mu_) = nullptr;
+  Stream* stream_ ABSL_GUARDED_BY(mu_) = nullptr;
+  // Whether `stream_` may be written to: its reads have not ended.
+  bool open_ ABSL_GUARDED_BY(mu_) = false;
   bool writing_ ABSL_GUARDED_BY(mu_) = false;
   uint64_t next_id_ ABSL_GUARDED_BY(mu_) = 0;
   // Calls not yet sent, in order; those no longer in waiting_ are skipped
@@ -84,8 +89,7 @@ class NodeCalls {
   std::deque<v1::Call> queued_ ABSL_GUARDED_BY(mu_);
   // Every call not yet answered, sent or not, by id.
   absl::flat_hash_map<uint64_t, Waiting> waiting_ ABSL_GUARDED_BY(mu_);
-  // Closed streams whose callbacks or reactor are not yet over (Close
-  // waits for them).
+  // Ended streams whose reactor is not yet deleted (Close waits for them).
   int draining_ ABSL_GUARDED_BY(mu_) = 0;
   bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
