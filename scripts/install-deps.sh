@@ -7,7 +7,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache clang-format
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libleveldb-dev libsnappy-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libspdlog-dev libgoogle-perftools-dev prometheus-cpp-dev libcpp-httplib-dev libssl-dev libcli11-dev nlohmann-json3-dev libicu-dev grpc-proto python3-grpcio python3-protobuf
+  libspdlog-dev libgoogle-perftools-dev libunwind-dev prometheus-cpp-dev libcpp-httplib-dev libssl-dev libcli11-dev nlohmann-json3-dev libicu-dev grpc-proto python3-grpcio python3-protobuf
   iptables iproute2 util-linux
 )
 

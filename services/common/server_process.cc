@@ -2,11 +2,10 @@
 
 #include <string>
 
-#include "absl/debugging/failure_signal_handler.h"
-#include "absl/debugging/symbolize.h"
 #include "absl/flags/flag.h"
 #include "absl/flags/parse.h"
 #include "absl/synchronization/mutex.h"
+#include "services/common/crash_stacks.h"
 #include "services/common/flag_names.h"
 #include "services/common/logging.h"
 #include "services/common/security_flags.h"
@@ -39,8 +38,7 @@ absl::StatusOr<ServingOptions> StartServerProcess(int argc, char** argv) {
   // A crash (SIGSEGV, SIGABRT, ...) writes its stack to the log before the
   // process dies with the signal, so a fault test's logs say where. SIGTERM
   // and SIGINT stay blocked for the shutdown thread's sigwait.
-  absl::InitializeSymbolizer(argv[0]);
-  absl::InstallFailureSignalHandler(absl::FailureSignalHandlerOptions());
+  InstallCrashStacks(argv[0]);
   // Debian's Abseil checks lock order on every Mutex acquisition (it is
   // built without NDEBUG); that costs the servers ~2% CPU. Tests keep it.
   absl::SetMutexDeadlockDetectionMode(absl::OnDeadlockCycle::kIgnore);
