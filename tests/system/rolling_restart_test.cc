@@ -1,0 +1,376 @@
+// A rolling restart under load, as a Kubernetes rolling update does it:
+// real proxies and three real nodes; 64 clients write and read through the
+// proxies without pause while every node, then every proxy, in turn gets
+// SIGTERM, drains, stops and is started again, for several rounds.
+//
+// It requires what an operator needs of a routine restart: no server dies
+// other than by the test's own SIGTERM (each of those exits 0); no call
+// fails (a client retries a call the way shoplist-cli does, at the next
+// proxy, or at the same one when it is alone, and a retried call counts
+// as one); no acknowledged write is lost (every list is read back at the
+// end). It prints the p99 latency during the restarts beside the p99
+// before them.
+//
+// Writes are Syncs of a delta that adds one item of a unique name, as
+// shoplist-cli sends its changes; reads are Gets. Both are idempotent,
+// which is what lets a client retry them anywhere.
+//
+// SHOPLIST_ROLLING_ROUNDS sets the rounds (default 2).
+#include <signal.h>
+
+#include <algorithm>
+#include <atomic>
+#include <cstdio>
+#include <cstdlib>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "absl/strings/str_cat.h"
+#include "absl/synchronization/mutex.h"
+#include "absl/time/clock.h"
+#include "codec/list_codec.h"
+#include "crdt/list_state.h"
+#include "grpcpp/grpcpp.h"
+#include "gtest/gtest.h"
+#include "shoplist/v1/list_service.grpc.pb.h"
+#include "tests/support/cluster.h"
+#include "tests/support/lists.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace shoplist {
+namespace {
+
+using testing::Cluster;
+using testing::TempDir;
+
+constexpr int kNodes = 3;
+constexpr int kClients = 64;
+constexpr int kLists = 16;
+// A call is retried until this long after it began; past it, it fails.
+constexpr absl::Duration kCallDeadline = absl::Seconds(20);
+// The deadline of one attempt.
+constexpr absl::Duration kAttemptDeadline = absl::Seconds(5);
+
+int Rounds() {
+  const char* rounds = std::getenv("SHOPLIST_ROLLING_ROUNDS");
+  return rounds != nullptr && std::atoi(rounds) > 0 ? std::atoi(rounds) : 2;
+}
+
+// Errors that mean "this proxy could not serve it now": a client tries
+// again, at the next proxy.
+bool Retryable(const grpc::Status& status) {
+  switch (status.error_code()) {
+    case grpc::StatusCode::UNAVAILABLE:
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+    case grpc::StatusCode::CANCELLED:
+      return true;
+    default:
+      return false;
+  }
+}
+
+enum Phase { kBefore = 0, kRestarting = 1, kAfter = 2 };
+
+// What the clients measured and were told.
+struct Outcome {
+  int64_t calls = 0;
+  int64_t retries = 0;  // attempts past each call's first
+  std::vector<std::string> failures;
+  std::vector<int64_t> latencies_us[3];  // by the phase a call began in
+  // Per list, the item names whose Sync was acknowledged.
+  std::map<std::string, std::set<std::string>> acknowledged;
+};
+
+int64_t P99(std::vector<int64_t> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[std::min(v.size() - 1, v.size() * 99 / 100)];
+}
+
+// kClients closed loops, each on a thread of its own with blocking calls,
+// alternating a write to its list and a read of another.
+class Load {
+ public:
+  Load(Cluster& cluster, std::vector<std::string> lists)
+      : lists_(std::move(lists)) {
+    for (int p = 0; p < cluster.proxies(); ++p) {
+      stubs_.push_back(v1::ListService::NewStub(
+          testing::FastChannel(cluster.proxy_address(p))));
+    }
+    for (int c = 0; c < kClients; ++c) {
+      threads_.emplace_back([this, c] { Client(c); });
+    }
+  }
+
+  ~Load() {
+    if (!threads_.empty()) Stop();
+  }
+
+  void set_phase(Phase phase) { phase_ = phase; }
+
+  Outcome Stop() {
+    stop_ = true;
+    for (std::thread& t : threads_) t.join();
+    threads_.clear();
+    absl::MutexLock lock(&mu_);
+    return std::move(outcome_);
+  }
+
+ private:
+  // Runs `attempt(stub, context)` until it succeeds, fails for a reason
+  // other than an unreachable proxy, or the call's deadline passes.
+  template <typename Attempt>
+  grpc::Status Call(int client, Attempt attempt) {
+    const absl::Time deadline = absl::Now() + kCallDeadline;
+    size_t proxy = static_cast<size_t>(client) % stubs_.size();
+    for (int tries = 0;; ++tries) {
+      grpc::ClientContext context;
+      context.set_deadline(absl::ToChronoTime(
+          std::min(deadline, absl::Now() + kAttemptDeadline)));
+      grpc::Status status = attempt(*stubs_[proxy], &context);
+      if (tries > 0) ++retries_;
+      if (status.ok() || !Retryable(status) || absl::Now() >= deadline) {
+        return status;
+      }
+      proxy = (proxy + 1) % stubs_.size();
+      absl::SleepFor(absl::Milliseconds(20));
+    }
+  }
+
+  void Client(int c) {
+    const crdt::ReplicaId replica = 0xC10000 + c;
+    const std::string& mine = lists_[c % lists_.size()];
+    crdt::ListState state;  // this client's replica of its list
+    std::vector<int64_t> latencies[3];
+    std::set<std::string> acknowledged;
+    std::vector<std::string> failures;
+    int64_t calls = 0;
+    for (int n = 0; !stop_; ++n) {
+      const Phase phase = phase_;
+      const absl::Time start = absl::Now();
+      grpc::Status status;
+      std::string item;
+      if (n % 2 == 0) {
+        item = absl::StrCat("c", c, "-", n);
+        absl::StatusOr<crdt::ListState> delta = state.Add(replica, item, 1);
+        if (!delta.ok()) {
+          failures.push_back(delta.status().ToString());
+          break;
+        }
+        v1::SyncRequest request;
+        request.set_list_id(mine);
+        codec::EncodeState(*delta, request.mutable_delta());
+        codec::EncodeContext(state.context(), request.mutable_known());
+        v1::SyncResponse response;
+        status = Call(
+            c, [&](v1::ListService::Stub& stub, grpc::ClientContext* context) {
+              return stub.Sync(context, request, &response);
+            });
+        if (status.ok()) {
+          acknowledged.insert(item);
+          if (auto missing = codec::DecodeState(response.missing());
+              missing.ok()) {
+            state.Merge(*missing);
+          }
+        }
+      } else {
+        v1::GetRequest request;
+        request.set_list_id(lists_[(c + n) % lists_.size()]);
+        v1::GetResponse response;
+        status = Call(
+            c, [&](v1::ListService::Stub& stub, grpc::ClientContext* context) {
+              return stub.Get(context, request, &response);
+            });
+      }
+      ++calls;
+      if (!status.ok()) {
+        failures.push_back(absl::StrCat(n % 2 == 0 ? "Sync " : "Get ",
+                                        status.error_code(), ": ",
+                                        status.error_message()));
+      } else {
+        latencies[phase].push_back(
+            absl::ToInt64Microseconds(absl::Now() - start));
+      }
+    }
+    absl::MutexLock lock(&mu_);
+    outcome_.calls += calls;
+    outcome_.retries = retries_;
+    for (int p = 0; p < 3; ++p) {
+      outcome_.latencies_us[p].insert(outcome_.latencies_us[p].end(),
+                                      latencies[p].begin(), latencies[p].end());
+    }
+    outcome_.acknowledged[mine].insert(acknowledged.begin(),
+                                       acknowledged.end());
+    outcome_.failures.insert(outcome_.failures.end(), failures.begin(),
+                             failures.end());
+  }
+
+  const std::vector<std::string> lists_;
+  std::vector<std::unique_ptr<v1::ListService::Stub>> stubs_;
+  std::atomic<bool> stop_{false};
+  std::atomic<Phase> phase_{kBefore};
+  std::atomic<int64_t> retries_{0};
+  absl::Mutex mu_;
+  Outcome outcome_ ABSL_GUARDED_BY(mu_);
+  std::vector<std::thread> threads_;
+};
+
+class RollingRestartTest : public ::testing::Test {
+ protected:
+  void Run(int proxies) {
+    Cluster cluster(proxies, kNodes, dir_);
+    for (int p = 0; p < proxies; ++p) {
+      ASSERT_TRUE(cluster.WaitForView(p, kNodes, kNodes));
+    }
+    std::vector<std::string> lists = CreateLists(cluster);
+    ASSERT_EQ(lists.size(), static_cast<size_t>(kLists));
+
+    Load load(cluster, lists);
+    absl::SleepFor(absl::Seconds(5));
+    load.set_phase(kRestarting);
+    const absl::Time restarts_began = absl::Now();
+    int restarts = 0;
+    for (int round = 0; round < Rounds(); ++round) {
+      for (int i = 0; i < kNodes; ++i) {
+        Restart(cluster.node(i), "node", i, [&] { cluster.StartNode(i); });
+        ++restarts;
+        for (int p = 0; p < proxies; ++p) {
+          ASSERT_TRUE(cluster.WaitForView(p, kNodes, kNodes))
+              << "node-" << i << " did not come back";
+        }
+        ExpectAllRunning(cluster);
+        absl::SleepFor(absl::Seconds(1));
+      }
+      for (int p = 0; p < proxies; ++p) {
+        Restart(cluster.proxy(p), "proxy", p, [&] { cluster.StartProxy(p); });
+        ++restarts;
+        ASSERT_TRUE(cluster.WaitForView(p, kNodes, kNodes))
+            << "proxy-" << p << " did not come back";
+        ExpectAllRunning(cluster);
+        absl::SleepFor(absl::Seconds(1));
+      }
+    }
+    const absl::Duration restarting = absl::Now() - restarts_began;
+    load.set_phase(kAfter);
+    absl::SleepFor(absl::Seconds(2));
+    Outcome outcome = load.Stop();
+    ExpectAllRunning(cluster);
+
+    std::printf(
+        "rolling restart, %d proxy(ies), %d nodes, %d clients: %d restarts "
+        "in %.1f s; %lld calls, %lld retried attempts, %zu failed\n"
+        "  p99 before the restarts %.1f ms (%zu calls), during them %.1f ms "
+        "(%zu calls), after %.1f ms (%zu calls)\n",
+        proxies, kNodes, kClients, restarts, absl::ToDoubleSeconds(restarting),
+        static_cast<long long>(outcome.calls),
+        static_cast<long long>(outcome.retries), outcome.failures.size(),
+        P99(outcome.latencies_us[kBefore]) / 1000.0,
+        outcome.latencies_us[kBefore].size(),
+        P99(outcome.latencies_us[kRestarting]) / 1000.0,
+        outcome.latencies_us[kRestarting].size(),
+        P99(outcome.latencies_us[kAfter]) / 1000.0,
+        outcome.latencies_us[kAfter].size());
+    std::fflush(stdout);
+
+    EXPECT_TRUE(outcome.failures.empty())
+        << outcome.failures.size()
+        << " failed calls, the first: " << outcome.failures.front();
+    EXPECT_GT(outcome.latencies_us[kRestarting].size(), 1000u)
+        << "the load hardly ran during the restarts";
+    ExpectNoWriteLost(cluster, outcome);
+  }
+
+ private:
+  std::vector<std::string> CreateLists(Cluster& cluster) {
+    std::vector<std::string> lists;
+    for (int l = 0; l < kLists; ++l) {
+      std::string id = testing::ListId();
+      crdt::ListState state;
+      v1::SyncRequest request;
+      request.set_list_id(id);
+      request.set_create(true);
+      codec::EncodeState(*state.Create(0xC1, "rolling", 1),
+                         request.mutable_delta());
+      v1::SyncResponse response;
+      grpc::Status status = cluster.gateway(0).Sync(
+          testing::Context(absl::Seconds(10)).get(), request, &response);
+      EXPECT_TRUE(status.ok()) << status.error_message();
+      if (status.ok()) lists.push_back(id);
+    }
+    return lists;
+  }
+
+  // SIGTERM, a clean exit within the node's drain grace and some, and a
+  // new process in its place.
+  template <typename Start>
+  void Restart(testing::ChildProcess& process, const char* what, int index,
+               Start start) {
+    process.Signal(SIGTERM);
+    const int code = process.Wait(absl::Seconds(20));
+    EXPECT_EQ(code, 0) << what << "-" << index
+                       << " did not stop cleanly on SIGTERM; its log: "
+                       << process.log_path();
+    start();
+  }
+
+  void ExpectAllRunning(Cluster& cluster) {
+    for (int p = 0; p < cluster.proxies(); ++p) {
+      EXPECT_TRUE(cluster.proxy(p).running())
+          << "proxy-" << p << " died; its log: " << cluster.proxy(p).log_path()
+          << "\n"
+          << testing::ReadFile(cluster.proxy(p).log_path());
+    }
+    for (int i = 0; i < cluster.nodes(); ++i) {
+      EXPECT_TRUE(cluster.node(i).running())
+          << "node-" << i << " died; its log: " << cluster.node(i).log_path()
+          << "\n"
+          << testing::ReadFile(cluster.node(i).log_path());
+    }
+  }
+
+  // Every acknowledged item is in the list read back through a proxy (a
+  // read quorum of the replicas).
+  void ExpectNoWriteLost(Cluster& cluster, const Outcome& outcome) {
+    size_t checked = 0;
+    for (const auto& [id, items] : outcome.acknowledged) {
+      v1::GetRequest request;
+      request.set_list_id(id);
+      v1::GetResponse response;
+      grpc::Status status = cluster.gateway(0).Get(
+          testing::Context(absl::Seconds(10)).get(), request, &response);
+      ASSERT_TRUE(status.ok()) << status.error_message();
+      absl::StatusOr<crdt::ListState> state =
+          codec::DecodeState(response.state());
+      ASSERT_TRUE(state.ok()) << state.status();
+      size_t lost = 0;
+      std::string example;
+      for (const std::string& item : items) {
+        if (testing::WantedOf(*state, item) < 1) {
+          ++lost;
+          example = item;
+        }
+      }
+      EXPECT_EQ(lost, 0u) << "list " << id << " lost " << lost << " of "
+                          << items.size() << " acknowledged writes, e.g. "
+                          << example;
+      checked += items.size();
+    }
+    std::printf("  read back %zu acknowledged writes across %zu lists\n",
+                checked, outcome.acknowledged.size());
+    EXPECT_GT(checked, 0u);
+  }
+
+  TempDir dir_;
+};
+
+TEST_F(RollingRestartTest, OneProxyThreeNodesUnderLoad) { Run(1); }
+
+TEST_F(RollingRestartTest, TwoProxiesThreeNodesUnderLoad) { Run(2); }
+
+}  // namespace
+}  // namespace shoplist
