@@ -22,6 +22,7 @@
 #include <atomic>
 #include <cstdio>
 #include <cstdlib>
+#include <deque>
 #include <map>
 #include <memory>
 #include <set>
@@ -50,7 +51,9 @@ using testing::TempDir;
 
 constexpr int kNodes = 3;
 constexpr int kClients = 64;
-constexpr int kLists = 16;
+// Four lists a client, so lists stay small while the load runs (a write
+// costs the size of its list on the nodes).
+constexpr int kLists = 4 * kClients;
 // A call is retried until this long after it began; past it, it fails.
 constexpr absl::Duration kCallDeadline = absl::Seconds(20);
 // The deadline of one attempt.
@@ -92,132 +95,196 @@ int64_t P99(std::vector<int64_t> v) {
   return v[std::min(v.size() - 1, v.size() * 99 / 100)];
 }
 
-// kClients closed loops, each on a thread of its own with blocking calls,
-// alternating a write to its list and a read of another.
+// kClients closed loops on gRPC's asynchronous API (as shoplist-bench
+// drives a cluster, so the servers see a real load): each client
+// alternates a write to its list and a read of another. A call that fails
+// retryably is tried again 20 ms later at the next proxy.
 class Load {
  public:
   Load(Cluster& cluster, std::vector<std::string> lists)
-      : lists_(std::move(lists)) {
+      : lists_(std::move(lists)), retrier_([this] { RetryLoop(); }) {
     for (int p = 0; p < cluster.proxies(); ++p) {
       stubs_.push_back(v1::ListService::NewStub(
           testing::FastChannel(cluster.proxy_address(p))));
     }
     for (int c = 0; c < kClients; ++c) {
-      threads_.emplace_back([this, c] { Client(c); });
+      clients_.push_back(std::make_unique<Client>(c, lists_));
     }
+    running_ = kClients;
+    for (auto& client : clients_) Next(client.get());
   }
 
   ~Load() {
-    if (!threads_.empty()) Stop();
+    if (!stopped_) Stop();
   }
 
   void set_phase(Phase phase) { phase_ = phase; }
 
+  // Lets each client finish its call in flight, then gathers what they saw.
   Outcome Stop() {
     stop_ = true;
-    for (std::thread& t : threads_) t.join();
-    threads_.clear();
-    absl::MutexLock lock(&mu_);
-    return std::move(outcome_);
+    {
+      absl::MutexLock lock(&mu_);
+      mu_.Await(absl::Condition(
+          +[](int* running) { return *running == 0; }, &running_));
+      stopped_ = true;
+    }
+    retrier_.join();
+    Outcome outcome;
+    for (auto& client : clients_) {
+      outcome.calls += client->calls;
+      outcome.retries += client->retries;
+      for (int p = 0; p < 3; ++p) {
+        outcome.latencies_us[p].insert(outcome.latencies_us[p].end(),
+                                       client->latencies_us[p].begin(),
+                                       client->latencies_us[p].end());
+      }
+      for (const auto& [list, items] : client->acknowledged) {
+        outcome.acknowledged[list].insert(items.begin(), items.end());
+      }
+      outcome.failures.insert(outcome.failures.end(), client->failures.begin(),
+                              client->failures.end());
+    }
+    return outcome;
   }
 
  private:
-  // Runs `attempt(stub, context)` until it succeeds, fails for a reason
-  // other than an unreachable proxy, or the call's deadline passes.
-  template <typename Attempt>
-  grpc::Status Call(int client, Attempt attempt) {
-    const absl::Time deadline = absl::Now() + kCallDeadline;
-    size_t proxy = static_cast<size_t>(client) % stubs_.size();
-    for (int tries = 0;; ++tries) {
-      grpc::ClientContext context;
-      context.set_deadline(absl::ToChronoTime(
-          std::min(deadline, absl::Now() + kAttemptDeadline)));
-      grpc::Status status = attempt(*stubs_[proxy], &context);
-      if (tries > 0) ++retries_;
-      if (status.ok() || !Retryable(status) || absl::Now() >= deadline) {
-        return status;
+  // One closed loop. Touched by one call's callbacks at a time.
+  struct Client {
+    Client(int index, const std::vector<std::string>& lists)
+        : index(index), replica(0xC10000 + index), proxy(index) {
+      for (size_t l = index; l < lists.size(); l += kClients) {
+        states[lists[l]];
       }
-      proxy = (proxy + 1) % stubs_.size();
-      absl::SleepFor(absl::Milliseconds(20));
+    }
+    const int index;
+    const crdt::ReplicaId replica;
+    // This client's replicas of the lists it writes.
+    std::map<std::string, crdt::ListState> states;
+    int n = 0;     // calls begun
+    size_t proxy;  // where the next attempt goes
+    // The call in flight.
+    bool write = false;
+    std::string list, item;
+    Phase phase = kBefore;
+    absl::Time start, deadline;
+    std::unique_ptr<grpc::ClientContext> context;
+    v1::SyncRequest sync;
+    v1::SyncResponse synced;
+    v1::GetRequest get;
+    v1::GetResponse got;
+    // What it saw.
+    int64_t calls = 0, retries = 0;
+    std::vector<int64_t> latencies_us[3];
+    // Per list, the items whose writes were acknowledged.
+    std::map<std::string, std::set<std::string>> acknowledged;
+    std::vector<std::string> failures;
+  };
+
+  void Next(Client* c) {
+    if (stop_) {
+      absl::MutexLock lock(&mu_);
+      --running_;
+      return;
+    }
+    c->phase = phase_;
+    c->start = absl::Now();
+    c->deadline = c->start + kCallDeadline;
+    c->write = c->n % 2 == 0;
+    if (c->write) {
+      auto list = std::next(c->states.begin(),
+                            (c->n / 2) % static_cast<int>(c->states.size()));
+      c->list = list->first;
+      c->item = absl::StrCat("c", c->index, "-", c->n);
+      absl::StatusOr<crdt::ListState> delta =
+          list->second.Add(c->replica, c->item, 1);
+      if (!delta.ok()) {
+        c->failures.push_back(delta.status().ToString());
+        absl::MutexLock lock(&mu_);
+        --running_;
+        return;
+      }
+      c->sync.Clear();
+      c->sync.set_list_id(c->list);
+      codec::EncodeState(*delta, c->sync.mutable_delta());
+      codec::EncodeContext(list->second.context(), c->sync.mutable_known());
+    } else {
+      c->get.set_list_id(lists_[(c->index * 7 + c->n) % lists_.size()]);
+    }
+    ++c->n;
+    Attempt(c);
+  }
+
+  void Attempt(Client* c) {
+    c->context = std::make_unique<grpc::ClientContext>();
+    c->context->set_deadline(absl::ToChronoTime(
+        std::min(c->deadline, absl::Now() + kAttemptDeadline)));
+    v1::ListService::Stub* stub = stubs_[c->proxy % stubs_.size()].get();
+    auto done = [this, c](grpc::Status status) { Answered(c, status); };
+    if (c->write) {
+      stub->async()->Sync(c->context.get(), &c->sync, &c->synced, done);
+    } else {
+      stub->async()->Get(c->context.get(), &c->get, &c->got, done);
     }
   }
 
-  void Client(int c) {
-    const crdt::ReplicaId replica = 0xC10000 + c;
-    const std::string& mine = lists_[c % lists_.size()];
-    crdt::ListState state;  // this client's replica of its list
-    std::vector<int64_t> latencies[3];
-    std::set<std::string> acknowledged;
-    std::vector<std::string> failures;
-    int64_t calls = 0;
-    for (int n = 0; !stop_; ++n) {
-      const Phase phase = phase_;
-      const absl::Time start = absl::Now();
-      grpc::Status status;
-      std::string item;
-      if (n % 2 == 0) {
-        item = absl::StrCat("c", c, "-", n);
-        absl::StatusOr<crdt::ListState> delta = state.Add(replica, item, 1);
-        if (!delta.ok()) {
-          failures.push_back(delta.status().ToString());
-          break;
+  void Answered(Client* c, const grpc::Status& status) {
+    const absl::Time now = absl::Now();
+    if (!status.ok() && Retryable(status) && now < c->deadline) {
+      ++c->retries;
+      ++c->proxy;
+      absl::MutexLock lock(&mu_);
+      retry_.push_back({now + absl::Milliseconds(20), c});
+      return;
+    }
+    ++c->calls;
+    if (!status.ok()) {
+      c->failures.push_back(absl::StrCat(c->write ? "Sync " : "Get ",
+                                         status.error_code(), ": ",
+                                         status.error_message()));
+    } else {
+      c->latencies_us[c->phase].push_back(
+          absl::ToInt64Microseconds(now - c->start));
+      if (c->write) {
+        c->acknowledged[c->list].insert(c->item);
+        if (auto missing = codec::DecodeState(c->synced.missing());
+            missing.ok()) {
+          c->states[c->list].Merge(*missing);
         }
-        v1::SyncRequest request;
-        request.set_list_id(mine);
-        codec::EncodeState(*delta, request.mutable_delta());
-        codec::EncodeContext(state.context(), request.mutable_known());
-        v1::SyncResponse response;
-        status = Call(
-            c, [&](v1::ListService::Stub& stub, grpc::ClientContext* context) {
-              return stub.Sync(context, request, &response);
-            });
-        if (status.ok()) {
-          acknowledged.insert(item);
-          if (auto missing = codec::DecodeState(response.missing());
-              missing.ok()) {
-            state.Merge(*missing);
-          }
-        }
-      } else {
-        v1::GetRequest request;
-        request.set_list_id(lists_[(c + n) % lists_.size()]);
-        v1::GetResponse response;
-        status = Call(
-            c, [&](v1::ListService::Stub& stub, grpc::ClientContext* context) {
-              return stub.Get(context, request, &response);
-            });
-      }
-      ++calls;
-      if (!status.ok()) {
-        failures.push_back(absl::StrCat(n % 2 == 0 ? "Sync " : "Get ",
-                                        status.error_code(), ": ",
-                                        status.error_message()));
-      } else {
-        latencies[phase].push_back(
-            absl::ToInt64Microseconds(absl::Now() - start));
       }
     }
-    absl::MutexLock lock(&mu_);
-    outcome_.calls += calls;
-    outcome_.retries = retries_;
-    for (int p = 0; p < 3; ++p) {
-      outcome_.latencies_us[p].insert(outcome_.latencies_us[p].end(),
-                                      latencies[p].begin(), latencies[p].end());
+    Next(c);
+  }
+
+  // Starts the retries whose time has come, until every client stopped.
+  void RetryLoop() {
+    while (true) {
+      std::vector<Client*> due;
+      {
+        absl::MutexLock lock(&mu_);
+        if (stopped_ && retry_.empty()) return;
+        const absl::Time now = absl::Now();
+        while (!retry_.empty() && retry_.front().first <= now) {
+          due.push_back(retry_.front().second);
+          retry_.pop_front();
+        }
+      }
+      for (Client* c : due) Attempt(c);
+      absl::SleepFor(absl::Milliseconds(5));
     }
-    outcome_.acknowledged[mine].insert(acknowledged.begin(),
-                                       acknowledged.end());
-    outcome_.failures.insert(outcome_.failures.end(), failures.begin(),
-                             failures.end());
   }
 
   const std::vector<std::string> lists_;
   std::vector<std::unique_ptr<v1::ListService::Stub>> stubs_;
+  std::vector<std::unique_ptr<Client>> clients_;
   std::atomic<bool> stop_{false};
   std::atomic<Phase> phase_{kBefore};
-  std::atomic<int64_t> retries_{0};
   absl::Mutex mu_;
-  Outcome outcome_ ABSL_GUARDED_BY(mu_);
-  std::vector<std::thread> threads_;
+  int running_ ABSL_GUARDED_BY(mu_) = 0;  // clients not yet stopped
+  bool stopped_ ABSL_GUARDED_BY(mu_) = false;
+  // Clients waiting to try again, by when (in order: each waits 20 ms).
+  std::deque<std::pair<absl::Time, Client*>> retry_ ABSL_GUARDED_BY(mu_);
+  std::thread retrier_;
 };
 
 class RollingRestartTest : public ::testing::Test {
