@@ -14,21 +14,6 @@ targets=(crdt_codec_fuzz operation_fuzz replica_request_fuzz
   list_request_fuzz membership_request_fuzz node_fuzz)
 
 scripts/install-deps.sh
-missing=()
-command -v clang++ >/dev/null || missing+=(clang)
-for p in libclang-rt-14-dev llvm-14; do
-  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
-    missing+=("$p")
-done
-if [ ${#missing[@]} -gt 0 ]; then
-  sudo_cmd=()
-  [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
-  echo "fuzz: installing ${missing[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo_cmd[@]}" apt-get update -q
-  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${missing[@]}"
-fi
-
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
   -DSHOPLIST_FUZZ=ON -DSHOPLIST_BUILD_BENCHMARKS=OFF >/dev/null
 cmake --build build-fuzz -j"$jobs" --target shoplist_fuzz shoplist_sanitized_tests

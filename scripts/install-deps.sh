@@ -9,6 +9,7 @@ packages=(
   libabsl-dev libleveldb-dev libsnappy-dev libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libgoogle-perftools-dev libunwind-dev prometheus-cpp-dev libcpp-httplib-dev libssl-dev libcli11-dev nlohmann-json3-dev libicu-dev grpc-proto python3-grpcio python3-protobuf
   iptables iproute2 util-linux
+  clang libclang-rt-14-dev llvm-14  # the sanitized and fuzz builds
 )
 
 missing=()

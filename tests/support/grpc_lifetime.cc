@@ -18,27 +18,27 @@
 namespace shoplist::testing {
 namespace {
 
+// Never destroyed: a channel holds the library and, once it has made a
+// callback call, the callback completion queue. Globals, so that
+// LeakSanitizer sees them held to the end (scripts/sanitize.sh).
+std::shared_ptr<grpc::Channel>* kept_channel = nullptr;
+v1::ListService::Stub* kept_stub = nullptr;
+
 class KeepGrpcAlive final : public ::testing::Environment {
  public:
   void SetUp() override {
-    // Never destroyed: a channel holds the library and, once it has made a
-    // callback call, the callback completion queue.
-    channel_ = new std::shared_ptr<grpc::Channel>(
+    kept_channel = new std::shared_ptr<grpc::Channel>(
         grpc::CreateChannel("127.0.0.1:1", grpc::InsecureChannelCredentials()));
-    stub_ = v1::ListService::NewStub(*channel_).release();
+    kept_stub = v1::ListService::NewStub(*kept_channel).release();
     grpc::ClientContext context;
     context.set_deadline(absl::ToChronoTime(absl::Now()));
     v1::PingRequest request;
     v1::PingResponse response;
     absl::Notification done;
-    stub_->async()->Ping(&context, &request, &response,
-                         [&done](grpc::Status) { done.Notify(); });
+    kept_stub->async()->Ping(&context, &request, &response,
+                             [&done](grpc::Status) { done.Notify(); });
     done.WaitForNotification();
   }
-
- private:
-  std::shared_ptr<grpc::Channel>* channel_ = nullptr;
-  v1::ListService::Stub* stub_ = nullptr;
 };
 
 [[maybe_unused]] ::testing::Environment* const kKept =
