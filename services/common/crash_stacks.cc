@@ -30,8 +30,11 @@ int UnwindFromTables(void** pcs, int* sizes, int max_depth, int skip_count,
     if (unw_init_local2(&cursor, &context, UNW_INIT_SIGNAL_FRAME) < 0) {
       return 0;
     }
+    // libunwind makes up a one-byte procedure where no unwind table
+    // covers the PC.
     unw_proc_info_t info;
-    if (unw_get_proc_info(&cursor, &info) < 0) {
+    if (unw_get_proc_info(&cursor, &info) < 0 ||
+        info.end_ip <= info.start_ip + 1) {
       // No code known at the PC: the process jumped to a bad address, most
       // likely by a call, whose return address is then on top of the
       // stack. Report the PC, and unwind from the caller.
