@@ -13,7 +13,7 @@ jobs="${FUZZ_JOBS:-$(nproc)}"
 targets=(crdt_codec_fuzz operation_fuzz replica_request_fuzz
   list_request_fuzz membership_request_fuzz node_fuzz)
 
-scripts/install-deps.sh
+scripts/install-deps.sh --sanitizers
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
   -DSHOPLIST_FUZZ=ON -DSHOPLIST_BUILD_BENCHMARKS=OFF >/dev/null
 cmake --build build-fuzz -j"$jobs" --target shoplist_fuzz shoplist_sanitized_tests

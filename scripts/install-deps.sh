@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages shoplist builds and tests with, only when
 # some are missing, so repeated runs cost nothing. Needs root (or sudo).
+#   scripts/install-deps.sh [--sanitizers]   (also clang and its sanitizers)
 set -euo pipefail
 
 packages=(
@@ -9,8 +10,11 @@ packages=(
   libabsl-dev libleveldb-dev libsnappy-dev libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libgoogle-perftools-dev libunwind-dev prometheus-cpp-dev libcpp-httplib-dev libssl-dev libcli11-dev nlohmann-json3-dev libicu-dev grpc-proto python3-grpcio python3-protobuf
   iptables iproute2 util-linux
-  clang libclang-rt-14-dev llvm-14  # the sanitized and fuzz builds
 )
+# The sanitized and fuzz builds (scripts/sanitize.sh, scripts/fuzz.sh).
+if [ "${1:-}" = --sanitizers ]; then
+  packages+=(clang libclang-rt-14-dev llvm-14)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -14,7 +14,7 @@ jobs="${SANITIZE_JOBS:-$(nproc)}"
 service_tests=(call_batches_test gateway_test store_stream_test
   coordinator_test replica_store_test replica_service_test)
 
-scripts/install-deps.sh
+scripts/install-deps.sh --sanitizers
 cmake -S . -B build-asan -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
   -DSHOPLIST_SANITIZE=ON -DSHOPLIST_BUILD_BENCHMARKS=OFF >/dev/null
 cmake --build build-asan -j"$jobs" --target "${service_tests[@]}" \
