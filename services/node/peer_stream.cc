@@ -51,7 +51,22 @@ BatchStream<Traits>::~BatchStream() {
 template <typename Traits>
 void BatchStream<Traits>::Submit(const Request& request, absl::Time deadline,
                                  Done done) {
-  absl::MutexLock lock(&mu_);
+  {
+    absl::MutexLock lock(&mu_);
+    if (!closed_) {
+      SubmitLocked(request, deadline, std::move(done));
+      return;
+    }
+  }
+  // A stream opened now would outlive Close, which waits for it.
+  Result result = Traits::Failed(
+      grpc::Status(grpc::StatusCode::UNAVAILABLE, "the node is shutting down"));
+  Traits::Deliver(done, result);
+}
+
+template <typename Traits>
+void BatchStream<Traits>::SubmitLocked(const Request& request,
+                                       absl::Time deadline, Done done) {
   queued_.push_back({request, deadline, std::move(done)});
   if (stream_ == nullptr) {
     stream_ = Stream::Start(
@@ -170,6 +185,7 @@ template <typename Traits>
 void BatchStream<Traits>::Close() {
   {
     absl::MutexLock lock(&mu_);
+    closed_ = true;
     if (stream_ != nullptr) stream_->context.TryCancel();
   }
   absl::MutexLock lock(&mu_);

@@ -93,7 +93,9 @@ class BatchStream {
   void Submit(const Request& request, absl::Time deadline, Done done);
   // Fails the stream if a request waits past its deadline.
   void Expire(absl::Time now);
-  // Cancels the stream and waits until its callbacks are over.
+  // Cancels the stream and waits until its callbacks are over; requests
+  // not answered fail, and so does every later Submit (UNAVAILABLE), so
+  // that a callback cannot open a stream Close would wait for.
   void Close();
 
  private:
@@ -108,6 +110,8 @@ class BatchStream {
   using Stream = ClientStream<BatchStream, Batch, Reply>;
   friend Stream;
 
+  void SubmitLocked(const Request& request, absl::Time deadline, Done done)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   void SendLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_);
   // The stream's callbacks (client_stream.h). OnStreamRead answers the
   // batches the reply covers.
@@ -130,6 +134,7 @@ class BatchStream {
   bool expired_ ABSL_GUARDED_BY(mu_) = false;
   // Ended streams whose reactor is not yet deleted (Close waits for them).
   int draining_ ABSL_GUARDED_BY(mu_) = 0;
+  bool closed_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 using PeerStream = BatchStream<StoreStreamTraits>;

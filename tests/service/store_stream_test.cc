@@ -602,6 +602,26 @@ TEST_F(StoreStreamTest, CloseWaitsForTheCallbacksOfPendingRequests) {
   }
 }
 
+// A callback that submits again to the stream being closed (a coordinator
+// falling back as the node shuts down) must not open a stream that Close
+// would then wait for: the silent peer never ends one by itself.
+TEST_F(StoreStreamTest, ASubmitFromACallbackDuringCloseFailsAtOnce) {
+  std::unique_ptr<v1::ReplicaService::Stub> silent = SilentStub();
+  PeerStream peer(silent.get());
+  std::atomic<int> again{-1};
+  peer.Submit(StoreOf(ListId(), AddDelta("milk")),
+              absl::Now() + absl::Seconds(30), [&](const grpc::Status&) {
+                peer.Submit(StoreOf(ListId(), AddDelta("eggs")),
+                            absl::Now() + absl::Seconds(30),
+                            [&](const grpc::Status& status) {
+                              again = status.error_code();
+                            });
+              });
+  absl::SleepFor(absl::Milliseconds(100));  // the batch is on the wire
+  peer.Close();  // hung here before: the second stream was never cancelled
+  EXPECT_EQ(again.load(), grpc::StatusCode::UNAVAILABLE);
+}
+
 // --- FetchStream: reads batched the same way ---
 
 // Every callback of FetchPeerStream::Submit.
