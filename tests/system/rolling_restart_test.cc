@@ -53,8 +53,8 @@ using testing::TempDir;
 
 constexpr int kNodes = 3;
 constexpr int kClients = 64;
-// Four lists a client, so lists stay small while the load runs (a write
-// costs the size of its list on the nodes).
+// Four lists a client, each written by its client alone, so that every
+// node coordinates writes of many lists.
 constexpr int kLists = 4 * kClients;
 // A call is retried until this long after it began; past it, it fails.
 constexpr absl::Duration kCallDeadline = absl::Seconds(20);
