@@ -1,7 +1,9 @@
 // A home: this device's replicas of its lists, and everything a person
-// does with them. The one client library under shoplist-cli and its page:
-// the only code that opens the home's LevelDB (LocalStore) and calls the
-// list service (through a CloudLink). Every call returns typed results
+// does with them. The native host of the client core (home_core.h), under
+// shoplist-cli and its page: the core decides; Home loads the records a
+// call needs from the home's LevelDB (LocalStore), commits the core's
+// batches, and makes the calls to the list service (SyncEngine, through a
+// CloudLink) and the watches. Every call returns typed results
 // (results.h), never text; front-ends print or encode them.
 //
 // Local first. A change is applied to the home's replica and stored,
@@ -20,7 +22,8 @@
 // unsynced changes without asking to; UNAVAILABLE when the home is in use
 // by another process for too long, or a list awaiting its first fetch
 // cannot be fetched; DATA_LOSS for a damaged home. A failed call changes
-// nothing in the home.
+// nothing in the home: each change is one atomic write, made before its
+// sync, and what the sync merges is a write of its own.
 //
 // The LevelDB is open only while calls are running, so other processes
 // (another shoplist-cli, a watch, a page) can use the same home between
@@ -43,6 +46,7 @@
 #include "absl/time/time.h"
 #include "access/capability.h"
 #include "clients/core/cloud_link.h"
+#include "clients/core/home_core.h"
 #include "clients/core/local_store.h"
 #include "clients/core/results.h"
 #include "clients/core/sync_engine.h"
@@ -201,15 +205,25 @@ class Home {
   // last.
   absl::StatusOr<Lease> Acquire();
   void Release();
-  uint64_t NowMicros() const;
+  // The clock and fresh random bytes for a change.
+  absl::StatusOr<Inputs> Now() const;
 
-  // Finds `typed` among the home's lists. REQUIRES: records_mu_.
-  absl::StatusOr<LocalList> Resolve(LocalStore& store, absl::string_view typed)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(records_mu_);
-  // Applies `operations` as one change to the list `typed` names (with a
-  // remembered category for a new item), records its history and, unless
-  // it is an undo, how to undo it; stores it, syncs it. An undo skips
-  // operations that fail.
+  // A core loaded with the replica id, the settings and (`with_lists`)
+  // the lists a call about `typed` needs: that list alone when `typed` is
+  // a stored list's id, every list otherwise (or when nullopt).
+  // REQUIRES: records_mu_.
+  absl::StatusOr<HomeCore> LoadCore(
+      LocalStore& store, std::optional<absl::string_view> typed = std::nullopt,
+      bool with_lists = true) ABSL_EXCLUSIVE_LOCKS_REQUIRED(records_mu_);
+  // Loads a core for `typed`, makes one change with `make` (HomeCore& ->
+  // StatusOr<Applied<T>>) and commits its batch; `after` (optional) gets
+  // the core as changed. Takes records_mu_.
+  template <typename T, typename Make>
+  absl::StatusOr<T> Apply(LocalStore& store,
+                          std::optional<absl::string_view> typed, Make make,
+                          HomeCore* after = nullptr);
+  // Applies `operations` as one change to the list `typed` names (an undo
+  // instead when `undo`), stores it, then syncs it.
   absl::StatusOr<ChangeResult> Change(absl::string_view typed,
                                       std::vector<v1::Operation> operations,
                                       bool undo = false);
@@ -217,16 +231,16 @@ class Home {
                                       const v1::Operation& operation) {
     return Change(typed, std::vector<v1::Operation>{operation});
   }
-  // The writer this home's changes are made as. REQUIRES: records_mu_.
-  absl::StatusOr<crdt::Writer> WriterOf(LocalStore& store)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(records_mu_);
-  // Merges what the cloud sent into `list` and returns what it changed.
-  static crdt::ListDiff MergeRemote(LocalList& list,
-                                    const crdt::ListState& delta);
   // Syncs the stored list `id` and merges the reply into what is stored
-  // then. `not_found` (optional) is set when the cloud does not know it.
+  // then. `after` (optional) gets the core the reply was merged into, so
+  // the caller reports what was stored without reading again; `not_found`
+  // (optional) is set when the cloud does not know the list.
   SyncReport SyncList(LocalStore& store, const std::string& id,
-                      absl::Duration timeout, bool* not_found = nullptr);
+                      absl::Duration timeout, HomeCore* after = nullptr,
+                      bool* not_found = nullptr);
+  // Syncs the change `made` (stored in `core`) and reports it.
+  ChangeResult SyncChange(LocalStore& store, const MadeChange& made,
+                          HomeCore& core);
   // Merges a watched delta. Returns false when the watch should end.
   bool MergeWatched(const std::string& id, const crdt::ListState& delta,
                     const std::function<void(const WatchEvent&)>& on_event);
@@ -234,6 +248,7 @@ class Home {
   const HomeOptions options_;
   const std::shared_ptr<CloudLink> link_;
   SyncEngine engine_;
+  const std::string default_name_;  // $USER
 
   absl::Mutex store_mu_;
   std::unique_ptr<LocalStore> store_ ABSL_GUARDED_BY(store_mu_);
@@ -243,14 +258,6 @@ class Home {
   // the cloud), and while the replica id is made.
   absl::Mutex records_mu_;
 };
-
-// What the home shows of a stored list.
-ListInfo InfoOf(const LocalList& list);
-
-// The capability this home holds on `list`: what its secret proves under
-// the list's access record, or what its link named while that record has
-// not arrived; kOwner on an open list; kNone once the link was revoked.
-access::Capability HeldBy(const LocalList& list);
 
 }  // namespace shoplist::client
 

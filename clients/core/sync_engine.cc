@@ -1,21 +1,20 @@
 #include "clients/core/sync_engine.h"
 
 #include "absl/time/clock.h"
-#include "codec/list_codec.h"
 #include "grpcpp/grpcpp.h"
-#include "services/common/status_util.h"
 
 namespace shoplist::client {
 
-absl::StatusOr<SyncReply> SyncEngine::Sync(const SyncInput& input,
-                                           absl::Duration timeout) {
+SyncAnswer SyncEngine::Sync(absl::string_view request_bytes,
+                            absl::Duration timeout) {
+  SyncAnswer answer;
   v1::SyncRequest request;
-  request.set_list_id(input.id);
-  codec::EncodeState(input.pending, request.mutable_delta());
-  codec::EncodeContext(input.known, request.mutable_known());
-  request.set_create(input.create);
-  request.set_secret(input.secret);
-
+  if (!request.ParseFromArray(request_bytes.data(),
+                              static_cast<int>(request_bytes.size()))) {
+    answer.kind = SyncAnswer::Kind::kFailed;
+    answer.error = "a sync request that does not decode";
+    return answer;
+  }
   const size_t first = link_->preferred();
   for (size_t attempt = 0; attempt < link_->size(); ++attempt) {
     const size_t index = (first + attempt) % link_->size();
@@ -24,20 +23,18 @@ absl::StatusOr<SyncReply> SyncEngine::Sync(const SyncInput& input,
     v1::SyncResponse response;
     grpc::Status status = link_->stub(index).Sync(&context, request, &response);
     if (!link_->Report(index, status)) continue;
-    SyncReply reply;
     if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
-      reply.answer = SyncReply::Answer::kNotFound;
-      return reply;
+      answer.kind = SyncAnswer::Kind::kNotFound;
+    } else if (!status.ok()) {
+      answer.kind = SyncAnswer::Kind::kFailed;
+      answer.error = status.error_message();
+    } else {
+      answer.kind = SyncAnswer::Kind::kStored;
+      answer.reply = response.SerializeAsString();
     }
-    if (!status.ok()) return ToAbsl(status);
-    absl::StatusOr<crdt::ListState> missing =
-        codec::DecodeState(response.missing());
-    if (!missing.ok()) return missing.status();
-    reply.answer = SyncReply::Answer::kStored;
-    reply.missing = *std::move(missing);
-    return reply;
+    return answer;
   }
-  return SyncReply();  // offline
+  return answer;  // offline
 }
 
 }  // namespace shoplist::client

@@ -1,7 +1,12 @@
 #include "crdt/list_id.h"
 
+#ifdef __EMSCRIPTEN__
+#include <unistd.h>  // getentropy
+#else
 #include <sys/random.h>
+#endif
 
+#include <algorithm>
 #include <cerrno>
 #include <cstdint>
 #include <cstring>
@@ -13,10 +18,24 @@ namespace {
 
 constexpr char kAlphabet[] = "abcdefghijklmnopqrstuvwxyz234567";
 
+// Up to `size` random bytes into `p`: how many, or -1 with errno set.
+#ifdef __EMSCRIPTEN__
+// Emscripten has no getrandom(); its getentropy() asks the browser's or
+// Node's crypto.getRandomValues, at most 256 bytes a call.
+ssize_t ReadRandom(uint8_t* p, size_t size) {
+  size = std::min<size_t>(size, 256);
+  return getentropy(p, size) == 0 ? static_cast<ssize_t>(size) : -1;
+}
+#else
+ssize_t ReadRandom(uint8_t* p, size_t size) { return getrandom(p, size, 0); }
+#endif
+
+}  // namespace
+
 absl::Status FillRandom(void* buffer, size_t size) {
   auto* p = static_cast<uint8_t*>(buffer);
   while (size > 0) {
-    ssize_t n = getrandom(p, size, 0);
+    ssize_t n = ReadRandom(p, size);
     if (n < 0) {
       if (errno == EINTR) continue;
       return absl::InternalError(
@@ -27,8 +46,6 @@ absl::Status FillRandom(void* buffer, size_t size) {
   }
   return absl::OkStatus();
 }
-
-}  // namespace
 
 absl::StatusOr<std::string> NewListId() {
   std::array<uint8_t, 16> bytes;

@@ -25,6 +25,8 @@ std::string SpellId(const std::array<uint8_t, 16>& bits);
 absl::Status ValidateListId(absl::string_view id);
 // A random 64-bit replica id from the same source; never 0.
 absl::StatusOr<uint64_t> NewReplicaId();
+// Fills `size` bytes at `buffer` from the same source.
+absl::Status FillRandom(void* buffer, size_t size);
 
 }  // namespace shoplist::crdt
 

@@ -85,14 +85,23 @@ std::shared_ptr<CloudLink> MakeLink(int count, std::vector<M*>* mocks) {
 // SyncEngine
 // ---------------------------------------------------------------------------
 
-SyncInput NewListInput() {
+// The request bytes of a new list's first sync (HomeCore::SyncRequest).
+struct NewList {
+  std::string id = ListId();
+  crdt::ListState pending;
+  std::string request;
+};
+NewList NewListInput() {
   crdt::ListState state;
-  SyncInput input;
-  input.id = ListId();
+  NewList input;
   input.pending = *state.Create(kMe, "groceries", 1);
   input.pending.Merge(*state.Add(kMe, "milk", 2));
-  input.known = state.context();
-  input.create = true;
+  v1::SyncRequest request;
+  request.set_list_id(input.id);
+  codec::EncodeState(input.pending, request.mutable_delta());
+  codec::EncodeContext(state.context(), request.mutable_known());
+  request.set_create(true);
+  input.request = request.SerializeAsString();
   return input;
 }
 
@@ -125,19 +134,17 @@ TEST(SyncEngineTest, EveryProxyUnavailableIsOffline) {
   auto link = MakeLink(2, &mocks);
   EXPECT_CALL(*mocks[0], Sync(_, _, _)).WillOnce(Return(Unavailable()));
   EXPECT_CALL(*mocks[1], Sync(_, _, _)).WillOnce(Return(Unavailable()));
-  absl::StatusOr<SyncReply> reply =
-      SyncEngine(link).Sync(NewListInput(), absl::Seconds(1));
-  ASSERT_TRUE(reply.ok()) << reply.status();
-  EXPECT_EQ(reply->answer, SyncReply::Answer::kOffline);
+  SyncAnswer answer =
+      SyncEngine(link).Sync(NewListInput().request, absl::Seconds(1));
+  EXPECT_EQ(answer.kind, SyncAnswer::Kind::kOffline);
   EXPECT_FALSE(link->online());
 }
 
 TEST(SyncEngineTest, NoProxyAtAllIsOffline) {
   auto link = std::make_shared<CloudLink>(Stubs());
-  absl::StatusOr<SyncReply> reply =
-      SyncEngine(link).Sync(NewListInput(), absl::Seconds(1));
-  ASSERT_TRUE(reply.ok());
-  EXPECT_EQ(reply->answer, SyncReply::Answer::kOffline);
+  SyncAnswer answer =
+      SyncEngine(link).Sync(NewListInput().request, absl::Seconds(1));
+  EXPECT_EQ(answer.kind, SyncAnswer::Kind::kOffline);
 }
 
 TEST(SyncEngineTest, FailsOverToTheNextProxyAndPrefersItNextTime) {
@@ -158,14 +165,15 @@ TEST(SyncEngineTest, FailsOverToTheNextProxyAndPrefersItNextTime) {
         .WillOnce(Invoke(Answer(crdt::ListState())));
   }
   SyncEngine engine(link);
-  absl::StatusOr<SyncReply> reply =
-      engine.Sync(NewListInput(), absl::Seconds(1));
-  ASSERT_TRUE(reply.ok()) << reply.status();
-  EXPECT_EQ(reply->answer, SyncReply::Answer::kStored);
-  EXPECT_EQ(reply->missing, bobs);
+  SyncAnswer answer = engine.Sync(NewListInput().request, absl::Seconds(1));
+  ASSERT_EQ(answer.kind, SyncAnswer::Kind::kStored);
+  v1::SyncResponse reply;
+  ASSERT_TRUE(reply.ParseFromString(answer.reply));
+  EXPECT_EQ(Decoded(reply.missing()), bobs);
   EXPECT_EQ(link->preferred(), 2u);
   EXPECT_TRUE(link->online());
-  ASSERT_TRUE(engine.Sync(NewListInput(), absl::Seconds(1)).ok());
+  EXPECT_EQ(engine.Sync(NewListInput().request, absl::Seconds(1)).kind,
+            SyncAnswer::Kind::kStored);
 }
 
 TEST(SyncEngineTest, ARefusalIsReturnedAndOtherProxiesAreNotTried) {
@@ -174,11 +182,10 @@ TEST(SyncEngineTest, ARefusalIsReturnedAndOtherProxiesAreNotTried) {
   EXPECT_CALL(*mocks[0], Sync(_, _, _))
       .WillOnce(Return(grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
                                     "item name too long")));
-  absl::StatusOr<SyncReply> reply =
-      SyncEngine(link).Sync(NewListInput(), absl::Seconds(1));
-  EXPECT_EQ(reply.status().code(), absl::StatusCode::kInvalidArgument);
-  EXPECT_THAT(std::string(reply.status().message()),
-              HasSubstr("item name too long"));
+  SyncAnswer answer =
+      SyncEngine(link).Sync(NewListInput().request, absl::Seconds(1));
+  EXPECT_EQ(answer.kind, SyncAnswer::Kind::kFailed);
+  EXPECT_THAT(answer.error, HasSubstr("item name too long"));
   EXPECT_TRUE(link->online());  // it answered
 }
 
@@ -188,8 +195,9 @@ TEST(SyncEngineTest, SendsThePendingDeltaTheKnownContextAndCreate) {
   v1::SyncRequest sent;
   EXPECT_CALL(*mocks[0], Sync(_, _, _))
       .WillOnce(DoAll(SaveArg<1>(&sent), Invoke(Answer(crdt::ListState()))));
-  SyncInput input = NewListInput();
-  ASSERT_TRUE(SyncEngine(link).Sync(input, absl::Seconds(1)).ok());
+  NewList input = NewListInput();
+  ASSERT_EQ(SyncEngine(link).Sync(input.request, absl::Seconds(1)).kind,
+            SyncAnswer::Kind::kStored);
   EXPECT_EQ(sent.list_id(), input.id);
   EXPECT_EQ(Decoded(sent.delta()), input.pending);
   EXPECT_TRUE(sent.create());
@@ -201,10 +209,9 @@ TEST(SyncEngineTest, NotFoundIsItsOwnAnswer) {
   EXPECT_CALL(*mocks[0], Sync(_, _, _))
       .WillOnce(
           Return(grpc::Status(grpc::StatusCode::NOT_FOUND, "no such list")));
-  absl::StatusOr<SyncReply> reply =
-      SyncEngine(link).Sync(NewListInput(), absl::Seconds(1));
-  ASSERT_TRUE(reply.ok());
-  EXPECT_EQ(reply->answer, SyncReply::Answer::kNotFound);
+  EXPECT_EQ(
+      SyncEngine(link).Sync(NewListInput().request, absl::Seconds(1)).kind,
+      SyncAnswer::Kind::kNotFound);
 }
 
 TEST(SyncEngineTest, EachCallCarriesADeadlineOfTheTimeout) {
@@ -218,7 +225,7 @@ TEST(SyncEngineTest, EachCallCarriesADeadlineOfTheTimeout) {
         return Unavailable();
       }));
   const absl::Time start = absl::Now();
-  ASSERT_TRUE(SyncEngine(link).Sync(NewListInput(), absl::Seconds(7)).ok());
+  SyncEngine(link).Sync(NewListInput().request, absl::Seconds(7));
   absl::Duration left = absl::FromChrono(deadline) - start;
   EXPECT_GT(left, absl::Seconds(6));
   EXPECT_LE(left, absl::Seconds(8));
