@@ -1,0 +1,82 @@
+// The client core as JSON commands: the one API of the WebAssembly module
+// (clients/wasm/), and what the golden and randomized tests drive in both
+// builds, so one command gives the same bytes natively and in wasm.
+//
+// Model. A session is one home's core (home_core.h) with the steps of its
+// calls that wait for the host's network. A command is a JSON object
+// {"cmd": ..., ...}; the answer is a JSON object. Bytes (records, sync
+// requests and replies, watched deltas) travel as base64 strings.
+//   - Reading: "lists", "show" {list}, "log" {list, limit?}, "share"
+//     {list, as?: "read"|"edit"|"owner"}, "name". The answer is the
+//     document of docs/json.md.
+//   - Changes: "new" {title}, "add" {list, item, count?}, "remove" {list,
+//     item, count?}, "buy"/"unbuy" {list, item, count?}, "note" {list,
+//     item, note}, "category" {list, item, category}, "aisles" {list,
+//     order: [..]}, "clear" {list}, "rename" {list, title}, "undo" {list},
+//     "revoke" {list}, "delete" {list}, "join" {link}; "set_name" {name},
+//     "forget" {list, drop_unsynced?}. Each takes "now" (microseconds since
+//     the epoch) and "random" (base64 of 40 random bytes, Inputs) where it
+//     needs them. The answer has "writes" (to commit before anything else
+//     happens) and, for those that sync, "sync": {"id", "request"} and a
+//     "step" number; the host sends the request, then "finish" {step,
+//     answer} with answer {"kind": "stored"|"offline"|"not_found"|"failed",
+//     "reply"?, "error"?}, which answers with "writes" and "result": the
+//     command's document (ChangeJson, RevokeJson, ...). Without a network
+//     the host finishes with {"kind": "offline"}.
+//   - "load" {key, value}: one stored record. "sync_request" {id} and
+//     "merge_sync" {request, answer}: a sync of its own ("report").
+//     "watched" {id, delta, now}: a watched delta ("event" or null, "keep").
+// A failed command answers {"error": ErrorJson} and changed nothing.
+//
+// Not thread-safe (one host thread).
+#ifndef SHOPLIST_CLIENTS_CORE_CORE_SESSION_H_
+#define SHOPLIST_CLIENTS_CORE_CORE_SESSION_H_
+
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <string>
+
+#include "clients/core/home_core.h"
+#include "clients/core/json.h"
+
+namespace shoplist::client {
+
+class CoreSession {
+ public:
+  // `default_name`: HomeCore's.
+  explicit CoreSession(absl::string_view default_name = "");
+
+  // One command; never throws, whatever the input.
+  Json Call(const Json& command);
+  // The same on text: JSON in, JSON out (what the module exports).
+  std::string Call(absl::string_view command);
+
+  HomeCore& core() { return core_; }
+
+ private:
+  // What a command does once its sync answered and was merged (`report`):
+  // the result document; writes of its own go to `writes`.
+  using Then = std::function<absl::StatusOr<Json>(
+      SyncReport report, bool not_found, Batch& writes)>;
+  // A step waiting for the answer to its sync.
+  using Finish = std::function<absl::StatusOr<Json>(const SyncAnswer& answer,
+                                                    Batch& writes)>;
+
+  absl::StatusOr<Json> Dispatch(const Json& command);
+  // The answer of a command whose writes are `batch` and which goes on
+  // with a sync of `id`.
+  absl::StatusOr<Json> Syncing(const std::string& id, Batch batch, Then then);
+
+  HomeCore core_;
+  uint64_t next_step_ = 1;
+  std::map<uint64_t, Finish> steps_;
+};
+
+// The JSON of a batch's writes: [{"put": key, "value": base64} |
+// {"delete": key} | {"delete_prefix": prefix}].
+Json WritesJson(const Batch& batch);
+
+}  // namespace shoplist::client
+
+#endif  // SHOPLIST_CLIENTS_CORE_CORE_SESSION_H_
