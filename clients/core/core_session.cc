@@ -1,5 +1,7 @@
 #include "clients/core/core_session.h"
 
+#include <algorithm>
+#include <iterator>
 #include <optional>
 #include <utility>
 #include <vector>
@@ -259,11 +261,13 @@ absl::StatusOr<Json> CoreSession::Dispatch(const Json& command) {
     return out;
   }
   if (cmd == "sync_request") {
-    absl::StatusOr<std::string> id = String(command, "id");
+    absl::StatusOr<std::string> typed = list();
+    if (!typed.ok()) return typed.status();
+    absl::StatusOr<std::string> id = core_.Resolve(*typed);
     if (!id.ok()) return id.status();
     absl::StatusOr<std::string> request = core_.SyncRequest(*id);
     if (!request.ok()) return request.status();
-    return Json{{"request", absl::Base64Escape(*request)}};
+    return Json{{"id", *id}, {"request", absl::Base64Escape(*request)}};
   }
   if (cmd == "merge_sync") {
     absl::StatusOr<std::string> request = Bytes(command, "request");
@@ -296,6 +300,7 @@ absl::StatusOr<Json> CoreSession::Dispatch(const Json& command) {
 
   // --- Reading.
   if (cmd == "lists") return ListsJson(core_.Lists());
+  if (cmd == "ids") return Json{{"ids", core_.ListIds()}};
   if (cmd == "name") return NameJson(core_.PersonName());
   if (cmd == "show") {
     absl::StatusOr<std::string> typed = list();
@@ -354,6 +359,13 @@ absl::StatusOr<Json> CoreSession::Dispatch(const Json& command) {
   }
 
   // --- Changes that sync.
+  static constexpr absl::string_view kSyncing[] = {
+      "join", "revoke", "delete", "new",      "undo",   "add",   "remove",
+      "buy",  "unbuy",  "note",   "category", "aisles", "clear", "rename"};
+  if (std::find(std::begin(kSyncing), std::end(kSyncing), cmd) ==
+      std::end(kSyncing)) {
+    return absl::InvalidArgumentError(absl::StrCat("no command \"", cmd, "\""));
+  }
   absl::StatusOr<Inputs> in = InputsOf(command);
   if (!in.ok()) return in.status();
   if (cmd == "join") {
@@ -440,10 +452,6 @@ absl::StatusOr<Json> CoreSession::Dispatch(const Json& command) {
   } else {
     absl::StatusOr<std::optional<v1::Operation>> op = OperationOf(cmd, command);
     if (!op.ok()) return op.status();
-    if (!*op) {
-      return absl::InvalidArgumentError(
-          absl::StrCat("no command \"", cmd, "\""));
-    }
     made = core_.Change(*typed, {**op}, *in);
   }
   if (!made.ok()) return made.status();

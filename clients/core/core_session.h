@@ -23,8 +23,9 @@
 //     "reply"?, "error"?}, which answers with "writes" and "result": the
 //     command's document (ChangeJson, RevokeJson, ...). Without a network
 //     the host finishes with {"kind": "offline"}.
-//   - "load" {key, value}: one stored record. "sync_request" {id} and
-//     "merge_sync" {request, answer}: a sync of its own ("report").
+//   - "load" {key, value}: one stored record. "sync_request" {list} ("id",
+//     "request") and "merge_sync" {request, answer} ("writes", "report"):
+//     a sync of its own. "ids": the ids of the lists loaded.
 //     "watched" {id, delta, now}: a watched delta ("event" or null, "keep").
 // A failed command answers {"error": ErrorJson} and changed nothing.
 //
