@@ -101,6 +101,127 @@ absl::StatusOr<std::optional<int64_t>> Count(const httplib::Request& req) {
   return n;
 }
 
+// `result` as the JSON `encode` makes of it, or its error.
+template <typename T, typename Encode>
+absl::StatusOr<client::Json> Encoded(const absl::StatusOr<T>& result,
+                                     Encode encode) {
+  if (!result.ok()) return result.status();
+  return encode(*result);
+}
+
+// A change to the item named by the request's `item`, with its `count`.
+using ItemChange = absl::StatusOr<client::ChangeResult> (client::Home::*)(
+    absl::string_view list, absl::string_view item,
+    std::optional<int64_t> count);
+
+absl::StatusOr<client::Json> CountedChange(client::Home& home,
+                                           const std::string& id,
+                                           const httplib::Request& req,
+                                           ItemChange change) {
+  absl::StatusOr<std::optional<int64_t>> count = Count(req);
+  if (!count.ok()) return count.status();
+  return Encoded((home.*change)(id, req.get_param_value("item"), *count),
+                 client::ChangeJson);
+}
+
+// `gives`: read, edit or owner; empty for the default (edit, or read for a
+// home that holds only read).
+absl::StatusOr<client::Json> ShareList(client::Home& home,
+                                       const std::string& id,
+                                       const httplib::Request& req) {
+  const std::string gives = req.get_param_value("gives");
+  std::optional<access::Capability> wanted;
+  if (gives == "read") wanted = access::Capability::kRead;
+  if (gives == "edit") wanted = access::Capability::kEdit;
+  if (gives == "owner") wanted = access::Capability::kOwner;
+  if (!gives.empty() && !wanted) {
+    return absl::InvalidArgumentError("gives must be read, edit or owner");
+  }
+  return Encoded(home.Share(id, wanted), client::ShareJson);
+}
+
+// One action on a list: POST /api/lists/<id>/<name>, one call to the home.
+struct ListAction {
+  const char* name;
+  // What open pages hear changed: the list, every list, or nothing.
+  enum class Changes { kList, kLists, kNothing } changes;
+  absl::StatusOr<client::Json> (*run)(client::Home& home, const std::string& id,
+                                      const httplib::Request& req);
+};
+
+using Req = const httplib::Request&;
+const ListAction kListActions[] = {
+    {"add", ListAction::Changes::kList,
+     [](client::Home& home, const std::string& id, Req req) {
+       absl::StatusOr<std::optional<int64_t>> count = Count(req);
+       if (!count.ok()) return absl::StatusOr<client::Json>(count.status());
+       return Encoded(
+           home.Add(id, req.get_param_value("item"), count->value_or(1)),
+           client::ChangeJson);
+     }},
+    {"remove", ListAction::Changes::kList,
+     [](client::Home& home, const std::string& id, Req req) {
+       return CountedChange(home, id, req, &client::Home::Remove);
+     }},
+    {"buy", ListAction::Changes::kList,
+     [](client::Home& home, const std::string& id, Req req) {
+       return CountedChange(home, id, req, &client::Home::Buy);
+     }},
+    {"unbuy", ListAction::Changes::kList,
+     [](client::Home& home, const std::string& id, Req req) {
+       return CountedChange(home, id, req, &client::Home::Unbuy);
+     }},
+    {"note", ListAction::Changes::kList,
+     [](client::Home& home, const std::string& id, Req req) {
+       return Encoded(home.SetNote(id, req.get_param_value("item"),
+                                   req.get_param_value("note")),
+                      client::ChangeJson);
+     }},
+    {"category", ListAction::Changes::kList,
+     [](client::Home& home, const std::string& id, Req req) {
+       return Encoded(home.SetCategory(id, req.get_param_value("item"),
+                                       req.get_param_value("category")),
+                      client::ChangeJson);
+     }},
+    {"aisles", ListAction::Changes::kList,
+     [](client::Home& home, const std::string& id, Req req) {
+       // One form field per category, in order.
+       std::vector<std::string> order;
+       for (size_t i = 0; i < req.get_param_value_count("category"); ++i) {
+         order.push_back(req.get_param_value("category", i));
+       }
+       return Encoded(home.SetAisles(id, order), client::ChangeJson);
+     }},
+    {"clear", ListAction::Changes::kList,
+     [](client::Home& home, const std::string& id, Req) {
+       return Encoded(home.Clear(id), client::ChangeJson);
+     }},
+    {"undo", ListAction::Changes::kList,
+     [](client::Home& home, const std::string& id, Req) {
+       return Encoded(home.Undo(id), client::ChangeJson);
+     }},
+    {"rename", ListAction::Changes::kList,
+     [](client::Home& home, const std::string& id, Req req) {
+       return Encoded(home.Rename(id, req.get_param_value("title")),
+                      client::ChangeJson);
+     }},
+    {"share", ListAction::Changes::kNothing, ShareList},
+    {"revoke", ListAction::Changes::kList,
+     [](client::Home& home, const std::string& id, Req) {
+       return Encoded(home.Revoke(id), client::RevokeJson);
+     }},
+    // The page asks before it forgets.
+    {"forget", ListAction::Changes::kLists,
+     [](client::Home& home, const std::string& id, Req) {
+       return Encoded(home.Forget(id, /*drop_unsynced=*/true),
+                      client::ForgetJson);
+     }},
+    {"delete", ListAction::Changes::kLists,
+     [](client::Home& home, const std::string& id, Req) {
+       return Encoded(home.Delete(id), client::DeleteJson);
+     }},
+};
+
 }  // namespace
 
 UiServer::UiServer(client::Home& home)
@@ -187,68 +308,29 @@ void UiServer::Routes() {
     if (!log.ok()) return ReplyError(log.status(), res);
     res.set_content(client::LogJson(*list, *log).dump(), kJson);
   });
-  http.Post(R"(/api/lists/([a-z2-7]+)/(\w+))", [&](const httplib::Request& req,
-                                                   httplib::Response& res) {
-    const std::string id = req.matches[1];
-    const std::string action = req.matches[2];
-    const std::string item = req.get_param_value("item");
-    absl::StatusOr<std::optional<int64_t>> count = Count(req);
-    if (!count.ok()) return ReplyError(count.status(), res);
-    if (action == "add") {
-      Reply(home.Add(id, item, count->value_or(1)), client::ChangeJson, res,
-            hub, id);
-    } else if (action == "remove") {
-      Reply(home.Remove(id, item, *count), client::ChangeJson, res, hub, id);
-    } else if (action == "buy") {
-      Reply(home.Buy(id, item, *count), client::ChangeJson, res, hub, id);
-    } else if (action == "unbuy") {
-      Reply(home.Unbuy(id, item, *count), client::ChangeJson, res, hub, id);
-    } else if (action == "note") {
-      Reply(home.SetNote(id, item, req.get_param_value("note")),
-            client::ChangeJson, res, hub, id);
-    } else if (action == "category") {
-      Reply(home.SetCategory(id, item, req.get_param_value("category")),
-            client::ChangeJson, res, hub, id);
-    } else if (action == "aisles") {
-      // One form field per category, in order.
-      std::vector<std::string> order;
-      for (size_t i = 0; i < req.get_param_value_count("category"); ++i) {
-        order.push_back(req.get_param_value("category", i));
-      }
-      Reply(home.SetAisles(id, order), client::ChangeJson, res, hub, id);
-    } else if (action == "clear") {
-      Reply(home.Clear(id), client::ChangeJson, res, hub, id);
-    } else if (action == "undo") {
-      Reply(home.Undo(id), client::ChangeJson, res, hub, id);
-    } else if (action == "rename") {
-      Reply(home.Rename(id, req.get_param_value("title")), client::ChangeJson,
-            res, hub, id);
-    } else if (action == "share") {
-      // `gives`: read, edit or owner; empty for the default (edit, or read
-      // for a home that holds only read).
-      const std::string gives = req.get_param_value("gives");
-      std::optional<access::Capability> wanted;
-      if (gives == "read") wanted = access::Capability::kRead;
-      if (gives == "edit") wanted = access::Capability::kEdit;
-      if (gives == "owner") wanted = access::Capability::kOwner;
-      if (!gives.empty() && !wanted) {
-        return ReplyError(
-            absl::InvalidArgumentError("gives must be read, edit or owner"),
-            res);
-      }
-      Reply(home.Share(id, wanted), client::ShareJson, res, hub, "");
-    } else if (action == "revoke") {
-      Reply(home.Revoke(id), client::RevokeJson, res, hub, id);
-    } else if (action == "forget") {
-      // The page asks before it forgets.
-      Reply(home.Forget(id, /*drop_unsynced=*/true), client::ForgetJson, res,
-            hub, "*");
-    } else if (action == "delete") {
-      Reply(home.Delete(id), client::DeleteJson, res, hub, "*");
-    } else {
-      ReplyError(absl::NotFoundError("no such action"), res);
-    }
-  });
+  for (const ListAction& action : kListActions) {
+    http.Post(absl::StrCat("/api/lists/([a-z2-7]+)/", action.name),
+              [&home, &hub, &action](const httplib::Request& req,
+                                     httplib::Response& res) {
+                const std::string id = req.matches[1];
+                absl::StatusOr<client::Json> result = action.run(home, id, req);
+                if (!result.ok()) return ReplyError(result.status(), res);
+                res.set_content(result->dump(), kJson);
+                switch (action.changes) {
+                  case ListAction::Changes::kList:
+                    return hub.Publish("changed", id);
+                  case ListAction::Changes::kLists:
+                    return hub.Publish("changed", "*");
+                  case ListAction::Changes::kNothing:
+                    return;
+                }
+              });
+  }
+  // Matched after every action above.
+  http.Post(R"(/api/lists/([a-z2-7]+)/(\w+))",
+            [](const httplib::Request&, httplib::Response& res) {
+              ReplyError(absl::NotFoundError("no such action"), res);
+            });
   http.Get("/events", [&](const httplib::Request&, httplib::Response& res) {
     auto seen = std::make_shared<uint64_t>(hub.last());
     auto first = std::make_shared<bool>(true);
