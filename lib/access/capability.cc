@@ -1,7 +1,6 @@
 #include "access/capability.h"
 
-#include <openssl/crypto.h>
-#include <openssl/evp.h>
+#include <sha2.h>  // libmd: one SHA-256 for the native and wasm builds
 
 #include <algorithm>
 #include <initializer_list>
@@ -85,18 +84,15 @@ absl::StatusOr<std::string> NewSecret() { return crdt::NewListId(); }
 namespace {
 
 SecretHash Sha256(std::initializer_list<absl::string_view> parts) {
-  SecretHash hash{};
-  EVP_MD_CTX* ctx = EVP_MD_CTX_new();
-  unsigned int size = 0;
-  // SHA-256 of a few bytes cannot fail short of memory exhaustion, which
-  // EVP_MD_CTX_new would already have reported as null.
-  bool ok = ctx != nullptr && EVP_DigestInit_ex(ctx, EVP_sha256(), nullptr);
+  static_assert(SecretHash().size() == SHA256_DIGEST_LENGTH);
+  SHA2_CTX ctx;
+  SHA256Init(&ctx);
   for (absl::string_view part : parts) {
-    ok = ok && EVP_DigestUpdate(ctx, part.data(), part.size());
+    SHA256Update(&ctx, reinterpret_cast<const uint8_t*>(part.data()),
+                 part.size());
   }
-  ok = ok && EVP_DigestFinal_ex(ctx, hash.data(), &size);
-  EVP_MD_CTX_free(ctx);
-  if (!ok || size != hash.size()) hash.fill(0);
+  SecretHash hash;
+  SHA256Final(hash.data(), &ctx);
   return hash;
 }
 
@@ -147,7 +143,13 @@ absl::StatusOr<SecretHash> ProofFromBytes(absl::string_view bytes) {
 }
 
 bool SameHash(const SecretHash& a, const SecretHash& b) {
-  return CRYPTO_memcmp(a.data(), b.data(), a.size()) == 0;
+  // Every byte is read whatever differs first: the volatile reads keep the
+  // compiler from turning the loop into an early-exit memcmp.
+  const volatile uint8_t* x = a.data();
+  const volatile uint8_t* y = b.data();
+  uint8_t difference = 0;
+  for (size_t i = 0; i < a.size(); ++i) difference |= x[i] ^ y[i];
+  return difference == 0;
 }
 
 std::string EncodeGrants(const Grants& grants) {

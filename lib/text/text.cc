@@ -1,13 +1,11 @@
 #include "text/text.h"
 
-#include <unicode/coll.h>
 #include <unicode/normalizer2.h>
 #include <unicode/uchar.h>
 #include <unicode/unistr.h>
 #include <unicode/utf8.h>
 
 #include <cstdint>
-#include <memory>
 
 namespace shoplist::text {
 namespace {
@@ -139,28 +137,6 @@ std::string FoldCase(absl::string_view s) {
   icu::UnicodeString unicode = FromUtf8(s);
   unicode.foldCase();
   return ToUtf8(unicode);
-}
-
-std::string SortKey(absl::string_view s) {
-  // A collator is costly to make and not safe to share while in use.
-  thread_local std::unique_ptr<icu::Collator> collator = [] {
-    UErrorCode error = U_ZERO_ERROR;
-    std::unique_ptr<icu::Collator> c(
-        icu::Collator::createInstance(icu::Locale::getRoot(), error));
-    return U_FAILURE(error) ? nullptr : std::move(c);
-  }();
-  if (collator == nullptr) return std::string(s);
-  const icu::UnicodeString u = FromUtf8(s);
-  std::string key(64, '\0');
-  int32_t n = collator->getSortKey(u, reinterpret_cast<uint8_t*>(key.data()),
-                                   static_cast<int32_t>(key.size()));
-  if (n > static_cast<int32_t>(key.size())) {
-    key.resize(n);
-    n = collator->getSortKey(u, reinterpret_cast<uint8_t*>(key.data()), n);
-  }
-  // The key ends in a NUL that memcmp order does not need.
-  key.resize(n > 0 ? n - 1 : 0);
-  return key;
 }
 
 }  // namespace shoplist::text

@@ -13,8 +13,10 @@
 #define SHOPLIST_TEXT_TEXT_H_
 
 #include <string>
+#include <vector>
 
 #include "absl/strings/string_view.h"
+#include "absl/types/span.h"
 
 namespace shoplist::text {
 
@@ -43,10 +45,21 @@ bool IsItemKey(absl::string_view s);
 // matching without regard to case. Not for display.
 std::string FoldCase(absl::string_view s);
 
-// A byte string whose memcmp order is the ICU root collation order of `s`
-// (so "eggs" sorts before "Milk", and "Äpfel" next to "Apfel"): sort by it
-// to show names as people expect.
+// Keys to sort `names` by to show them as people expect: keys[i] belongs
+// to names[i], and memcmp (std::string's <) orders the keys as the Unicode
+// root collation orders the names (so "eggs" sorts before "Milk", and
+// "Äpfel" next to "Apfel"); names that collate equal get equal keys.
+// Keys compare only with keys of the same call: the WebAssembly build
+// (collate_wasm.cc) asks the JavaScript engine's Intl.Collator once per
+// call and numbers the names; the native one is SortKey of each name.
+std::vector<std::string> SortKeys(absl::Span<const absl::string_view> names);
+
+#ifndef __EMSCRIPTEN__
+// A byte string whose memcmp order is the ICU root collation order of `s`,
+// comparable with every other SortKey. Native only: the WebAssembly build
+// has no ICU collation data (use SortKeys).
 std::string SortKey(absl::string_view s);
+#endif
 
 }  // namespace shoplist::text
 
