@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
-# Installs what is missing, builds everything with warnings as errors, runs
-# every test registered with CTest, then the tests of the code with threads
+# Installs what is missing, builds everything with warnings as errors (the
+# client core's WebAssembly module too: scripts/wasm.sh), runs every test
+# registered with CTest, then the tests of the code with threads
 # and sockets under ASan and UBSan (scripts/sanitize.sh) and the fuzz
 # targets for a bounded time (scripts/fuzz.sh). Exits non-zero on any
 # failure.
@@ -9,6 +10,8 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 
 scripts/install-deps.sh
+# The module before the native tree: tests/wasm compares the two builds.
+scripts/wasm.sh
 cmake -S . -B build -G Ninja -DSHOPLIST_WERROR=ON >/dev/null
 cmake --build build -j"$(nproc)"
 (cd build && ctest --no-tests=error --output-on-failure -j"$(nproc)" "$@")

@@ -2,7 +2,7 @@
 # Builds the WebAssembly module (clients/wasm/): the libraries it links
 # (scripts/wasm-deps.sh, cached outside the tree), then configures and
 # builds build-wasm/, and prints the module's size, raw and gzipped.
-#   scripts/wasm.sh [CMAKE ARGS...]   e.g. -DSHOPLIST_WASM_ENTRY=path/to/entry.cc
+#   scripts/wasm.sh [CMAKE ARGS...]
 # SHOPLIST_WASM_BUILD_DIR (default build-wasm) and SHOPLIST_WASM_JOBS
 # (default: the number of cores) change where and how wide.
 set -euo pipefail
@@ -22,8 +22,7 @@ nice emcmake cmake -S clients/wasm -B "$build" -G Ninja \
   { cat "$build/configure.log" >&2; exit 1; }
 nice cmake --build "$build" -j "$jobs"
 
-name=$(sed -n 's/^SHOPLIST_WASM_MODULE_NAME:STRING=//p' "$build/CMakeCache.txt")
-for f in "$build/$name.wasm" "$build/$name.mjs"; do
+for f in "$build"/shoplist_core_wasm.{wasm,mjs} "$build/shoplist_core.mjs"; do
   printf 'wasm: %-28s %8d bytes, %8d gzipped\n' "$f" \
     "$(stat -c %s "$f")" "$(gzip -9c "$f" | wc -c)"
 done

@@ -1,27 +1,20 @@
-// The smoke entry of the WebAssembly module: a few functions of lib/ for
-// tests/wasm/smoke.mjs. Each export reads `size` bytes at `input` (memory
-// the caller got from _malloc) and returns 0 with its result in
-// shoplist_result_data()/shoplist_result_size(), or 1 with the error
-// message there. The result stays valid until the next call.
+// The client core in WebAssembly: the exports behind shoplist_core.mjs.
+// One CoreSession (clients/core/core_session.h) per home; JavaScript
+// passes UTF-8 bytes it wrote into memory from _malloc, and reads each
+// answer from shoplist_result_data()/shoplist_result_size(), valid until
+// the next call. Single-threaded, as the JavaScript that calls it.
 #include <emscripten/emscripten.h>
 
 #include <cstddef>
 #include <string>
 
-#include "smoke.h"
+#include "clients/core/core_session.h"
 
 namespace {
 
 std::string& Result() {
   static std::string* result = new std::string;
   return *result;
-}
-
-int Run(absl::StatusOr<std::string> (*function)(absl::string_view),
-        const char* input, size_t size) {
-  absl::StatusOr<std::string> out = function(absl::string_view(input, size));
-  Result() = out.ok() ? *std::move(out) : out.status().ToString();
-  return out.ok() ? 0 : 1;
 }
 
 }  // namespace
@@ -33,18 +26,22 @@ EMSCRIPTEN_KEEPALIVE const char* shoplist_result_data() {
 }
 EMSCRIPTEN_KEEPALIVE size_t shoplist_result_size() { return Result().size(); }
 
-EMSCRIPTEN_KEEPALIVE int shoplist_item_key(const char* input, size_t size) {
-  return Run(shoplist::wasm_smoke::ItemKey, input, size);
+// A home's core; `name` is the person's name while none is set.
+EMSCRIPTEN_KEEPALIVE shoplist::client::CoreSession* shoplist_session_new(
+    const char* name, size_t size) {
+  return new shoplist::client::CoreSession(absl::string_view(name, size));
 }
-EMSCRIPTEN_KEEPALIVE int shoplist_state_after_add(const char* input,
-                                                  size_t size) {
-  return Run(shoplist::wasm_smoke::StateAfterAdd, input, size);
+
+EMSCRIPTEN_KEEPALIVE void shoplist_session_free(
+    shoplist::client::CoreSession* session) {
+  delete session;
 }
-EMSCRIPTEN_KEEPALIVE int shoplist_view_order(const char* input, size_t size) {
-  return Run(shoplist::wasm_smoke::ViewOrder, input, size);
-}
-EMSCRIPTEN_KEEPALIVE int shoplist_hash_secret(const char* input, size_t size) {
-  return Run(shoplist::wasm_smoke::HashSecret, input, size);
+
+// One command (JSON text); its answer is the result.
+EMSCRIPTEN_KEEPALIVE void shoplist_session_call(
+    shoplist::client::CoreSession* session, const char* command,
+    size_t size) {
+  Result() = session->Call(absl::string_view(command, size));
 }
 
 }  // extern "C"

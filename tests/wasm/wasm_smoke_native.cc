@@ -6,7 +6,7 @@
 #include <string>
 
 #include "absl/strings/escaping.h"
-#include "clients/wasm/smoke.h"
+#include "tests/wasm/smoke.h"
 
 namespace smoke = shoplist::wasm_smoke;
 

@@ -1,10 +1,10 @@
-// The smoke entry's functions (module.cc), also compiled natively by
+// The smoke functions of the test module (core_driver_wasm.cc), also compiled natively by
 // tests/wasm/wasm_smoke_native.cc, so that tests/wasm/smoke.mjs can require
 // the module and the native build to give the same bytes. Each takes bytes
 // and returns bytes; header-only, so that an entry file that does not
 // include it builds nothing of it.
-#ifndef SHOPLIST_CLIENTS_WASM_SMOKE_H_
-#define SHOPLIST_CLIENTS_WASM_SMOKE_H_
+#ifndef SHOPLIST_TESTS_WASM_SMOKE_H_
+#define SHOPLIST_TESTS_WASM_SMOKE_H_
 
 #include <cstdint>
 #include <string>
@@ -83,4 +83,4 @@ inline absl::StatusOr<std::string> HashSecret(absl::string_view secret) {
 
 }  // namespace shoplist::wasm_smoke
 
-#endif  // SHOPLIST_CLIENTS_WASM_SMOKE_H_
+#endif  // SHOPLIST_TESTS_WASM_SMOKE_H_
