@@ -1,8 +1,10 @@
 #include "clients/core/json.h"
 
+#include <chrono>
 #include <string>
 
 #include "absl/status/status.h"
+#include "absl/strings/str_cat.h"
 #include "absl/time/time.h"
 
 namespace shoplist::client {
@@ -36,8 +38,22 @@ const char* OutcomeName(SyncReport::Outcome outcome) {
   return "failed";
 }
 
+// "2026-12-06T09:30:00+00:00". By hand rather than absl::FormatTime: its
+// time zone code is a tenth of the WebAssembly module, for UTC alone.
 std::string Rfc3339(absl::Time t) {
-  return absl::FormatTime(absl::RFC3339_sec, t, absl::UTCTimeZone());
+  using std::chrono::days;
+  using std::chrono::floor;
+  using std::chrono::seconds;
+  const std::chrono::sys_seconds at{seconds{absl::ToUnixSeconds(t)}};
+  const std::chrono::sys_days day = floor<days>(at);
+  const std::chrono::year_month_day date{day};
+  const int64_t second = (at - day).count();
+  const auto two = [](int64_t n) { return absl::StrCat(n < 10 ? "0" : "", n); };
+  return absl::StrCat(static_cast<int>(date.year()), "-",
+                      two(static_cast<unsigned>(date.month())), "-",
+                      two(static_cast<unsigned>(date.day())), "T",
+                      two(second / 3600), ":", two(second / 60 % 60), ":",
+                      two(second % 60), "+00:00");
 }
 
 // Times before any change was timed (states from earlier versions) are

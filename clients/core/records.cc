@@ -4,7 +4,6 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
-#include "absl/strings/str_format.h"
 #include "codec/list_codec.h"
 
 namespace shoplist::client {
@@ -27,9 +26,12 @@ std::string LogPrefix(absl::string_view id) {
   return absl::StrCat(kLogPrefix, id, "/");
 }
 
-// Zero-padded so that keys sort by sequence.
+// Zero-padded to 20 digits (all of a uint64), so that keys sort by
+// sequence.
 std::string LogKey(absl::string_view id, uint64_t seq) {
-  return absl::StrFormat("log/%s/%020u", id, seq);
+  std::string digits = absl::StrCat(seq);
+  return absl::StrCat(kLogPrefix, id, "/", std::string(20 - digits.size(), '0'),
+                      digits);
 }
 
 void Batch::Put(std::string key, std::string value) {

@@ -227,3 +227,25 @@ TEST_F(HomeCoreTest, ForgetDropsTheListAndItsHistoryInOneBatch) {
 
 }  // namespace
 }  // namespace shoplist::client
+
+namespace shoplist::client {
+namespace {
+
+// json.cc writes times by hand (no time zone code in the wasm module):
+// they must read as absl::FormatTime's RFC 3339 in UTC did.
+TEST(JsonTimeTest, TimesAreWhatFormatTimeWrote) {
+  for (int64_t seconds :
+       {int64_t{1}, int64_t{59}, int64_t{951782400}, int64_t{1767225599},
+        int64_t{1767225600}, int64_t{4102444799}, int64_t{253402300799}}) {
+    for (int64_t micros : {int64_t{0}, int64_t{999999}}) {
+      ItemInfo item;
+      item.changed_at = absl::FromUnixMicros(seconds * 1'000'000 + micros);
+      EXPECT_EQ(ToJson(item)["changed_at"].get<std::string>(),
+                absl::FormatTime(absl::RFC3339_sec, item.changed_at,
+                                 absl::UTCTimeZone()));
+    }
+  }
+}
+
+}  // namespace
+}  // namespace shoplist::client
