@@ -19,27 +19,13 @@ artifacts="$(cd "$artifacts" && pwd)"
 cli="$build/clients/cli/shoplist-cli"
 chromium=/usr/bin/chromium
 
+# shellcheck source=tests/ui/npm_packages.sh
+source "$here/npm_packages.sh"
 packages=()
 [ -x "$chromium" ] || packages+=(chromium fonts-dejavu-core)
 command -v npm >/dev/null || packages+=(nodejs npm)
-if [ ${#packages[@]} -gt 0 ]; then
-  sudo_cmd=()
-  [ "$(id -u)" -ne 0 ] && sudo_cmd=(sudo)
-  echo "ui_e2e: installing ${packages[*]}" >&2
-  export DEBIAN_FRONTEND=noninteractive
-  "${sudo_cmd[@]}" apt-get update -q
-  "${sudo_cmd[@]}" apt-get install -y -q --no-install-recommends "${packages[@]}"
-fi
-# npm ci records what it installed in node_modules/.package-lock.json;
-# install again when the committed lock is newer. The lock file keeps two
-# build trees testing at once from installing over each other.
-(
-  flock 9
-  if [ ! -f "$here/node_modules/.package-lock.json" ] ||
-     [ "$here/package-lock.json" -nt "$here/node_modules/.package-lock.json" ]; then
-    cd "$here" && npm ci --no-audit --no-fund >&2
-  fi
-) 9>"$here/.npm-ci.lock"
+ui_apt_install "${packages[@]}"
+ui_npm_ci
 
 work="$(mktemp -d)"
 ui_pids=()

@@ -46,7 +46,10 @@ assert.equal(done.result.list.unsynced, 3);
 // The same records in another core give the same documents.
 const again = core.openHome('Ann');
 for (const [key, value] of store) again.load(key, value);
-assert.deepEqual(again.read('show', { list: id }), home.read('show', { list: id }));
+assert.deepEqual(
+  again.read('show', { list: id }),
+  home.read('show', { list: id }),
+);
 assert.equal(again.read('log', { list: id }).events[0].item, 'Straße');
 
 // A refused change throws, writes nothing and changes nothing.

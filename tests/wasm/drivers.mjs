@@ -69,7 +69,12 @@ export async function runCommand(driver, command, online, cloud = driver) {
     answers.push(reply);
     ({ answer } = JSON.parse(reply));
   }
-  const finish = { home: command.home, cmd: 'finish', step: first.step, answer };
+  const finish = {
+    home: command.home,
+    cmd: 'finish',
+    step: first.step,
+    answer,
+  };
   answers.push(await driver.call(JSON.stringify(finish)));
   return answers;
 }

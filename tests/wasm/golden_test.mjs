@@ -76,7 +76,9 @@ for (let i = 0; i < Math.max(native.length, wasm.length); i += 1) {
   if (native[i] !== wasm[i]) {
     differences += 1;
     if (differences <= 5) {
-      console.log(`line ${i} differs:\n  native ${native[i]}\n  wasm   ${wasm[i]}`);
+      console.log(
+        `line ${i} differs:\n  native ${native[i]}\n  wasm   ${wasm[i]}`,
+      );
     }
   }
 }

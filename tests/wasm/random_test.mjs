@@ -18,9 +18,29 @@ function next(n) {
 }
 const pick = (array) => array[next(array.length)];
 
-const names = ['milk', 'Milk', 'MILK', 'Straße', 'STRASSE', 'İnci', 'inci',
-  'ılık', 'ΣΟΦΙΑ', 'σοφια', 'Café', 'Cafe\u0301', 'ＭＩＬＫ', '🍎 apples',
-  'Äpfel', 'apfel', 'Zucchini', 'eggs', 'oat  milk', 'Ōtoro', 'bread'];
+const names = [
+  'milk',
+  'Milk',
+  'MILK',
+  'Straße',
+  'STRASSE',
+  'İnci',
+  'inci',
+  'ılık',
+  'ΣΟΦΙΑ',
+  'σοφια',
+  'Café',
+  'Cafe\u0301',
+  'ＭＩＬＫ',
+  '🍎 apples',
+  'Äpfel',
+  'apfel',
+  'Zucchini',
+  'eggs',
+  'oat  milk',
+  'Ōtoro',
+  'bread',
+];
 const categories = ['Dairy', 'dairy', 'Obst', 'Bäckerei', 'Other', '冷凍'];
 const titles = ['Shared', 'Wochenmarkt', 'Σάββατο', 'Курица и хлеб', '週末'];
 
@@ -37,9 +57,13 @@ let mismatches = 0;
 // `command` on home h and, for a wasm home, on its native twin: the
 // answers must be the same bytes.
 async function both(h, command) {
-  const answer = await h.driver.call(JSON.stringify({ home: h.home, ...command }));
+  const answer = await h.driver.call(
+    JSON.stringify({ home: h.home, ...command }),
+  );
   if (h.twin !== undefined) {
-    const twin = await native.call(JSON.stringify({ home: h.twin, ...command }));
+    const twin = await native.call(
+      JSON.stringify({ home: h.twin, ...command }),
+    );
     if (twin !== answer) {
       mismatches += 1;
       if (mismatches <= 3) console.log(`wasm ${answer}\nnative ${twin}`);
@@ -120,7 +144,9 @@ for (let round = 0; round < 2; round += 1) {
 const shown = [];
 for (const h of homes) {
   const answer = JSON.parse(
-    await h.driver.call(JSON.stringify({ home: h.home, cmd: 'show', list: id })),
+    await h.driver.call(
+      JSON.stringify({ home: h.home, cmd: 'show', list: id }),
+    ),
   );
   const { title, items, aisles } = answer.list;
   shown.push({ home: h.home, view: JSON.stringify({ title, items, aisles }) });
@@ -133,5 +159,6 @@ console.log(
     `${differing.length} homes differ from n1; ` +
     `${mismatches} answers of a wasm home differ from its native twin's`,
 );
-for (const s of differing) console.log(`${s.home}: ${s.view}\nn1: ${shown[0].view}`);
+for (const s of differing)
+  console.log(`${s.home}: ${s.view}\nn1: ${shown[0].view}`);
 process.exit(differing.length === 0 && mismatches === 0 ? 0 : 1);

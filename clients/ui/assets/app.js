@@ -42,12 +42,38 @@ async function api(method, path, params) {
   return body;
 }
 
+// A form whose submit stays on the page and runs `submit`, showing what
+// fails.
+function form(id, submit, ...children) {
+  const onsubmit = async (e) => {
+    e.preventDefault();
+    try {
+      await submit();
+    } catch (err) {
+      showError(err.message);
+    }
+  };
+  return el('form', { id, onsubmit }, ...children);
+}
+
+// A folded section; replaceApp keeps it open across re-renders.
+function folded(key, summary, ...body) {
+  return el(
+    'details',
+    { 'data-key': key, id: key },
+    el('summary', {}, summary),
+    ...body,
+  );
+}
+
 // What a change's sync tells a person: the cloud refused it, or someone
 // deleted the list meanwhile (it is gone from this home: back to all lists).
 // True when the list is gone.
 function reportSync(body) {
   const sync = body.sync;
-  if (sync && sync.outcome === 'failed') showError(sync.error || `sync of ${sync.id} failed`);
+  if (sync && sync.outcome === 'failed') {
+    showError(sync.error || `sync of ${sync.id} failed`);
+  }
   if (sync && sync.outcome === 'deleted_elsewhere') {
     showError(`'${sync.title || sync.id}' was deleted by someone else.`);
     location.hash = '#/';
@@ -71,29 +97,41 @@ function route() {
 // A change pushed while someone types must not eat what they typed: form
 // fields keep their text (and focus) across a re-render.
 function fieldKey(input) {
-  const form = input.closest('form');
-  return form ? `${form.id}/${input.name}` : null;
+  const parent = input.closest('form');
+  return parent ? `${parent.id}/${input.name}` : null;
 }
+
+// Fields filled from the list itself: a re-render shows the new value unless
+// the person is typing in one. Other fields keep their text regardless.
+const FILLED_FIELDS = ['title', 'note', 'category', 'aisles', 'person'];
 
 // Renders overlap when changes arrive quickly; only the newest may draw,
 // or an older answer could overwrite a newer one.
 let renderGeneration = 0;
 
-// Replaces the page's content, keeping what the person is doing in it:
-// text typed in form fields (and the focus), and which folded sections are
-// open. Read just before replacing, so a push that lands while someone
-// types or opens an item eats nothing.
-function replaceApp(...children) {
+// What the person is doing in the page: text typed in form fields, the
+// focused field, and which folded sections are open.
+function readWork() {
   const typed = new Map();
   for (const input of app.querySelectorAll('form input[name]')) {
-    if (!['title', 'note', 'category', 'aisles', 'person'].includes(input.name) || input === document.activeElement) {
+    if (
+      !FILLED_FIELDS.includes(input.name) ||
+      input === document.activeElement
+    ) {
       typed.set(fieldKey(input), input.value);
     }
   }
-  const focused = document.activeElement && document.activeElement.name
-    ? fieldKey(document.activeElement) : null;
-  const open = new Set([...app.querySelectorAll('details[data-key][open]')].map((d) => d.dataset.key));
-  app.replaceChildren(...children);
+  const active = document.activeElement;
+  const focused = active && active.name ? fieldKey(active) : null;
+  const open = new Set(
+    [...app.querySelectorAll('details[data-key][open]')].map(
+      (d) => d.dataset.key,
+    ),
+  );
+  return { typed, focused, open };
+}
+
+function restoreWork({ typed, focused, open }) {
   for (const d of app.querySelectorAll('details[data-key]')) {
     if (open.has(d.dataset.key)) d.open = true;
   }
@@ -102,6 +140,15 @@ function replaceApp(...children) {
     if (typed.has(key)) input.value = typed.get(key);
     if (key === focused) input.focus();
   }
+}
+
+// Replaces the page's content, keeping what the person is doing in it.
+// Read just before replacing, so a push that lands while someone types or
+// opens an item eats nothing.
+function replaceApp(...children) {
+  const work = readWork();
+  app.replaceChildren(...children);
+  restoreWork(work);
 }
 
 async function render() {
@@ -115,55 +162,130 @@ async function render() {
   }
 }
 
-async function renderHome(generation) {
-  const [{ lists }, { name: person }] = await Promise.all([api('GET', '/api/lists'), api('GET', '/api/name')]);
-  if (generation !== renderGeneration) return;
-  const who = el('input', { name: 'person', value: person, placeholder: 'Your name', 'aria-label': 'Your name', required: '' });
-  const naming = el('form', { id: 'name', onsubmit: async (e) => {
-    e.preventDefault();
-    try { await api('POST', '/api/name', { name: who.value }); render(); } catch (err) { showError(err.message); }
-  } }, who, el('button', { type: 'submit' }, 'Save name'));
-  const title = el('input', { name: 'title', placeholder: 'New list title', 'aria-label': 'New list title', required: '' });
-  const create = el('form', { id: 'create', onsubmit: async (e) => {
-    e.preventDefault();
-    try { reportSync(await api('POST', '/api/lists', { title: title.value })); title.value = ''; render(); }
-    catch (err) { showError(err.message); }
-  } }, title, el('button', { class: 'primary', type: 'submit' }, 'Create'));
-  const id = el('input', { name: 'link', placeholder: 'Link to join', 'aria-label': 'Link to join', required: '' });
-  const join = el('form', { id: 'join', onsubmit: async (e) => {
-    e.preventDefault();
-    try { reportSync(await api('POST', '/api/join', { link: id.value.trim() })); id.value = ''; render(); }
-    catch (err) { showError(err.message); }
-  } }, id, el('button', { type: 'submit' }, 'Join'));
-  const items = lists.map((l) => el('li', { 'data-list': l.id },
-    el('a', { class: 'name', href: `#/list/${l.id}` }, displayTitle(l)),
-    el('span', { class: 'meta' }, `${l.items.length} item(s), ${l.to_buy} to buy` +
-      (l.unsynced ? `, ${l.unsynced} unsynced` : '') + (ACCESS_NOTE[l.access] ? `, ${ACCESS_NOTE[l.access]}` : '')),
-    el('span', { class: 'actions' },
-      l.access !== 'revoked' ? el('button', { onclick: () => share(l.id, ''), 'aria-label': `Share ${l.title}` }, 'Share') : '',
-      el('button', { onclick: () => forget(l), 'aria-label': `Forget ${l.title}` }, 'Forget'),
-      mayOwn(l) ? el('button', { class: 'danger', onclick: () => remove(l), 'aria-label': `Delete ${l.title}` }, 'Delete') : '')));
-  replaceApp(el('h1', {}, 'Your lists'), create, join,
-    items.length ? el('ul', { id: 'lists' }, ...items) : el('p', { class: 'meta' }, 'No lists yet: create one or join one by its link.'),
-    sharedBox(),
-    el('h2', {}, 'Your name on changes'), naming);
-}
-
 // What each capability may do (docs/sharing.md); the server decides, the
 // page only hides what would be refused.
 const ACCESS_WORDS = {
-  owner: 'You own this list: you can change it, delete it, and give or revoke links.',
+  owner:
+    'You own this list: you can change it, delete it, and give or revoke links.',
   edit: 'You can change this list and give read-only links.',
   read: 'Read-only: you can see and follow this list, not change it.',
   revoked: 'Your link was revoked: you keep what you had; ask for a new link.',
   open: 'Anyone with its ID can change this list (it predates links); close it to give read-only links.',
 };
-const ACCESS_NOTE = { read: 'read-only', revoked: 'link revoked', open: 'open to its ID' };
+const ACCESS_NOTE = {
+  read: 'read-only',
+  revoked: 'link revoked',
+  open: 'open to its ID',
+};
+// The links each capability may give.
+const LINKS_TO_GIVE = {
+  owner: ['edit', 'read', 'owner'],
+  edit: ['edit', 'read'],
+  read: ['read'],
+  open: ['edit'],
+};
 const mayEdit = (l) => ['open', 'owner', 'edit'].includes(l.access);
 const mayOwn = (l) => ['open', 'owner'].includes(l.access);
 
-// Asks the home for a link (`gives`: '' for the default, 'read', 'edit' or
-// 'owner') and shows it, copied when the browser allows.
+async function renderHome(generation) {
+  const [{ lists }, { name: person }] = await Promise.all([
+    api('GET', '/api/lists'),
+    api('GET', '/api/name'),
+  ]);
+  if (generation !== renderGeneration) return;
+  replaceApp(
+    el('h1', {}, 'Your lists'),
+    createForm(),
+    joinForm(),
+    lists.length
+      ? el('ul', { id: 'lists' }, ...lists.map(listRow))
+      : el(
+          'p',
+          { class: 'meta' },
+          'No lists yet: create one or join one by its link.',
+        ),
+    sharedBox(),
+    el('h2', {}, 'Your name on changes'),
+    nameForm(person),
+  );
+}
+
+function nameForm(person) {
+  const who = el('input', {
+    name: 'person',
+    value: person,
+    placeholder: 'Your name',
+    'aria-label': 'Your name',
+    required: '',
+  });
+  const save = async () => {
+    await api('POST', '/api/name', { name: who.value });
+    render();
+  };
+  return form('name', save, who, el('button', { type: 'submit' }, 'Save name'));
+}
+
+function createForm() {
+  const title = el('input', {
+    name: 'title',
+    placeholder: 'New list title',
+    'aria-label': 'New list title',
+    required: '',
+  });
+  const create = async () => {
+    reportSync(await api('POST', '/api/lists', { title: title.value }));
+    title.value = '';
+    render();
+  };
+  const button = el('button', { class: 'primary', type: 'submit' }, 'Create');
+  return form('create', create, title, button);
+}
+
+function joinForm() {
+  const link = el('input', {
+    name: 'link',
+    placeholder: 'Link to join',
+    'aria-label': 'Link to join',
+    required: '',
+  });
+  const join = async () => {
+    reportSync(await api('POST', '/api/join', { link: link.value.trim() }));
+    link.value = '';
+    render();
+  };
+  return form('join', join, link, el('button', { type: 'submit' }, 'Join'));
+}
+
+// One list on the home page: its title (a link to it), how much is on it,
+// and what this home may do with it.
+function listRow(l) {
+  const meta =
+    `${l.items.length} item(s), ${l.to_buy} to buy` +
+    (l.unsynced ? `, ${l.unsynced} unsynced` : '') +
+    (ACCESS_NOTE[l.access] ? `, ${ACCESS_NOTE[l.access]}` : '');
+  return el(
+    'li',
+    { 'data-list': l.id },
+    el('a', { class: 'name', href: `#/list/${l.id}` }, displayTitle(l)),
+    el('span', { class: 'meta' }, meta),
+    el('span', { class: 'actions' }, ...listActions(l)),
+  );
+}
+
+function listActions(l) {
+  const button = (attrs, text) =>
+    el('button', { ...attrs, 'aria-label': `${text} ${l.title}` }, text);
+  return [
+    l.access !== 'revoked'
+      ? button({ onclick: () => share(l.id, '') }, 'Share')
+      : '',
+    button({ onclick: () => forget(l) }, 'Forget'),
+    mayOwn(l)
+      ? button({ class: 'danger', onclick: () => remove(l) }, 'Delete')
+      : '',
+  ];
+}
+
 // The links last shown, kept across re-renders (a push may re-render the
 // page while a share is on its way).
 let shown = null;
@@ -183,57 +305,94 @@ function showLinks(lines) {
   if (box) box.replaceWith(sharedBox());
 }
 
+// Asks the home for a link (`gives`: '' for the default, 'read', 'edit' or
+// 'owner') and shows it, copied when the browser allows.
 async function share(id, gives) {
   try {
-    const { link } = await api('POST', `/api/lists/${id}/share`, gives ? { gives } : {});
+    const path = `/api/lists/${id}/share`;
+    const { link } = await api('POST', path, gives ? { gives } : {});
     showLinks([link]);
-    try { await navigator.clipboard.writeText(link); showLinks([`${link} (copied)`]); } catch (e) { /* shown to copy by hand */ }
-  } catch (e) { showError(e.message); }
+    try {
+      await navigator.clipboard.writeText(link);
+      showLinks([`${link} (copied)`]);
+    } catch {
+      // Shown, to copy by hand.
+    }
+  } catch (e) {
+    showError(e.message);
+  }
 }
 
 async function revoke(id) {
-  if (!confirm('Make every earlier read and edit link stop working? Owner links stay.')) return;
+  const question =
+    'Make every earlier read and edit link stop working? Owner links stay.';
+  if (!confirm(question)) return;
   try {
     const body = await api('POST', `/api/lists/${id}/revoke`);
     reportSync(body);
     shown = [`edit: ${body.links.edit}`, `read: ${body.links.read}`];
     await render();
-  } catch (e) { showError(e.message); }
+  } catch (e) {
+    showError(e.message);
+  }
 }
 
 async function forget(l) {
   if (!confirm(`Forget '${l.title}' on this device? Others keep it.`)) return;
-  try { await api('POST', `/api/lists/${l.id}/forget`); render(); } catch (e) { showError(e.message); }
+  try {
+    await api('POST', `/api/lists/${l.id}/forget`);
+    render();
+  } catch (e) {
+    showError(e.message);
+  }
 }
 
 async function remove(l) {
   if (!confirm(`Delete '${l.title}' for everyone, for good?`)) return;
-  try { reportSync(await api('POST', `/api/lists/${l.id}/delete`)); location.hash = '#/'; render(); } catch (e) { showError(e.message); }
+  try {
+    reportSync(await api('POST', `/api/lists/${l.id}/delete`));
+    location.hash = '#/';
+    render();
+  } catch (e) {
+    showError(e.message);
+  }
 }
 
 // "14:02" today, "3 Dec" before: when an item last changed.
-function when(iso) {
+function changedAt(iso) {
   if (!iso) return '';
   const t = new Date(iso);
   const today = new Date().toDateString() === t.toDateString();
-  return today ? t.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
+  return today
+    ? t.toLocaleTimeString([], { hour: '2-digit', minute: '2-digit' })
     : t.toLocaleDateString([], { day: 'numeric', month: 'short' });
 }
 
 // The last change, in words, for the toast that offers to undo it.
 function describe(e) {
   switch (e.kind) {
-    case 'add': return `Added ${e.count} ${e.item}`;
-    case 'remove': return `${e.count} fewer ${e.item}`;
-    case 'take_off': return `Took ${e.item} off`;
-    case 'buy': return `Bought ${e.item}`;
-    case 'unbuy': return `${e.item} not bought`;
-    case 'note': return e.text ? `Noted ${e.item}` : `Cleared the note of ${e.item}`;
-    case 'category': return `${e.item} in ${e.text}`;
-    case 'rename': return `Renamed to ${e.text}`;
-    case 'aisles': return 'Aisle order saved';
-    case 'access': return 'Links revoked';
-    default: return 'Changed';
+    case 'add':
+      return `Added ${e.count} ${e.item}`;
+    case 'remove':
+      return `${e.count} fewer ${e.item}`;
+    case 'take_off':
+      return `Took ${e.item} off`;
+    case 'buy':
+      return `Bought ${e.item}`;
+    case 'unbuy':
+      return `${e.item} not bought`;
+    case 'note':
+      return e.text ? `Noted ${e.item}` : `Cleared the note of ${e.item}`;
+    case 'category':
+      return `${e.item} in ${e.text}`;
+    case 'rename':
+      return `Renamed to ${e.text}`;
+    case 'aisles':
+      return 'Aisle order saved';
+    case 'access':
+      return 'Links revoked';
+    default:
+      return 'Changed';
   }
 }
 
@@ -243,8 +402,14 @@ let toastTimer = null;
 function showToast(id, body, undone) {
   const toast = document.getElementById('toast');
   const events = body.events || [];
-  if (!events.length) { toast.hidden = true; return; }
-  const text = (undone ? 'Undone: ' : '') + describe(events[0]) + (events.length > 1 ? ` (+${events.length - 1})` : '');
+  if (!events.length) {
+    toast.hidden = true;
+    return;
+  }
+  const text =
+    (undone ? 'Undone: ' : '') +
+    describe(events[0]) +
+    (events.length > 1 ? ` (+${events.length - 1})` : '');
   const parts = [el('span', {}, text)];
   if (!undone && body.list && body.list.undoable > 0) {
     parts.push(el('button', { id: 'undo', onclick: () => undo(id) }, 'Undo'));
@@ -252,7 +417,9 @@ function showToast(id, body, undone) {
   toast.replaceChildren(...parts);
   toast.hidden = false;
   clearTimeout(toastTimer);
-  toastTimer = setTimeout(() => { toast.hidden = true; }, 8000);
+  toastTimer = setTimeout(() => {
+    toast.hidden = true;
+  }, 8000);
 }
 
 async function undo(id) {
@@ -260,66 +427,175 @@ async function undo(id) {
     const body = await api('POST', `/api/lists/${id}/undo`);
     if (!reportSync(body)) showToast(id, body, true);
     render();
-  } catch (e) { showError(e.message); }
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
+// A change to list `id` as a click handler: act(action, params) sends it,
+// shows what it did, and re-reads.
+function actor(id) {
+  return (action, params) => async () => {
+    try {
+      const body = await api('POST', `/api/lists/${id}/${action}`, params);
+      if (!reportSync(body)) showToast(id, body, false);
+      // A change made from an item's "⋯" is done with it: fold it away (a
+      // push from elsewhere keeps it open).
+      for (const d of app.querySelectorAll('details.more[open]')) {
+        d.open = false;
+      }
+      render();
+    } catch (e) {
+      showError(e.message);
+    }
+  };
 }
 
 // One item: a big tap target that marks it bought (or not), a stepper for
-// the quantity, and the rest (note, aisle, remove) behind "⋯".
-function itemRow(id, i, act, editable) {
-  const who = [i.changed_by, when(i.changed_at)].filter(Boolean).join(', ');
+// the quantity, and the rest (note, aisle, remove) behind "⋯". Read-only,
+// the same without the buttons.
+function itemRow(i, act, editable) {
+  const who = [i.changed_by, changedAt(i.changed_at)]
+    .filter(Boolean)
+    .join(', ');
+  const row = (...children) =>
+    el('li', { 'data-item': i.name, class: i.done ? 'done' : '' }, ...children);
   if (!editable) {
-    return el('li', { 'data-item': i.name, class: i.done ? 'done' : '' },
-      el('span', { class: 'tap' },
-        el('span', { class: 'check', 'aria-hidden': 'true' }, i.done ? '✓' : ''),
-        el('span', { class: 'text' },
-          el('span', { class: 'name' }, i.name),
-          i.note ? el('span', { class: 'note' }, i.note) : '',
-          who ? el('span', { class: 'who' }, who) : '')),
-      el('span', { class: 'meta', title: 'bought/wanted' }, `${i.bought}/${i.wanted}`));
+    return row(el('span', { class: 'tap' }, ...itemText(i, who)), itemCount(i));
   }
-  const tap = el('button', {
-    class: 'tap', 'aria-pressed': i.done ? 'true' : 'false',
-    'aria-label': i.done ? `Not bought ${i.name}` : `Bought ${i.name}`,
-    onclick: act(i.done ? 'unbuy' : 'buy', { item: i.name }),
-  },
-  el('span', { class: 'check', 'aria-hidden': 'true' }, i.done ? '✓' : ''),
-  el('span', { class: 'text' },
-    el('span', { class: 'name' }, i.name),
-    i.note ? el('span', { class: 'note' }, i.note) : '',
-    who ? el('span', { class: 'who' }, i.done ? `bought · ${who}` : who) : ''));
-  const stepper = el('span', { class: 'stepper' },
-    el('button', { onclick: act('remove', { item: i.name, count: 1 }), 'aria-label': `One fewer ${i.name}`, disabled: i.wanted > 0 ? null : '' }, '−'),
-    el('span', { class: 'meta', title: 'bought/wanted' }, `${i.bought}/${i.wanted}`),
-    el('button', { onclick: act('add', { item: i.name, count: 1 }), 'aria-label': `One more ${i.name}` }, '+'));
-  const note = el('input', { name: 'note', value: i.note, placeholder: 'Note, e.g. the blue one', 'aria-label': `Note for ${i.name}`, maxlength: '1024' });
-  const category = el('input', { name: 'category', value: i.category === 'Other' ? '' : i.category, placeholder: 'Aisle, e.g. Dairy', 'aria-label': `Aisle of ${i.name}` });
-  const key = encodeURIComponent(i.name);
-  const more = el('details', { class: 'more', 'data-key': `more/${i.name}` },
-    el('summary', { 'aria-label': `More for ${i.name}` }, '⋯'),
-    el('form', { id: `note-${key}`, onsubmit: (e) => { e.preventDefault(); act('note', { item: i.name, note: note.value })(); } },
-      note, el('button', { type: 'submit' }, 'Save note')),
-    el('form', { id: `category-${key}`, onsubmit: (e) => { e.preventDefault(); act('category', { item: i.name, category: category.value })(); } },
-      category, el('button', { type: 'submit' }, 'Set aisle')),
-    el('button', { class: 'danger', onclick: act('remove', { item: i.name }), 'aria-label': `Remove ${i.name}` }, 'Remove from list'));
-  return el('li', { 'data-item': i.name, class: i.done ? 'done' : '' }, tap, stepper, more);
+  return row(tapButton(i, act, who), stepper(i, act), itemMore(i, act));
 }
 
+// The check mark, then the name, the note and who changed the item last.
+function itemText(i, who) {
+  return [
+    el('span', { class: 'check', 'aria-hidden': 'true' }, i.done ? '✓' : ''),
+    el(
+      'span',
+      { class: 'text' },
+      el('span', { class: 'name' }, i.name),
+      i.note ? el('span', { class: 'note' }, i.note) : '',
+      who ? el('span', { class: 'who' }, who) : '',
+    ),
+  ];
+}
+
+function itemCount(i) {
+  return el(
+    'span',
+    { class: 'meta', title: 'bought/wanted' },
+    `${i.bought}/${i.wanted}`,
+  );
+}
+
+function tapButton(i, act, who) {
+  const attrs = {
+    class: 'tap',
+    'aria-pressed': i.done ? 'true' : 'false',
+    'aria-label': i.done ? `Not bought ${i.name}` : `Bought ${i.name}`,
+    onclick: act(i.done ? 'unbuy' : 'buy', { item: i.name }),
+  };
+  return el(
+    'button',
+    attrs,
+    ...itemText(i, i.done && who ? `bought · ${who}` : who),
+  );
+}
+
+function stepper(i, act) {
+  const fewer = el(
+    'button',
+    {
+      onclick: act('remove', { item: i.name, count: 1 }),
+      'aria-label': `One fewer ${i.name}`,
+      disabled: i.wanted > 0 ? null : '',
+    },
+    '−',
+  );
+  const more = el(
+    'button',
+    {
+      onclick: act('add', { item: i.name, count: 1 }),
+      'aria-label': `One more ${i.name}`,
+    },
+    '+',
+  );
+  return el('span', { class: 'stepper' }, fewer, itemCount(i), more);
+}
+
+// What an item's "⋯" unfolds: its note, its aisle, and taking it off.
+function itemMore(i, act) {
+  return el(
+    'details',
+    { class: 'more', 'data-key': `more/${i.name}` },
+    el('summary', { 'aria-label': `More for ${i.name}` }, '⋯'),
+    noteForm(i, act),
+    categoryForm(i, act),
+    el(
+      'button',
+      {
+        class: 'danger',
+        onclick: act('remove', { item: i.name }),
+        'aria-label': `Remove ${i.name}`,
+      },
+      'Remove from list',
+    ),
+  );
+}
+
+function noteForm(i, act) {
+  const note = el('input', {
+    name: 'note',
+    value: i.note,
+    placeholder: 'Note, e.g. the blue one',
+    'aria-label': `Note for ${i.name}`,
+    maxlength: '1024',
+  });
+  const save = () => act('note', { item: i.name, note: note.value })();
+  const id = `note-${encodeURIComponent(i.name)}`;
+  return form(id, save, note, el('button', { type: 'submit' }, 'Save note'));
+}
+
+function categoryForm(i, act) {
+  const category = el('input', {
+    name: 'category',
+    value: i.category === 'Other' ? '' : i.category,
+    placeholder: 'Aisle, e.g. Dairy',
+    'aria-label': `Aisle of ${i.name}`,
+  });
+  const set = () =>
+    act('category', { item: i.name, category: category.value })();
+  const id = `category-${encodeURIComponent(i.name)}`;
+  const button = el('button', { type: 'submit' }, 'Set aisle');
+  return form(id, set, category, button);
+}
 
 // Who did what, newest first: the home's history of the list.
 function historyItems(events) {
-  return events.slice(0, 30).map((e) => el('li', { class: 'event' },
-    el('span', { class: 'who' }, [e.by_me ? 'you' : (e.by || 'someone'), when(e.at)].filter(Boolean).join(', ')),
-    el('span', {}, describe(e))));
+  return events.slice(0, 30).map((e) => {
+    const who = [e.by_me ? 'you' : e.by || 'someone', changedAt(e.at)];
+    return el(
+      'li',
+      { class: 'event' },
+      el('span', { class: 'who' }, who.filter(Boolean).join(', ')),
+      el('span', {}, describe(e)),
+    );
+  });
 }
 
-function history(events) {
-  const body = events === null ? el('p', { class: 'meta' }, 'Loading…')
-    : events.length ? el('ul', { id: 'events' }, ...historyItems(events))
-      : el('p', { class: 'meta' }, 'No changes yet.');
-  const d = el('details', { 'data-key': 'history', id: 'history' }, el('summary', {}, 'History'), body);
+function historySection(events) {
+  const body =
+    events === null
+      ? el('p', { class: 'meta' }, 'Loading…')
+      : events.length
+        ? el('ul', { id: 'events' }, ...historyItems(events))
+        : el('p', { class: 'meta' }, 'No changes yet.');
+  const d = folded('history', 'History', body);
   // Opened without its events (by hand, or kept open by a re-render that
   // began before): read them now. Opened with them: nothing to do.
-  d.addEventListener('toggle', () => { if (d.open && events === null) render(); });
+  d.addEventListener('toggle', () => {
+    if (d.open && events === null) render();
+  });
   return d;
 }
 
@@ -328,91 +604,182 @@ async function renderList(id, generation) {
   const withHistory = !!document.getElementById('history')?.open;
   const [{ list }, { events }] = await Promise.all([
     api('GET', `/api/lists/${id}`),
-    withHistory ? api('GET', `/api/lists/${id}/log`) : { events: null }]);
+    withHistory ? api('GET', `/api/lists/${id}/log`) : { events: null },
+  ]);
   if (generation !== renderGeneration) return;
-  const act = (action, params) => async () => {
-    try {
-      const body = await api('POST', `/api/lists/${id}/${action}`, params);
-      if (!reportSync(body)) showToast(id, body, false);
-      // A change made from an item's "⋯" is done with it: fold it away (a
-      // push from elsewhere keeps it open).
-      for (const d of app.querySelectorAll('details.more[open]')) d.open = false;
-      render();
-    } catch (e) { showError(e.message); }
-  };
+  const act = actor(id);
   const editable = mayEdit(list);
-  const name = el('input', { name: 'item', placeholder: 'Add an item', 'aria-label': 'Item name', required: '' });
-  const count = el('input', { name: 'count', type: 'number', min: '1', value: '1', 'aria-label': 'How many' });
-  const add = el('form', { id: 'add', onsubmit: async (e) => {
-    e.preventDefault();
-    try {
-      const body = await api('POST', `/api/lists/${id}/add`, { item: name.value, count: count.value });
-      const gone = reportSync(body);
-      if (!gone) showToast(id, body, false);
-      // A change pushed while the add was on its way may have re-rendered
-      // the form, carrying the typed name into new fields: clear those too,
-      // or the next item would be typed after this one.
-      for (const [field, value] of [[name, ''], [count, '1'],
-        [document.querySelector('#add input[name=item]'), ''],
-        [document.querySelector('#add input[name=count]'), '1']]) {
-        if (field) field.value = value;
-      }
-      await render();
-      if (!gone) document.querySelector('#add input[name=item]').focus();
-    }
-    catch (err) { showError(err.message); }
-  } }, name, count, el('button', { class: 'primary', type: 'submit' }, 'Add'));
-
-  // To buy, grouped by aisle in the list's order (the server's order), then
-  // the bought ones, folded away.
-  const groups = [];
-  const bought = [];
-  for (const i of list.items) {
-    if (i.done) { bought.push(i); continue; }
-    if (!groups.length || groups[groups.length - 1].name !== i.category) groups.push({ name: i.category, items: [] });
-    groups[groups.length - 1].items.push(i);
-  }
-  const sections = groups.map((g) => el('section', { class: 'aisle', 'data-aisle': g.name },
-    el('h2', {}, g.name), el('ul', {}, ...g.items.map((i) => itemRow(id, i, act, editable)))));
-  const details = (key, summary, ...body) => {
-    return el('details', { 'data-key': key, id: key }, el('summary', {}, summary), ...body);
-  };
-  if (bought.length) {
-    sections.push(details('bought', `Bought (${bought.length})`,
-      el('ul', {}, ...bought.map((i) => itemRow(id, i, act, editable))),
-      editable ? el('button', { id: 'clear', onclick: act('clear') }, 'Clear bought') : ''));
-  }
-  const order = el('input', { name: 'aisles', value: list.aisles.join(', '), placeholder: 'e.g. Produce, Bakery, Dairy', 'aria-label': 'Aisle order' });
-  const aisles = el('form', { id: 'aisles', onsubmit: (e) => {
-    e.preventDefault();
-    const params = new URLSearchParams();
-    for (const a of order.value.split(',').map((s) => s.trim()).filter(Boolean)) params.append('category', a);
-    act('aisles', params)();
-  } }, order, el('button', { type: 'submit' }, 'Save order'));
-  const title = el('input', { name: 'title', value: list.title, 'aria-label': 'List title' });
-  const rename = el('form', { id: 'rename', onsubmit: async (e) => {
-    e.preventDefault();
-    act('rename', { title: title.value })();
-  } }, title, el('button', { type: 'submit' }, 'Rename'));
-  const gives = { owner: ['edit', 'read', 'owner'], edit: ['edit', 'read'], read: ['read'], open: ['edit'] }[list.access] || [];
-  const sharing = details('sharing', 'Sharing',
-    el('p', { class: 'meta', id: 'access' }, ACCESS_WORDS[list.access]),
-    ...gives.map((g) => el('button', { onclick: () => share(id, g), 'data-gives': g }, `${g[0].toUpperCase()}${g.slice(1)} link`)),
-    mayOwn(list) ? el('button', { class: 'danger', id: 'revoke', onclick: () => revoke(id) }, list.access === 'open' ? 'Close with links' : 'Revoke links') : '',
-    sharedBox());
   replaceApp(
     el('p', {}, el('a', { href: '#/' }, '← All lists')),
     el('h1', { id: 'title' }, displayTitle(list)),
-    el('p', { class: 'meta' }, 'ID ', el('span', { class: 'share' }, list.id),
-      list.unsynced ? ` · ${list.unsynced} unsynced change(s)` : '',
-      ACCESS_NOTE[list.access] ? ` · ${ACCESS_NOTE[list.access]}` : ''),
-    editable ? add : '',
-    list.items.length ? el('div', { id: 'items' }, ...sections) : el('p', { class: 'meta' }, 'Nothing on this list yet.'),
-    history(events),
-    sharing,
-    editable ? details('settings', 'Aisles and title',
-      el('p', { class: 'meta' }, 'Aisles in the order you walk the store; items show grouped that way.'),
-      aisles, rename) : '');
+    listMeta(list),
+    editable ? addForm(id) : '',
+    list.items.length
+      ? el('div', { id: 'items' }, ...itemSections(list, act, editable))
+      : el('p', { class: 'meta' }, 'Nothing on this list yet.'),
+    historySection(events),
+    sharingSection(id, list),
+    editable ? settingsSection(list, act) : '',
+  );
+}
+
+function listMeta(list) {
+  return el(
+    'p',
+    { class: 'meta' },
+    'ID ',
+    el('span', { class: 'share' }, list.id),
+    list.unsynced ? ` · ${list.unsynced} unsynced change(s)` : '',
+    ACCESS_NOTE[list.access] ? ` · ${ACCESS_NOTE[list.access]}` : '',
+  );
+}
+
+function addForm(id) {
+  const name = el('input', {
+    name: 'item',
+    placeholder: 'Add an item',
+    'aria-label': 'Item name',
+    required: '',
+  });
+  const count = el('input', {
+    name: 'count',
+    type: 'number',
+    min: '1',
+    value: '1',
+    'aria-label': 'How many',
+  });
+  const button = el('button', { class: 'primary', type: 'submit' }, 'Add');
+  return form('add', () => addItem(id, name, count), name, count, button);
+}
+
+async function addItem(id, name, count) {
+  const params = { item: name.value, count: count.value };
+  const body = await api('POST', `/api/lists/${id}/add`, params);
+  const gone = reportSync(body);
+  if (!gone) showToast(id, body, false);
+  // A change pushed while the add was on its way may have re-rendered the
+  // form, carrying the typed name into new fields: clear those too, or the
+  // next item would be typed after this one.
+  for (const [field, value] of [
+    [name, ''],
+    [count, '1'],
+    [document.querySelector('#add input[name=item]'), ''],
+    [document.querySelector('#add input[name=count]'), '1'],
+  ]) {
+    if (field) field.value = value;
+  }
+  await render();
+  if (!gone) document.querySelector('#add input[name=item]').focus();
+}
+
+// To buy, grouped by aisle in the list's order (the server's order), then
+// the bought ones, folded away.
+function itemSections(list, act, editable) {
+  const rows = (items) => items.map((i) => itemRow(i, act, editable));
+  const { groups, bought } = groupByAisle(list.items);
+  const sections = groups.map((g) =>
+    el(
+      'section',
+      { class: 'aisle', 'data-aisle': g.name },
+      el('h2', {}, g.name),
+      el('ul', {}, ...rows(g.items)),
+    ),
+  );
+  if (bought.length) {
+    const clear = editable
+      ? el('button', { id: 'clear', onclick: act('clear') }, 'Clear bought')
+      : '';
+    const title = `Bought (${bought.length})`;
+    sections.push(
+      folded('bought', title, el('ul', {}, ...rows(bought)), clear),
+    );
+  }
+  return sections;
+}
+
+// Items still to buy in runs of one aisle each (in the order given), and
+// the bought ones.
+function groupByAisle(items) {
+  const groups = [];
+  const bought = [];
+  for (const i of items) {
+    if (i.done) {
+      bought.push(i);
+      continue;
+    }
+    const last = groups[groups.length - 1];
+    if (!last || last.name !== i.category) {
+      groups.push({ name: i.category, items: [] });
+    }
+    groups[groups.length - 1].items.push(i);
+  }
+  return { groups, bought };
+}
+
+function sharingSection(id, list) {
+  const gives = LINKS_TO_GIVE[list.access] || [];
+  const giveButton = (g) =>
+    el(
+      'button',
+      { onclick: () => share(id, g), 'data-gives': g },
+      `${g[0].toUpperCase()}${g.slice(1)} link`,
+    );
+  const revokeButton = el(
+    'button',
+    { class: 'danger', id: 'revoke', onclick: () => revoke(id) },
+    list.access === 'open' ? 'Close with links' : 'Revoke links',
+  );
+  return folded(
+    'sharing',
+    'Sharing',
+    el('p', { class: 'meta', id: 'access' }, ACCESS_WORDS[list.access]),
+    ...gives.map(giveButton),
+    mayOwn(list) ? revokeButton : '',
+    sharedBox(),
+  );
+}
+
+function settingsSection(list, act) {
+  return folded(
+    'settings',
+    'Aisles and title',
+    el(
+      'p',
+      { class: 'meta' },
+      'Aisles in the order you walk the store; items show grouped that way.',
+    ),
+    aislesForm(list, act),
+    renameForm(list, act),
+  );
+}
+
+function aislesForm(list, act) {
+  const order = el('input', {
+    name: 'aisles',
+    value: list.aisles.join(', '),
+    placeholder: 'e.g. Produce, Bakery, Dairy',
+    'aria-label': 'Aisle order',
+  });
+  const save = () => {
+    const params = new URLSearchParams();
+    for (const a of order.value.split(',').map((s) => s.trim())) {
+      if (a) params.append('category', a);
+    }
+    return act('aisles', params)();
+  };
+  const button = el('button', { type: 'submit' }, 'Save order');
+  return form('aisles', save, order, button);
+}
+
+function renameForm(list, act) {
+  const title = el('input', {
+    name: 'title',
+    value: list.title,
+    'aria-label': 'List title',
+  });
+  const rename = () => act('rename', { title: title.value })();
+  const button = el('button', { type: 'submit' }, 'Rename');
+  return form('rename', rename, title, button);
 }
 
 function setStatus(online) {
@@ -429,5 +796,8 @@ events.addEventListener('changed', (e) => {
 });
 events.onerror = () => setStatus(false);
 
-window.addEventListener('hashchange', () => { shown = null; render(); });
+window.addEventListener('hashchange', () => {
+  shown = null;
+  render();
+});
 render();
