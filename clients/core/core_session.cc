@@ -194,7 +194,9 @@ std::string CoreSession::Call(absl::string_view text) {
                               "the command is not JSON"))}}
         .dump();
   }
-  return Call(command).dump();
+  // Invalid UTF-8 (none should reach a document) is replaced, not thrown:
+  // the wasm build has no exceptions.
+  return Call(command).dump(-1, ' ', false, Json::error_handler_t::replace);
 }
 
 Json CoreSession::Call(const Json& command) {
