@@ -125,19 +125,26 @@ absl::StatusOr<T> Home::Apply(LocalStore& store,
 SyncReport Home::SyncList(LocalStore& store, const std::string& id,
                           absl::Duration timeout, HomeCore* after,
                           bool* not_found) {
+  absl::StatusOr<HomeCore> core;
   absl::StatusOr<std::string> request;
   {
     absl::MutexLock lock(&records_mu_);
-    absl::StatusOr<HomeCore> core = LoadCore(store, id);
+    core = LoadCore(store, id);
     if (!core.ok()) return FailedReport(id, core.status().message());
     request = core->SyncRequest(id);
     if (!request.ok()) return FailedReport(id, request.status().message());
   }
   // No lock while the cloud is asked: other calls go on meanwhile.
   const SyncAnswer answer = engine_.Sync(*request, timeout);
+  if (answer.kind == SyncAnswer::Kind::kOffline) {
+    // Nothing was sent and nothing is merged: no need to read again.
+    SyncReport report = core->OfflineReport(id);
+    if (after != nullptr) *after = *std::move(core);
+    return report;
+  }
 
   absl::MutexLock lock(&records_mu_);
-  absl::StatusOr<HomeCore> core = LoadCore(store, id);
+  core = LoadCore(store, id);
   if (!core.ok()) return FailedReport(id, core.status().message());
   Applied<SyncReport> merged = core->MergeSync(*request, answer, not_found);
   if (absl::Status s = store.Write(merged.batch); !s.ok()) {
@@ -240,37 +247,41 @@ absl::StatusOr<ChangeResult> Home::Change(absl::string_view typed,
                                           bool undo) {
   absl::StatusOr<Lease> store = Acquire();
   if (!store.ok()) return store.status();
-  std::string id;
-  bool awaiting_fetch = false;
-  {
-    absl::MutexLock lock(&records_mu_);
-    absl::StatusOr<HomeCore> core = LoadCore(**store, typed);
-    if (!core.ok()) return core.status();
-    absl::StatusOr<std::string> found = core->Resolve(typed);
-    if (!found.ok()) return found.status();
-    id = *std::move(found);
-    awaiting_fetch = core->AwaitingFetch(id);
-  }
-  if (awaiting_fetch) {
-    // Fetch first, so the change applies to what the list really holds.
-    SyncList(**store, id, options_.change_timeout);
-  }
   absl::StatusOr<Inputs> in = Now();
   if (!in.ok()) return in.status();
   HomeCore core;
+  std::string id;
+  // Resolved and changed under one lock, unless the list awaits its first
+  // fetch (then nothing is applied yet: an empty change).
   absl::StatusOr<MadeChange> made = Apply<MadeChange>(
-      **store, id,
+      **store, typed,
       [&](HomeCore& c) -> absl::StatusOr<Applied<MadeChange>> {
-        if (!c.Info(id)) {
-          return absl::NotFoundError(
-              "the list was deleted or forgotten meanwhile");
-        }
-        return c.Change(id, std::move(operations), *in, undo);
+        absl::StatusOr<std::string> found = c.Resolve(typed);
+        if (!found.ok()) return found.status();
+        id = *std::move(found);
+        if (c.AwaitingFetch(id)) return Applied<MadeChange>{};
+        return c.Change(id, operations, *in, undo);
       },
       &core);
   if (!made.ok()) return made.status();
+  if (made->id.empty()) {
+    // Fetch first, so the change applies to what the list really holds.
+    SyncList(**store, id, options_.change_timeout);
+    made = Apply<MadeChange>(
+        **store, id,
+        [&](HomeCore& c) -> absl::StatusOr<Applied<MadeChange>> {
+          if (!c.Info(id)) {
+            return absl::NotFoundError(
+                "the list was deleted or forgotten meanwhile");
+          }
+          return c.Change(id, std::move(operations), *in, undo);
+        },
+        &core);
+    if (!made.ok()) return made.status();
+  }
   return SyncChange(**store, *made, core);
 }
+
 absl::StatusOr<ChangeResult> Home::Add(absl::string_view list,
                                        absl::string_view item, int64_t count) {
   v1::Operation operation;
