@@ -47,7 +47,7 @@ RUN apt-get update -q \
  && DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
       libgrpc++1.51 libprotobuf32 libabsl20220623 libleveldb1d libspdlog1.10 \
       libtcmalloc-minimal4 libprometheus-cpp-pull1.0 libprometheus-cpp-core1.0 \
-      libcpp-httplib0.11 libicu72 libmd0 libunwind8 \
+      libcpp-httplib0.11 libicu72 libunwind8 \
  && rm -rf /var/lib/apt/lists/* /var/cache/apt/* /var/log/apt/* /var/log/dpkg.log \
  && groupadd --gid 10001 shoplist \
  && useradd --uid 10001 --gid 10001 --home-dir /data --no-create-home \
