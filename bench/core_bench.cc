@@ -58,7 +58,7 @@ double Time(F f) {
 void Bench(size_t n, int runs) {
   std::string id;
   const std::string record = ListRecord(n, &id);
-  std::vector<double> load, change, show;
+  std::vector<double> load, change, document, show;
   HomeCore core("Bench");
   for (int r = 0; r < runs; ++r) {
     HomeCore fresh("Bench");
@@ -77,6 +77,23 @@ void Bench(size_t n, int runs) {
       if (!core.Change(id, {op}, in).ok()) std::abort();
     }));
   }
+  // What a page waits for: the change and its result (the list as it is
+  // now, offline), as JSON.
+  for (int r = 0; r < runs; ++r) {
+    Inputs in;
+    in.now_micros = 1'767'400'000'000'000 + r;
+    v1::Operation op;
+    op.mutable_add()->set_item(absl::StrCat("item ", r % 50));
+    op.mutable_add()->set_count(1);
+    document.push_back(Time([&] {
+      absl::StatusOr<Applied<MadeChange>> made = core.Change(id, {op}, in);
+      if (!made.ok()) std::abort();
+      SyncReport offline = core.OfflineReport(id);
+      if (ChangeJson(core.Outcome(made->value, offline)).dump().empty()) {
+        std::abort();
+      }
+    }));
+  }
   for (int r = 0; r < runs; ++r) {
     show.push_back(Time([&] {
       if (ShowJson(*core.Show(id)).dump().empty()) std::abort();
@@ -84,6 +101,7 @@ void Bench(size_t n, int runs) {
   }
   Report("load a stored list (decode)", n, load);
   Report("one change (apply, undo, history, batch)", n, change);
+  Report("one change and its result document", n, document);
   Report("show (view, display order, JSON)", n, show);
 }
 

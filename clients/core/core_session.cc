@@ -47,19 +47,22 @@ absl::StatusOr<std::string> Bytes(const Json& command, const char* key) {
   return bytes;
 }
 
+// A change's clock and random bytes: both required, so that no host makes
+// ids or secrets of zeros by forgetting them.
 absl::StatusOr<Inputs> InputsOf(const Json& command) {
   Inputs in;
   absl::StatusOr<std::optional<int64_t>> now = OptionalInt(command, "now");
   if (!now.ok()) return now.status();
-  in.now_micros = static_cast<uint64_t>(now->value_or(0));
-  if (Field(command, "random") != nullptr) {
-    absl::StatusOr<std::string> random = Bytes(command, "random");
-    if (!random.ok()) return random.status();
-    if (random->size() != in.random.size()) {
-      return Mistyped("random", "40 bytes");
-    }
-    std::copy(random->begin(), random->end(), in.random.begin());
+  if (!*now || **now <= 0) {
+    return Mistyped("now", "the time in microseconds since the epoch");
   }
+  in.now_micros = static_cast<uint64_t>(**now);
+  absl::StatusOr<std::string> random = Bytes(command, "random");
+  if (!random.ok()) return random.status();
+  if (random->size() != in.random.size()) {
+    return Mistyped("random", "40 fresh random bytes, in base64");
+  }
+  std::copy(random->begin(), random->end(), in.random.begin());
   return in;
 }
 
@@ -214,10 +217,13 @@ absl::StatusOr<Json> CoreSession::Syncing(const std::string& id, Batch batch,
   absl::StatusOr<std::string> request = core_.SyncRequest(id);
   if (!request.ok()) return request.status();
   const uint64_t step = next_step_++;
-  steps_[step] = [this, request = *request, then = std::move(then)](
-                     const SyncAnswer& answer, Batch& writes) {
+  // The list's title as it was sent, for a report on a list gone meanwhile.
+  steps_[step] = [this, request = *request, then = std::move(then),
+                  title = core_.Title(id)](const SyncAnswer& answer,
+                                           Batch& writes) {
     bool not_found = false;
     Applied<SyncReport> merged = core_.MergeSync(request, answer, &not_found);
+    if (merged.value.title.empty()) merged.value.title = title;
     writes = std::move(merged.batch);
     return then(std::move(merged.value), not_found, writes);
   };
@@ -431,7 +437,7 @@ absl::StatusOr<Json> CoreSession::Dispatch(const Json& command) {
                    });
   }
   if (cmd == "delete") {
-    absl::StatusOr<Applied<DeleteResult>> deleted = core_.Delete(*typed, *in);
+    absl::StatusOr<Applied<DeleteResult>> deleted = core_.Delete(*typed);
     if (!deleted.ok()) return deleted.status();
     DeleteResult result = deleted->value;
     if (result.sync.outcome == SyncReport::Outcome::kDeleted) {

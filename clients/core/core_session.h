@@ -14,20 +14,25 @@
 //     item, note}, "category" {list, item, category}, "aisles" {list,
 //     order: [..]}, "clear" {list}, "rename" {list, title}, "undo" {list},
 //     "revoke" {list}, "delete" {list}, "join" {link}; "set_name" {name},
-//     "forget" {list, drop_unsynced?}. Each takes "now" (microseconds since
-//     the epoch) and "random" (base64 of 40 random bytes, Inputs) where it
-//     needs them. The answer has "writes" (to commit before anything else
-//     happens) and, for those that sync, "sync": {"id", "request"} and a
-//     "step" number; the host sends the request, then "finish" {step,
-//     answer} with answer {"kind": "stored"|"offline"|"not_found"|"failed",
-//     "reply"?, "error"?}, which answers with "writes" and "result": the
-//     command's document (ChangeJson, RevokeJson, ...). Without a network
-//     the host finishes with {"kind": "offline"}.
+//     "forget" {list, drop_unsynced?}. Each change that syncs requires
+//     "now" (microseconds since the epoch) and "random" (base64 of 40 fresh
+//     random bytes, Inputs): INVALID_ARGUMENT without them. The answer has
+//     "writes" (to commit before anything else happens) and, for those that
+//     sync, "sync": {"id", "request"} and a "step" number; the host sends the
+//     request, then "finish" {step, answer} with answer {"kind":
+//     "stored"|"offline"|"not_found"|"failed", "reply"?, "error"?}, which
+//     answers with "writes" and "result": the command's document (ChangeJson,
+//     RevokeJson, ...). Without a network the host finishes with {"kind":
+//     "offline"}.
 //   - "load" {key, value}: one stored record. "sync_request" {list} ("id",
 //     "request") and "merge_sync" {request, answer} ("writes", "report"):
 //     a sync of its own. "ids": the ids of the lists loaded.
 //     "watched" {id, delta, now}: a watched delta ("event" or null, "keep").
-// A failed command answers {"error": ErrorJson} and changed nothing.
+// A failed command answers {"error": ErrorJson} and changed nothing, but
+// for "finish": its answer may hold "error" and "writes" both (the merge,
+// or a join's record dropped), and the writes are still to be committed.
+// When the host cannot commit a command's writes, the core's memory is
+// ahead of its store: the host drops the session and loads a new one.
 //
 // Not thread-safe (one host thread).
 #ifndef SHOPLIST_CLIENTS_CORE_CORE_SESSION_H_
@@ -47,6 +52,9 @@ class CoreSession {
  public:
   // `default_name`: HomeCore's.
   explicit CoreSession(absl::string_view default_name = "");
+  // Its steps point at it.
+  CoreSession(const CoreSession&) = delete;
+  CoreSession& operator=(const CoreSession&) = delete;
 
   // One command; never throws, whatever the input.
   Json Call(const Json& command);

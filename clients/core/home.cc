@@ -4,6 +4,7 @@
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "codec/operation.h"
 #include "crdt/list_id.h"
 #include "text/text.h"
 
@@ -143,10 +144,13 @@ SyncReport Home::SyncList(LocalStore& store, const std::string& id,
     return report;
   }
 
+  // The list's title as it was sent, for a report on a list gone meanwhile.
+  const std::string sent_title = core->Title(id);
   absl::MutexLock lock(&records_mu_);
   core = LoadCore(store, id);
   if (!core.ok()) return FailedReport(id, core.status().message());
   Applied<SyncReport> merged = core->MergeSync(*request, answer, not_found);
+  if (merged.value.title.empty()) merged.value.title = sent_title;
   if (absl::Status s = store.Write(merged.batch); !s.ok()) {
     merged.value.outcome = SyncReport::Outcome::kFailed;
     merged.value.error = std::string(s.message());
@@ -265,8 +269,11 @@ absl::StatusOr<ChangeResult> Home::Change(absl::string_view typed,
       &core);
   if (!made.ok()) return made.status();
   if (made->id.empty()) {
-    // Fetch first, so the change applies to what the list really holds.
+    // Fetch first, so the change applies to what the list really holds,
+    // and is timed after it.
     SyncList(**store, id, options_.change_timeout);
+    in = Now();
+    if (!in.ok()) return in.status();
     made = Apply<MadeChange>(
         **store, id,
         [&](HomeCore& c) -> absl::StatusOr<Applied<MadeChange>> {
@@ -397,6 +404,11 @@ absl::StatusOr<std::string> Home::PersonName() {
 }
 
 absl::StatusOr<std::string> Home::SetPersonName(absl::string_view typed) {
+  // Bad input is INVALID_ARGUMENT even while the home is busy.
+  if (absl::StatusOr<std::string> name = codec::CleanName(typed, "name");
+      !name.ok()) {
+    return name.status();
+  }
   absl::StatusOr<Lease> store = Acquire();
   if (!store.ok()) return store.status();
   absl::MutexLock lock(&records_mu_);
@@ -410,15 +422,17 @@ absl::StatusOr<std::string> Home::SetPersonName(absl::string_view typed) {
 }
 
 absl::StatusOr<JoinResult> Home::Join(absl::string_view typed) {
+  // Bad input is INVALID_ARGUMENT even while the home is busy.
+  absl::StatusOr<access::Link> link = ParseJoinLink(typed);
+  if (!link.ok()) return link.status();
   absl::StatusOr<Lease> store = Acquire();
   if (!store.ok()) return store.status();
   HomeCore core;
   absl::StatusOr<JoinStart> start;
   {
     absl::MutexLock lock(&records_mu_);
-    // Only the list the link names matters (its id leads the link).
-    absl::StatusOr<HomeCore> loaded = LoadCore(
-        **store, text::TrimSpace(typed).substr(0, crdt::kListIdLength));
+    // Only the list the link names matters.
+    absl::StatusOr<HomeCore> loaded = LoadCore(**store, link->list_id);
     if (!loaded.ok()) return loaded.status();
     absl::StatusOr<Applied<JoinStart>> applied = loaded->Join(typed);
     if (!applied.ok()) return applied.status();
@@ -513,10 +527,8 @@ absl::StatusOr<ForgetResult> Home::Forget(absl::string_view typed,
 absl::StatusOr<DeleteResult> Home::Delete(absl::string_view typed) {
   absl::StatusOr<Lease> store = Acquire();
   if (!store.ok()) return store.status();
-  absl::StatusOr<Inputs> in = Now();
-  if (!in.ok()) return in.status();
   absl::StatusOr<DeleteResult> result = Apply<DeleteResult>(
-      **store, typed, [&](HomeCore& core) { return core.Delete(typed, *in); });
+      **store, typed, [&](HomeCore& core) { return core.Delete(typed); });
   if (!result.ok()) return result.status();
   if (result->sync.outcome == SyncReport::Outcome::kDeleted) return result;
   result->sync = SyncList(**store, result->list.id, options_.change_timeout);

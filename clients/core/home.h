@@ -221,7 +221,8 @@ class Home {
   template <typename T, typename Make>
   absl::StatusOr<T> Apply(LocalStore& store,
                           std::optional<absl::string_view> typed, Make make,
-                          HomeCore* after = nullptr);
+                          HomeCore* after = nullptr)
+      ABSL_LOCKS_EXCLUDED(records_mu_);
   // Applies `operations` as one change to the list `typed` names (an undo
   // instead when `undo`), stores it, then syncs it.
   absl::StatusOr<ChangeResult> Change(absl::string_view typed,
@@ -232,18 +233,22 @@ class Home {
     return Change(typed, std::vector<v1::Operation>{operation});
   }
   // Syncs the stored list `id` and merges the reply into what is stored
-  // then. `after` (optional) gets the core the reply was merged into, so
-  // the caller reports what was stored without reading again; `not_found`
-  // (optional) is set when the cloud does not know the list.
+  // then. `after` (optional) gets the core the reply was merged into (when
+  // offline, the one the request was made from), so the caller reports
+  // what was stored without reading again; it is left as it was when the
+  // home cannot be read or written. `not_found` (optional) is set when the
+  // cloud does not know the list.
   SyncReport SyncList(LocalStore& store, const std::string& id,
                       absl::Duration timeout, HomeCore* after = nullptr,
-                      bool* not_found = nullptr);
+                      bool* not_found = nullptr)
+      ABSL_LOCKS_EXCLUDED(records_mu_);
   // Syncs the change `made` (stored in `core`) and reports it.
   ChangeResult SyncChange(LocalStore& store, const MadeChange& made,
-                          HomeCore& core);
+                          HomeCore& core) ABSL_LOCKS_EXCLUDED(records_mu_);
   // Merges a watched delta. Returns false when the watch should end.
   bool MergeWatched(const std::string& id, const crdt::ListState& delta,
-                    const std::function<void(const WatchEvent&)>& on_event);
+                    const std::function<void(const WatchEvent&)>& on_event)
+      ABSL_LOCKS_EXCLUDED(records_mu_);
 
   const HomeOptions options_;
   const std::shared_ptr<CloudLink> link_;

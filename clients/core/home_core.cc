@@ -68,10 +68,16 @@ LogEntry EntryOf(const v1::LogEvent& r, std::optional<crdt::ReplicaId> me) {
                   absl::FromUnixMicros(static_cast<int64_t>(r.at_micros()))};
 }
 
+// The list's title as InfoOf shows it, without building the whole view
+// (which sorts every item).
+std::string ShownTitle(const LocalList& list) {
+  return list.state.title() ? list.state.title()->value : "";
+}
+
 SyncReport Report(const LocalList& list, SyncReport::Outcome outcome) {
   SyncReport report;
   report.id = list.id;
-  report.title = InfoOf(list).title;
+  report.title = ShownTitle(list);
   report.outcome = outcome;
   return report;
 }
@@ -209,9 +215,11 @@ HomeCore::HomeCore(absl::string_view default_name) {
 
 absl::Status HomeCore::Load(absl::string_view key, absl::string_view value) {
   if (key == kReplicaIdKey) {
+    // A damaged id fails only what needs it (changes, the history), so the
+    // lists can still be read and synced.
     absl::StatusOr<uint64_t> id = DecodeReplicaId(value);
-    if (!id.ok()) return id.status();
-    replica_ = *id;
+    replica_damaged_ = id.status();
+    if (id.ok()) replica_ = *id;
   } else if (absl::ConsumePrefix(&key, kSettingPrefix)) {
     settings_[std::string(key)] = std::string(value);
   } else if (absl::StartsWith(key, kLogPrefix)) {
@@ -231,6 +239,7 @@ absl::Status HomeCore::Load(absl::string_view key, absl::string_view value) {
 
 void HomeCore::Clear() {
   replica_.reset();
+  replica_damaged_ = absl::OkStatus();
   settings_.clear();
   lists_.clear();
   log_.clear();
@@ -334,6 +343,7 @@ absl::StatusOr<std::vector<LogEntry>> HomeCore::Log(absl::string_view typed,
                                                     size_t limit) const {
   absl::StatusOr<std::string> id = Resolve(typed);
   if (!id.ok()) return id.status();
+  if (!replica_damaged_.ok()) return replica_damaged_;
   const std::string prefix = LogPrefix(*id);
   std::vector<LogEntry> entries;
   // Newest first: from just past the list's last key, backwards.
@@ -375,6 +385,11 @@ bool HomeCore::AwaitingFetch(absl::string_view id) const {
   return list != nullptr && list->awaiting_fetch;
 }
 
+std::string HomeCore::Title(absl::string_view id) const {
+  const LocalList* list = Loaded(id);
+  return list == nullptr ? "" : ShownTitle(*list);
+}
+
 std::string HomeCore::Secret(absl::string_view id) const {
   const LocalList* list = Loaded(id);
   return list == nullptr ? "" : list->secret;
@@ -382,7 +397,9 @@ std::string HomeCore::Secret(absl::string_view id) const {
 
 // --- Writing ---
 
-crdt::Writer HomeCore::WriterFor(const Inputs& in, Batch& batch) {
+absl::StatusOr<crdt::Writer> HomeCore::WriterFor(const Inputs& in,
+                                                 Batch& batch) {
+  if (!replica_damaged_.ok()) return replica_damaged_;
   if (!replica_) {
     uint64_t id = 0;
     for (size_t i = 0; i < 8; ++i) id |= uint64_t{in.random[i]} << (8 * i);
@@ -437,7 +454,9 @@ absl::StatusOr<Applied<MadeChange>> HomeCore::New(absl::string_view title,
   operation.mutable_create()->set_title(std::string(title));
   Applied<MadeChange> applied;
   const uint64_t replica_before = replica_.value_or(0);
-  crdt::Writer writer = WriterFor(in, applied.batch);
+  absl::StatusOr<crdt::Writer> made_by = WriterFor(in, applied.batch);
+  if (!made_by.ok()) return made_by.status();
+  const crdt::Writer& writer = *made_by;
   LocalList list;
   list.id = crdt::SpellId(Bits(in, 8));
   absl::StatusOr<crdt::ListState> delta =
@@ -472,7 +491,7 @@ absl::StatusOr<Applied<MadeChange>> HomeCore::Change(
   if (undo) {
     if (list.undo.empty()) {
       return absl::FailedPreconditionError(absl::StrCat(
-          "nothing of this home's to undo in '", InfoOf(list).title, "'"));
+          "nothing of this home's to undo in '", ShownTitle(list), "'"));
     }
     operations.assign(list.undo.back().operations().begin(),
                       list.undo.back().operations().end());
@@ -492,7 +511,9 @@ absl::StatusOr<Applied<MadeChange>> HomeCore::Change(
   }
   Applied<MadeChange> applied;
   const std::optional<uint64_t> replica_before = replica_;
-  const crdt::Writer writer = WriterFor(in, applied.batch);
+  absl::StatusOr<crdt::Writer> made_by = WriterFor(in, applied.batch);
+  if (!made_by.ok()) return made_by.status();
+  const crdt::Writer& writer = *made_by;
   const crdt::ListState before = list.state;
   crdt::ListState delta;
   absl::Status failed;
@@ -588,7 +609,9 @@ absl::StatusOr<Applied<RevokeResult>> HomeCore::Revoke(absl::string_view typed,
   }
   Applied<RevokeResult> applied;
   const std::optional<uint64_t> replica_before = replica_;
-  const crdt::Writer writer = WriterFor(in, applied.batch);
+  absl::StatusOr<crdt::Writer> made_by = WriterFor(in, applied.batch);
+  if (!made_by.ok()) return made_by.status();
+  const crdt::Writer& writer = *made_by;
   const crdt::ListState before = list.state;
   absl::StatusOr<crdt::ListState> delta =
       list.state.SetAccess(writer, access::EncodeGrants(next.grants));
@@ -611,20 +634,26 @@ absl::StatusOr<Applied<RevokeResult>> HomeCore::Revoke(absl::string_view typed,
   return applied;
 }
 
-absl::StatusOr<Applied<JoinStart>> HomeCore::Join(absl::string_view typed) {
+absl::StatusOr<access::Link> ParseJoinLink(absl::string_view typed) {
   const std::string text = text::TrimSpace(typed);
   access::Link link;
   if (crdt::ValidateListId(text).ok()) {
     link.list_id = text;  // an open list's bare id
-  } else {
-    absl::StatusOr<access::Link> parsed = access::ParseLink(text);
-    if (!parsed.ok()) {
-      return absl::InvalidArgumentError(absl::StrCat(
-          "'", text,
-          "' is neither a link nor a list id: ", parsed.status().message()));
-    }
-    link = *std::move(parsed);
+    return link;
   }
+  absl::StatusOr<access::Link> parsed = access::ParseLink(text);
+  if (!parsed.ok()) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        "'", text,
+        "' is neither a link nor a list id: ", parsed.status().message()));
+  }
+  return parsed;
+}
+
+absl::StatusOr<Applied<JoinStart>> HomeCore::Join(absl::string_view typed) {
+  absl::StatusOr<access::Link> parsed = ParseJoinLink(typed);
+  if (!parsed.ok()) return parsed.status();
+  const access::Link& link = *parsed;
   Applied<JoinStart> applied;
   applied.value.id = link.list_id;
   const LocalList* existing = Loaded(link.list_id);
@@ -669,8 +698,8 @@ absl::StatusOr<Applied<ForgetResult>> HomeCore::Forget(absl::string_view typed,
   return applied;
 }
 
-absl::StatusOr<Applied<DeleteResult>> HomeCore::Delete(absl::string_view typed,
-                                                       const Inputs& in) {
+absl::StatusOr<Applied<DeleteResult>> HomeCore::Delete(
+    absl::string_view typed) {
   absl::StatusOr<LocalList> found = Find(typed);
   if (!found.ok()) return found.status();
   LocalList& list = *found;
@@ -679,7 +708,6 @@ absl::StatusOr<Applied<DeleteResult>> HomeCore::Delete(absl::string_view typed,
   crdt::ListState copy = list.state;
   if (absl::Status s = CheckLocally(list, copy.Delete()); !s.ok()) return s;
   list.pending.Merge(list.state.Delete());
-  (void)in;  // a deletion carries no writer
   if (!list.on_server) {
     // Never left this home: nothing to tell anyone.
     applied.value.sync = Report(list, SyncReport::Outcome::kDeleted);
@@ -816,7 +844,7 @@ Applied<HomeCore::Watched> HomeCore::MergeWatched(absl::string_view id,
     return applied;
   }
   LocalList list = *loaded;
-  const std::string title_before = InfoOf(list).title;
+  const std::string title_before = ShownTitle(list);
   const crdt::ListDiff diff = MergeRemote(list, delta);
   WatchEvent event;
   event.id = std::string(id);
@@ -831,7 +859,7 @@ Applied<HomeCore::Watched> HomeCore::MergeWatched(absl::string_view id,
   }
   const std::vector<v1::LogEvent> events =
       ToRecords(crdt::EventsOf(diff, list.state));
-  event.title = InfoOf(list).title;
+  event.title = ShownTitle(list);
   event.title_changed = diff.title_before.has_value();
   if (diff.aisles_before) {
     event.aisles_changed = true;

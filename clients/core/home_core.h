@@ -13,7 +13,8 @@
 // updates the core's memory to match; when it fails (a status), neither the
 // records nor the memory changed. The host commits the Batch atomically
 // and durably before it reports the change; if that write fails, the
-// core's memory is ahead of the store and the host reloads it.
+// core's memory is ahead of the store: the host drops this core and loads
+// a new one (Clear, then Load each record).
 //
 // Sync is two steps around the host's network call: SyncRequest builds
 // the request bytes (v1::SyncRequest: the list's pending delta, what the
@@ -107,7 +108,8 @@ class HomeCore {
   explicit HomeCore(absl::string_view default_name = "");
 
   // --- Loading. Takes one stored record (records.h); records of other
-  // prefixes are ignored. DATA_LOSS when it is damaged.
+  // prefixes are ignored. DATA_LOSS when it is damaged, except for the
+  // replica id: a damaged one fails the calls that need it (changes, Log).
   absl::Status Load(absl::string_view key, absl::string_view value);
   // Forgets every record loaded.
   void Clear();
@@ -135,6 +137,9 @@ class HomeCore {
   // Whether `id` has anything to send, or was never acknowledged.
   bool NeedsSync(absl::string_view id) const;
   bool AwaitingFetch(absl::string_view id) const;
+  // The title of `id` (empty while unknown, or when not loaded), without
+  // building its view.
+  std::string Title(absl::string_view id) const;
   // The secret of the link this home holds `id` by (what a watch shows the
   // cloud); empty for an open list or one not loaded.
   std::string Secret(absl::string_view id) const;
@@ -154,8 +159,8 @@ class HomeCore {
       const Inputs& in, bool undo = false);
   // The result of `change` once its sync went as `sync` said.
   ChangeResult Outcome(const MadeChange& change, SyncReport sync) const;
-  // New read and edit links (Home::Revoke); `list` and `sync` of the
-  // result are the host's to fill in after the sync.
+  // New read and edit links (Home::Revoke). The result's list holds only
+  // its id: the list and `sync` are the host's to fill in after the sync.
   absl::StatusOr<Applied<RevokeResult>> Revoke(absl::string_view typed,
                                                const Inputs& in);
   // Stores the list `link` names, to be fetched by the host's sync
@@ -165,8 +170,7 @@ class HomeCore {
                                                bool drop_unsynced);
   // Marks the list deleted. A list never synced is forgotten at once and
   // its result's sync is kDeleted; otherwise the host syncs it.
-  absl::StatusOr<Applied<DeleteResult>> Delete(absl::string_view typed,
-                                               const Inputs& in);
+  absl::StatusOr<Applied<DeleteResult>> Delete(absl::string_view typed);
 
   // --- Sync.
   // The request bytes for the list `id`: its pending changes, what this
@@ -195,8 +199,8 @@ class HomeCore {
   absl::StatusOr<LocalList> Find(absl::string_view typed) const;
   const LocalList* Loaded(absl::string_view id) const;
   // The writer this home's changes are made as; a home without a replica
-  // id gets one (written to `batch`).
-  crdt::Writer WriterFor(const Inputs& in, Batch& batch);
+  // id gets one (written to `batch`). DATA_LOSS when its id is damaged.
+  absl::StatusOr<crdt::Writer> WriterFor(const Inputs& in, Batch& batch);
   // Stores `list` with `events` appended to its history, in `batch` and
   // in memory.
   void Save(LocalList list, const std::vector<v1::LogEvent>& events,
@@ -207,6 +211,7 @@ class HomeCore {
 
   std::string default_name_;
   std::optional<uint64_t> replica_;
+  absl::Status replica_damaged_;  // DATA_LOSS when its record is damaged
   std::map<std::string, std::string, std::less<>> settings_;
   std::map<std::string, LocalList, std::less<>> lists_;
   // By key (records.h LogKey), so a list's events are in sequence.
@@ -215,6 +220,10 @@ class HomeCore {
 
 // What the home shows of a stored list.
 ListInfo InfoOf(const LocalList& list);
+
+// The link Join takes: "<id>_<r|e|o>_<secret>", or a bare id for an open
+// list. INVALID_ARGUMENT for anything else.
+absl::StatusOr<access::Link> ParseJoinLink(absl::string_view typed);
 
 // The capability this home holds on `list`: what its secret proves under
 // the list's access record, or what its link named while that record has

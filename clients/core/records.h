@@ -68,7 +68,9 @@ std::string SettingKey(absl::string_view name);
 std::string LogPrefix(absl::string_view id);  // "log/<id>/"
 std::string LogKey(absl::string_view id, uint64_t seq);
 
-// One atomic group of writes, applied in order.
+// One atomic group of writes, applied in order. REQUIRES: no put under a
+// prefix that a later kDeletePrefix of the same batch deletes (LevelDB's
+// host expands that delete against the store as it was).
 struct Batch {
   struct Write {
     enum class Kind { kPut, kDelete, kDeletePrefix };

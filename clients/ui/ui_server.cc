@@ -313,6 +313,11 @@ void UiServer::Routes() {
               [&home, &hub, &action](const httplib::Request& req,
                                      httplib::Response& res) {
                 const std::string id = req.matches[1];
+                // A bad count is refused whatever the action, as ever.
+                if (absl::StatusOr<std::optional<int64_t>> count = Count(req);
+                    !count.ok()) {
+                  return ReplyError(count.status(), res);
+                }
                 absl::StatusOr<client::Json> result = action.run(home, id, req);
                 if (!result.ok()) return ReplyError(result.status(), res);
                 res.set_content(result->dump(), kJson);

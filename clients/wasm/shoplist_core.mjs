@@ -15,7 +15,9 @@
 //   await commit(done.writes);               // then show done.result
 //
 // Errors: a refused command throws CoreError (code: the gRPC code name of
-// docs/json.md, message: for people); nothing was changed then.
+// docs/json.md, message: for people); nothing was changed then. When the
+// host cannot commit a change's writes, the core is ahead of the store:
+// close() the Home and open a new one from the store.
 import createShoplist from './shoplist_core_wasm.mjs';
 
 /** A command the core refused. */

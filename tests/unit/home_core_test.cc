@@ -5,6 +5,7 @@
 #include <map>
 #include <string>
 
+#include "clients/core/core_session.h"
 #include "clients/core/json.h"
 #include "codec/list_codec.h"
 #include "gmock/gmock.h"
@@ -207,8 +208,20 @@ TEST_F(HomeCoreTest, ADamagedRecordIsDataLoss) {
   HomeCore core;
   EXPECT_EQ(core.Load(ListKey("x"), "\xff\xff garbage").code(),
             absl::StatusCode::kDataLoss);
-  EXPECT_EQ(core.Load(std::string(kReplicaIdKey), "short").code(),
+}
+
+TEST_F(HomeCoreTest, ADamagedReplicaIdFailsChangesNotReading) {
+  const std::string id = NewList();
+  records_[std::string(kReplicaIdKey)] = "short";
+  HomeCore damaged = Reloaded(records_);
+  EXPECT_TRUE(damaged.Show(id).ok());
+  EXPECT_TRUE(damaged.SyncRequest(id).ok());
+  v1::Operation add;
+  add.mutable_add()->set_item("tea");
+  add.mutable_add()->set_count(1);
+  EXPECT_EQ(damaged.Change(id, {add}, At(2)).status().code(),
             absl::StatusCode::kDataLoss);
+  EXPECT_EQ(damaged.Log(id, 10).status().code(), absl::StatusCode::kDataLoss);
 }
 
 TEST_F(HomeCoreTest, ForgetDropsTheListAndItsHistoryInOneBatch) {
@@ -245,6 +258,27 @@ TEST(JsonTimeTest, TimesAreWhatFormatTimeWrote) {
                                  absl::UTCTimeZone()));
     }
   }
+}
+
+}  // namespace
+}  // namespace shoplist::client
+
+namespace shoplist::client {
+namespace {
+
+// A host that forgets the clock or the random bytes gets an error, not a
+// list whose id and owner secret are made of zeros.
+TEST(CoreSessionTest, ChangesRequireTheClockAndFreshRandomBytes) {
+  CoreSession session("Ann");
+  const Json no_random = session.Call(
+      Json{{"cmd", "new"}, {"title", "T"}, {"now", 1'767'225'600'000'000}});
+  EXPECT_EQ(no_random["error"]["code"], "INVALID_ARGUMENT");
+  const Json no_clock = session.Call(
+      Json{{"cmd", "new"},
+           {"title", "T"},
+           {"random", std::string(56, 'A')}});  // 42 bytes of base64
+  EXPECT_EQ(no_clock["error"]["code"], "INVALID_ARGUMENT");
+  EXPECT_EQ(session.core().ListIds().size(), 0u);
 }
 
 }  // namespace

@@ -27,7 +27,11 @@ std::string CoreDriver::Call(const std::string& line) {
 }
 
 Json CoreDriver::CallHome(Home& home, const Json& command) {
-  const std::string what = command.value("do", "");
+  const auto what_field = command.find("do");
+  const std::string what =
+      what_field != command.end() && what_field->is_string()
+          ? what_field->get<std::string>()
+          : "";
   if (what == "dump") {
     Json records = Json::object();
     for (const auto& [key, value] : home.records) {
@@ -49,16 +53,17 @@ Json CoreDriver::CallHome(Home& home, const Json& command) {
   return answer;
 }
 
+// The writes come from CoreSession's WritesJson: well formed.
 void CoreDriver::Commit(Home& home, const Json& writes) {
   for (const Json& write : writes) {
     if (write.contains("put")) {
       std::string value;
-      absl::Base64Unescape(write["value"].get<std::string>(), &value);
-      home.records[write["put"].get<std::string>()] = value;
+      absl::Base64Unescape(write.at("value").get<std::string>(), &value);
+      home.records[write.at("put").get<std::string>()] = value;
     } else if (write.contains("delete")) {
-      home.records.erase(write["delete"].get<std::string>());
+      home.records.erase(write.at("delete").get<std::string>());
     } else if (write.contains("delete_prefix")) {
-      const std::string prefix = write["delete_prefix"].get<std::string>();
+      const std::string prefix = write.at("delete_prefix").get<std::string>();
       auto it = home.records.lower_bound(prefix);
       while (it != home.records.end() && it->first.starts_with(prefix)) {
         it = home.records.erase(it);

@@ -1,7 +1,7 @@
-// The smoke functions of the test module (core_driver_wasm.cc), also compiled natively by
-// tests/wasm/wasm_smoke_native.cc, so that tests/wasm/smoke.mjs can require
-// the module and the native build to give the same bytes. Each takes bytes
-// and returns bytes; header-only, so that an entry file that does not
+// The smoke functions of the test module (core_driver_wasm.cc), also compiled
+// natively by tests/wasm/wasm_smoke_native.cc, so that tests/wasm/smoke.mjs can
+// require the module and the native build to give the same bytes. Each takes
+// bytes and returns bytes; header-only, so that an entry file that does not
 // include it builds nothing of it.
 #ifndef SHOPLIST_TESTS_WASM_SMOKE_H_
 #define SHOPLIST_TESTS_WASM_SMOKE_H_
