@@ -39,8 +39,7 @@ EMSCRIPTEN_KEEPALIVE void shoplist_session_free(
 
 // One command (JSON text); its answer is the result.
 EMSCRIPTEN_KEEPALIVE void shoplist_session_call(
-    shoplist::client::CoreSession* session, const char* command,
-    size_t size) {
+    shoplist::client::CoreSession* session, const char* command, size_t size) {
   Result() = session->Call(absl::string_view(command, size));
 }
 
