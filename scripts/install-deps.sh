@@ -22,7 +22,7 @@ packages=(
   build-essential cmake ninja-build pkg-config ccache clang-format
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libleveldb-dev libsnappy-dev libgtest-dev libgmock-dev libbenchmark-dev
-  libspdlog-dev libgoogle-perftools-dev libunwind-dev prometheus-cpp-dev libcpp-httplib-dev libssl-dev libcli11-dev nlohmann-json3-dev libicu-dev libmd-dev grpc-proto python3-grpcio python3-protobuf
+  libspdlog-dev libgoogle-perftools-dev libunwind-dev prometheus-cpp-dev libcpp-httplib-dev libssl-dev libcli11-dev nlohmann-json3-dev libicu-dev libmd-dev libboost1.81-dev grpc-proto python3-grpcio python3-protobuf
   iptables iproute2 util-linux
 )
 # The sanitized and fuzz builds (scripts/sanitize.sh, scripts/fuzz.sh).

@@ -59,6 +59,9 @@ class GatewayService final : public v1::ListService::CallbackService,
   void set_call_recorder(CallRecorder recorder) {
     recorder_ = std::move(recorder);
   }
+  // The gateway as a CallHandler: each call forwarded as a Calls batch's
+  // would be (the web front door's way in).
+  CallHandler* calls() { return this; }
   // Ends the Calls streams as the server shuts down (CallStreams::Drain).
   void DrainCalls() { call_streams_.Drain(); }
 

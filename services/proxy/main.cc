@@ -9,6 +9,12 @@
 #include "spdlog/spdlog.h"
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7000", "Address to serve on");
+ABSL_FLAG(std::string, web_listen, "",
+          "Serve the web app and the browser API on HOST:PORT (plain HTTP: "
+          "loopback only); empty: none");
+ABSL_FLAG(std::string, web_root, "",
+          "Folder of the web app's files (with --web-listen; empty: the API "
+          "alone)");
 ABSL_FLAG(std::string, data, "",
           "Directory of the membership LevelDB (required)");
 ABSL_FLAG(std::string, id, "",
@@ -58,7 +64,13 @@ int main(int argc, char** argv) {
       absl::Seconds(absl::GetFlag(FLAGS_removal_timeout_s));
 
   serving->listen = listen;
-  auto server = shoplist::proxy::ProxyServer::Start(*serving, options);
+  std::optional<shoplist::proxy::WebOptions> web;
+  if (!absl::GetFlag(FLAGS_web_listen).empty()) {
+    web.emplace();
+    web->listen = absl::GetFlag(FLAGS_web_listen);
+    web->root = absl::GetFlag(FLAGS_web_root);
+  }
+  auto server = shoplist::proxy::ProxyServer::Start(*serving, options, web);
   if (!server.ok()) {
     std::fprintf(stderr, "shoplist-proxy: %s\n",
                  server.status().ToString().c_str());
@@ -67,6 +79,10 @@ int main(int argc, char** argv) {
   spdlog::info("proxy {} serving on {} (port {}), vnodes {}, N={}",
                options.proxy_id, listen, (*server)->port(), options.vnodes,
                options.replicas);
+  if (web) {
+    spdlog::info("proxy {}: web app on http://{} (port {})", options.proxy_id,
+                 web->listen, (*server)->web_port());
+  }
   int signal = shoplist::WaitForTerminationSignal();
   spdlog::info("proxy {}: signal {}, draining", options.proxy_id, signal);
   (*server)->Shutdown(absl::Seconds(2));

@@ -14,6 +14,8 @@ struct ProxyServer::Parts {
   std::unique_ptr<GatewayService> gateway;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
+  // After the gateway, so destroyed before it: its calls go there.
+  std::unique_ptr<WebServer> web;
   // Last: destroyed first. The server's interceptors record into its
   // metrics until the server shut down.
   std::unique_ptr<ServerSidecars> sidecars;
@@ -29,7 +31,8 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Start(
 }
 
 absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Start(
-    ServingOptions serving, ProxyOptions options) {
+    ServingOptions serving, ProxyOptions options,
+    std::optional<WebOptions> web) {
   auto parts = std::make_unique<Parts>();
   absl::StatusOr<std::unique_ptr<ProxyState>> state =
       ProxyState::Open(std::move(options));
@@ -82,6 +85,12 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Start(
       !s.ok()) {
     return s;
   }
+  if (web) {
+    absl::StatusOr<std::unique_ptr<WebServer>> started =
+        WebServer::Start(*std::move(web), parts->gateway->calls());
+    if (!started.ok()) return started.status();
+    parts->web = *std::move(started);
+  }
   return std::unique_ptr<ProxyServer>(new ProxyServer(std::move(parts)));
 }
 
@@ -94,6 +103,7 @@ ProxyServer::~ProxyServer() {
   // down, and record into the metrics as they end: the gateway, which
   // waits for them, goes before the sidecars.
   parts_->server.reset();
+  parts_->web.reset();
   parts_->gateway.reset();
 }
 
@@ -106,11 +116,16 @@ void ProxyServer::Shutdown(absl::Duration grace) {
   // Subscription streams never end by themselves; the deadline cancels
   // them, and subscribers re-open against another proxy.
   parts_->sidecars->Stop();
+  // Browsers' calls come back from the gateway before it drains.
+  if (parts_->web != nullptr) parts_->web->Stop();
   parts_->gateway->DrainCalls();
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
 }
 
 int ProxyServer::port() const { return parts_->port; }
+int ProxyServer::web_port() const {
+  return parts_->web != nullptr ? parts_->web->port() : 0;
+}
 ProxyState* ProxyServer::state() { return parts_->state.get(); }
 
 }  // namespace shoplist::proxy

@@ -1,0 +1,494 @@
+#include "services/proxy/web_server.h"
+
+#include <atomic>
+#include <boost/asio/dispatch.hpp>
+#include <boost/asio/executor_work_guard.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/strand.hpp>
+#include <boost/beast/core.hpp>
+#include <boost/beast/http.hpp>
+#include <filesystem>
+#include <fstream>
+#include <optional>
+#include <sstream>
+#include <thread>
+#include <utility>
+#include <vector>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/strings/match.h"
+#include "absl/strings/numbers.h"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/string_view.h"
+#include "absl/synchronization/mutex.h"
+
+namespace shoplist::proxy {
+namespace {
+
+namespace beast = boost::beast;
+namespace http = beast::http;
+namespace net = boost::asio;
+using tcp = net::ip::tcp;
+using Request = http::request<http::string_body>;
+using Response = http::response<http::string_body>;
+
+constexpr absl::string_view kProtobuf = "application/x-protobuf";
+constexpr size_t kMaxHeaderBytes = 8 * 1024;
+
+// Only this origin, and WebAssembly: no inline script, nothing fetched
+// from elsewhere, never framed.
+constexpr char kContentSecurityPolicy[] =
+    "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; "
+    "style-src 'self'; img-src 'self' data:; connect-src 'self'; "
+    "manifest-src 'self'; worker-src 'self'; object-src 'none'; "
+    "base-uri 'none'; form-action 'self'; frame-ancestors 'none'";
+
+http::status HttpStatusOf(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return http::status::ok;
+    case grpc::StatusCode::INVALID_ARGUMENT:
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return http::status::bad_request;
+    case grpc::StatusCode::PERMISSION_DENIED:
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return http::status::forbidden;
+    case grpc::StatusCode::NOT_FOUND:
+      return http::status::not_found;
+    case grpc::StatusCode::FAILED_PRECONDITION:
+    case grpc::StatusCode::ALREADY_EXISTS:
+    case grpc::StatusCode::ABORTED:
+      return http::status::conflict;
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return http::status::payload_too_large;
+    case grpc::StatusCode::UNAVAILABLE:
+      return http::status::service_unavailable;
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return http::status::gateway_timeout;
+    default:
+      return http::status::internal_server_error;
+  }
+}
+
+const char* CodeName(grpc::StatusCode code) {
+  switch (code) {
+    case grpc::StatusCode::OK:
+      return "OK";
+    case grpc::StatusCode::INVALID_ARGUMENT:
+      return "INVALID_ARGUMENT";
+    case grpc::StatusCode::OUT_OF_RANGE:
+      return "OUT_OF_RANGE";
+    case grpc::StatusCode::PERMISSION_DENIED:
+      return "PERMISSION_DENIED";
+    case grpc::StatusCode::UNAUTHENTICATED:
+      return "UNAUTHENTICATED";
+    case grpc::StatusCode::NOT_FOUND:
+      return "NOT_FOUND";
+    case grpc::StatusCode::FAILED_PRECONDITION:
+      return "FAILED_PRECONDITION";
+    case grpc::StatusCode::ALREADY_EXISTS:
+      return "ALREADY_EXISTS";
+    case grpc::StatusCode::ABORTED:
+      return "ABORTED";
+    case grpc::StatusCode::RESOURCE_EXHAUSTED:
+      return "RESOURCE_EXHAUSTED";
+    case grpc::StatusCode::UNAVAILABLE:
+      return "UNAVAILABLE";
+    case grpc::StatusCode::DEADLINE_EXCEEDED:
+      return "DEADLINE_EXCEEDED";
+    default:
+      return "INTERNAL";
+  }
+}
+
+const char* ContentType(const std::filesystem::path& file) {
+  const std::string ext = file.extension().string();
+  if (ext == ".html") return "text/html; charset=utf-8";
+  if (ext == ".js" || ext == ".mjs") return "text/javascript; charset=utf-8";
+  if (ext == ".css") return "text/css; charset=utf-8";
+  if (ext == ".wasm") return "application/wasm";
+  if (ext == ".webmanifest") return "application/manifest+json";
+  if (ext == ".json") return "application/json";
+  if (ext == ".png") return "image/png";
+  if (ext == ".svg") return "image/svg+xml";
+  return "application/octet-stream";
+}
+
+Response Answer(const Request& request, http::status status, std::string body,
+                absl::string_view type) {
+  Response response(status, request.version());
+  response.set(http::field::content_type, std::string(type));
+  response.set("Content-Security-Policy", kContentSecurityPolicy);
+  response.set("X-Content-Type-Options", "nosniff");
+  response.set("Referrer-Policy", "no-referrer");
+  response.set(http::field::cache_control, "no-cache");
+  response.keep_alive(request.keep_alive());
+  response.body() = std::move(body);
+  response.prepare_payload();
+  return response;
+}
+
+Response Refusal(const Request& request, grpc::StatusCode code,
+                 absl::string_view message,
+                 std::optional<http::status> status = std::nullopt) {
+  Response response =
+      Answer(request, status.value_or(HttpStatusOf(code)),
+             absl::StrCat(message, "\n"), "text/plain; charset=utf-8");
+  response.set("Shoplist-Code", CodeName(code));
+  return response;
+}
+
+// A request from another site's page: its Origin is not this server's.
+bool CrossOrigin(const Request& request) {
+  auto origin = request.find(http::field::origin);
+  if (origin == request.end()) return false;
+  auto host = request.find(http::field::host);
+  if (host == request.end()) return true;
+  const absl::string_view from(origin->value().data(), origin->value().size());
+  const std::string self(host->value());
+  return from != absl::StrCat("http://", self) &&
+         from != absl::StrCat("https://", self);
+}
+
+// The calls the gateway holds, which Stop() waits for. Shared with each
+// call's callback, so it outlives the server while a callback finishes.
+struct InFlight {
+  absl::Mutex mu;
+  int calls ABSL_GUARDED_BY(mu) = 0;
+  bool stopped ABSL_GUARDED_BY(mu) = false;
+};
+
+}  // namespace
+
+class Session;
+
+struct WebServer::Impl {
+  Impl(WebOptions o, CallHandler* c) : options(std::move(o)), calls(c) {}
+
+  void Accept();
+  // A file of the app, or 404.
+  Response File(const Request& request) const;
+
+  const WebOptions options;
+  CallHandler* const calls;
+  std::filesystem::path root;  // canonical; empty: no files
+  net::io_context io{options.threads};
+  // Keeps the I/O threads running while no connection has work, until
+  // Stop() has closed them all.
+  std::optional<net::executor_work_guard<net::io_context::executor_type>> busy{
+      net::make_work_guard(io)};
+  tcp::acceptor acceptor{io};
+  std::vector<std::thread> threads;
+  int port = 0;
+
+  const std::shared_ptr<InFlight> in_flight = std::make_shared<InFlight>();
+
+  // The open connections, for Stop() to close.
+  absl::Mutex sessions_mu;
+  std::vector<std::weak_ptr<Session>> sessions ABSL_GUARDED_BY(sessions_mu);
+};
+
+// One connection: requests read one after another, each answered before
+// the next is read (HTTP/1.1 without pipelining out of order).
+class Session : public std::enable_shared_from_this<Session> {
+ public:
+  Session(tcp::socket socket, WebServer::Impl* server)
+      : stream_(std::move(socket)), server_(server) {}
+
+  void Start() {
+    net::dispatch(stream_.get_executor(),
+                  [self = shared_from_this()] { self->Read(); });
+  }
+
+  // Closes the connection (from any thread: on its own strand).
+  void Shutdown() {
+    net::post(stream_.get_executor(), [self = shared_from_this()] {
+      beast::error_code ignored;
+      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
+      self->stream_.close();
+    });
+  }
+
+ private:
+  void Read() {
+    parser_.emplace();
+    parser_->body_limit(server_->options.max_body);
+    parser_->header_limit(kMaxHeaderBytes);
+    stream_.expires_after(
+        absl::ToChronoMilliseconds(server_->options.read_timeout));
+    http::async_read(stream_, buffer_, *parser_,
+                     [self = shared_from_this()](beast::error_code ec, size_t) {
+                       self->OnRead(ec);
+                     });
+  }
+
+  void OnRead(beast::error_code ec) {
+    if (ec == http::error::body_limit) {
+      Request request;
+      return Write(Refusal(request, grpc::StatusCode::RESOURCE_EXHAUSTED,
+                           absl::StrCat("a request body is at most ",
+                                        server_->options.max_body, " bytes")),
+                   /*close=*/true);
+    }
+    if (ec == http::error::header_limit) {
+      Request request;
+      return Write(Refusal(request, grpc::StatusCode::INVALID_ARGUMENT,
+                           "request headers are at most 8 KiB",
+                           http::status::request_header_fields_too_large),
+                   /*close=*/true);
+    }
+    // A malformed request (Beast's parse errors); not the peer leaving
+    // (end_of_stream, partial_message) or the timeout.
+    if (ec &&
+        ec.category() ==
+            beast::error_code(http::error::bad_method).category() &&
+        ec != http::error::end_of_stream &&
+        ec != http::error::partial_message) {
+      Request request;
+      return Write(Refusal(request, grpc::StatusCode::INVALID_ARGUMENT,
+                           absl::StrCat("not an HTTP request: ", ec.message())),
+                   /*close=*/true);
+    }
+    // The peer closed, or was too slow (the timeout), or the socket broke.
+    if (ec) return Close();
+    Handle(parser_->release());
+  }
+
+  void Handle(Request request) {
+    const absl::string_view target(request.target().data(),
+                                   request.target().size());
+    if (request.method() == http::verb::post &&
+        (target == "/api/v1/sync" || target == "/api/v1/get")) {
+      return Call(std::move(request), target == "/api/v1/sync");
+    }
+    if (request.method() == http::verb::get ||
+        request.method() == http::verb::head) {
+      return Write(server_->File(request));
+    }
+    Response refused =
+        Refusal(request, grpc::StatusCode::INVALID_ARGUMENT,
+                "no such method here", http::status::method_not_allowed);
+    refused.set(http::field::allow, "GET, HEAD, POST");
+    Write(std::move(refused));
+  }
+
+  // Forwards a call to the gateway; answers when it comes back.
+  void Call(Request request, bool sync) {
+    if (CrossOrigin(request)) {
+      return Write(Refusal(request, grpc::StatusCode::PERMISSION_DENIED,
+                           "cross-origin requests are not accepted"));
+    }
+    if (!absl::StartsWith(std::string(request[http::field::content_type]),
+                          kProtobuf)) {
+      return Write(Refusal(request, grpc::StatusCode::INVALID_ARGUMENT,
+                           absl::StrCat("the body must be ", kProtobuf),
+                           http::status::unsupported_media_type));
+    }
+    auto call = std::make_shared<v1::Call>();
+    const bool parsed =
+        sync ? call->mutable_sync()->ParseFromString(request.body())
+             : call->mutable_get()->ParseFromString(request.body());
+    if (!parsed) {
+      return Write(Refusal(request, grpc::StatusCode::INVALID_ARGUMENT,
+                           sync ? "the body is not a SyncRequest"
+                                : "the body is not a GetRequest"));
+    }
+    std::shared_ptr<InFlight> flight = server_->in_flight;
+    {
+      absl::MutexLock lock(&flight->mu);
+      if (flight->stopped) {
+        return Write(Refusal(request, grpc::StatusCode::UNAVAILABLE,
+                             "the proxy is stopping"),
+                     /*close=*/true);
+      }
+      ++flight->calls;
+    }
+    auto reply = std::make_shared<v1::Reply>();
+    auto asked = std::make_shared<Request>(std::move(request));
+    server_->calls->Serve(
+        *call, reply.get(),
+        [self = shared_from_this(), call, reply, asked, sync,
+         flight](const grpc::Status& status) mutable {
+          Response response =
+              status.ok() ? Answer(*asked, http::status::ok,
+                                   sync ? reply->sync().SerializeAsString()
+                                        : reply->get().SerializeAsString(),
+                                   kProtobuf)
+                          : Refusal(*asked, status.error_code(),
+                                    status.error_message());
+          // The session goes with the answer: once the count drops, the
+          // server may be gone, and nothing here may touch it.
+          auto executor = self->stream_.get_executor();
+          net::post(executor, [self = std::move(self),
+                               response = std::move(response)]() mutable {
+            self->Write(std::move(response));
+          });
+          absl::MutexLock lock(&flight->mu);
+          --flight->calls;
+        });
+  }
+
+  void Write(Response response, bool close = false) {
+    if (close) response.keep_alive(false);
+    auto sent = std::make_shared<Response>(std::move(response));
+    http::async_write(
+        stream_, *sent,
+        [self = shared_from_this(), sent](beast::error_code ec, size_t) {
+          if (ec || sent->need_eof()) return self->Close();
+          self->Read();
+        });
+  }
+
+  void Close() {
+    beast::error_code ignored;
+    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+  }
+
+  beast::tcp_stream stream_;
+  beast::flat_buffer buffer_;
+  std::optional<http::request_parser<http::string_body>> parser_;
+  WebServer::Impl* const server_;
+};
+
+void WebServer::Impl::Accept() {
+  acceptor.async_accept(
+      net::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
+        if (ec == net::error::operation_aborted) return;  // stopping
+        {
+          absl::MutexLock lock(&in_flight->mu);
+          if (in_flight->stopped) return;
+        }
+        if (!ec) {
+          auto session = std::make_shared<Session>(std::move(socket), this);
+          absl::MutexLock lock(&sessions_mu);
+          if (sessions.size() > 64) {
+            std::erase_if(sessions, [](const std::weak_ptr<Session>& s) {
+              return s.expired();
+            });
+          }
+          sessions.push_back(session);
+          session->Start();
+        }
+        Accept();
+      });
+}
+
+Response WebServer::Impl::File(const Request& request) const {
+  std::string path(request.target());
+  path = path.substr(0, path.find_first_of("?#"));
+  if (root.empty() || path.empty() || path[0] != '/' ||
+      absl::StrContains(path, "..") || absl::StrContains(path, '\0') ||
+      absl::StrContains(path, '\\')) {
+    return Refusal(request, grpc::StatusCode::NOT_FOUND, "no such file");
+  }
+  if (path == "/") path = "/index.html";
+  std::error_code error;
+  const std::filesystem::path file =
+      std::filesystem::weakly_canonical(root / path.substr(1), error);
+  const auto [end, unused] =
+      std::mismatch(root.begin(), root.end(), file.begin(), file.end());
+  if (error || end != root.end() ||
+      !std::filesystem::is_regular_file(file, error)) {
+    return Refusal(request, grpc::StatusCode::NOT_FOUND, "no such file");
+  }
+  std::ifstream in(file, std::ios::binary);
+  std::ostringstream bytes;
+  bytes << in.rdbuf();
+  Response response =
+      Answer(request, http::status::ok, bytes.str(), ContentType(file));
+  if (request.method() == http::verb::head) response.body().clear();
+  return response;
+}
+
+absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Start(
+    WebOptions options, CallHandler* calls) {
+  auto impl = std::make_unique<Impl>(std::move(options), calls);
+  if (!impl->options.root.empty()) {
+    std::error_code error;
+    impl->root = std::filesystem::canonical(impl->options.root, error);
+    if (error || !std::filesystem::is_directory(impl->root)) {
+      return absl::InvalidArgumentError(absl::StrCat(
+          "the web app's folder ", impl->options.root, " is not a folder"));
+    }
+  }
+  const std::string& listen = impl->options.listen;
+  const size_t colon = listen.rfind(':');
+  int port = 0;
+  if (colon == std::string::npos ||
+      !absl::SimpleAtoi(listen.substr(colon + 1), &port) || port < 0 ||
+      port > 65535) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--web-listen must be HOST:PORT, got '", listen, "'"));
+  }
+  std::string host = listen.substr(0, colon);
+  if (host.size() > 1 && host.front() == '[')
+    host = host.substr(1, host.size() - 2);
+  beast::error_code ec;
+  const net::ip::address address =
+      host == "localhost" ? net::ip::address(net::ip::address_v4::loopback())
+                          : net::ip::make_address(host, ec);
+  if (ec) {
+    return absl::InvalidArgumentError(
+        absl::StrCat("--web-listen needs an IP address, got '", host, "'"));
+  }
+  // Browsers treat plain HTTP as secure on loopback only.
+  if (!address.is_loopback()) {
+    return absl::FailedPreconditionError(
+        absl::StrCat("serving the web app on ", listen,
+                     " needs TLS; plain HTTP is for loopback only"));
+  }
+  const tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
+  impl->acceptor.open(endpoint.protocol(), ec);
+  if (!ec) impl->acceptor.set_option(net::socket_base::reuse_address(true), ec);
+  if (!ec) impl->acceptor.bind(endpoint, ec);
+  if (!ec) impl->acceptor.listen(net::socket_base::max_listen_connections, ec);
+  if (ec) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot listen on ", listen, ": ", ec.message()));
+  }
+  impl->port = impl->acceptor.local_endpoint().port();
+  impl->Accept();
+  for (int i = 0; i < std::max(1, impl->options.threads); ++i) {
+    impl->threads.emplace_back([io = &impl->io] { io->run(); });
+  }
+  return std::unique_ptr<WebServer>(new WebServer(std::move(impl)));
+}
+
+WebServer::WebServer(std::unique_ptr<Impl> impl) : impl_(std::move(impl)) {}
+
+WebServer::~WebServer() { Stop(); }
+
+int WebServer::port() const { return impl_->port; }
+
+void WebServer::Stop() {
+  InFlight& flight = *impl_->in_flight;
+  {
+    absl::MutexLock lock(&flight.mu);
+    if (flight.stopped) return;
+    flight.stopped = true;
+  }
+  net::post(impl_->io, [impl = impl_.get()] {
+    beast::error_code ignored;
+    impl->acceptor.close(ignored);
+  });
+  // Calls the gateway holds come back (within its deadline) and post their
+  // answers; then every connection is closed, and the I/O threads return
+  // once nothing is left to do.
+  {
+    absl::MutexLock lock(&flight.mu);
+    flight.mu.Await(absl::Condition(
+        +[](int* n) { return *n == 0; }, &flight.calls));
+  }
+  {
+    absl::MutexLock lock(&impl_->sessions_mu);
+    for (const std::weak_ptr<Session>& weak : impl_->sessions) {
+      if (std::shared_ptr<Session> session = weak.lock()) session->Shutdown();
+    }
+    impl_->sessions.clear();
+  }
+  impl_->busy.reset();
+  for (std::thread& t : impl_->threads) t.join();
+}
+
+}  // namespace shoplist::proxy
