@@ -6,7 +6,9 @@
 #   scripts/cluster-up.sh [DIR]     (default: $SHOPLIST_CLUSTER_DIR or .cluster)
 # Environment: SHOPLIST_NODES (3), SHOPLIST_PROXY_PORT (7000), first node
 # port is proxy port + 1, SHOPLIST_BUILD_DIR (build), SHOPLIST_NODE_FLAGS
-# (more flags for every node, e.g. "--state-cache-mib=128").
+# (more flags for every node, e.g. "--state-cache-mib=128"), SHOPLIST_WEB_PORT
+# (8080: the phone app and browser API on 127.0.0.1, when the app is built
+# in SHOPLIST_WEB_ROOT, default build-wasm/web; 0: none).
 # Membership and replication take a cluster token, made once in DIR/token:
 # pass --cluster-token-file=DIR/token to tools that use them, or
 # -H "shoplist-cluster-token: $(cat DIR/token)" to grpcurl.
@@ -34,8 +36,14 @@ if [ ! -s "$dir/token" ]; then
   (umask 077 && head -c 32 /dev/urandom | od -An -tx1 | tr -d ' \n' >"$dir/token")
 fi
 token="--cluster-token-file=$dir/token"
+web_port="${SHOPLIST_WEB_PORT:-8080}"
+web_root="${SHOPLIST_WEB_ROOT:-$root/build-wasm/web}"
+web=()
+if [ "$web_port" != 0 ] && [ -f "$web_root/index.html" ]; then
+  web=(--web-listen="127.0.0.1:$web_port" --web-root="$web_root")
+fi
 "$bin/services/proxy/shoplist-proxy" --listen="$proxy" --data="$dir/proxy" \
-  "$token" >>"$dir/proxy.log" 2>&1 &
+  "$token" "${web[@]}" >>"$dir/proxy.log" 2>&1 &
 echo $! >>"$dir/pids"
 for i in $(seq 0 $((nodes - 1))); do
   port=$((proxy_port + 1 + i))
@@ -51,4 +59,7 @@ if ! "$bin/tools/shoplist-ready" --proxy="$proxy" --nodes="$nodes" --timeout-s=3
   exit 1
 fi
 echo "shoplist cluster up: proxy $proxy, $nodes node(s), data and logs in $dir"
+if [ ${#web[@]} -gt 0 ]; then
+  echo "the app: http://127.0.0.1:$web_port/ (on a phone: see the README)"
+fi
 echo "stop it with: scripts/cluster-down.sh $dir"

@@ -16,7 +16,7 @@ ui_npm_ci
 cd "$root"
 shopt -s nullglob
 files=(clients/ui/assets/*.js tests/ui/*.mjs tests/wasm/*.mjs
-       clients/wasm/*.mjs clients/wasm/*.js)
+       clients/wasm/*.mjs clients/wasm/*.js clients/web/*.mjs clients/web/*.js)
 bin=tests/ui/node_modules/.bin
 prettier=("$bin/prettier" --config tests/ui/prettier.config.mjs)
 # --config: the patterns in the config are then relative to this directory.

@@ -141,6 +141,29 @@ class Home {
     return { writes, result: done.result };
   }
 
+  /** The request bytes of a sync of one list (its id or name). */
+  syncRequest(list) {
+    const { id, request } = this.call({ cmd: 'sync_request', list });
+    return { id, request: fromBase64(request) };
+  }
+
+  /**
+   * Merges the cloud's answer to `request` (syncRequest's bytes): the
+   * writes to commit, and the report (docs/json.md).
+   */
+  mergeSync(request, answer) {
+    const wire =
+      answer.reply === undefined
+        ? answer
+        : { ...answer, reply: toBase64(answer.reply) };
+    const merged = this.call({
+      cmd: 'merge_sync',
+      request: toBase64(request),
+      answer: wire,
+    });
+    return { writes: writesOf(merged.writes), report: merged.report };
+  }
+
   /** Frees the core. */
   close() {
     this.module._shoplist_session_free(this.session);

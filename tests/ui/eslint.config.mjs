@@ -31,6 +31,24 @@ export default [
     languageOptions: { globals: { ...globals.node, ...globals.browser } },
   },
   {
+    // The phone app's backend (a browser module) and its service worker.
+    files: ['clients/web/*.mjs'],
+    languageOptions: { sourceType: 'module', globals: globals.browser },
+    rules: {
+      'max-lines-per-function': [
+        'error',
+        { max: 40, skipBlankLines: true, skipComments: true },
+      ],
+    },
+  },
+  {
+    files: ['clients/web/sw.js'],
+    languageOptions: {
+      sourceType: 'script',
+      globals: globals.serviceworker,
+    },
+  },
+  {
     // The WebAssembly build's glue: ES modules that run in Node and in
     // browsers. Emscripten puts them before (--extern-pre-js) or after its
     // own glue, which uses what they declare.

@@ -1,7 +1,9 @@
-// shoplist's page: lists and items from the local home, through the small
-// JSON API of `shoplist-cli ui`. Every change goes to the home at once;
-// the server pushes changes (its own and others') as server-sent events,
-// so the page re-reads only when told.
+// shoplist's page: lists and items of a home, through a backend: the small
+// JSON API of `shoplist-cli ui` (below), or, in the phone app, the client
+// core running in the browser (clients/web/backend.mjs, which installs
+// itself as window.shoplistBackend before this script runs). Every change
+// goes to the home at once; the backend tells of changes (its own and
+// others') so the page re-reads only when told.
 'use strict';
 
 const app = document.getElementById('app');
@@ -29,15 +31,35 @@ function showError(message, fromRead = false) {
   errorFromRead = fromRead && !!message;
 }
 
+// The local page's backend: `shoplist-cli ui`'s HTTP API, and its
+// server-sent events.
+const httpBackend = {
+  async request(method, path, params) {
+    const options = { method };
+    if (params) {
+      options.body = new URLSearchParams(params);
+      options.headers = {
+        'Content-Type': 'application/x-www-form-urlencoded',
+      };
+    }
+    const res = await fetch(path, options);
+    const body = await res.json().catch(() => ({}));
+    if (!res.ok) {
+      throw new Error(body.error || `request failed (${res.status})`);
+    }
+    return body;
+  },
+  subscribe(onStatus, onChanged) {
+    const events = new EventSource('/events');
+    events.addEventListener('status', (e) => onStatus(e.data === 'online'));
+    events.addEventListener('changed', (e) => onChanged(e.data));
+    events.onerror = () => onStatus(false);
+  },
+};
+const backend = window.shoplistBackend || httpBackend;
+
 async function api(method, path, params) {
-  const options = { method };
-  if (params) {
-    options.body = new URLSearchParams(params);
-    options.headers = { 'Content-Type': 'application/x-www-form-urlencoded' };
-  }
-  const res = await fetch(path, options);
-  const body = await res.json().catch(() => ({}));
-  if (!res.ok) throw new Error(body.error || `request failed (${res.status})`);
+  const body = await backend.request(method, path, params);
   if (method !== 'GET' || errorFromRead) showError('');
   return body;
 }
@@ -787,14 +809,11 @@ function setStatus(online) {
   statusBox.className = `status ${online ? 'online' : 'offline'}`;
 }
 
-// Pushed by the server: re-read when a list changes, show online/offline.
-const events = new EventSource('/events');
-events.addEventListener('status', (e) => setStatus(e.data === 'online'));
-events.addEventListener('changed', (e) => {
+// Told by the backend: re-read when a list changes, show online/offline.
+backend.subscribe(setStatus, (changed) => {
   const r = route();
-  if (!r.list || e.data === '*' || e.data === r.list) render();
+  if (!r.list || changed === '*' || changed === r.list) render();
 });
-events.onerror = () => setStatus(false);
 
 window.addEventListener('hashchange', () => {
   shown = null;
