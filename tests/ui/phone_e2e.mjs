@@ -1,0 +1,170 @@
+// The phone app end to end: the proxy's web front door serving the app
+// built on the wasm core, in Debian's Chromium emulating a phone (390×844,
+// touch), a real cluster, and a CLI home sharing the list. Run by
+// phone_e2e_test.sh, which starts everything and passes it in the
+// environment. Prints the figures it measures; asserts behaviour only.
+import { execFile } from 'node:child_process';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { chromium } from 'playwright-core';
+
+const run = promisify(execFile);
+
+function env(name) {
+  const value = process.env[name];
+  if (!value) throw new Error(`${name} is not set (run phone_e2e_test.sh)`);
+  return value;
+}
+const APP = env('APP_URL');
+const CLI = env('SHOPLIST_CLI');
+const HOME = env('CLI_HOME');
+const PROXY = env('SHOPLIST_PROXY_ADDR');
+const ARTIFACTS = env('ARTIFACT_DIR');
+const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
+const SYNC_LIMIT_MS = 15000; // a loaded CI; the figures are printed
+
+class Failure extends Error {}
+function check(ok, message) {
+  if (!ok) throw new Failure(message);
+}
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+async function cli(...args) {
+  const { stdout } = await run(
+    CLI,
+    [`--home=${HOME}`, `--proxy=${PROXY}`, ...args],
+    { timeout: 20000 },
+  );
+  return stdout;
+}
+
+// What the CLI home shows of the list after pulling from the cloud.
+async function cliSees() {
+  await run(CLI, [`--home=${HOME}`, `--proxy=${PROXY}`, 'sync', 'phone'], {
+    timeout: 20000,
+  }).catch(() => {});
+  return cli('show', 'phone');
+}
+
+// Polls `probe` until it is true; the time it took.
+async function until(probe, limit, message) {
+  const start = Date.now();
+  while (!(await probe())) {
+    check(Date.now() - start < limit, message);
+    await sleep(100);
+  }
+  return Date.now() - start;
+}
+
+async function phone(browser) {
+  const context = await browser.newContext({
+    viewport: { width: 390, height: 844 },
+    hasTouch: true,
+    isMobile: true,
+  });
+  const page = await context.newPage();
+  page.on('pageerror', (e) => console.log(`page error: ${e.message}`));
+  return { context, page };
+}
+
+const text = (page) => page.locator('main').innerText();
+
+async function createAndAdd(page) {
+  const start = Date.now();
+  await page.goto(APP);
+  await page.waitForSelector('#create');
+  console.log(`phone: first load to the lists ${Date.now() - start} ms`);
+  await page.fill('#create input[name=title]', 'Phone groceries');
+  await page.click('#create button[type=submit]');
+  await page.click('a:has-text("Phone groceries")');
+  await page.fill('#add input[name=item]', 'eggs');
+  await page.fill('#add input[name=count]', '6');
+  await page.click('#add button[type=submit]');
+  await page.waitForSelector('text=eggs');
+}
+
+async function shareLink(page, gives) {
+  await page.goto(APP);
+  await page.waitForSelector('#create');
+  return page.evaluate(async (as) => {
+    const lists = await window.shoplistBackend.request('GET', '/api/lists');
+    const id = lists.lists[0].id;
+    const path = `/api/lists/${id}/share`;
+    return (await window.shoplistBackend.request('POST', path, { gives: as }))
+      .link;
+  }, gives);
+}
+
+async function offlineAndBack(context, page) {
+  await page.evaluate(() => navigator.serviceWorker.ready);
+  await context.setOffline(true);
+  await page.goto(APP);
+  await page.click('a:has-text("Phone groceries")');
+  await page.fill('#add input[name=item]', 'bread');
+  await page.click('#add button[type=submit]');
+  await page.waitForSelector('text=bread');
+  // Closed and opened again, still offline: from the service worker and
+  // IndexedDB.
+  await page.close();
+  const again = await context.newPage();
+  await again.goto(APP);
+  await again.click('a:has-text("Phone groceries")');
+  const shown = await text(again);
+  check(/bread/.test(shown) && /eggs/.test(shown), `offline reopen: ${shown}`);
+  await again.screenshot({ path: path.join(ARTIFACTS, 'phone-offline.png') });
+  await context.setOffline(false);
+  const took = await until(
+    async () => /bread/.test(await cliSees()),
+    SYNC_LIMIT_MS,
+    'the CLI home never saw the change made offline',
+  );
+  console.log(
+    `phone: an offline change reached a CLI home ${took} ms after the network returned`,
+  );
+  return again;
+}
+
+async function cliToPhone(page) {
+  await cli('add', 'phone', 'milk', '2');
+  const took = await until(
+    async () => /milk/.test(await text(page)),
+    SYNC_LIMIT_MS,
+    "the phone never showed the CLI home's change",
+  );
+  console.log(
+    `phone: a CLI home's change showed on the phone after ${took} ms`,
+  );
+}
+
+async function readOnly(browser, link) {
+  const { context, page } = await phone(browser);
+  await page.goto(APP);
+  await page.fill('#join input[name=link]', link);
+  await page.click('#join button[type=submit]');
+  await page.click('a:has-text("Phone groceries")');
+  await page.waitForSelector('text=eggs');
+  check(
+    (await page.locator('#add').count()) === 0,
+    'a read-only link offers #add',
+  );
+  await context.close();
+}
+
+const browser = await chromium.launch({ executablePath: CHROMIUM });
+try {
+  const { context, page } = await phone(browser);
+  await createAndAdd(page);
+  await page.screenshot({ path: path.join(ARTIFACTS, 'phone-list.png') });
+  const edit = await shareLink(page, 'edit');
+  await cli('join', edit);
+  check(/eggs/.test(await cli('show', 'phone')), 'the CLI home lacks eggs');
+  const again = await offlineAndBack(context, page);
+  await cliToPhone(again);
+  await readOnly(browser, await shareLink(again, 'read'));
+  console.log('phone_e2e: all checks passed');
+} catch (e) {
+  console.error(`phone_e2e: FAIL: ${e.message}`);
+  process.exitCode = 1;
+} finally {
+  await browser.close();
+}
