@@ -180,6 +180,11 @@ class Backend {
     }
   }
 
+  /** A link to give others that opens this app and joins the list. */
+  joinUrl(link) {
+    return `${location.origin}/#join=${link}`;
+  }
+
   subscribe(onStatus, onChanged) {
     this.listeners.push({ onStatus, onChanged });
     onStatus(this.online);

@@ -332,7 +332,9 @@ function showLinks(lines) {
 async function share(id, gives) {
   try {
     const path = `/api/lists/${id}/share`;
-    const { link } = await api('POST', path, gives ? { gives } : {});
+    const body = await api('POST', path, gives ? { gives } : {});
+    // The phone app gives a link that opens it: https://HOST/#join=<link>.
+    const link = backend.joinUrl ? backend.joinUrl(body.link) : body.link;
     showLinks([link]);
     try {
       await navigator.clipboard.writeText(link);
@@ -815,8 +817,23 @@ backend.subscribe(setStatus, (changed) => {
   if (!r.list || changed === '*' || changed === r.list) render();
 });
 
-window.addEventListener('hashchange', () => {
+// A link opened as HOST/#join=<link>: joined at once. The secret is in the
+// fragment, so it never reaches a request line or a server's log.
+async function joinFromHash() {
+  const m = /^#join=(.+)$/.exec(location.hash);
+  if (!m) return;
+  history.replaceState(null, '', '#/');
+  try {
+    const link = decodeURIComponent(m[1]);
+    reportSync(await api('POST', '/api/join', { link }));
+  } catch (e) {
+    showError(e.message);
+  }
+}
+
+window.addEventListener('hashchange', async () => {
   shown = null;
+  await joinFromHash();
   render();
 });
-render();
+joinFromHash().finally(render);
