@@ -20,6 +20,8 @@ const CLI = env('SHOPLIST_CLI');
 const HOME = env('CLI_HOME');
 const PROXY = env('SHOPLIST_PROXY_ADDR');
 const ARTIFACTS = env('ARTIFACT_DIR');
+const PROXY_PID = Number(env('PROXY_PID'));
+const RESTART_PROXY = env('RESTART_PROXY');
 const CHROMIUM = process.env.CHROMIUM || '/usr/bin/chromium';
 const SYNC_LIMIT_MS = 15000; // a loaded CI; the figures are printed
 
@@ -136,6 +138,73 @@ async function cliToPhone(page) {
   );
 }
 
+async function addItem(page, item) {
+  await page.fill('#add input[name=item]', item);
+  await page.click('#add button[type=submit]');
+  await page.waitForSelector(`text=${item}`);
+}
+
+async function openList(page, url) {
+  await page.goto(url);
+  await page.click('a:has-text("Phone groceries")');
+  await page.waitForSelector('text=eggs');
+}
+
+// Two phones and the CLI home change the list while offline, then
+// converge once the network is back.
+async function offlineTogether(browser, a, link) {
+  const b = await phone(browser);
+  await openList(b.page, `${APP}#join=${link}`);
+  await a.context.setOffline(true);
+  await b.context.setOffline(true);
+  await addItem(a.page, 'apples');
+  await addItem(b.page, 'tea');
+  // The CLI home, offline: no proxy at that address.
+  await run(CLI, [
+    `--home=${HOME}`,
+    '--proxy=127.0.0.1:1',
+    'add',
+    'phone',
+    'coffee',
+  ]);
+  await a.context.setOffline(false);
+  await b.context.setOffline(false);
+  const all = (shown) =>
+    ['apples', 'tea', 'coffee'].every((i) => shown.includes(i));
+  const took = await until(
+    async () =>
+      all(await cliSees()) &&
+      all(await text(a.page)) &&
+      all(await text(b.page)),
+    SYNC_LIMIT_MS * 2,
+    'two phones and a CLI home did not converge',
+  );
+  console.log(
+    `phone: two phones and a CLI home converged ${took} ms after going online`,
+  );
+  await b.context.close();
+}
+
+// The proxy killed (SIGKILL) while the phone has a change pending, and
+// started again: nothing is lost.
+async function proxyKilled(page) {
+  process.kill(PROXY_PID, 'SIGKILL');
+  await addItem(page, 'butter');
+  check(
+    /unsynced/.test(await text(page)),
+    'the change is not shown as pending',
+  );
+  await run(RESTART_PROXY, []);
+  const took = await until(
+    async () => /butter/.test(await cliSees()),
+    SYNC_LIMIT_MS * 2,
+    'the change made while the proxy was down never arrived',
+  );
+  console.log(
+    `phone: a change made while the proxy was down arrived ${took} ms after its restart`,
+  );
+}
+
 // A read-only link opened as the app's join URL (the secret in the
 // fragment): the list shows, with no way to change it.
 async function readOnly(browser, link) {
@@ -162,6 +231,9 @@ try {
   const again = await offlineAndBack(context, page);
   await cliToPhone(again);
   await readOnly(browser, await shareLink(again, 'read'));
+  await openList(again, APP);
+  await offlineTogether(browser, { context, page: again }, edit);
+  await proxyKilled(again);
   console.log('phone_e2e: all checks passed');
 } catch (e) {
   console.error(`phone_e2e: FAIL: ${e.message}`);

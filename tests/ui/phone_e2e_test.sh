@@ -41,6 +41,19 @@ for try in 1 2 3 4 5; do
   [ "$try" = 5 ] && { cat "$work/up.log" >&2; exit 1; }
 done
 export APP_URL="http://127.0.0.1:$web_port/" SHOPLIST_PROXY_ADDR="127.0.0.1:$port"
+# The proxy (cluster-up.sh's first PID), and how to start it again as it
+# was: the test kills it with SIGKILL while the phone has changes pending.
+export PROXY_PID="$(head -n 1 "$work/cluster/pids")"
+cat >"$work/restart-proxy.sh" <<RESTART
+#!/usr/bin/env bash
+"$build/services/proxy/shoplist-proxy" --listen=127.0.0.1:$port \\
+  --data="$work/cluster/proxy" --cluster-token-file="$work/cluster/token" \\
+  --web-listen=127.0.0.1:$web_port --web-root="$web_root" \\
+  >>"$work/cluster/proxy.log" 2>&1 &
+echo \$! | tee -a "$work/cluster/pids"
+RESTART
+chmod +x "$work/restart-proxy.sh"
+export RESTART_PROXY="$work/restart-proxy.sh"
 export SHOPLIST_CLI="$build/clients/cli/shoplist-cli" CLI_HOME="$work/cli-home"
 export ARTIFACT_DIR="$artifacts"
 node "$here/phone_e2e.mjs"
