@@ -10,8 +10,8 @@
 
 ABSL_FLAG(std::string, listen, "127.0.0.1:7000", "Address to serve on");
 ABSL_FLAG(std::string, web_listen, "",
-          "Serve the web app and the browser API on HOST:PORT (plain HTTP: "
-          "loopback only); empty: none");
+          "Serve the web app and the browser API on HOST:PORT (HTTPS with "
+          "--tls-cert; plain HTTP on loopback only); empty: none");
 ABSL_FLAG(std::string, web_root, "",
           "Folder of the web app's files (with --web-listen; empty: the API "
           "alone)");
@@ -69,6 +69,9 @@ int main(int argc, char** argv) {
     web.emplace();
     web->listen = absl::GetFlag(FLAGS_web_listen);
     web->root = absl::GetFlag(FLAGS_web_root);
+    // The proxy's own certificate: HTTPS when it serves TLS.
+    web->cert_pem = serving->security.cert_pem;
+    web->key_pem = serving->security.key_pem;
   }
   auto server = shoplist::proxy::ProxyServer::Start(*serving, options, web);
   if (!server.ok()) {

@@ -5,9 +5,11 @@
 #include <boost/asio/executor_work_guard.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
+#include <boost/asio/ssl.hpp>
 #include <boost/asio/strand.hpp>
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
+#include <boost/beast/ssl.hpp>
 #include <filesystem>
 #include <fstream>
 #include <optional>
@@ -161,12 +163,19 @@ struct InFlight {
 
 }  // namespace
 
-class Session;
+// What Stop() needs of a connection, whatever its stream.
+class Connection {
+ public:
+  virtual ~Connection() = default;
+  virtual void Shutdown() = 0;
+};
 
 struct WebServer::Impl {
   Impl(WebOptions o, CallHandler* c) : options(std::move(o)), calls(c) {}
 
   void Accept();
+  // A new connection's session.
+  void Open(tcp::socket socket);
   // A file of the app, or 404.
   Response File(const Request& request) const;
 
@@ -186,27 +195,47 @@ struct WebServer::Impl {
 
   // The open connections, for Stop() to close.
   absl::Mutex sessions_mu;
-  std::vector<std::weak_ptr<Session>> sessions ABSL_GUARDED_BY(sessions_mu);
+  std::vector<std::weak_ptr<Connection>> sessions ABSL_GUARDED_BY(sessions_mu);
+
+  // HTTPS when set.
+  std::optional<net::ssl::context> tls;
 };
 
 // One connection: requests read one after another, each answered before
-// the next is read (HTTP/1.1 without pipelining out of order).
-class Session : public std::enable_shared_from_this<Session> {
+// the next is read (HTTP/1.1 without pipelining out of order). `Stream` is
+// beast::tcp_stream, or beast::ssl_stream of one for HTTPS.
+template <typename Stream>
+class Session : public Connection,
+                public std::enable_shared_from_this<Session<Stream>> {
  public:
-  Session(tcp::socket socket, WebServer::Impl* server)
-      : stream_(std::move(socket)), server_(server) {}
+  static constexpr bool kTls = !std::is_same_v<Stream, beast::tcp_stream>;
+
+  template <typename... Tls>
+  Session(tcp::socket socket, WebServer::Impl* server, Tls&... tls)
+      : stream_(std::move(socket), tls...), server_(server) {}
 
   void Start() {
-    net::dispatch(stream_.get_executor(),
-                  [self = shared_from_this()] { self->Read(); });
+    net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
+      if constexpr (kTls) {
+        self->Lowest().expires_after(
+            absl::ToChronoMilliseconds(self->server_->options.read_timeout));
+        self->stream_.async_handshake(
+            net::ssl::stream_base::server, [self](beast::error_code ec) {
+              if (ec) return self->Close();  // not TLS, or too slow
+              self->Read();
+            });
+      } else {
+        self->Read();
+      }
+    });
   }
 
   // Closes the connection (from any thread: on its own strand).
-  void Shutdown() {
-    net::post(stream_.get_executor(), [self = shared_from_this()] {
+  void Shutdown() override {
+    net::post(stream_.get_executor(), [self = this->shared_from_this()] {
       beast::error_code ignored;
-      self->stream_.socket().shutdown(tcp::socket::shutdown_both, ignored);
-      self->stream_.close();
+      self->Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
+      self->Lowest().close();
     });
   }
 
@@ -215,12 +244,11 @@ class Session : public std::enable_shared_from_this<Session> {
     parser_.emplace();
     parser_->body_limit(server_->options.max_body);
     parser_->header_limit(kMaxHeaderBytes);
-    stream_.expires_after(
+    Lowest().expires_after(
         absl::ToChronoMilliseconds(server_->options.read_timeout));
     http::async_read(stream_, buffer_, *parser_,
-                     [self = shared_from_this()](beast::error_code ec, size_t) {
-                       self->OnRead(ec);
-                     });
+                     [self = this->shared_from_this()](
+                         beast::error_code ec, size_t) { self->OnRead(ec); });
   }
 
   void OnRead(beast::error_code ec) {
@@ -308,7 +336,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto asked = std::make_shared<Request>(std::move(request));
     server_->calls->Serve(
         *call, reply.get(),
-        [self = shared_from_this(), call, reply, asked, sync,
+        [self = this->shared_from_this(), call, reply, asked, sync,
          flight](const grpc::Status& status) mutable {
           Response response =
               status.ok() ? Answer(*asked, http::status::ok,
@@ -334,7 +362,7 @@ class Session : public std::enable_shared_from_this<Session> {
     auto sent = std::make_shared<Response>(std::move(response));
     http::async_write(
         stream_, *sent,
-        [self = shared_from_this(), sent](beast::error_code ec, size_t) {
+        [self = this->shared_from_this(), sent](beast::error_code ec, size_t) {
           if (ec || sent->need_eof()) return self->Close();
           self->Read();
         });
@@ -342,36 +370,52 @@ class Session : public std::enable_shared_from_this<Session> {
 
   void Close() {
     beast::error_code ignored;
-    stream_.socket().shutdown(tcp::socket::shutdown_send, ignored);
+    Lowest().socket().shutdown(tcp::socket::shutdown_send, ignored);
   }
 
-  beast::tcp_stream stream_;
+  beast::tcp_stream& Lowest() { return beast::get_lowest_layer(stream_); }
+
+  Stream stream_;
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   WebServer::Impl* const server_;
 };
 
+void WebServer::Impl::Open(tcp::socket socket) {
+  std::shared_ptr<Connection> connection;
+  if (tls) {
+    auto session =
+        std::make_shared<Session<beast::ssl_stream<beast::tcp_stream>>>(
+            std::move(socket), this, *tls);
+    session->Start();
+    connection = std::move(session);
+  } else {
+    auto session =
+        std::make_shared<Session<beast::tcp_stream>>(std::move(socket), this);
+    session->Start();
+    connection = std::move(session);
+  }
+  absl::MutexLock lock(&sessions_mu);
+  if (sessions.size() > 64) {
+    std::erase_if(sessions, [](const std::weak_ptr<Connection>& c) {
+      return c.expired();
+    });
+  }
+  sessions.push_back(connection);
+}
+
 void WebServer::Impl::Accept() {
-  acceptor.async_accept(
-      net::make_strand(io), [this](beast::error_code ec, tcp::socket socket) {
-        if (ec == net::error::operation_aborted) return;  // stopping
-        {
-          absl::MutexLock lock(&in_flight->mu);
-          if (in_flight->stopped) return;
-        }
-        if (!ec) {
-          auto session = std::make_shared<Session>(std::move(socket), this);
-          absl::MutexLock lock(&sessions_mu);
-          if (sessions.size() > 64) {
-            std::erase_if(sessions, [](const std::weak_ptr<Session>& s) {
-              return s.expired();
-            });
-          }
-          sessions.push_back(session);
-          session->Start();
-        }
-        Accept();
-      });
+  acceptor.async_accept(net::make_strand(io),
+                        [this](beast::error_code ec, tcp::socket socket) {
+                          if (ec == net::error::operation_aborted)
+                            return;  // stopping
+                          {
+                            absl::MutexLock lock(&in_flight->mu);
+                            if (in_flight->stopped) return;
+                          }
+                          if (!ec) Open(std::move(socket));
+                          Accept();
+                        });
 }
 
 Response WebServer::Impl::File(const Request& request) const {
@@ -432,11 +476,29 @@ absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Start(
     return absl::InvalidArgumentError(
         absl::StrCat("--web-listen needs an IP address, got '", host, "'"));
   }
-  // Browsers treat plain HTTP as secure on loopback only.
-  if (!address.is_loopback()) {
-    return absl::FailedPreconditionError(
-        absl::StrCat("serving the web app on ", listen,
-                     " needs TLS; plain HTTP is for loopback only"));
+  if (!impl->options.cert_pem.empty()) {
+    impl->tls.emplace(net::ssl::context::tls_server);
+    impl->tls->set_options(
+        net::ssl::context::default_workarounds | net::ssl::context::no_sslv2 |
+        net::ssl::context::no_sslv3 | net::ssl::context::no_tlsv1 |
+        net::ssl::context::no_tlsv1_1);
+    const std::string& cert = impl->options.cert_pem;
+    const std::string& key = impl->options.key_pem;
+    impl->tls->use_certificate_chain(net::buffer(cert.data(), cert.size()), ec);
+    if (!ec) {
+      impl->tls->use_private_key(net::buffer(key.data(), key.size()),
+                                 net::ssl::context::pem, ec);
+    }
+    if (ec) {
+      return absl::InvalidArgumentError(
+          absl::StrCat("the web front door's certificate: ", ec.message()));
+    }
+  } else if (!address.is_loopback()) {
+    // Browsers treat plain HTTP as secure on loopback only.
+    return absl::FailedPreconditionError(absl::StrCat(
+        "serving the web app on ", listen,
+        " needs TLS (--tls-cert, --tls-key); plain HTTP is for loopback "
+        "only"));
   }
   const tcp::endpoint endpoint(address, static_cast<uint16_t>(port));
   impl->acceptor.open(endpoint.protocol(), ec);
@@ -482,8 +544,8 @@ void WebServer::Stop() {
   }
   {
     absl::MutexLock lock(&impl_->sessions_mu);
-    for (const std::weak_ptr<Session>& weak : impl_->sessions) {
-      if (std::shared_ptr<Session> session = weak.lock()) session->Shutdown();
+    for (const std::weak_ptr<Connection>& weak : impl_->sessions) {
+      if (std::shared_ptr<Connection> c = weak.lock()) c->Shutdown();
     }
     impl_->sessions.clear();
   }

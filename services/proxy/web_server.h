@@ -20,6 +20,9 @@
 // clients slower than `read_timeout` to send a request (slowloris) are cut
 // off without touching anything else.
 //
+// HTTPS with the proxy's own certificate; plain HTTP on loopback only,
+// where browsers treat it as secure.
+//
 // Every other GET serves a file of `root` (the app): "/" is index.html,
 // no path leaves the folder, every answer carries a content security
 // policy that allows only this origin (and WebAssembly).
@@ -43,6 +46,10 @@ namespace shoplist::proxy {
 struct WebOptions {
   std::string listen = "127.0.0.1:0";  // HOST:PORT
   std::string root;                    // the app's files; empty: the API alone
+  // HTTPS with this certificate (chain) and key, PEM; empty: plain HTTP,
+  // on loopback only.
+  std::string cert_pem;
+  std::string key_pem;
   size_t max_body = crdt::kMaxMessageBytes;
   // From a connection's first byte (or the end of its last answer) to the
   // end of a request's body.
@@ -56,7 +63,8 @@ class WebServer {
  public:
   // Serves until Stop(). `calls` (the gateway) must outlive the server.
   // UNAVAILABLE when `listen` cannot be bound; INVALID_ARGUMENT for a bad
-  // address or a `root` that is not a folder.
+  // address, certificate or a `root` that is not a folder;
+  // FAILED_PRECONDITION for plain HTTP beyond loopback.
   static absl::StatusOr<std::unique_ptr<WebServer>> Start(WebOptions options,
                                                           CallHandler* calls);
   ~WebServer();

@@ -10,7 +10,9 @@
 #include <unistd.h>
 
 #include <chrono>
+#include <cstdlib>
 #include <fstream>
+#include <sstream>
 #include <string>
 #include <thread>
 
@@ -283,6 +285,61 @@ TEST(WebServerStartTest, PlainHttpOnlyOnLoopbackAndAFolderForFiles) {
             absl::StatusCode::kInvalidArgument);
   WebOptions bad;
   bad.listen = "nonsense";
+  EXPECT_EQ(WebServer::Start(bad, &gateway).status().code(),
+            absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace shoplist::proxy
+
+namespace shoplist::proxy {
+namespace {
+
+std::string Slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream bytes;
+  bytes << in.rdbuf();
+  return bytes.str();
+}
+
+// HTTPS with the proxy's certificate (scripts/make-dev-certs.sh's), which
+// also lets it serve beyond loopback.
+TEST(WebServerTlsTest, ServesTheAppAndTheApiOverTls) {
+  shoplist::testing::TempDir dir;
+  const std::string certs = dir.Sub("certs");
+  ASSERT_EQ(std::system((std::string(SHOPLIST_SOURCE_DIR
+                                     "/scripts/make-dev-certs.sh ") +
+                         certs + " >/dev/null 2>&1")
+                            .c_str()),
+            0);
+  std::ofstream(dir.Sub("index.html")) << "<title>app";
+  FakeGateway gateway;
+  WebOptions options;
+  options.listen = "0.0.0.0:0";  // beyond loopback: fine with TLS
+  options.root = dir.path();
+  options.cert_pem = Slurp(certs + "/tls.crt");
+  options.key_pem = Slurp(certs + "/tls.key");
+  absl::StatusOr<std::unique_ptr<WebServer>> server =
+      WebServer::Start(options, &gateway);
+  ASSERT_TRUE(server.ok()) << server.status();
+  httplib::SSLClient client("127.0.0.1", (*server)->port());
+  client.set_ca_cert_path((certs + "/ca.crt").c_str());
+  client.enable_server_certificate_verification(true);
+  httplib::Result index = client.Get("/");
+  ASSERT_TRUE(index) << httplib::to_string(index.error());
+  EXPECT_EQ(index->status, 200);
+  httplib::Result sync =
+      client.Post("/api/v1/sync", SyncBody("listid"), kProtobuf);
+  ASSERT_TRUE(sync);
+  EXPECT_EQ(sync->status, 200);
+  // Plain HTTP on the TLS port gets no answer.
+  httplib::Client plain("127.0.0.1", (*server)->port());
+  plain.set_read_timeout(2, 0);
+  httplib::Result refused = plain.Get("/");
+  EXPECT_TRUE(!refused || refused->status != 200);
+
+  WebOptions bad = options;
+  bad.key_pem = "not a key";
   EXPECT_EQ(WebServer::Start(bad, &gateway).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
