@@ -34,10 +34,15 @@ RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DSHOPLIST_BUILD_BENCHMARKS=OFF \
  && cmake --build /build -j"${BUILD_JOBS}" \
       --target shoplist-proxy shoplist-node shoplist-cli \
- && mkdir -p /out \
+ && mkdir -p /out/bin \
  && cp /build/services/proxy/shoplist-proxy /build/services/node/shoplist-node \
-       /build/clients/cli/shoplist-cli /out/ \
- && strip --strip-debug /out/*  # symbols kept: crash stacks name functions
+       /build/clients/cli/shoplist-cli /out/bin/ \
+ && strip --strip-debug /out/bin/*  # symbols kept: crash stacks name functions
+# The phone app the proxy serves (--web-root): the client core in
+# WebAssembly (emscripten, and the libraries it links built from Debian's
+# source packages) with the page's files.
+RUN scripts/wasm.sh \
+ && cp -r build-wasm/web /out/web
 
 FROM ${BASE_IMAGE} AS runtime
 # Only the shared libraries the binaries link (found with ldd); their own
@@ -53,7 +58,8 @@ RUN apt-get update -q \
  && useradd --uid 10001 --gid 10001 --home-dir /data --no-create-home \
       --shell /usr/sbin/nologin shoplist \
  && mkdir /data && chown 10001:10001 /data
-COPY --from=build /out/ /usr/local/bin/
+COPY --from=build /out/bin/ /usr/local/bin/
+COPY --from=build /out/web/ /usr/local/share/shoplist/web/
 # Fail the build if any shared library is missing.
 RUN for b in shoplist-proxy shoplist-node shoplist-cli; do \
       ldd "/usr/local/bin/$b" | grep 'not found' && { echo "$b: missing libraries" >&2; exit 1; }; \
@@ -63,8 +69,9 @@ RUN for b in shoplist-proxy shoplist-node shoplist-cli; do \
 USER 10001:10001
 WORKDIR /data
 VOLUME ["/data"]
-# 7000: shoplist-proxy, 7001: shoplist-node (the ports the examples use).
-EXPOSE 7000 7001
+# 7000: shoplist-proxy, 7001: shoplist-node, 8443: the proxy's web front
+# door (the ports the examples use).
+EXPOSE 7000 7001 8443
 # The servers block SIGTERM and wait for it, so they stop cleanly as PID 1
 # on `docker stop`. The image runs whichever of the three binaries is given.
 # On 0.0.0.0 they need -e SHOPLIST_CLUSTER_TOKEN (or TLS) to start.
