@@ -288,16 +288,38 @@ absl::StatusOr<Json> CoreSession::Dispatch(const Json& command) {
                 {"report", ToJson(merged.value)},
                 {"not_found", not_found}};
   }
+  if (cmd == "watch_request") {
+    absl::StatusOr<std::string> typed = list();
+    if (!typed.ok()) return typed.status();
+    absl::StatusOr<std::string> id = core_.Resolve(*typed);
+    if (!id.ok()) return id.status();
+    absl::StatusOr<crdt::CausalContext> known = core_.Known(*id);
+    if (!known.ok()) return known.status();
+    v1::WatchRequest request;
+    request.set_list_id(*id);
+    codec::EncodeContext(*known, request.mutable_known());
+    request.set_secret(core_.Secret(*id));
+    return Json{{"id", *id},
+                {"request", absl::Base64Escape(request.SerializeAsString())}};
+  }
   if (cmd == "watched") {
+    // A delta ("delta": a v1::ListState), or a watch stream's event
+    // ("event": a v1::WatchEvent, whose delta is merged).
     absl::StatusOr<std::string> id = String(command, "id");
-    absl::StatusOr<std::string> bytes = Bytes(command, "delta");
+    const bool event = Field(command, "event") != nullptr;
+    absl::StatusOr<std::string> bytes =
+        Bytes(command, event ? "event" : "delta");
     absl::StatusOr<Inputs> in = InputsOf(command);
     if (!id.ok()) return id.status();
     if (!bytes.ok()) return bytes.status();
     if (!in.ok()) return in.status();
     v1::ListState encoded;
-    if (!encoded.ParseFromString(*bytes)) return Mistyped("delta", "a state");
-    absl::StatusOr<crdt::ListState> delta = codec::DecodeState(encoded);
+    v1::WatchEvent watched;
+    const bool parsed = event ? watched.ParseFromString(*bytes)
+                              : encoded.ParseFromString(*bytes);
+    if (!parsed) return Mistyped(event ? "event" : "delta", "its message");
+    absl::StatusOr<crdt::ListState> delta =
+        codec::DecodeState(event ? watched.delta() : encoded);
     if (!delta.ok()) return delta.status();
     Applied<HomeCore::Watched> merged = core_.MergeWatched(*id, *delta, *in);
     return Json{

@@ -27,7 +27,10 @@
 //   - "load" {key, value}: one stored record. "sync_request" {list} ("id",
 //     "request") and "merge_sync" {request, answer} ("writes", "report"):
 //     a sync of its own. "ids": the ids of the lists loaded.
-//     "watched" {id, delta, now}: a watched delta ("event" or null, "keep").
+//     "watch_request" {list}: the v1::WatchRequest bytes of a watch of it
+//     ("id", "request"). "watched" {id, delta | event, now, random}: a
+//     watched delta, or a watch stream's v1::WatchEvent ("writes", "event"
+//     or null, "keep").
 // A failed command answers {"error": ErrorJson} and changed nothing, but
 // for "finish": its answer may hold "error" and "writes" both (the merge,
 // or a join's record dropped), and the writes are still to be committed.

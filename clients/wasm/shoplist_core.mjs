@@ -164,6 +164,31 @@ class Home {
     return { writes: writesOf(merged.writes), report: merged.report };
   }
 
+  /** The request bytes of a watch of one list (its id or name). */
+  watchRequest(list) {
+    const { id, request } = this.call({ cmd: 'watch_request', list });
+    return { id, request: fromBase64(request) };
+  }
+
+  /**
+   * Merges one event of a watch stream (v1::WatchEvent bytes): the writes
+   * to commit, the event (docs/json.md) or null when nothing visible
+   * changed, and whether to keep watching.
+   */
+  watched(id, event) {
+    const merged = this.call({
+      cmd: 'watched',
+      id,
+      event: toBase64(event),
+      ...inputs(),
+    });
+    return {
+      writes: writesOf(merged.writes),
+      event: merged.event,
+      keep: merged.keep,
+    };
+  }
+
   /** Frees the core. */
   close() {
     this.module._shoplist_session_free(this.session);

@@ -6,17 +6,20 @@
 //
 // Local first: every change is committed to IndexedDB in one transaction
 // (the records the core returns) before the page hears of it; then it is
-// synced. Offline, changes stay pending; the `online` event and a paced
-// retry (1 s, doubling to 30 s) send them. While the page is open, lists
-// are pulled every few seconds. Tabs of one browser take turns on the home
-// (Web Locks) and tell each other to reload it (BroadcastChannel).
+// synced. Offline, changes stay pending; the `online` event and a check
+// every 5 s send them. While the page is open, each list is watched
+// (POST /api/v1/watch: the cloud pushes others' changes as they happen),
+// the watch re-opened after a pause that doubles up to 30 s. Tabs of one
+// browser take turns on the home (Web Locks) and tell each other to reload
+// it (BroadcastChannel).
 import { CoreError, OFFLINE, loadCore } from './shoplist_core.mjs';
 
 const DB_NAME = 'shoplist';
 const STORE = 'records';
 const LOCK = 'shoplist-home';
 const SYNC_TIMEOUT_MS = 4000;
-const PULL_EVERY_MS = 5000;
+const PUSH_EVERY_MS = 5000;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
 function request(idb) {
   return new Promise((resolve, reject) => {
@@ -89,7 +92,7 @@ class Backend {
     this.ready = this.open();
     this.online = navigator.onLine;
     this.listeners = [];
-    this.retry = 1000;
+    this.watching = new Set();
   }
 
   async open() {
@@ -99,7 +102,7 @@ class Backend {
     this.channel.onmessage = (e) => this.locked(() => this.reload(e.data));
     await this.locked(() => this.reload());
     window.addEventListener('online', () => this.syncAll());
-    setInterval(() => this.syncAll(), PULL_EVERY_MS);
+    setInterval(() => this.syncAll(true), PUSH_EVERY_MS);
     this.syncAll();
   }
 
@@ -154,11 +157,17 @@ class Backend {
     });
   }
 
-  /** Sends what is pending and pulls what others did, list by list. */
-  async syncAll() {
+  /**
+   * Sends what is pending and pulls what others did, list by list (only
+   * what is pending when `pendingOnly`: watches bring the rest); then
+   * watches every list.
+   */
+  async syncAll(pendingOnly = false) {
     await this.ready;
     await this.locked(async () => {
-      for (const { id } of this.home.read('lists').lists) {
+      for (const l of this.home.read('lists').lists) {
+        const { id } = l;
+        if (pendingOnly && l.unsynced === 0 && l.in_cloud) continue;
         const { request } = this.home.syncRequest(id);
         const answer = await send(request);
         this.setOnline(answer !== OFFLINE);
@@ -167,6 +176,79 @@ class Backend {
         await this.write(writes, id);
         if (writes.length) this.tell(id);
       }
+    });
+    this.keepWatching();
+  }
+
+  keepWatching() {
+    for (const { id, in_cloud: inCloud } of this.home.read('lists').lists) {
+      if (inCloud && !this.watching.has(id)) {
+        this.watching.add(id);
+        this.watch(id);
+      }
+    }
+  }
+
+  /** Follows one list's watch stream until the list is gone here. */
+  async watch(id) {
+    for (let pause = 1000; this.watching.has(id);) {
+      try {
+        const ended = await this.followWatch(id);
+        if (ended) break;
+        pause = 1000;
+      } catch {
+        // Offline, or the stream broke: try again after a pause.
+      }
+      await sleep(pause);
+      pause = Math.min(pause * 2, 30000);
+    }
+    this.watching.delete(id);
+  }
+
+  /** One watch stream; true when the list's watch is over for good. */
+  async followWatch(id) {
+    const opened = await this.locked(async () => {
+      const lists = this.home.read('lists').lists;
+      return lists.some((l) => l.id === id) && this.home.watchRequest(id);
+    });
+    if (!opened) return true;
+    const res = await fetch('/api/v1/watch', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/x-protobuf' },
+      body: opened.request,
+    });
+    if (res.status === 404 || res.status === 403) return true;
+    if (!res.ok) throw new Error(`watch: ${res.status}`);
+    this.setOnline(true);
+    return this.readFrames(id, res.body.getReader());
+  }
+
+  /** Merges each frame (4 bytes of length, then a WatchEvent). */
+  async readFrames(id, reader) {
+    let buffer = new Uint8Array(0);
+    for (;;) {
+      const { value, done } = await reader.read();
+      if (done) return false;
+      const joined = new Uint8Array(buffer.length + value.length);
+      joined.set(buffer);
+      joined.set(value, buffer.length);
+      buffer = joined;
+      while (buffer.length >= 4) {
+        const n = new DataView(buffer.buffer, buffer.byteOffset).getUint32(0);
+        if (buffer.length < 4 + n) break;
+        const event = buffer.slice(4, 4 + n);
+        buffer = buffer.slice(4 + n);
+        if (!(await this.merge(id, event))) return true;
+      }
+    }
+  }
+
+  async merge(id, event) {
+    return this.locked(async () => {
+      const merged = this.home.watched(id, event);
+      await this.write(merged.writes, id);
+      if (merged.event) this.tell(merged.event.deleted ? '*' : id);
+      return merged.keep;
     });
   }
 

@@ -2,6 +2,7 @@
 
 #include "absl/strings/str_cat.h"
 #include "grpcpp/grpcpp.h"
+#include "services/common/channels.h"
 #include "services/common/metrics.h"
 #include "services/proxy/gateway_service.h"
 #include "services/proxy/membership_service.h"
@@ -14,7 +15,11 @@ struct ProxyServer::Parts {
   std::unique_ptr<GatewayService> gateway;
   std::unique_ptr<grpc::Server> server;
   int port = 0;
-  // After the gateway, so destroyed before it: its calls go there.
+  // The proxy's own ListService over loopback, for the browsers' watches.
+  std::shared_ptr<grpc::Channel> self_channel;
+  std::unique_ptr<v1::ListService::Stub> self_stub;
+  // After the gateway and the stub, so destroyed before them: its calls go
+  // there.
   std::unique_ptr<WebServer> web;
   // Last: destroyed first. The server's interceptors record into its
   // metrics until the server shut down.
@@ -86,8 +91,10 @@ absl::StatusOr<std::unique_ptr<ProxyServer>> ProxyServer::Start(
     return s;
   }
   if (web) {
-    absl::StatusOr<std::unique_ptr<WebServer>> started =
-        WebServer::Start(*std::move(web), parts->gateway->calls());
+    parts->self_channel = NewChannel(absl::StrCat("127.0.0.1:", parts->port));
+    parts->self_stub = v1::ListService::NewStub(parts->self_channel);
+    absl::StatusOr<std::unique_ptr<WebServer>> started = WebServer::Start(
+        *std::move(web), parts->gateway->calls(), parts->self_stub.get());
     if (!started.ok()) return started.status();
     parts->web = *std::move(started);
   }

@@ -1,5 +1,6 @@
 #include "services/proxy/web_server.h"
 
+#include <array>
 #include <atomic>
 #include <boost/asio/dispatch.hpp>
 #include <boost/asio/executor_work_guard.hpp>
@@ -10,8 +11,10 @@
 #include <boost/beast/core.hpp>
 #include <boost/beast/http.hpp>
 #include <boost/beast/ssl.hpp>
+#include <deque>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <optional>
 #include <sstream>
 #include <thread>
@@ -171,7 +174,8 @@ class Connection {
 };
 
 struct WebServer::Impl {
-  Impl(WebOptions o, CallHandler* c) : options(std::move(o)), calls(c) {}
+  Impl(WebOptions o, CallHandler* c, v1::ListService::StubInterface* w)
+      : options(std::move(o)), calls(c), watches(w) {}
 
   void Accept();
   // A new connection's session.
@@ -181,7 +185,8 @@ struct WebServer::Impl {
 
   const WebOptions options;
   CallHandler* const calls;
-  std::filesystem::path root;  // canonical; empty: no files
+  v1::ListService::StubInterface* const watches;  // null: no watch API
+  std::filesystem::path root;                     // canonical; empty: no files
   net::io_context io{options.threads};
   // Keeps the I/O threads running while no connection has work, until
   // Stop() has closed them all.
@@ -199,6 +204,60 @@ struct WebServer::Impl {
 
   // HTTPS when set.
   std::optional<net::ssl::context> tls;
+};
+
+// A browser's watch of one list: the list service's Watch stream (the
+// gateway's, through the proxy's own port), each event written to the
+// connection as one frame: 4 bytes of length (big-endian), then the
+// serialized v1::WatchEvent. The next event is read only once the frame is
+// written, so a slow browser holds one event, not a queue.
+class WatchRelay final : public grpc::ClientReadReactor<v1::WatchEvent> {
+ public:
+  // `write(frame, done)`: writes a frame on the connection's strand and
+  // runs `done` once written. `end(status)`: the stream ended.
+  WatchRelay(std::function<void(std::string, std::function<void()>)> write,
+             std::function<void(const grpc::Status&)> end,
+             std::shared_ptr<InFlight> flight)
+      : write_(std::move(write)),
+        end_(std::move(end)),
+        flight_(std::move(flight)) {}
+
+  void Start(v1::ListService::StubInterface* stub, v1::WatchRequest request) {
+    request_ = std::move(request);
+    stub->async()->Watch(&context_, &request_, this);
+    StartRead(&event_);
+    StartCall();
+  }
+
+  // Any thread, until OnDone.
+  void Cancel() { context_.TryCancel(); }
+
+  void OnReadDone(bool ok) override {
+    if (!ok) return;  // OnDone follows
+    std::string bytes = event_.SerializeAsString();
+    std::string frame(4, '\0');
+    for (int i = 0; i < 4; ++i) {
+      frame[i] = static_cast<char>((bytes.size() >> (8 * (3 - i))) & 0xff);
+    }
+    frame += bytes;
+    write_(std::move(frame), [this] { StartRead(&event_); });
+  }
+
+  void OnDone(const grpc::Status& status) override {
+    end_(status);
+    std::shared_ptr<InFlight> flight = std::move(flight_);
+    delete this;
+    absl::MutexLock lock(&flight->mu);
+    --flight->calls;
+  }
+
+ private:
+  const std::function<void(std::string, std::function<void()>)> write_;
+  const std::function<void(const grpc::Status&)> end_;
+  std::shared_ptr<InFlight> flight_;
+  grpc::ClientContext context_;
+  v1::WatchRequest request_;
+  v1::WatchEvent event_;
 };
 
 // One connection: requests read one after another, each answered before
@@ -230,8 +289,10 @@ class Session : public Connection,
     });
   }
 
-  // Closes the connection (from any thread: on its own strand).
+  // Closes the connection (from any thread: on its own strand), and ends
+  // its watch.
   void Shutdown() override {
+    CancelWatch();
     net::post(stream_.get_executor(), [self = this->shared_from_this()] {
       beast::error_code ignored;
       self->Lowest().socket().shutdown(tcp::socket::shutdown_both, ignored);
@@ -289,6 +350,10 @@ class Session : public Connection,
     if (request.method() == http::verb::post &&
         (target == "/api/v1/sync" || target == "/api/v1/get")) {
       return Call(std::move(request), target == "/api/v1/sync");
+    }
+    if (request.method() == http::verb::post && target == "/api/v1/watch" &&
+        server_->watches != nullptr) {
+      return Watch(std::move(request));
     }
     if (request.method() == http::verb::get ||
         request.method() == http::verb::head) {
@@ -357,6 +422,125 @@ class Session : public Connection,
         });
   }
 
+  // Streams the watch of a list: a chunked answer of event frames, until
+  // the list's watch ends (the chunked answer ends with it) or the browser
+  // goes away (the watch is cancelled).
+  void Watch(Request request) {
+    if (CrossOrigin(request)) {
+      return Write(Refusal(request, grpc::StatusCode::PERMISSION_DENIED,
+                           "cross-origin requests are not accepted"));
+    }
+    if (!absl::StartsWith(std::string(request[http::field::content_type]),
+                          kProtobuf)) {
+      return Write(Refusal(request, grpc::StatusCode::INVALID_ARGUMENT,
+                           absl::StrCat("the body must be ", kProtobuf),
+                           http::status::unsupported_media_type));
+    }
+    v1::WatchRequest watch;
+    if (!watch.ParseFromString(request.body())) {
+      return Write(Refusal(request, grpc::StatusCode::INVALID_ARGUMENT,
+                           "the body is not a WatchRequest"));
+    }
+    std::shared_ptr<InFlight> flight = server_->in_flight;
+    {
+      absl::MutexLock lock(&flight->mu);
+      if (flight->stopped) {
+        return Write(Refusal(request, grpc::StatusCode::UNAVAILABLE,
+                             "the proxy is stopping"),
+                     /*close=*/true);
+      }
+      ++flight->calls;
+    }
+    // One watch per connection, for as long as it is open.
+    Lowest().expires_never();
+    auto head = std::make_shared<http::response<http::empty_body>>(
+        http::status::ok, request.version());
+    head->set(http::field::content_type, "application/x-shoplist-watch");
+    head->set(http::field::cache_control, "no-store");
+    head->chunked(true);
+    auto serializer =
+        std::make_shared<http::response_serializer<http::empty_body>>(*head);
+    auto self = this->shared_from_this();
+    auto* relay = new WatchRelay(
+        [self](std::string frame, std::function<void()> written) {
+          net::post(self->stream_.get_executor(),
+                    [self, frame = std::move(frame),
+                     written = std::move(written)]() mutable {
+                      self->Queue(frame, std::move(written));
+                    });
+        },
+        [self](const grpc::Status&) {
+          absl::MutexLock lock(&self->watch_mu_);
+          self->watch_ = nullptr;
+          net::post(self->stream_.get_executor(),
+                    [self] { self->Queue("", nullptr, /*last=*/true); });
+        },
+        flight);
+    {
+      absl::MutexLock lock(&watch_mu_);
+      watch_ = relay;
+    }
+    http::async_write_header(
+        stream_, *serializer,
+        [self, head, serializer, relay, watch = std::move(watch)](
+            beast::error_code ec, size_t) mutable {
+          self->writing_ = false;
+          if (ec) self->Close();
+          relay->Start(self->server_->watches, std::move(watch));
+          if (ec) self->CancelWatch();
+          self->WriteNext();
+          self->AwaitClose();
+        });
+    writing_ = true;
+  }
+
+  // The browser closing a watch's connection (or sending anything more)
+  // ends the watch.
+  void AwaitClose() {
+    stream_.async_read_some(
+        net::buffer(discard_),
+        [self = this->shared_from_this()](beast::error_code ec, size_t) {
+          if (ec) return self->CancelWatch();
+          self->AwaitClose();
+        });
+  }
+
+  void CancelWatch() {
+    absl::MutexLock lock(&watch_mu_);
+    if (watch_ != nullptr) watch_->Cancel();
+  }
+
+  // Writes of a watch's answer, one at a time, in order. On the strand.
+  // `data` goes as one HTTP chunk; `last` ends the chunked answer (and,
+  // once written, the connection).
+  void Queue(const std::string& data, std::function<void()> done,
+             bool last = false) {
+    std::string chunk =
+        last ? std::string("0\r\n\r\n")
+             : absl::StrCat(absl::Hex(data.size()), "\r\n", data, "\r\n");
+    queue_.push_back({std::move(chunk), std::move(done), last});
+    WriteNext();
+  }
+
+  void WriteNext() {
+    if (writing_ || queue_.empty()) return;
+    writing_ = true;
+    auto next = std::make_shared<Pending>(std::move(queue_.front()));
+    queue_.pop_front();
+    net::async_write(
+        stream_, net::buffer(next->bytes),
+        [self = this->shared_from_this(), next](beast::error_code ec, size_t) {
+          self->writing_ = false;
+          if (ec) {
+            self->CancelWatch();
+            return self->Close();
+          }
+          if (next->done) next->done();
+          if (next->last) return self->Close();
+          self->WriteNext();
+        });
+  }
+
   void Write(Response response, bool close = false) {
     if (close) response.keep_alive(false);
     auto sent = std::make_shared<Response>(std::move(response));
@@ -379,6 +563,19 @@ class Session : public Connection,
   beast::flat_buffer buffer_;
   std::optional<http::request_parser<http::string_body>> parser_;
   WebServer::Impl* const server_;
+
+  // A watch's answer (on the strand).
+  struct Pending {
+    std::string bytes;
+    std::function<void()> done;
+    bool last = false;
+  };
+  std::deque<Pending> queue_;
+  bool writing_ = false;
+  std::array<char, 64> discard_;
+  // The watch running on this connection, until its OnDone.
+  absl::Mutex watch_mu_;
+  WatchRelay* watch_ ABSL_GUARDED_BY(watch_mu_) = nullptr;
 };
 
 void WebServer::Impl::Open(tcp::socket socket) {
@@ -446,8 +643,9 @@ Response WebServer::Impl::File(const Request& request) const {
 }
 
 absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Start(
-    WebOptions options, CallHandler* calls) {
-  auto impl = std::make_unique<Impl>(std::move(options), calls);
+    WebOptions options, CallHandler* calls,
+    v1::ListService::StubInterface* watches) {
+  auto impl = std::make_unique<Impl>(std::move(options), calls, watches);
   if (!impl->options.root.empty()) {
     std::error_code error;
     impl->root = std::filesystem::canonical(impl->options.root, error);
@@ -534,20 +732,20 @@ void WebServer::Stop() {
     beast::error_code ignored;
     impl->acceptor.close(ignored);
   });
-  // Calls the gateway holds come back (within its deadline) and post their
-  // answers; then every connection is closed, and the I/O threads return
-  // once nothing is left to do.
-  {
-    absl::MutexLock lock(&flight.mu);
-    flight.mu.Await(absl::Condition(
-        +[](int* n) { return *n == 0; }, &flight.calls));
-  }
+  // Every connection is closed and its watch cancelled; calls the gateway
+  // holds come back (within its deadline) and watches end; then the I/O
+  // threads return once nothing is left to do.
   {
     absl::MutexLock lock(&impl_->sessions_mu);
     for (const std::weak_ptr<Connection>& weak : impl_->sessions) {
       if (std::shared_ptr<Connection> c = weak.lock()) c->Shutdown();
     }
     impl_->sessions.clear();
+  }
+  {
+    absl::MutexLock lock(&flight.mu);
+    flight.mu.Await(absl::Condition(
+        +[](int* n) { return *n == 0; }, &flight.calls));
   }
   impl_->busy.reset();
   for (std::thread& t : impl_->threads) t.join();

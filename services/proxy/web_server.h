@@ -6,6 +6,9 @@
 // through the gateway (a CallHandler) as a Calls batch would be:
 //   POST /api/v1/sync   body v1::SyncRequest  ->  200, body v1::SyncResponse
 //   POST /api/v1/get    body v1::GetRequest   ->  200, body v1::GetResponse
+//   POST /api/v1/watch  body v1::WatchRequest ->  200, a chunked stream of
+//                       frames (4 bytes of length, big-endian, then a
+//                       v1::WatchEvent) until the list's watch ends
 // Both with Content-Type application/x-protobuf, which a cross-origin page
 // cannot send without a preflight this server never answers; a request
 // whose Origin is not this server's own is refused (403) as well. The
@@ -40,6 +43,7 @@
 #include "absl/time/time.h"
 #include "crdt/limits.h"
 #include "services/common/call_batches.h"
+#include "shoplist/v1/list_service.grpc.pb.h"
 
 namespace shoplist::proxy {
 
@@ -65,8 +69,11 @@ class WebServer {
   // UNAVAILABLE when `listen` cannot be bound; INVALID_ARGUMENT for a bad
   // address, certificate or a `root` that is not a folder;
   // FAILED_PRECONDITION for plain HTTP beyond loopback.
-  static absl::StatusOr<std::unique_ptr<WebServer>> Start(WebOptions options,
-                                                          CallHandler* calls);
+  // `watches` (optional: without it no watch API) is a ListService whose
+  // Watch the browsers' watches relay: the proxy's own, over loopback.
+  static absl::StatusOr<std::unique_ptr<WebServer>> Start(
+      WebOptions options, CallHandler* calls,
+      v1::ListService::StubInterface* watches = nullptr);
   ~WebServer();
   WebServer(const WebServer&) = delete;
   WebServer& operator=(const WebServer&) = delete;
