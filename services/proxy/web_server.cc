@@ -214,8 +214,9 @@ struct WebServer::Impl {
 class WatchRelay final : public grpc::ClientReadReactor<v1::WatchEvent> {
  public:
   // `write(frame, done)`: writes a frame on the connection's strand and
-  // runs `done` once written. `end(status)`: the stream ended.
-  WatchRelay(std::function<void(std::string, std::function<void()>)> write,
+  // runs `done(written)` once, whether it was written or not (the
+  // connection closed). `end(status)`: the stream ended.
+  WatchRelay(std::function<void(std::string, std::function<void(bool)>)> write,
              std::function<void(const grpc::Status&)> end,
              std::shared_ptr<InFlight> flight)
       : write_(std::move(write)),
@@ -234,13 +235,24 @@ class WatchRelay final : public grpc::ClientReadReactor<v1::WatchEvent> {
 
   void OnReadDone(bool ok) override {
     if (!ok) return;  // OnDone follows
+    // Held until the frame is written and the next read started: gRPC
+    // may end the call (and OnDone delete this) as soon as no operation
+    // is pending.
+    AddHold();
     std::string bytes = event_.SerializeAsString();
     std::string frame(4, '\0');
     for (int i = 0; i < 4; ++i) {
       frame[i] = static_cast<char>((bytes.size() >> (8 * (3 - i))) & 0xff);
     }
     frame += bytes;
-    write_(std::move(frame), [this] { StartRead(&event_); });
+    write_(std::move(frame), [this](bool written) {
+      if (written) {
+        StartRead(&event_);
+      } else {
+        Cancel();  // the browser is gone
+      }
+      RemoveHold();
+    });
   }
 
   void OnDone(const grpc::Status& status) override {
@@ -252,7 +264,7 @@ class WatchRelay final : public grpc::ClientReadReactor<v1::WatchEvent> {
   }
 
  private:
-  const std::function<void(std::string, std::function<void()>)> write_;
+  const std::function<void(std::string, std::function<void(bool)>)> write_;
   const std::function<void(const grpc::Status&)> end_;
   std::shared_ptr<InFlight> flight_;
   grpc::ClientContext context_;
@@ -272,6 +284,7 @@ class Session : public Connection,
   template <typename... Tls>
   Session(tcp::socket socket, WebServer::Impl* server, Tls&... tls)
       : stream_(std::move(socket), tls...), server_(server) {}
+  ~Session() override { FailQueue(); }
 
   void Start() {
     net::dispatch(stream_.get_executor(), [self = this->shared_from_this()] {
@@ -451,47 +464,44 @@ class Session : public Connection,
       }
       ++flight->calls;
     }
-    // One watch per connection, for as long as it is open.
+    // One watch per connection, for as long as it is open. The answer's
+    // head goes with the first event (a watch starts with one), so a watch
+    // the cloud refuses (NOT_FOUND, PERMISSION_DENIED) is an HTTP error.
     Lowest().expires_never();
-    auto head = std::make_shared<http::response<http::empty_body>>(
-        http::status::ok, request.version());
-    head->set(http::field::content_type, "application/x-shoplist-watch");
-    head->set(http::field::cache_control, "no-store");
-    head->chunked(true);
-    auto serializer =
-        std::make_shared<http::response_serializer<http::empty_body>>(*head);
     auto self = this->shared_from_this();
+    auto asked = std::make_shared<Request>(std::move(request));
     auto* relay = new WatchRelay(
-        [self](std::string frame, std::function<void()> written) {
+        [self](std::string frame, std::function<void(bool)> written) {
           net::post(self->stream_.get_executor(),
                     [self, frame = std::move(frame),
                      written = std::move(written)]() mutable {
                       self->Queue(frame, std::move(written));
                     });
         },
-        [self](const grpc::Status&) {
-          absl::MutexLock lock(&self->watch_mu_);
-          self->watch_ = nullptr;
-          net::post(self->stream_.get_executor(),
-                    [self] { self->Queue("", nullptr, /*last=*/true); });
+        [self, asked](const grpc::Status& status) {
+          {
+            absl::MutexLock lock(&self->watch_mu_);
+            self->watch_ = nullptr;
+          }
+          net::post(self->stream_.get_executor(), [self, asked, status] {
+            if (self->streaming_) {
+              return self->Queue("", nullptr, /*last=*/true);
+            }
+            self->Write(Refusal(*asked,
+                                status.ok() ? grpc::StatusCode::UNAVAILABLE
+                                            : status.error_code(),
+                                status.ok() ? "the watch ended"
+                                            : status.error_message()),
+                        /*close=*/true);
+          });
         },
         flight);
     {
       absl::MutexLock lock(&watch_mu_);
       watch_ = relay;
     }
-    http::async_write_header(
-        stream_, *serializer,
-        [self, head, serializer, relay, watch = std::move(watch)](
-            beast::error_code ec, size_t) mutable {
-          self->writing_ = false;
-          if (ec) self->Close();
-          relay->Start(self->server_->watches, std::move(watch));
-          if (ec) self->CancelWatch();
-          self->WriteNext();
-          self->AwaitClose();
-        });
-    writing_ = true;
+    relay->Start(server_->watches, std::move(watch));
+    AwaitClose();
   }
 
   // The browser closing a watch's connection (or sending anything more)
@@ -513,11 +523,19 @@ class Session : public Connection,
   // Writes of a watch's answer, one at a time, in order. On the strand.
   // `data` goes as one HTTP chunk; `last` ends the chunked answer (and,
   // once written, the connection).
-  void Queue(const std::string& data, std::function<void()> done,
+  void Queue(const std::string& data, std::function<void(bool)> done,
              bool last = false) {
     std::string chunk =
         last ? std::string("0\r\n\r\n")
              : absl::StrCat(absl::Hex(data.size()), "\r\n", data, "\r\n");
+    if (!streaming_) {
+      streaming_ = true;
+      chunk = absl::StrCat(
+          "HTTP/1.1 200 OK\r\nContent-Type: application/x-shoplist-watch\r\n"
+          "Cache-Control: no-store\r\nX-Content-Type-Options: nosniff\r\n"
+          "Transfer-Encoding: chunked\r\n\r\n",
+          chunk);
+    }
     queue_.push_back({std::move(chunk), std::move(done), last});
     WriteNext();
   }
@@ -531,14 +549,24 @@ class Session : public Connection,
         stream_, net::buffer(next->bytes),
         [self = this->shared_from_this(), next](beast::error_code ec, size_t) {
           self->writing_ = false;
+          if (next->done) next->done(!ec);
           if (ec) {
             self->CancelWatch();
+            self->FailQueue();
             return self->Close();
           }
-          if (next->done) next->done();
           if (next->last) return self->Close();
           self->WriteNext();
         });
+  }
+
+  // Frames that will not be written now: each told so.
+  void FailQueue() {
+    while (!queue_.empty()) {
+      Pending dropped = std::move(queue_.front());
+      queue_.pop_front();
+      if (dropped.done) dropped.done(false);
+    }
   }
 
   void Write(Response response, bool close = false) {
@@ -567,11 +595,12 @@ class Session : public Connection,
   // A watch's answer (on the strand).
   struct Pending {
     std::string bytes;
-    std::function<void()> done;
+    std::function<void(bool)> done;
     bool last = false;
   };
   std::deque<Pending> queue_;
   bool writing_ = false;
+  bool streaming_ = false;  // the watch's answer head is out
   std::array<char, 64> discard_;
   // The watch running on this connection, until its OnDone.
   absl::Mutex watch_mu_;

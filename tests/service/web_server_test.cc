@@ -9,6 +9,7 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
+#include <atomic>
 #include <chrono>
 #include <cstdlib>
 #include <fstream>
@@ -18,6 +19,7 @@
 
 #include "absl/synchronization/mutex.h"
 #include "gmock/gmock.h"
+#include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
 #include "httplib.h"
 #include "shoplist/v1/list_service.pb.h"
@@ -342,6 +344,155 @@ TEST(WebServerTlsTest, ServesTheAppAndTheApiOverTls) {
   bad.key_pem = "not a key";
   EXPECT_EQ(WebServer::Start(bad, &gateway).status().code(),
             absl::StatusCode::kInvalidArgument);
+}
+
+}  // namespace
+}  // namespace shoplist::proxy
+
+namespace shoplist::proxy {
+namespace {
+
+// The list service's Watch as the gateway serves it: for list "known", three
+// events, then open until cancelled; any other list: NOT_FOUND.
+class FakeWatches final : public v1::ListService::CallbackService {
+ public:
+  grpc::ServerWriteReactor<v1::WatchEvent>* Watch(
+      grpc::CallbackServerContext*, const v1::WatchRequest* request) override {
+    class Stream : public grpc::ServerWriteReactor<v1::WatchEvent> {
+     public:
+      Stream(FakeWatches* owner, bool known) : owner_(owner) {
+        if (!known) {
+          Finish(grpc::Status(grpc::StatusCode::NOT_FOUND, "no such list"));
+          return;
+        }
+        event_.mutable_delta()->set_deleted(false);
+        Next();
+      }
+      void OnWriteDone(bool ok) override {
+        if (ok) Next();
+      }
+      void OnCancel() override {
+        owner_->cancelled.fetch_add(1);
+        Finish(grpc::Status::CANCELLED);
+      }
+      void OnDone() override { delete this; }
+
+     private:
+      void Next() {
+        if (sent_ < 3) {
+          ++sent_;
+          StartWrite(&event_);
+        }
+      }
+      FakeWatches* owner_;
+      v1::WatchEvent event_;
+      int sent_ = 0;
+    };
+    return new Stream(this, request->list_id() == "known");
+  }
+  std::atomic<int> cancelled{0};
+};
+
+class WebWatchTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    grpc::ServerBuilder builder;
+    builder.AddListeningPort("127.0.0.1:0", grpc::InsecureServerCredentials(),
+                             &grpc_port_);
+    builder.RegisterService(&watches_);
+    grpc_ = builder.BuildAndStart();
+    stub_ = v1::ListService::NewStub(
+        grpc::CreateChannel("127.0.0.1:" + std::to_string(grpc_port_),
+                            grpc::InsecureChannelCredentials()));
+    absl::StatusOr<std::unique_ptr<WebServer>> server =
+        WebServer::Start(WebOptions(), &gateway_, stub_.get());
+    ASSERT_TRUE(server.ok()) << server.status();
+    server_ = *std::move(server);
+  }
+  void TearDown() override {
+    server_.reset();
+    grpc_->Shutdown();
+  }
+
+  // A raw watch request on a new connection; its file descriptor.
+  int Watch(const std::string& list) {
+    v1::WatchRequest request;
+    request.set_list_id(list);
+    const std::string body = request.SerializeAsString();
+    const std::string http =
+        "POST /api/v1/watch HTTP/1.1\r\nHost: x\r\nContent-Type: " +
+        std::string(kProtobuf) +
+        "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n\r\n" +
+        body;
+    int fd = Connect(server_->port());
+    EXPECT_EQ(write(fd, http.data(), http.size()),
+              static_cast<ssize_t>(http.size()));
+    return fd;
+  }
+
+  FakeWatches watches_;
+  FakeGateway gateway_;
+  int grpc_port_ = 0;
+  std::unique_ptr<grpc::Server> grpc_;
+  std::unique_ptr<v1::ListService::Stub> stub_;
+  std::unique_ptr<WebServer> server_;
+};
+
+// Reads until `wanted` frames of a chunked watch answer arrived.
+std::string ReadFrames(int fd, int wanted) {
+  std::string all;
+  char buffer[4096];
+  for (int tries = 0; tries < 100; ++tries) {
+    // Each event's frame is 4 + 2 bytes (an event with a delta), as a
+    // chunk: "6\r\n" + frame + "\r\n".
+    size_t frames = 0;
+    for (size_t at = all.find("\r\n6\r\n"); at != std::string::npos;
+         at = all.find("\r\n6\r\n", at + 1)) {
+      ++frames;
+    }
+    if (static_cast<int>(frames) >= wanted) break;
+    ssize_t n = read(fd, buffer, sizeof buffer);
+    if (n <= 0) break;
+    all.append(buffer, n);
+  }
+  return all;
+}
+
+TEST_F(WebWatchTest, EventsStreamAsFramesAndABrowserLeavingCancelsTheWatch) {
+  int fd = Watch("known");
+  const std::string answer = ReadFrames(fd, 3);
+  EXPECT_THAT(answer, HasSubstr("200 OK"));
+  EXPECT_THAT(answer, HasSubstr("Transfer-Encoding: chunked"));
+  close(fd);
+  for (int i = 0; i < 200 && watches_.cancelled.load() == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(watches_.cancelled.load(), 1);
+}
+
+TEST_F(WebWatchTest, AWatchTheCloudRefusesIsAnHttpError) {
+  int fd = Watch("unknown");
+  const std::string answer = ReadAll(fd);
+  EXPECT_THAT(answer, HasSubstr("404"));
+  EXPECT_THAT(answer, HasSubstr("Shoplist-Code: NOT_FOUND"));
+  close(fd);
+}
+
+TEST_F(WebWatchTest, StopEndsOpenWatches) {
+  int a = Watch("known");
+  int b = Watch("known");
+  ReadFrames(a, 3);
+  ReadFrames(b, 3);
+  const auto start = std::chrono::steady_clock::now();
+  server_->Stop();
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(3));
+  // The service hears of the cancellations a moment later.
+  for (int i = 0; i < 200 && watches_.cancelled.load() < 2; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_EQ(watches_.cancelled.load(), 2);
+  close(a);
+  close(b);
 }
 
 }  // namespace
