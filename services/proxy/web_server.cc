@@ -156,6 +156,23 @@ bool CrossOrigin(const Request& request) {
          from != absl::StrCat("https://", self);
 }
 
+// Why an API request is refused before it is read: another site's page,
+// or a body that is not protobuf (which such a page could send without a
+// preflight); nullopt when it is acceptable.
+std::optional<Response> Unacceptable(const Request& request) {
+  if (CrossOrigin(request)) {
+    return Refusal(request, grpc::StatusCode::PERMISSION_DENIED,
+                   "cross-origin requests are not accepted");
+  }
+  if (!absl::StartsWith(std::string(request[http::field::content_type]),
+                        kProtobuf)) {
+    return Refusal(request, grpc::StatusCode::INVALID_ARGUMENT,
+                   absl::StrCat("the body must be ", kProtobuf),
+                   http::status::unsupported_media_type);
+  }
+  return std::nullopt;
+}
+
 // The calls the gateway holds, which Stop() waits for. Shared with each
 // call's callback, so it outlives the server while a callback finishes.
 struct InFlight {
@@ -379,17 +396,25 @@ class Session : public Connection,
     Write(std::move(refused));
   }
 
+  // Counts a call or watch in flight, which Stop() waits for; null (and
+  // the request refused) once the server is stopping.
+  std::shared_ptr<InFlight> Admit(const Request& request) {
+    std::shared_ptr<InFlight> flight = server_->in_flight;
+    absl::MutexLock lock(&flight->mu);
+    if (flight->stopped) {
+      Write(Refusal(request, grpc::StatusCode::UNAVAILABLE,
+                    "the proxy is stopping"),
+            /*close=*/true);
+      return nullptr;
+    }
+    ++flight->calls;
+    return flight;
+  }
+
   // Forwards a call to the gateway; answers when it comes back.
   void Call(Request request, bool sync) {
-    if (CrossOrigin(request)) {
-      return Write(Refusal(request, grpc::StatusCode::PERMISSION_DENIED,
-                           "cross-origin requests are not accepted"));
-    }
-    if (!absl::StartsWith(std::string(request[http::field::content_type]),
-                          kProtobuf)) {
-      return Write(Refusal(request, grpc::StatusCode::INVALID_ARGUMENT,
-                           absl::StrCat("the body must be ", kProtobuf),
-                           http::status::unsupported_media_type));
+    if (std::optional<Response> refused = Unacceptable(request)) {
+      return Write(*std::move(refused));
     }
     auto call = std::make_shared<v1::Call>();
     const bool parsed =
@@ -400,16 +425,8 @@ class Session : public Connection,
                            sync ? "the body is not a SyncRequest"
                                 : "the body is not a GetRequest"));
     }
-    std::shared_ptr<InFlight> flight = server_->in_flight;
-    {
-      absl::MutexLock lock(&flight->mu);
-      if (flight->stopped) {
-        return Write(Refusal(request, grpc::StatusCode::UNAVAILABLE,
-                             "the proxy is stopping"),
-                     /*close=*/true);
-      }
-      ++flight->calls;
-    }
+    std::shared_ptr<InFlight> flight = Admit(request);
+    if (flight == nullptr) return;
     auto reply = std::make_shared<v1::Reply>();
     auto asked = std::make_shared<Request>(std::move(request));
     server_->calls->Serve(
@@ -439,31 +456,16 @@ class Session : public Connection,
   // the list's watch ends (the chunked answer ends with it) or the browser
   // goes away (the watch is cancelled).
   void Watch(Request request) {
-    if (CrossOrigin(request)) {
-      return Write(Refusal(request, grpc::StatusCode::PERMISSION_DENIED,
-                           "cross-origin requests are not accepted"));
-    }
-    if (!absl::StartsWith(std::string(request[http::field::content_type]),
-                          kProtobuf)) {
-      return Write(Refusal(request, grpc::StatusCode::INVALID_ARGUMENT,
-                           absl::StrCat("the body must be ", kProtobuf),
-                           http::status::unsupported_media_type));
+    if (std::optional<Response> refused = Unacceptable(request)) {
+      return Write(*std::move(refused));
     }
     v1::WatchRequest watch;
     if (!watch.ParseFromString(request.body())) {
       return Write(Refusal(request, grpc::StatusCode::INVALID_ARGUMENT,
                            "the body is not a WatchRequest"));
     }
-    std::shared_ptr<InFlight> flight = server_->in_flight;
-    {
-      absl::MutexLock lock(&flight->mu);
-      if (flight->stopped) {
-        return Write(Refusal(request, grpc::StatusCode::UNAVAILABLE,
-                             "the proxy is stopping"),
-                     /*close=*/true);
-      }
-      ++flight->calls;
-    }
+    std::shared_ptr<InFlight> flight = Admit(request);
+    if (flight == nullptr) return;
     // One watch per connection, for as long as it is open. The answer's
     // head goes with the first event (a watch starts with one), so a watch
     // the cloud refuses (NOT_FOUND, PERMISSION_DENIED) is an HTTP error.
