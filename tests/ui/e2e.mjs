@@ -89,10 +89,19 @@ async function waitInPage(page, fn, arg, timeout, message, describe) {
   }
 }
 
+// An item's count as "bought/wanted", read from what the page says ("6",
+// "2 of 6 bought", "6 bought").
 async function meta(page, name) {
   const li = page.locator(itemSelector(name));
   if ((await li.count()) === 0) return null;
-  return (await li.locator('.meta').textContent()).trim();
+  const shown = (await li.locator('.meta').textContent()).trim();
+  let m = /^(\d+)$/.exec(shown);
+  if (m) return `0/${m[1]}`;
+  m = /^(\d+) of (\d+) bought$/.exec(shown);
+  if (m) return `${m[1]}/${m[2]}`;
+  m = /^(\d+) bought$/.exec(shown);
+  if (m) return `${m[1]}/${m[1]}`;
+  return shown;
 }
 
 async function items(page) {
@@ -107,6 +116,14 @@ async function items(page) {
   );
 }
 
+// What the page says of "bought/wanted": "6", "2 of 6 bought", "6 bought".
+function said(want) {
+  const [bought, wanted] = want.split('/').map(Number);
+  if (bought === 0) return `${wanted}`;
+  if (bought >= wanted) return `${wanted} bought`;
+  return `${bought} of ${wanted} bought`;
+}
+
 // Until the item shows `bought/wanted` as given (null: until it is gone).
 async function waitItem(page, who, name, want, timeout) {
   await waitInPage(
@@ -116,7 +133,7 @@ async function waitItem(page, who, name, want, timeout) {
       if (want === null) return !li;
       return li && li.querySelector('.meta').textContent.trim() === want;
     },
-    [itemSelector(name), want],
+    [itemSelector(name), want === null ? null : said(want)],
     timeout,
     want === null
       ? `${who}: ${name} is still shown`

@@ -504,12 +504,15 @@ function itemText(i, who) {
   ];
 }
 
+// As a shopper reads it: "6" to buy, "2 of 6 bought", "6 bought".
+function countText(i) {
+  if (i.bought === 0) return `${i.wanted}`;
+  if (i.bought >= i.wanted) return `${i.wanted} bought`;
+  return `${i.bought} of ${i.wanted} bought`;
+}
+
 function itemCount(i) {
-  return el(
-    'span',
-    { class: 'meta', title: 'bought/wanted' },
-    `${i.bought}/${i.wanted}`,
-  );
+  return el('span', { class: 'meta' }, countText(i));
 }
 
 function tapButton(i, act, who) {
