@@ -448,11 +448,15 @@ void UiServer::Loop() {
       // Notices when the cloud goes away.
       reached = home_.Probe();
     }
-    if (reached) failures = 0;
     if (reached && pending) {
       absl::StatusOr<std::vector<client::SyncReport>> reports =
           home_.Sync(std::nullopt);
+      bool offline = false;
       if (reports.ok()) {
+        for (const client::SyncReport& r : *reports) {
+          offline =
+              offline || r.outcome == client::SyncReport::Outcome::kOffline;
+        }
         for (const client::SyncReport& r : *reports) {
           if (r.outcome != client::SyncReport::Outcome::kOffline) {
             hub_->Publish("changed", "*");
@@ -460,7 +464,16 @@ void UiServer::Loop() {
           }
         }
       }
+      if (offline) {
+        // A proxy answered a ping but not the sync (its nodes out of
+        // reach, say): wait the policy's delay before trying again, rather
+        // than pinging and syncing in a tight loop.
+        cloud.Sleep(client::CloudLink::RetryDelay(++failures),
+                    [this] { return stopped(); });
+        continue;
+      }
     }
+    if (reached) failures = 0;
     if (cloud.online())
       cloud.Sleep(absl::Seconds(1), [this] { return stopped(); });
   }
