@@ -237,14 +237,6 @@ absl::Status HomeCore::Load(absl::string_view key, absl::string_view value) {
   return absl::OkStatus();
 }
 
-void HomeCore::Clear() {
-  replica_.reset();
-  replica_damaged_ = absl::OkStatus();
-  settings_.clear();
-  lists_.clear();
-  log_.clear();
-}
-
 // --- Reading ---
 
 std::vector<std::string> HomeCore::ListIds() const {

@@ -14,7 +14,7 @@
 // records nor the memory changed. The host commits the Batch atomically
 // and durably before it reports the change; if that write fails, the
 // core's memory is ahead of the store: the host drops this core and loads
-// a new one (Clear, then Load each record).
+// a new one.
 //
 // Sync is two steps around the host's network call: SyncRequest builds
 // the request bytes (v1::SyncRequest: the list's pending delta, what the
@@ -111,8 +111,6 @@ class HomeCore {
   // prefixes are ignored. DATA_LOSS when it is damaged, except for the
   // replica id: a damaged one fails the calls that need it (changes, Log).
   absl::Status Load(absl::string_view key, absl::string_view value);
-  // Forgets every record loaded.
-  void Clear();
 
   // --- Reading.
   // The ids of the lists loaded, sorted.

@@ -1,7 +1,8 @@
 # shellcheck shell=bash
-# Sourced by tests/ui/ui_e2e_test.sh and scripts/lint-js.sh: installs what
-# the JavaScript checks need when it is missing, so both work on a fresh
-# Debian 12 machine.
+# Sourced by tests/ui/ui_e2e_test.sh, tests/ui/phone_e2e_test.sh and
+# scripts/lint-js.sh: installs what the JavaScript checks need when it is
+# missing, so they work on a fresh Debian 12 machine; and a free port for
+# the browser tests' servers.
 
 # Installs the Debian packages named (with sudo when not root); none named,
 # nothing to do.
@@ -31,4 +32,10 @@ ui_npm_ci() {
       cd "$dir" && npm ci --include=dev --no-audit --no-fund >&2
     fi
   ) 9>"$dir/.npm-ci.lock"
+}
+
+# A TCP port free on loopback now (Node's pick).
+free_port() {
+  node -e 'const s = require("net").createServer();
+    s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
 }

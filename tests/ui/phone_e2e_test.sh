@@ -25,10 +25,6 @@ trap cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-free_port() {
-  node -e 'const s = require("net").createServer();
-    s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
-}
 export SHOPLIST_BUILD_DIR="$build" SHOPLIST_WEB_ROOT="$web_root"
 for try in 1 2 3 4 5; do
   port=$(free_port)

@@ -49,10 +49,6 @@ trap cleanup EXIT
 trap 'exit 143' TERM
 trap 'exit 130' INT
 
-free_port() {
-  node -e 'const s = require("net").createServer();
-    s.listen(0, "127.0.0.1", () => { console.log(s.address().port); s.close(); });'
-}
 
 # The cluster: its node ports follow the proxy's; move on if one is taken.
 export SHOPLIST_BUILD_DIR="$build"
