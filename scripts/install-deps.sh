@@ -23,6 +23,7 @@ packages=(
   libgrpc++-dev protobuf-compiler-grpc libprotobuf-dev protobuf-compiler
   libabsl-dev libleveldb-dev libsnappy-dev libgtest-dev libgmock-dev libbenchmark-dev
   libspdlog-dev libgoogle-perftools-dev libunwind-dev prometheus-cpp-dev libcpp-httplib-dev libssl-dev libcli11-dev nlohmann-json3-dev libicu-dev libmd-dev libboost1.81-dev grpc-proto python3-grpcio python3-protobuf
+  node-qrcode-generator
   iptables iproute2 util-linux
 )
 # The sanitized and fuzz builds (scripts/sanitize.sh, scripts/fuzz.sh).

@@ -60,6 +60,11 @@ void ListItemCount(CLI::App& command, Args& a) {
       ->check(CLI::Range(int64_t{1}, int64_t{1'000'000}));
 }
 
+void SuggestLimit(CLI::App& command, Args& a) {
+  command.add_option("-n,--limit", a.suggest_limit, "At most this many")
+      ->check(CLI::Range(size_t{1}, client::kMaxSuggestions));
+}
+
 // --- What each command runs.
 int RunNew(Context& c) {
   return Change(c, ChangeKind::kNew, c.home.New(c.args.title));
@@ -132,6 +137,23 @@ int RunLog(Context& c) {
   return Finish(c, c.home.Log(shown->id, c.args.log_limit),
                 [&](const std::vector<client::LogEntry>& entries) {
                   c.out.Log(*shown, entries);
+                  return 0;
+                });
+}
+int RunSuggest(Context& c) {
+  const Args& a = c.args;
+  return Finish(c, c.home.Suggest(a.text, a.list, a.suggest_limit),
+                [&](const std::vector<client::Suggestion>& found) {
+                  c.out.Suggest(a.text, found);
+                  return 0;
+                });
+}
+int RunAgain(Context& c) {
+  absl::StatusOr<client::ListInfo> shown = c.home.Show(c.args.list);
+  if (!shown.ok()) return Done(c, shown.status());
+  return Finish(c, c.home.BoughtBefore(shown->id, c.args.suggest_limit),
+                [&](const std::vector<client::Suggestion>& bought) {
+                  c.out.Again(*shown, bought);
                   return 0;
                 });
 }
@@ -288,6 +310,22 @@ absl::Span<const Command> Commands() {
              ->check(CLI::Range(size_t{1}, client::kMaxLogEvents));
        },
        RunLog},
+      {nullptr, "suggest",
+       "Names this home used before that start like TEXT, with their aisle",
+       [](CLI::App& c, Args& a) {
+         c.add_option("TEXT", a.text, "The start of a name")->required();
+         c.add_option("-l,--list", a.list,
+                      "Leave out what is still to buy on this list");
+         SuggestLimit(c, a);
+       },
+       RunSuggest},
+      {nullptr, "again",
+       "What was bought on LIST and is off it now, to add again",
+       [](CLI::App& c, Args& a) {
+         List(c, a);
+         SuggestLimit(c, a);
+       },
+       RunAgain},
       {nullptr, "config", "This home's settings",
        [](CLI::App& c, Args&) { c.require_subcommand(1); }, nullptr},
       {"config", "name", "Print or set the name others see on your changes",

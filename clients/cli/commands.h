@@ -15,6 +15,7 @@
 #include "absl/types/span.h"
 #include "clients/cli/output.h"
 #include "clients/core/home.h"
+#include "clients/core/suggest.h"
 
 namespace shoplist::cli {
 
@@ -28,6 +29,7 @@ struct Args {
   bool yes = false;  // --yes: do not ask before deleting or forgetting
   bool read_only = false, owner = false, revoke = false;  // share
   size_t log_limit = client::kMaxLogEvents;
+  size_t suggest_limit = client::kDefaultSuggestions;
   std::optional<std::string> person;
   int ui_port = 8180;
 };

@@ -292,6 +292,26 @@ class TextOutput final : public Output {
     }
   }
 
+  void Suggest(absl::string_view typed,
+               const std::vector<client::Suggestion>& found) override {
+    if (found.empty()) {
+      out_ << "no name this home used before matches '" << typed << "'\n";
+    }
+    PrintSuggestions(found, /*when=*/false);
+  }
+
+  void Again(const ListInfo& list,
+             const std::vector<client::Suggestion>& bought) override {
+    if (bought.empty()) {
+      out_ << "nothing bought on '" << DisplayTitle(list)
+           << "' is off it yet: what 'clear' takes off shows here\n";
+      return;
+    }
+    PrintSuggestions(bought, /*when=*/true);
+    err_ << "to add one again: shoplist-cli add '" << DisplayTitle(list)
+         << "' NAME COUNT\n";
+  }
+
   void Aisles(const ListInfo& list) override {
     if (list.aisles.empty()) {
       out_ << "no aisle order for '" << DisplayTitle(list)
@@ -365,6 +385,22 @@ class TextOutput final : public Output {
   }
 
  private:
+  // One a line: how many, the name, its aisle; `when`: when it was bought.
+  void PrintSuggestions(const std::vector<client::Suggestion>& found,
+                        bool when) {
+    size_t width = 4;
+    for (const client::Suggestion& s : found) {
+      width = std::max(width, s.name.size());
+    }
+    const absl::Time now = absl::Now();
+    for (const client::Suggestion& s : found) {
+      out_ << absl::StrFormat("%4d  %-*s  %s", s.count, static_cast<int>(width),
+                              s.name, s.category.empty() ? "-" : s.category);
+      if (when) out_ << "  (" << When(s.last, now) << ")";
+      out_ << "\n";
+    }
+  }
+
   // What a person should know about a sync that went with a command.
   void Note(const SyncReport& r, const std::string& offline_note) {
     switch (r.outcome) {
@@ -428,6 +464,14 @@ class JsonOutput final : public Output {
   void Log(const ListInfo& list,
            const std::vector<client::LogEntry>& entries) override {
     Print(client::LogJson(list, entries));
+  }
+  void Suggest(absl::string_view,
+               const std::vector<client::Suggestion>& found) override {
+    Print(client::SuggestJson(found));
+  }
+  void Again(const ListInfo& list,
+             const std::vector<client::Suggestion>& bought) override {
+    Print(client::AgainJson(list, bought));
   }
   void Aisles(const ListInfo& list) override {
     Print(client::AislesJson(list));

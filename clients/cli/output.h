@@ -48,6 +48,12 @@ class Output {
   virtual void Log(const client::ListInfo& list,
                    const std::vector<client::LogEntry>& entries) = 0;
   virtual void Aisles(const client::ListInfo& list) = 0;
+  // suggest TEXT: names used before; `typed` is what was asked.
+  virtual void Suggest(absl::string_view typed,
+                       const std::vector<client::Suggestion>& found) = 0;
+  // again LIST: what was bought on it before and is not on it now.
+  virtual void Again(const client::ListInfo& list,
+                     const std::vector<client::Suggestion>& bought) = 0;
   virtual void Name(const std::string& name) = 0;
   virtual void Forget(const client::ForgetResult& result) = 0;
   virtual void Delete(const client::DeleteResult& result) = 0;

@@ -8,6 +8,7 @@
 
 #include "absl/strings/escaping.h"
 #include "absl/strings/str_cat.h"
+#include "clients/core/suggest.h"
 #include "codec/list_codec.h"
 
 namespace shoplist::client {
@@ -20,7 +21,7 @@ const Json* Field(const Json& command, const char* key) {
   return it == command.end() || it->is_null() ? nullptr : &*it;
 }
 
-absl::Status Mistyped(const char* key, const char* what) {
+absl::Status Mistyped(const char* key, absl::string_view what) {
   return absl::InvalidArgumentError(
       absl::StrCat("the command's \"", key, "\" must be ", what));
 }
@@ -49,6 +50,18 @@ absl::StatusOr<std::string> Bytes(const Json& command, const char* key) {
 
 // A change's clock and random bytes: both required, so that no host makes
 // ids or secrets of zeros by forgetting them.
+// A command's "limit": `fallback` when absent; 1 to `most` otherwise.
+absl::StatusOr<size_t> LimitOf(const Json& command, size_t fallback,
+                               size_t most) {
+  absl::StatusOr<std::optional<int64_t>> limit = OptionalInt(command, "limit");
+  if (!limit.ok()) return limit.status();
+  if (!*limit) return fallback;
+  if (**limit < 1 || static_cast<uint64_t>(**limit) > most) {
+    return Mistyped("limit", absl::StrCat("from 1 to ", most));
+  }
+  return static_cast<size_t>(**limit);
+}
+
 absl::StatusOr<Inputs> InputsOf(const Json& command) {
   Inputs in;
   absl::StatusOr<std::optional<int64_t>> now = OptionalInt(command, "now");
@@ -353,6 +366,34 @@ absl::StatusOr<Json> CoreSession::Dispatch(const Json& command) {
             0, limit->value_or(static_cast<int64_t>(kMaxLogEvents)))));
     if (!entries.ok()) return entries.status();
     return LogJson(*info, *entries);
+  }
+  if (cmd == "suggest") {
+    // "list" is optional: what is adding to it.
+    absl::StatusOr<std::string> typed = String(command, "text");
+    absl::StatusOr<size_t> limit =
+        LimitOf(command, kDefaultSuggestions, kMaxSuggestions);
+    if (!typed.ok()) return typed.status();
+    if (!limit.ok()) return limit.status();
+    absl::StatusOr<std::string> adding_to =
+        Field(command, "list") ? list() : std::string();
+    if (!adding_to.ok()) return adding_to.status();
+    absl::StatusOr<std::vector<Suggestion>> found =
+        core_.Suggest(*typed, *adding_to, *limit);
+    if (!found.ok()) return found.status();
+    return SuggestJson(*found);
+  }
+  if (cmd == "again") {
+    absl::StatusOr<std::string> typed = list();
+    absl::StatusOr<size_t> limit =
+        LimitOf(command, kDefaultSuggestions, kMaxSuggestions);
+    if (!typed.ok()) return typed.status();
+    if (!limit.ok()) return limit.status();
+    absl::StatusOr<ListInfo> info = core_.Show(*typed);
+    if (!info.ok()) return info.status();
+    absl::StatusOr<std::vector<Suggestion>> bought =
+        core_.BoughtBefore(info->id, *limit);
+    if (!bought.ok()) return bought.status();
+    return AgainJson(*info, *bought);
   }
   if (cmd == "share") {
     absl::StatusOr<std::string> typed = list();

@@ -7,8 +7,9 @@
 // {"cmd": ..., ...}; the answer is a JSON object. Bytes (records, sync
 // requests and replies, watched deltas) travel as base64 strings.
 //   - Reading: "lists", "show" {list}, "log" {list, limit?}, "share"
-//     {list, as?: "read"|"edit"|"owner"}, "name". The answer is the
-//     document of docs/json.md.
+//     {list, as?: "read"|"edit"|"owner"}, "name", "suggest" {text, list?,
+//     limit?}, "again" {list, limit?}. The answer is the document of
+//     docs/json.md.
 //   - Changes: "new" {title}, "add" {list, item, count?}, "remove" {list,
 //     item, count?}, "buy"/"unbuy" {list, item, count?}, "note" {list,
 //     item, note}, "category" {list, item, category}, "aisles" {list,

@@ -24,6 +24,15 @@ SyncReport FailedReport(const std::string& id, absl::string_view error) {
   return report;
 }
 
+// Loads the history records under `prefix` (a list's, or all) into `core`.
+absl::Status LoadHistory(LocalStore& store, absl::string_view prefix,
+                         HomeCore& core) {
+  return store.Scan(prefix,
+                    [&](absl::string_view key, absl::string_view value) {
+                      return core.Load(key, value);
+                    });
+}
+
 }  // namespace
 
 // The open store, for as long as this lease lives.
@@ -382,15 +391,39 @@ absl::StatusOr<std::vector<LogEntry>> Home::Log(absl::string_view typed,
   if (!core.ok()) return core.status();
   absl::StatusOr<std::string> id = core->Resolve(typed);
   if (!id.ok()) return id.status();
-  if (absl::Status s =
-          (*store)->Scan(LogPrefix(*id),
-                         [&](absl::string_view key, absl::string_view value) {
-                           return core->Load(key, value);
-                         });
-      !s.ok()) {
+  if (absl::Status s = LoadHistory(**store, LogPrefix(*id), *core); !s.ok()) {
     return s;
   }
   return core->Log(*id, limit);
+}
+
+absl::StatusOr<std::vector<Suggestion>> Home::Suggest(absl::string_view typed,
+                                                      absl::string_view list,
+                                                      size_t limit) {
+  absl::StatusOr<Lease> store = Acquire();
+  if (!store.ok()) return store.status();
+  absl::MutexLock lock(&records_mu_);
+  absl::StatusOr<HomeCore> core = LoadCore(**store);
+  if (!core.ok()) return core.status();
+  if (absl::Status s = LoadHistory(**store, kLogPrefix, *core); !s.ok()) {
+    return s;
+  }
+  return core->Suggest(typed, list, limit);
+}
+
+absl::StatusOr<std::vector<Suggestion>> Home::BoughtBefore(
+    absl::string_view typed, size_t limit) {
+  absl::StatusOr<Lease> store = Acquire();
+  if (!store.ok()) return store.status();
+  absl::MutexLock lock(&records_mu_);
+  absl::StatusOr<HomeCore> core = LoadCore(**store, typed);
+  if (!core.ok()) return core.status();
+  absl::StatusOr<std::string> id = core->Resolve(typed);
+  if (!id.ok()) return id.status();
+  if (absl::Status s = LoadHistory(**store, LogPrefix(*id), *core); !s.ok()) {
+    return s;
+  }
+  return core->BoughtBefore(*id, limit);
 }
 
 absl::StatusOr<std::string> Home::PersonName() {

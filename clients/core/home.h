@@ -157,6 +157,16 @@ class Home {
   // kMaxLogEvents are kept).
   absl::StatusOr<std::vector<LogEntry>> Log(absl::string_view list,
                                             size_t limit = kMaxLogEvents);
+  // Names this home has used that match `typed`, with their aisle, for
+  // adding to `list` (empty: none), at most `limit` (suggest.h). Blank
+  // `typed`: none. NOT_FOUND for an unknown `list`.
+  absl::StatusOr<std::vector<Suggestion>> Suggest(absl::string_view typed,
+                                                  absl::string_view list,
+                                                  size_t limit);
+  // What was bought on `list` and is not on it now, the latest first, with
+  // how many (suggest.h): to add again.
+  absl::StatusOr<std::vector<Suggestion>> BoughtBefore(absl::string_view list,
+                                                       size_t limit);
 
   // --- The person. The display name travels with this home's changes;
   // unset, it is $USER.

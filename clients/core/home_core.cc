@@ -8,6 +8,7 @@
 #include "absl/strings/strip.h"
 #include "access/policy.h"
 #include "clients/core/list_resolver.h"
+#include "clients/core/suggest.h"
 #include "codec/list_codec.h"
 #include "codec/operation.h"
 #include "crdt/list_diff.h"
@@ -346,6 +347,49 @@ absl::StatusOr<std::vector<LogEntry>> HomeCore::Log(absl::string_view typed,
     entries.push_back(EntryOf(it->second, replica_));
   }
   return entries;
+}
+
+std::vector<const v1::LogEvent*> HomeCore::History(absl::string_view id) const {
+  const std::string prefix = LogPrefix(id);
+  std::vector<const v1::LogEvent*> events;
+  for (auto it = log_.lower_bound(prefix);
+       it != log_.end() && absl::StartsWith(it->first, prefix); ++it) {
+    events.push_back(&it->second);
+  }
+  return events;
+}
+
+std::string HomeCore::RememberedCategory(absl::string_view key) const {
+  return Setting(absl::StrCat("category/", key)).value_or("");
+}
+
+absl::StatusOr<std::vector<Suggestion>> HomeCore::Suggest(
+    absl::string_view typed, absl::string_view list, size_t limit) const {
+  std::string adding_to;
+  if (!text::TrimSpace(list).empty()) {
+    absl::StatusOr<std::string> id = Resolve(list);
+    if (!id.ok()) return id.status();
+    adding_to = *id;
+  }
+  std::vector<ListInfo> infos;
+  infos.reserve(lists_.size());
+  std::vector<ListHistory> histories;
+  for (const auto& [id, local] : lists_) infos.push_back(InfoOf(local));
+  for (const ListInfo& info : infos) {
+    histories.push_back(ListHistory{&info, History(info.id)});
+  }
+  return client::Suggest(
+      typed, histories, adding_to,
+      [this](absl::string_view key) { return RememberedCategory(key); }, limit);
+}
+
+absl::StatusOr<std::vector<Suggestion>> HomeCore::BoughtBefore(
+    absl::string_view typed, size_t limit) const {
+  absl::StatusOr<ListInfo> info = Show(typed);
+  if (!info.ok()) return info.status();
+  return client::BoughtBefore(
+      ListHistory{&*info, History(info->id)},
+      [this](absl::string_view key) { return RememberedCategory(key); }, limit);
 }
 
 std::optional<std::string> HomeCore::Setting(const std::string& name) const {

@@ -130,6 +130,17 @@ class HomeCore {
   absl::StatusOr<std::vector<LogEntry>> Log(absl::string_view typed,
                                             size_t limit) const;
   std::string PersonName() const;
+  // Names this home has used that match `typed`, with their aisle, for
+  // adding to the list `list` names (empty: none; its items still to buy
+  // are left out), at most `limit` (suggest.h has the rules). Among the
+  // lists and history loaded. NOT_FOUND for an unknown `list`.
+  absl::StatusOr<std::vector<Suggestion>> Suggest(absl::string_view typed,
+                                                  absl::string_view list,
+                                                  size_t limit) const;
+  // What was bought on the list `typed` names and is not on it now, from
+  // its history loaded, at most `limit` (suggest.h).
+  absl::StatusOr<std::vector<Suggestion>> BoughtBefore(absl::string_view typed,
+                                                       size_t limit) const;
   // What a watch of `id` starts from: what this home has seen of it.
   absl::StatusOr<crdt::CausalContext> Known(absl::string_view id) const;
   // Whether `id` has anything to send, or was never acknowledged.
@@ -206,6 +217,10 @@ class HomeCore {
   void Drop(absl::string_view id, Batch& batch);
   void SetSetting(const std::string& name, std::string value, Batch& batch);
   std::optional<std::string> Setting(const std::string& name) const;
+  // The history loaded of `id`, oldest first.
+  std::vector<const v1::LogEvent*> History(absl::string_view id) const;
+  // The aisle remembered for an item key (empty: none).
+  std::string RememberedCategory(absl::string_view key) const;
 
   std::string default_name_;
   std::optional<uint64_t> replica_;

@@ -82,6 +82,14 @@ Json ToJson(const LogEntry& entry) {
       {"at", TimeOrNull(entry.at)}};
 }
 
+Json ToJson(const Suggestion& s) {
+  return {{"name", s.name},
+          {"category", s.category},
+          {"count", s.count},
+          {"uses", s.uses},
+          {"last", TimeOrNull(s.last)}};
+}
+
 Json ToJson(const ListInfo& list) {
   Json items = Json::array();
   for (const ItemInfo& item : list.items) items.push_back(ToJson(item));
@@ -191,5 +199,23 @@ Json AislesJson(const ListInfo& list) {
 }
 
 Json NameJson(const std::string& name) { return {{"name", name}}; }
+
+namespace {
+Json SuggestionsJson(const std::vector<Suggestion>& suggestions) {
+  Json out = Json::array();
+  for (const Suggestion& s : suggestions) out.push_back(ToJson(s));
+  return out;
+}
+}  // namespace
+
+Json SuggestJson(const std::vector<Suggestion>& suggestions) {
+  return {{"suggestions", SuggestionsJson(suggestions)}};
+}
+
+Json AgainJson(const ListInfo& list, const std::vector<Suggestion>& bought) {
+  return {{"id", list.id},
+          {"title", list.title},
+          {"items", SuggestionsJson(bought)}};
+}
 
 }  // namespace shoplist::client

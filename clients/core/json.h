@@ -26,6 +26,7 @@ Json ToJson(const ListInfo& list);
 Json ToJson(const SyncReport& report);
 Json ToJson(const WatchEvent& event);
 Json ToJson(const LogEntry& entry);
+Json ToJson(const Suggestion& suggestion);
 // {"error": message, "code": "NOT_FOUND"}.
 Json ErrorJson(const absl::Status& status);
 
@@ -42,6 +43,9 @@ Json DeleteJson(const DeleteResult& result);
 Json LogJson(const ListInfo& list, const std::vector<LogEntry>& entries);
 Json AislesJson(const ListInfo& list);   // aisles LIST (reading)
 Json NameJson(const std::string& name);  // config name
+Json SuggestJson(const std::vector<Suggestion>& suggestions);  // suggest
+Json AgainJson(const ListInfo& list,
+               const std::vector<Suggestion>& bought);  // again LIST
 
 }  // namespace shoplist::client
 

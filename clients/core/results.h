@@ -169,6 +169,17 @@ struct DeleteResult {
   SyncReport sync;
 };
 
+// An item this home has had before, offered again (suggest.h): a name
+// typed before, or one bought on a list and no longer on it.
+struct Suggestion {
+  std::string name;      // as last added (or bought)
+  std::string category;  // this home's aisle for it; empty when none
+  int64_t count = 0;     // how many were added (bought) the last time
+  size_t uses = 0;       // times added (bought) in the history kept
+  absl::Time last = absl::UnixEpoch();  // when last added (bought)
+  friend bool operator==(const Suggestion&, const Suggestion&) = default;
+};
+
 // One batch of others' changes to a watched list, merged into the home.
 struct WatchEvent {
   struct Change {

@@ -12,6 +12,7 @@
 #include "access/capability.h"
 #include "clients/core/json.h"
 #include "clients/core/status_codes.h"
+#include "clients/core/suggest.h"
 #include "clients/ui/ui_assets.h"
 #include "httplib.h"
 
@@ -267,6 +268,9 @@ void UiServer::Routes() {
   http.Get("/style.css", [](const httplib::Request&, httplib::Response& res) {
     res.set_content(kStyleCss, "text/css; charset=utf-8");
   });
+  http.Get("/qrcode.js", [](const httplib::Request&, httplib::Response& res) {
+    res.set_content(kQrcodeJs, "text/javascript; charset=utf-8");
+  });
   http.Get("/api/status",
            [&home](const httplib::Request&, httplib::Response& res) {
              client::Json status = {{"online", home.cloud().online()},
@@ -294,6 +298,22 @@ void UiServer::Routes() {
               Reply(home.Join(req.get_param_value("link")), client::JoinJson,
                     res, hub, "*");
             });
+  http.Get("/api/suggest", [&](const httplib::Request& req,
+                               httplib::Response& res) {
+    Reply(home.Suggest(req.get_param_value("text"), req.get_param_value("list"),
+                       client::kDefaultSuggestions),
+          client::SuggestJson, res, hub, "");
+  });
+  http.Get(R"(/api/lists/([a-z2-7]+)/again)",
+           [&](const httplib::Request& req, httplib::Response& res) {
+             const std::string id = req.matches[1];
+             absl::StatusOr<ListInfo> list = home.Show(id);
+             if (!list.ok()) return ReplyError(list.status(), res);
+             absl::StatusOr<std::vector<client::Suggestion>> bought =
+                 home.BoughtBefore(id, client::kDefaultSuggestions);
+             if (!bought.ok()) return ReplyError(bought.status(), res);
+             res.set_content(client::AgainJson(*list, *bought).dump(), kJson);
+           });
   http.Get(R"(/api/lists/([a-z2-7]+))",
            [&](const httplib::Request& req, httplib::Response& res) {
              Reply(home.Show(std::string(req.matches[1])), client::ShowJson,

@@ -123,7 +123,10 @@ class Backend {
 
   async write(writes, changed) {
     await commit(this.db, writes);
-    if (writes.length) this.channel.postMessage(changed);
+    if (!writes.length) return;
+    // When a change is durable here (what "tap to stored" measures).
+    performance.mark('shoplist:stored');
+    this.channel.postMessage(changed);
   }
 
   setOnline(online) {
@@ -280,8 +283,14 @@ function count(params) {
 
 // The page's requests (app.js, as `shoplist-cli ui` serves them) as core
 // commands.
-async function route(b, method, path, params) {
+async function route(b, method, target, params) {
   const read = (cmd, args) => b.locked(async () => b.home.read(cmd, args));
+  const [path, query] = target.split('?');
+  if (path === '/api/suggest') {
+    const q = new URLSearchParams(query);
+    const list = q.get('list') || undefined;
+    return read('suggest', { text: q.get('text') || '', list });
+  }
   if (path === '/api/lists') {
     return method === 'GET'
       ? read('lists')
@@ -299,9 +308,9 @@ async function route(b, method, path, params) {
   if (!match) throw new Error('no such request');
   const [, list, action] = match;
   if (method === 'GET') {
-    return action === 'log'
-      ? read('log', { list, limit: 100 })
-      : read('show', { list });
+    if (action === 'log') return read('log', { list, limit: 100 });
+    if (action === 'again') return read('again', { list });
+    return read('show', { list });
   }
   return listAction(b, list, action, params);
 }

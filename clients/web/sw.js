@@ -3,7 +3,7 @@
 // background, so the next visit has what the proxy serves now. The browser
 // API (/api/) always goes to the network: the app's data lives in
 // IndexedDB, not here.
-const CACHE = 'shoplist-app-v1';
+const CACHE = 'shoplist-app-v2';
 const FILES = [
   '/',
   '/app.js',
@@ -14,6 +14,7 @@ const FILES = [
   '/shoplist_core_wasm.wasm',
   '/manifest.webmanifest',
   '/icon.svg',
+  '/qrcode.js',
 ];
 
 self.addEventListener('install', (event) => {
@@ -25,8 +26,18 @@ self.addEventListener('install', (event) => {
   );
 });
 
+// Caches of earlier versions of this worker go.
 self.addEventListener('activate', (event) => {
-  event.waitUntil(self.clients.claim());
+  event.waitUntil(
+    caches
+      .keys()
+      .then((names) =>
+        Promise.all(
+          names.filter((n) => n !== CACHE).map((n) => caches.delete(n)),
+        ),
+      )
+      .then(() => self.clients.claim()),
+  );
 });
 
 self.addEventListener('fetch', (event) => {

@@ -142,6 +142,32 @@ TEST_F(WebServerTest, ServesTheAppsFilesWithAContentSecurityPolicy) {
   }
 }
 
+TEST_F(WebServerTest, AFilesGzipGoesOnlyToBrowsersThatTakeIt) {
+  std::ofstream(root_.Sub("app.js")) << "plain";
+  std::ofstream(root_.Sub("app.js.gz"), std::ios::binary) << "zipped";
+  client_->set_decompress(false);
+  httplib::Result zipped =
+      client_->Get("/app.js", {{"Accept-Encoding", "br, gzip;q=0.8"}});
+  ASSERT_TRUE(zipped);
+  EXPECT_EQ(zipped->body, "zipped");
+  EXPECT_EQ(zipped->get_header_value("Content-Encoding"), "gzip");
+  EXPECT_THAT(zipped->get_header_value("Content-Type"),
+              HasSubstr("text/javascript"));
+  EXPECT_EQ(zipped->get_header_value("Vary"), "Accept-Encoding");
+  for (const char* refuses : {"", "identity", "gzip;q=0", "br"}) {
+    httplib::Result plain =
+        client_->Get("/app.js", {{"Accept-Encoding", refuses}});
+    ASSERT_TRUE(plain) << refuses;
+    EXPECT_EQ(plain->body, "plain") << refuses;
+    EXPECT_FALSE(plain->has_header("Content-Encoding")) << refuses;
+  }
+  // Without a gzip beside it, the file itself.
+  httplib::Result index = client_->Get("/", {{"Accept-Encoding", "gzip"}});
+  ASSERT_TRUE(index);
+  EXPECT_THAT(index->body, HasSubstr("<title>app"));
+  EXPECT_FALSE(index->has_header("Content-Encoding"));
+}
+
 TEST_F(WebServerTest, ASyncIsForwardedAndItsAnswerReturned) {
   httplib::Result result = PostSync(SyncBody("listid"));
   ASSERT_TRUE(result);

@@ -213,6 +213,10 @@ TEST_F(JsonSchemaTest, EveryCommandAndEveryApiCallPrintsWhatTheDocumentSays) {
   EXPECT_EQ(undone["events"][0]["kind"], "add") << undone;
   Json history = Command("log", "a", {"log", "Groceries"});
   EXPECT_EQ(history["events"][0]["by"], "Ann") << history;
+  Json suggested = Command("suggest", "a", {"suggest", "BR"});
+  EXPECT_EQ(suggested["suggestions"][0]["name"], "Bread") << suggested;
+  EXPECT_EQ(suggested["suggestions"][0]["category"], "Bakery") << suggested;
+  Command("again", "a", {"again", "Groceries"});
   Command("change", "a", {"rename", "Groceries", "Groceries and more"});
   Command("lists", "a", {"lists"});
   Command("show", "a", {"show", "groc"});
@@ -326,6 +330,12 @@ TEST_F(JsonSchemaTest, EveryCommandAndEveryApiCallPrintsWhatTheDocumentSays) {
        {{"category", "Bakery"}, {"category", "Produce"}}, 200);
   post("change", at + "/buy", {{"item", "cake"}}, 200);
   post("change", at + "/clear", {}, 200);
+  Json again = get("again", at + "/again", 200);
+  EXPECT_EQ(again["items"][0]["name"], "cake") << again;
+  EXPECT_EQ(get("suggest", "/api/suggest?text=CA&list=" + pid,
+                200)["suggestions"][0]["category"],
+            "Bakery");
+  get("error", "/api/suggest?text=ca&list=nosuchlist", 404);
   post("change", at + "/undo", {}, 200);
   get("log", at + "/log", 200);
   EXPECT_EQ(post("name", "/api/name", {{"name", " Pat "}}, 200)["name"], "Pat");

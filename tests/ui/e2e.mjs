@@ -392,8 +392,8 @@ async function run_scenarios(pages, contextA) {
       ).replace('#/list/', '');
       // What a person copies: the edit link that Share shows.
       await a.click('button[aria-label="Share Groceries"]');
-      await a.locator('#shared').waitFor({ timeout: 5000 });
-      const shared = (await a.locator('#shared').textContent()).trim();
+      await a.locator('#shared .link').waitFor({ timeout: 5000 });
+      const shared = (await a.locator('#shared .link').textContent()).trim();
       const m = shared.match(/^(([a-z2-7]{26})_e_[a-z2-7]{26})\b/);
       check(m, `A: Share shows '${shared}', not an edit link`);
       id = m[2];
@@ -662,9 +662,7 @@ async function run_scenarios(pages, contextA) {
         (await statusText(a)) === 'offline',
         `A: #status says '${await statusText(a)}' while the proxy is down`,
       );
-      const idLine = await a
-        .locator('main p.meta', { hasText: /^ID / })
-        .textContent();
+      const idLine = await a.locator('#list-meta').textContent();
       check(
         /unsynced/.test(idLine),
         `A: the offline edit is not shown as unsynced ('${idLine}')`,
@@ -699,10 +697,8 @@ async function run_scenarios(pages, contextA) {
         waitInPage(
           a,
           () =>
-            [...document.querySelectorAll('main p.meta')].some(
-              (p) =>
-                p.textContent.startsWith('ID ') &&
-                !/unsynced/.test(p.textContent),
+            !/unsynced/.test(
+              document.getElementById('list-meta')?.textContent ?? 'unsynced',
             ),
           null,
           RECONNECT_LIMIT_MS,
@@ -1062,16 +1058,14 @@ async function run_scenarios(pages, contextA) {
         a,
         () =>
           /^\s*[a-z2-7]{26}_r_/.test(
-            document.getElementById('shared').textContent,
+            document.querySelector('#shared .link')?.textContent,
           ),
         null,
         5000,
         'A: no read-only link is shown',
         async () => '',
       );
-      const read = (await a.locator('#shared').textContent())
-        .trim()
-        .split(' ')[0];
+      const read = (await a.locator('#shared .link').textContent()).trim();
       await b.goto(B_URL);
       await b.fill('#join input[name=link]', read);
       await b.click('#join button[type=submit]');

@@ -14,6 +14,8 @@ mkdir -p "$artifacts"
 # shellcheck source=tests/ui/npm_packages.sh
 source "$here/npm_packages.sh"
 [ -x /usr/bin/chromium ] || ui_apt_install chromium fonts-dejavu-core
+# zbarimg reads the share dialog's QR code back.
+command -v zbarimg >/dev/null || ui_apt_install zbar-tools
 ui_npm_ci
 
 work="$(mktemp -d)"

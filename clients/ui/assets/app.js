@@ -281,8 +281,9 @@ function joinForm() {
 // One list on the home page: its title (a link to it), how much is on it,
 // and what this home may do with it.
 function listRow(l) {
+  const n = l.items.length;
   const meta =
-    `${l.items.length} item(s), ${l.to_buy} to buy` +
+    `${n} item${n === 1 ? '' : 's'}, ${l.to_buy} to buy` +
     (l.unsynced ? `, ${l.unsynced} unsynced` : '') +
     (ACCESS_NOTE[l.access] ? `, ${ACCESS_NOTE[l.access]}` : '');
   return el(
@@ -308,44 +309,133 @@ function listActions(l) {
   ];
 }
 
-// The links last shown, kept across re-renders (a push may re-render the
-// page while a share is on its way).
+// The links last shown ({ what, link }), kept across re-renders (a push
+// may re-render the page while a share is on its way).
 let shown = null;
 
 function sharedBox() {
-  const box = el('p', { id: 'shared', class: 'share', hidden: '' });
+  const box = el('div', { id: 'shared', hidden: '' });
   if (shown) {
     box.hidden = false;
-    box.replaceChildren(...shown.map((line) => el('div', {}, line)));
+    box.replaceChildren(...shown.map(linkCard));
   }
   return box;
 }
 
-function showLinks(lines) {
-  shown = lines;
+function showLinks(links) {
+  shown = links;
   const box = document.getElementById('shared');
   if (box) box.replaceWith(sharedBox());
 }
 
+// One link to give: as text, a button to copy it, the system's share
+// sheet where the browser has one, and a QR code to scan from this screen.
+function linkCard({ what, link }) {
+  const copy = el('button', { type: 'button', class: 'copy' }, 'Copy');
+  copy.addEventListener('click', async () => {
+    try {
+      await navigator.clipboard.writeText(link);
+      copy.textContent = 'Copied';
+    } catch {
+      showError('The browser refused to copy: select the link instead.');
+    }
+  });
+  // The phone app's links are addresses; the local page's are to paste
+  // into `shoplist-cli join` or a join field.
+  const shareData = /^https?:/.test(link)
+    ? { title: 'shoplist', url: link }
+    : { title: 'shoplist', text: link };
+  const sheet =
+    navigator.share && navigator.canShare?.(shareData) !== false
+      ? el(
+          'button',
+          {
+            type: 'button',
+            onclick: () => navigator.share(shareData).catch(() => {}),
+          },
+          'Share…',
+        )
+      : '';
+  return el(
+    'div',
+    { class: 'link-card' },
+    el('div', { class: 'link share' }, link),
+    what ? el('div', { class: 'meta' }, what) : '',
+    el('div', { class: 'actions' }, copy, sheet),
+    qrBox(link),
+  );
+}
+
+// Debian's qrcode-generator (served as /qrcode.js), loaded when a link is
+// first shown.
+let qrLibrary = null;
+
+function loadQr() {
+  qrLibrary ??= new Promise((resolve, reject) => {
+    const script = el('script', { src: '/qrcode.js' });
+    script.addEventListener('load', () => resolve(window.qrcode));
+    script.addEventListener('error', reject);
+    document.head.append(script);
+  });
+  return qrLibrary;
+}
+
+function qrBox(link) {
+  const box = el('div', {
+    class: 'qr',
+    role: 'img',
+    'aria-label': 'QR code of the link',
+  });
+  loadQr()
+    .then((qrcode) => box.append(qrSvg(qrcode, link)))
+    .catch(() => box.remove());
+  return box;
+}
+
+// The code as one SVG path, with the quiet zone of four modules scanners
+// need.
+function qrSvg(qrcode, text) {
+  const qr = qrcode(0, 'M');
+  qr.addData(text);
+  qr.make();
+  const n = qr.getModuleCount();
+  let d = '';
+  for (let r = 0; r < n; r++) {
+    for (let c = 0; c < n; c++) {
+      if (qr.isDark(r, c)) d += `M${c + 4} ${r + 4}h1v1h-1z`;
+    }
+  }
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${n + 8} ${n + 8}`);
+  svg.setAttribute('shape-rendering', 'crispEdges');
+  const path = document.createElementNS(ns, 'path');
+  path.setAttribute('d', d);
+  svg.append(path);
+  return svg;
+}
+
 // Asks the home for a link (`gives`: '' for the default, 'read', 'edit' or
-// 'owner') and shows it, copied when the browser allows.
+// 'owner') and shows it.
 async function share(id, gives) {
   try {
     const path = `/api/lists/${id}/share`;
     const body = await api('POST', path, gives ? { gives } : {});
     // The phone app gives a link that opens it: https://HOST/#join=<link>.
     const link = backend.joinUrl ? backend.joinUrl(body.link) : body.link;
-    showLinks([link]);
-    try {
-      await navigator.clipboard.writeText(link);
-      showLinks([`${link} (copied)`]);
-    } catch {
-      // Shown, to copy by hand.
-    }
+    showLinks([{ what: LINK_WORDS[body.gives], link }]);
   } catch (e) {
     showError(e.message);
   }
 }
+
+// What a link lets its holder do, under it.
+const LINK_WORDS = {
+  owner: 'Owner link: whoever opens it can do everything you can.',
+  edit: 'Edit link: whoever opens it can change the list.',
+  read: 'Read-only link: whoever opens it can see the list.',
+  open: 'Anyone with this can change the list.',
+};
 
 async function revoke(id) {
   const question =
@@ -354,7 +444,11 @@ async function revoke(id) {
   try {
     const body = await api('POST', `/api/lists/${id}/revoke`);
     reportSync(body);
-    shown = [`edit: ${body.links.edit}`, `read: ${body.links.read}`];
+    const url = (link) => (backend.joinUrl ? backend.joinUrl(link) : link);
+    shown = [
+      { what: LINK_WORDS.edit, link: url(body.links.edit) },
+      { what: LINK_WORDS.read, link: url(body.links.read) },
+    ];
     await render();
   } catch (e) {
     showError(e.message);
@@ -629,9 +723,10 @@ function historySection(events) {
 async function renderList(id, generation) {
   // The history is read only while its section is open.
   const withHistory = !!document.getElementById('history')?.open;
-  const [{ list }, { events }] = await Promise.all([
+  const [{ list }, { events }, again] = await Promise.all([
     api('GET', `/api/lists/${id}`),
     withHistory ? api('GET', `/api/lists/${id}/log`) : { events: null },
+    api('GET', `/api/lists/${id}/again`),
   ]);
   if (generation !== renderGeneration) return;
   const act = actor(id);
@@ -641,6 +736,8 @@ async function renderList(id, generation) {
     el('h1', { id: 'title' }, displayTitle(list)),
     listMeta(list),
     editable ? addForm(id) : '',
+    editable ? suggestBox() : '',
+    editable ? againSection(again.items, act) : '',
     list.items.length
       ? el('div', { id: 'items' }, ...itemSections(list, act, editable))
       : el('p', { class: 'meta' }, 'Nothing on this list yet.'),
@@ -648,16 +745,22 @@ async function renderList(id, generation) {
     sharingSection(id, list),
     editable ? settingsSection(list, act) : '',
   );
+  // A push re-rendered the page while someone typed: offer again.
+  if (editable) suggestNames(id);
 }
 
+// Whether the list's changes reached the cloud, and what this home may do
+// with it; never its id (links carry it).
 function listMeta(list) {
+  const n = list.unsynced;
+  const parts = [
+    n ? `${n} unsynced change${n === 1 ? '' : 's'}` : 'all changes synced',
+    ACCESS_NOTE[list.access],
+  ];
   return el(
     'p',
-    { class: 'meta' },
-    'ID ',
-    el('span', { class: 'share' }, list.id),
-    list.unsynced ? ` · ${list.unsynced} unsynced change(s)` : '',
-    ACCESS_NOTE[list.access] ? ` · ${ACCESS_NOTE[list.access]}` : '',
+    { class: 'meta', id: 'list-meta' },
+    parts.filter(Boolean).join(' · '),
   );
 }
 
@@ -667,6 +770,10 @@ function addForm(id) {
     placeholder: 'Add an item',
     'aria-label': 'Item name',
     required: '',
+  });
+  name.addEventListener('input', () => {
+    clearTimeout(suggestTimer);
+    suggestTimer = setTimeout(() => suggestNames(id), 120);
   });
   const count = el('input', {
     name: 'count',
@@ -697,6 +804,71 @@ async function addItem(id, name, count) {
   }
   await render();
   if (!gone) document.querySelector('#add input[name=item]').focus();
+}
+
+// A round button to add an item in one tap: its name (or "6 eggs") and,
+// smaller, its aisle.
+function chip(text, aisle, item, onclick) {
+  return el(
+    'button',
+    { type: 'button', class: 'chip', 'aria-label': `Add ${item}`, onclick },
+    el('span', {}, text),
+    aisle ? el('span', { class: 'aisle' }, aisle) : '',
+  );
+}
+
+// Names this home used before that start like what is typed in the add
+// form, under it; a tap adds one (with the count typed).
+let suggestTimer = null;
+
+function suggestBox() {
+  return el('div', { id: 'suggest', class: 'chips' });
+}
+
+async function suggestNames(id) {
+  const name = document.querySelector('#add input[name=item]');
+  const box = document.getElementById('suggest');
+  if (!name || !box) return;
+  const text = name.value.trim();
+  let found = [];
+  if (text) {
+    const query = new URLSearchParams({ text, list: id });
+    try {
+      ({ suggestions: found } = await api('GET', `/api/suggest?${query}`));
+    } catch {
+      return; // typing goes on; the add itself reports what fails
+    }
+  }
+  // Typed on, or re-rendered, meanwhile: a newer call draws.
+  if (name.value.trim() !== text || !box.isConnected) return;
+  const add = (s) => () => {
+    name.value = s.name;
+    const count = document.querySelector('#add input[name=count]');
+    addItem(id, name, count).catch((e) => showError(e.message));
+  };
+  box.replaceChildren(
+    ...found.map((s) => chip(s.name, s.category, s.name, add(s))),
+  );
+}
+
+// What was bought on the list and is off it now, to add back in one tap
+// with the count bought.
+function againSection(items, act) {
+  if (!items.length) return '';
+  const chips = items.map((s) =>
+    chip(
+      `${s.count} ${s.name}`,
+      s.category,
+      s.name,
+      act('add', { item: s.name, count: s.count }),
+    ),
+  );
+  return el(
+    'section',
+    { id: 'again' },
+    el('h2', {}, 'Bought last time'),
+    el('div', { class: 'chips' }, ...chips),
+  );
 }
 
 // To buy, grouped by aisle in the list's order (the server's order), then
