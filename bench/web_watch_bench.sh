@@ -11,7 +11,9 @@ ulimit -n "$(ulimit -Hn)"  # a socket per watch, on each side
 work="$(mktemp -d)"
 trap '"$root/scripts/cluster-down.sh" "$work/cluster" >/dev/null 2>&1 || true; rm -rf "$work"' EXIT
 port=7600 web_port=7690
+# Every watch comes from this one address: the per-address limit lifted.
 SHOPLIST_PROXY_PORT=$port SHOPLIST_WEB_PORT=$web_port \
+  SHOPLIST_PROXY_FLAGS="--web-max-watches-per-client=100000 --web-max-watches=100000" \
   "$root/scripts/cluster-up.sh" "$work/cluster" >/dev/null
 proxy_pid="$(head -n 1 "$work/cluster/pids")"
 cli=("$root/build/clients/cli/shoplist-cli" --home="$work/home" --proxy=127.0.0.1:$port)

@@ -6,6 +6,7 @@
 #include <fstream>
 #include <string>
 
+#include "absl/strings/str_cat.h"
 #include "access/capability.h"
 #include "codec/list_codec.h"
 #include "crdt/limits.h"
@@ -325,6 +326,53 @@ void MembershipSeeds(SeedWriter& out) {
 }  // namespace
 }  // namespace shoplist::fuzz
 
+namespace shoplist::fuzz {
+namespace {
+
+std::string Post(const std::string& path, const std::string& body,
+                 const std::string& headers = "") {
+  return absl::StrCat("POST ", path,
+                      " HTTP/1.1\r\nHost: x\r\nContent-Type: "
+                      "application/x-protobuf\r\n",
+                      headers, "Content-Length: ", body.size(), "\r\n\r\n",
+                      body);
+}
+
+// Raw HTTP as browsers (and others) send it to the proxy's web door.
+void WebSeeds(SeedWriter& out) {
+  const std::string t = "web_api_fuzz";
+  v1::SyncRequest sync;
+  sync.set_list_id(kListId);
+  *sync.mutable_delta() = Message(SampleList());
+  codec::EncodeContext(SampleList().context(), sync.mutable_known());
+  sync.set_secret(kSecret);
+  v1::GetRequest get;
+  get.set_list_id(kListId);
+  v1::WatchRequest watch;
+  watch.set_list_id(kListId);
+  out.Write(t, "sync", Post("/api/v1/sync", sync.SerializeAsString()));
+  out.Write(t, "get_then_file",
+            Post("/api/v1/get", get.SerializeAsString()) +
+                "GET /app.js HTTP/1.1\r\nHost: x\r\nAccept-Encoding: "
+                "gzip;q=1, br\r\n\r\n");
+  out.Write(t, "watch", Post("/api/v1/watch", watch.SerializeAsString()));
+  out.Write(t, "cross_origin",
+            Post("/api/v1/sync", sync.SerializeAsString(),
+                 "Origin: https://evil.example\r\n"));
+  out.Write(t, "chunked",
+            "POST /api/v1/get HTTP/1.1\r\nHost: x\r\nContent-Type: "
+            "application/x-protobuf\r\nTransfer-Encoding: chunked\r\n\r\n" +
+                absl::StrCat(absl::Hex(get.ByteSizeLong()), "\r\n",
+                             get.SerializeAsString(), "\r\n0\r\n\r\n"));
+  out.Write(t, "files",
+            "GET / HTTP/1.1\r\nHost: x\r\n\r\nHEAD /index.html "
+            "HTTP/1.1\r\nHost: x\r\n\r\nGET /../etc/passwd "
+            "HTTP/1.1\r\nHost: x\r\n\r\n");
+}
+
+}  // namespace
+}  // namespace shoplist::fuzz
+
 int main(int argc, char** argv) {
   if (argc != 2) {
     std::fprintf(stderr, "usage: %s OUT_DIR\n", argv[0]);
@@ -337,5 +385,6 @@ int main(int argc, char** argv) {
   shoplist::fuzz::ListSeeds(out);
   shoplist::fuzz::AccessSeeds(out);
   shoplist::fuzz::MembershipSeeds(out);
+  shoplist::fuzz::WebSeeds(out);
   return 0;
 }

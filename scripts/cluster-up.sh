@@ -6,7 +6,8 @@
 #   scripts/cluster-up.sh [DIR]     (default: $SHOPLIST_CLUSTER_DIR or .cluster)
 # Environment: SHOPLIST_NODES (3), SHOPLIST_PROXY_PORT (7000), first node
 # port is proxy port + 1, SHOPLIST_BUILD_DIR (build), SHOPLIST_NODE_FLAGS
-# (more flags for every node, e.g. "--state-cache-mib=128"), SHOPLIST_WEB_PORT
+# (more flags for every node, e.g. "--state-cache-mib=128"),
+# SHOPLIST_PROXY_FLAGS (more flags for the proxy), SHOPLIST_WEB_PORT
 # (8080: the phone app and browser API on 127.0.0.1, when the app is built
 # in SHOPLIST_WEB_ROOT, default build-wasm/web; 0: none).
 # Membership and replication take a cluster token, made once in DIR/token:
@@ -43,7 +44,7 @@ if [ "$web_port" != 0 ] && [ -f "$web_root/index.html" ]; then
   web=(--web-listen="127.0.0.1:$web_port" --web-root="$web_root")
 fi
 "$bin/services/proxy/shoplist-proxy" --listen="$proxy" --data="$dir/proxy" \
-  "$token" "${web[@]}" >>"$dir/proxy.log" 2>&1 &
+  "$token" "${web[@]}" ${SHOPLIST_PROXY_FLAGS:-} >>"$dir/proxy.log" 2>&1 &
 echo $! >>"$dir/pids"
 for i in $(seq 0 $((nodes - 1))); do
   port=$((proxy_port + 1 + i))

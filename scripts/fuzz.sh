@@ -11,7 +11,7 @@ cd "$(dirname "$0")/.."
 seconds="${1:-20}"
 jobs="${FUZZ_JOBS:-$(nproc)}"
 targets=(crdt_codec_fuzz operation_fuzz replica_request_fuzz
-  list_request_fuzz membership_request_fuzz node_fuzz)
+  list_request_fuzz membership_request_fuzz node_fuzz web_api_fuzz)
 
 scripts/install-deps.sh --sanitizers
 cmake -S . -B build-fuzz -G Ninja -DCMAKE_CXX_COMPILER=clang++ \

@@ -15,6 +15,11 @@ ABSL_FLAG(std::string, web_listen, "",
 ABSL_FLAG(std::string, web_root, "",
           "Folder of the web app's files (with --web-listen; empty: the API "
           "alone)");
+ABSL_FLAG(int, web_max_watches_per_client, 256,
+          "Browser watches one client address may hold open at once; more "
+          "are refused with 429");
+ABSL_FLAG(int, web_max_watches, 20000,
+          "Browser watches open at once in all; more are refused with 429");
 ABSL_FLAG(std::string, data, "",
           "Directory of the membership LevelDB (required)");
 ABSL_FLAG(std::string, id, "",
@@ -69,6 +74,9 @@ int main(int argc, char** argv) {
     web.emplace();
     web->listen = absl::GetFlag(FLAGS_web_listen);
     web->root = absl::GetFlag(FLAGS_web_root);
+    web->max_watches_per_client =
+        absl::GetFlag(FLAGS_web_max_watches_per_client);
+    web->max_watches = absl::GetFlag(FLAGS_web_max_watches);
     // The proxy's own certificate: HTTPS when it serves TLS.
     web->cert_pem = serving->security.cert_pem;
     web->key_pem = serving->security.key_pem;

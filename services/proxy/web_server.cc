@@ -21,6 +21,7 @@
 #include <vector>
 
 #include "absl/base/thread_annotations.h"
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/strings/ascii.h"
 #include "absl/strings/match.h"
@@ -210,7 +211,39 @@ struct WebServer::Impl {
 
   // HTTPS when set.
   std::optional<net::ssl::context> tls;
+
+  // Takes one of the watches the limits allow `client`; false when none is
+  // left. Each taken is given back by ReleaseWatch.
+  bool TakeWatch(const std::string& client);
+  void ReleaseWatch(const std::string& client);
+
+  absl::Mutex watches_mu;
+  absl::flat_hash_map<std::string, int> watches_by_client
+      ABSL_GUARDED_BY(watches_mu);
+  int watches_open ABSL_GUARDED_BY(watches_mu) = 0;
 };
+
+bool WebServer::Impl::TakeWatch(const std::string& client) {
+  absl::MutexLock lock(&watches_mu);
+  int& mine = watches_by_client[client];
+  if (mine >= options.max_watches_per_client ||
+      watches_open >= options.max_watches) {
+    if (mine == 0) watches_by_client.erase(client);
+    return false;
+  }
+  ++mine;
+  ++watches_open;
+  return true;
+}
+
+void WebServer::Impl::ReleaseWatch(const std::string& client) {
+  absl::MutexLock lock(&watches_mu);
+  --watches_open;
+  auto it = watches_by_client.find(client);
+  if (it != watches_by_client.end() && --it->second <= 0) {
+    watches_by_client.erase(it);
+  }
+}
 
 // A browser's watch of one list: the list service's Watch stream (the
 // gateway's, through the proxy's own port), each event written to the
@@ -453,8 +486,14 @@ class Session : public Connection,
       return Write(Refusal(request, grpc::StatusCode::INVALID_ARGUMENT,
                            "the body is not a WatchRequest"));
     }
+    const std::string client = Client();
+    if (!server_->TakeWatch(client)) {
+      return Write(Refusal(request, grpc::StatusCode::RESOURCE_EXHAUSTED,
+                           "too many watches open from this address",
+                           http::status::too_many_requests));
+    }
     std::shared_ptr<InFlight> flight = Admit(request);
-    if (flight == nullptr) return;
+    if (flight == nullptr) return server_->ReleaseWatch(client);
     // One watch per connection, for as long as it is open. The answer's
     // head goes with the first event (a watch starts with one), so a watch
     // the cloud refuses (NOT_FOUND, PERMISSION_DENIED) is an HTTP error.
@@ -469,11 +508,12 @@ class Session : public Connection,
                       self->Queue(frame, std::move(written));
                     });
         },
-        [self, asked](const grpc::Status& status) {
+        [self, asked, client](const grpc::Status& status) {
           {
             absl::MutexLock lock(&self->watch_mu_);
             self->watch_ = nullptr;
           }
+          self->server_->ReleaseWatch(client);
           net::post(self->stream_.get_executor(), [self, asked, status] {
             if (self->streaming_) {
               return self->Queue("", nullptr, /*last=*/true);
@@ -493,6 +533,13 @@ class Session : public Connection,
     }
     relay->Start(server_->watches, std::move(watch));
     AwaitClose();
+  }
+
+  // The client's address, as the watch limits count it.
+  std::string Client() {
+    beast::error_code ec;
+    const tcp::endpoint peer = Lowest().socket().remote_endpoint(ec);
+    return ec ? std::string() : peer.address().to_string();
   }
 
   // The browser closing a watch's connection (or sending anything more)

@@ -19,7 +19,8 @@
 // PERMISSION_DENIED, 404 NOT_FOUND, 409 FAILED_PRECONDITION, 413 a body
 // over the limit, 503 UNAVAILABLE, 504 DEADLINE_EXCEEDED, 500 otherwise)
 // comes with a text/plain message and the gRPC code's name in the header
-// Shoplist-Code. Requests that are not HTTP, headers over 8 KiB (431), and
+// Shoplist-Code. A watch past the limits (WebOptions) is 429. Requests
+// that are not HTTP, headers over 8 KiB (431), and
 // clients slower than `read_timeout` to send a request (slowloris) are cut
 // off without touching anything else.
 //
@@ -61,6 +62,12 @@ struct WebOptions {
   // A call forwarded to the nodes.
   absl::Duration call_timeout = absl::Seconds(10);
   int threads = 1;
+  // Watches open at once from one client address, and in all: a watch
+  // past either is refused with 429 (RESOURCE_EXHAUSTED). A household's
+  // phones watch a list each; one address opening hundreds is a client
+  // gone wrong or an attack on the proxy's memory (~80 KiB a watch).
+  int max_watches_per_client = 256;
+  int max_watches = 20'000;
 };
 
 class WebServer {

@@ -504,6 +504,37 @@ TEST_F(WebWatchTest, AWatchTheCloudRefusesIsAnHttpError) {
   close(fd);
 }
 
+TEST_F(WebWatchTest, WatchesPastTheLimitOfOneAddressAreRefusedWith429) {
+  WebOptions options;
+  options.max_watches_per_client = 2;
+  server_.reset();
+  absl::StatusOr<std::unique_ptr<WebServer>> server =
+      WebServer::Start(options, &gateway_, stub_.get());
+  ASSERT_TRUE(server.ok()) << server.status();
+  server_ = *std::move(server);
+  int a = Watch("known");
+  int b = Watch("known");
+  EXPECT_THAT(ReadFrames(a, 3), HasSubstr("200 OK"));
+  EXPECT_THAT(ReadFrames(b, 3), HasSubstr("200 OK"));
+  int refused = Watch("known");
+  const std::string answer = ReadAll(refused);
+  EXPECT_THAT(answer, HasSubstr("429"));
+  EXPECT_THAT(answer, HasSubstr("Shoplist-Code: RESOURCE_EXHAUSTED"));
+  close(refused);
+  // A watch that ends gives its place back.
+  close(a);
+  std::string again;
+  for (int i = 0; i < 100; ++i) {
+    int c = Watch("known");
+    again = ReadFrames(c, 3);
+    close(c);
+    if (again.find("200 OK") != std::string::npos) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_THAT(again, HasSubstr("200 OK"));
+  close(b);
+}
+
 TEST_F(WebWatchTest, StopEndsOpenWatches) {
   int a = Watch("known");
   int b = Watch("known");
