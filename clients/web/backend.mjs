@@ -34,20 +34,39 @@ function openDb() {
   return request(opening);
 }
 
+/** The records, and the generation they are at, read in one transaction. */
 async function readAll(db) {
   const store = db.transaction(STORE).objectStore(STORE);
   const [keys, values] = await Promise.all([
     request(store.getAllKeys()),
     request(store.getAll()),
   ]);
-  return keys.map((key, i) => [key, new Uint8Array(values[i])]);
+  const records = [];
+  let generation = 0;
+  keys.forEach((key, i) => {
+    if (key === GENERATION) generation = values[i];
+    else records.push([key, new Uint8Array(values[i])]);
+  });
+  return { records, generation };
 }
 
-/** Commits a batch of writes in one transaction. */
-function commit(db, writes) {
+// How many batches the tabs of this browser have committed, kept with
+// the records (the core ignores keys outside its prefixes): a tab whose
+// core was loaded at another count reloads it before it acts, or it would
+// write back a list without another tab's change.
+const GENERATION = 'host/generation';
+
+async function storedGeneration(db) {
+  const store = db.transaction(STORE).objectStore(STORE);
+  return (await request(store.get(GENERATION))) ?? 0;
+}
+
+/** Commits a batch of writes, and the new generation, in one transaction. */
+function commit(db, writes, generation) {
   if (!writes.length) return Promise.resolve();
   const tx = db.transaction(STORE, 'readwrite');
   const store = tx.objectStore(STORE);
+  store.put(generation, GENERATION);
   for (const w of writes) {
     if (w.put !== undefined) store.put(w.value, w.put);
     else if (w.delete !== undefined) store.delete(w.delete);
@@ -99,30 +118,49 @@ class Backend {
     this.db = await openDb();
     this.core = await loadCore();
     this.channel = new BroadcastChannel('shoplist');
-    this.channel.onmessage = (e) => this.locked(() => this.reload(e.data));
-    await this.locked(() => this.reload());
+    // Another tab committed: this one's core is reloaded when it next
+    // holds the lock (locked); the page re-reads now.
+    this.channel.onmessage = (e) => this.locked(async () => this.tell(e.data));
+    await this.locked(async () => {});
     window.addEventListener('online', () => this.syncAll());
     setInterval(() => this.syncAll(true), PUSH_EVERY_MS);
     this.syncAll();
   }
 
-  /** The home, loaded afresh from IndexedDB (another tab changed it). */
-  async reload(changed) {
+  /** The home, loaded afresh from IndexedDB. */
+  async reload() {
     if (this.home) this.home.close();
     this.home = this.core.openHome('');
-    for (const [key, value] of await readAll(this.db))
-      this.home.load(key, value);
-    if (changed !== undefined) this.tell(changed);
+    const { records, generation } = await readAll(this.db);
+    for (const [key, value] of records) this.home.load(key, value);
+    this.generation = generation;
   }
 
-  /** Runs `work` while no other tab of this browser uses the home. */
+  /**
+   * Runs `work` while no other tab of this browser uses the home, on a
+   * core that has every tab's commits.
+   */
   locked(work) {
-    if (!navigator.locks) return work();
-    return navigator.locks.request(LOCK, work);
+    const fresh = async () => {
+      if (!this.home || (await storedGeneration(this.db)) !== this.generation) {
+        await this.reload();
+      }
+      return work();
+    };
+    if (!navigator.locks) return fresh();
+    return navigator.locks.request(LOCK, fresh);
   }
 
   async write(writes, changed) {
-    await commit(this.db, writes);
+    try {
+      await commit(this.db, writes, this.generation + 1);
+    } catch (e) {
+      // The core is ahead of the store: the next call loads it afresh.
+      this.home.close();
+      this.home = null;
+      throw e;
+    }
+    if (writes.length) this.generation += 1;
     if (!writes.length) return;
     // When a change is durable here (what "tap to stored" measures).
     performance.mark('shoplist:stored');

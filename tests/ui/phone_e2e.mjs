@@ -459,6 +459,9 @@ try {
   await twoTabs(context);
   await openList(again, APP);
   await revoked(again, reader);
+  // The same app on a desktop's window.
+  await again.setViewportSize({ width: 1280, height: 800 });
+  await again.screenshot({ path: path.join(ARTIFACTS, 'phone-desktop.png') });
   console.log('phone_e2e: all checks passed');
 } catch (e) {
   console.error(`phone_e2e: FAIL: ${e.message}`);
