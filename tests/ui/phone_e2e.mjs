@@ -461,6 +461,7 @@ try {
   await revoked(again, reader);
   // The same app on a desktop's window.
   await again.setViewportSize({ width: 1280, height: 800 });
+  await again.evaluate(() => window.scrollTo(0, 0));
   await again.screenshot({ path: path.join(ARTIFACTS, 'phone-desktop.png') });
   console.log('phone_e2e: all checks passed');
 } catch (e) {

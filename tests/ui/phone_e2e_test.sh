@@ -3,6 +3,8 @@
 # core) end to end in Debian's Chromium, against a local cluster and a CLI
 # home. Installs Chromium, Node.js and the npm packages when missing.
 #   phone_e2e_test.sh BUILD_DIR WEB_ROOT ARTIFACT_DIR
+# Screenshots go to ARTIFACT_DIR; SHOPLIST_UPDATE_SCREENSHOTS=1 also copies
+# the README's (docs/phone-*.png).
 set -euo pipefail
 here="$(cd "$(dirname "$0")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
@@ -55,3 +57,11 @@ export RESTART_PROXY="$work/restart-proxy.sh"
 export SHOPLIST_CLI="$build/clients/cli/shoplist-cli" CLI_HOME="$work/cli-home"
 export ARTIFACT_DIR="$artifacts"
 node "$here/phone_e2e.mjs"
+# The README's pictures change only when asked, so a test run leaves the
+# tree clean.
+if [ "${SHOPLIST_UPDATE_SCREENSHOTS:-0}" = 1 ]; then
+  for f in phone-list phone-share phone-desktop phone-offline; do
+    cp "$artifacts/$f.png" "$root/docs/$f.png"
+  done
+  echo "phone_e2e: the README's pictures copied to $root/docs/"
+fi

@@ -4,9 +4,8 @@
 # `shoplist-cli ui`, and runs tests/ui/e2e.mjs (Playwright's playwright-core
 # driving Debian's Chromium) against both pages.
 #   ui_e2e_test.sh BUILD_DIR ARTIFACT_DIR
-# Screenshots go to ARTIFACT_DIR (and, with SHOPLIST_UPDATE_SCREENSHOTS=1,
-# to docs/ui-list.png and docs/ui-lists.png for the README); on failure the
-# logs of every process go there too.
+# Screenshots go to ARTIFACT_DIR (the README's are the phone app's:
+# phone_e2e_test.sh); on failure the logs of every process go there too.
 # Installs Chromium, Node.js/npm (Debian packages) and the locked npm
 # packages when they are missing, so it works on a fresh Debian 12 machine.
 set -euo pipefail
@@ -109,14 +108,4 @@ start=$(date +%s)
 node "$here/e2e.mjs"
 echo "ui_e2e: the browser part took $(($(date +%s) - start)) s"
 
-# The README's pictures.
-mkdir -p "$root/docs"
-# The README's pictures change only when asked, so a test run leaves the
-# tree clean.
-if [ "${SHOPLIST_UPDATE_SCREENSHOTS:-0}" = 1 ]; then
-  cp "$artifacts/a-list.png" "$root/docs/ui-list.png"
-  cp "$artifacts/a-lists.png" "$root/docs/ui-lists.png"
-  cp "$artifacts/phone-store.png" "$root/docs/ui-store.png"
-  echo "ui_e2e: copied to $root/docs/ui-list.png, ui-lists.png and ui-store.png"
-fi
 status=0
