@@ -382,8 +382,9 @@ absl::StatusOr<ChangeResult> Home::Undo(absl::string_view list) {
   return Change(list, std::vector<v1::Operation>{}, /*undo=*/true);
 }
 
-absl::StatusOr<std::vector<LogEntry>> Home::Log(absl::string_view typed,
-                                                size_t limit) {
+template <typename Read>
+auto Home::WithHistory(absl::string_view typed, Read read)
+    -> decltype(read(std::declval<HomeCore&>(), std::string())) {
   absl::StatusOr<Lease> store = Acquire();
   if (!store.ok()) return store.status();
   absl::MutexLock lock(&records_mu_);
@@ -394,7 +395,14 @@ absl::StatusOr<std::vector<LogEntry>> Home::Log(absl::string_view typed,
   if (absl::Status s = LoadHistory(**store, LogPrefix(*id), *core); !s.ok()) {
     return s;
   }
-  return core->Log(*id, limit);
+  return read(*core, *id);
+}
+
+absl::StatusOr<std::vector<LogEntry>> Home::Log(absl::string_view typed,
+                                                size_t limit) {
+  return WithHistory(typed, [&](HomeCore& core, const std::string& id) {
+    return core.Log(id, limit);
+  });
 }
 
 absl::StatusOr<std::vector<Suggestion>> Home::Suggest(absl::string_view typed,
@@ -413,17 +421,9 @@ absl::StatusOr<std::vector<Suggestion>> Home::Suggest(absl::string_view typed,
 
 absl::StatusOr<std::vector<Suggestion>> Home::BoughtBefore(
     absl::string_view typed, size_t limit) {
-  absl::StatusOr<Lease> store = Acquire();
-  if (!store.ok()) return store.status();
-  absl::MutexLock lock(&records_mu_);
-  absl::StatusOr<HomeCore> core = LoadCore(**store, typed);
-  if (!core.ok()) return core.status();
-  absl::StatusOr<std::string> id = core->Resolve(typed);
-  if (!id.ok()) return id.status();
-  if (absl::Status s = LoadHistory(**store, LogPrefix(*id), *core); !s.ok()) {
-    return s;
-  }
-  return core->BoughtBefore(*id, limit);
+  return WithHistory(typed, [&](HomeCore& core, const std::string& id) {
+    return core.BoughtBefore(id, limit);
+  });
 }
 
 absl::StatusOr<std::string> Home::PersonName() {
