@@ -382,9 +382,8 @@ absl::StatusOr<ChangeResult> Home::Undo(absl::string_view list) {
   return Change(list, std::vector<v1::Operation>{}, /*undo=*/true);
 }
 
-template <typename Read>
-auto Home::WithHistory(absl::string_view typed, Read read)
-    -> decltype(read(std::declval<HomeCore&>(), std::string())) {
+template <typename T, typename Read>
+absl::StatusOr<T> Home::WithHistory(absl::string_view typed, Read read) {
   absl::StatusOr<Lease> store = Acquire();
   if (!store.ok()) return store.status();
   absl::MutexLock lock(&records_mu_);
@@ -400,9 +399,10 @@ auto Home::WithHistory(absl::string_view typed, Read read)
 
 absl::StatusOr<std::vector<LogEntry>> Home::Log(absl::string_view typed,
                                                 size_t limit) {
-  return WithHistory(typed, [&](HomeCore& core, const std::string& id) {
-    return core.Log(id, limit);
-  });
+  return WithHistory<std::vector<LogEntry>>(
+      typed, [&](HomeCore& core, const std::string& id) {
+        return core.Log(id, limit);
+      });
 }
 
 absl::StatusOr<std::vector<Suggestion>> Home::Suggest(absl::string_view typed,
@@ -421,9 +421,10 @@ absl::StatusOr<std::vector<Suggestion>> Home::Suggest(absl::string_view typed,
 
 absl::StatusOr<std::vector<Suggestion>> Home::BoughtBefore(
     absl::string_view typed, size_t limit) {
-  return WithHistory(typed, [&](HomeCore& core, const std::string& id) {
-    return core.BoughtBefore(id, limit);
-  });
+  return WithHistory<std::vector<Suggestion>>(
+      typed, [&](HomeCore& core, const std::string& id) {
+        return core.BoughtBefore(id, limit);
+      });
 }
 
 absl::StatusOr<std::string> Home::PersonName() {

@@ -235,10 +235,9 @@ class Home {
       ABSL_LOCKS_EXCLUDED(records_mu_);
   // Loads a core with the list `typed` names and its history, and
   // returns `read(core, id)`. Takes records_mu_.
-  template <typename Read>
-  auto WithHistory(absl::string_view typed, Read read)
-      -> decltype(read(std::declval<HomeCore&>(), std::string()))
-          ABSL_LOCKS_EXCLUDED(records_mu_);
+  template <typename T, typename Read>
+  absl::StatusOr<T> WithHistory(absl::string_view typed, Read read)
+      ABSL_LOCKS_EXCLUDED(records_mu_);
   // Applies `operations` as one change to the list `typed` names (an undo
   // instead when `undo`), stores it, then syncs it.
   absl::StatusOr<ChangeResult> Change(absl::string_view typed,
