@@ -91,8 +91,9 @@ int main(int argc, char** argv) {
                options.proxy_id, listen, (*server)->port(), options.vnodes,
                options.replicas);
   if (web) {
-    spdlog::info("proxy {}: web app on http://{} (port {})", options.proxy_id,
-                 web->listen, (*server)->web_port());
+    spdlog::info("proxy {}: web app on {}://{} (port {})", options.proxy_id,
+                 web->cert_pem.empty() ? "http" : "https", web->listen,
+                 (*server)->web_port());
   }
   int signal = shoplist::WaitForTerminationSignal();
   spdlog::info("proxy {}: signal {}, draining", options.proxy_id, signal);
