@@ -56,12 +56,13 @@ class Coordinator::WriteCall
 
   WriteCall(Coordinator* c, std::string list_id, crdt::ListState delta,
             std::optional<access::SecretHash> proof, quorum::FanOutPlan plan,
-            WriteDone done)
+            WriteDone done, LocalAnswer answer)
       : c_(c),
         list_id_(std::move(list_id)),
         delta_(std::move(delta)),
         proof_(proof),
         done_(std::move(done)),
+        answer_(std::move(answer)),
         fan_out_(std::move(plan), c->options_.write_quorum) {
     codec::EncodeState(delta_, &encoded_);
   }
@@ -113,8 +114,9 @@ class Coordinator::WriteCall
       c_->store_->MergeAsync(
           list_id_, delta_,
           [self, target](const absl::StatusOr<crdt::ListState>& merged) {
-            self->OnReply(target, merged.status(),
-                          merged.ok() ? std::optional(*merged) : std::nullopt);
+            std::optional<crdt::ListState> answer;
+            if (merged.ok() && self->answer_) answer = self->answer_(*merged);
+            self->OnReply(target, merged.status(), std::move(answer));
             self->c_->EndRemote();
           },
           std::move(check));
@@ -169,6 +171,7 @@ class Coordinator::WriteCall
   const std::optional<access::SecretHash> proof_;
   v1::ListState encoded_;  // written once, before Start
   const WriteDone done_;
+  const LocalAnswer answer_;  // may be null
 
   absl::Mutex mu_;
   State state_ ABSL_GUARDED_BY(mu_) = State::kAwaitingW;
@@ -529,11 +532,12 @@ void Coordinator::NoteReply(const Target& target, const absl::Status& status) {
 }
 
 void Coordinator::Write(const std::string& list_id, crdt::ListState delta,
-                        std::optional<access::SecretHash> proof,
-                        WriteDone done) {
+                        std::optional<access::SecretHash> proof, WriteDone done,
+                        LocalAnswer answer) {
   std::shared_ptr<const RingView> view = ring_->Current();
   std::make_shared<WriteCall>(this, list_id, std::move(delta), proof,
-                              PlanFor(*view, list_id), std::move(done))
+                              PlanFor(*view, list_id), std::move(done),
+                              std::move(answer))
       ->Start();
 }
 
@@ -595,30 +599,33 @@ void Coordinator::Sync(const std::string& list_id, crdt::ListState delta,
   auto write = [this, list_id, proof, shared_known, done](
                    crdt::ListState delta, std::optional<crdt::ListState> base) {
     if (base) base->Merge(delta);
-    Write(list_id, std::move(delta), proof,
-          [this, list_id, shared_known, done, base = std::move(base)](
-              absl::Status status, WriteResult written) {
-            if (!status.ok()) {
-              done(status);
-            } else if (written.local) {
-              done(SyncResult{written.local->DeltaSince(*shared_known),
-                              written.acks});
-            } else if (base) {
-              done(SyncResult{base->DeltaSince(*shared_known), written.acks});
-            } else {
-              // This node's own merge failed: ask the replicas.
-              Read(list_id, std::nullopt,
-                   [shared_known, done,
-                    acks = written.acks](absl::StatusOr<ReadResult> read) {
-                     if (!read.ok()) {
-                       done(read.status());
-                     } else {
-                       done(SyncResult{read->state.DeltaSince(*shared_known),
-                                       acks});
-                     }
-                   });
-            }
-          });
+    Write(
+        list_id, std::move(delta), proof,
+        [this, list_id, shared_known, done, base = std::move(base)](
+            absl::Status status, WriteResult written) {
+          if (!status.ok()) {
+            done(status);
+          } else if (written.local) {
+            done(SyncResult{*std::move(written.local), written.acks});
+          } else if (base) {
+            done(SyncResult{base->DeltaSince(*shared_known), written.acks});
+          } else {
+            // This node's own merge failed: ask the replicas.
+            Read(list_id, std::nullopt,
+                 [shared_known, done,
+                  acks = written.acks](absl::StatusOr<ReadResult> read) {
+                   if (!read.ok()) {
+                     done(read.status());
+                   } else {
+                     done(SyncResult{read->state.DeltaSince(*shared_known),
+                                     acks});
+                   }
+                 });
+          }
+        },
+        [shared_known](const crdt::ListState& stored) {
+          return stored.DeltaSince(*shared_known);
+        });
   };
   if (Owns(list_id)) {
     absl::StatusOr<std::optional<crdt::Register>> record =

@@ -246,8 +246,10 @@ TEST_F(CoordinatorTest, WriteAnswersAtQuorumWithoutWaitingForTheSlowReplica) {
   auto coordinator = MakeCoordinator(0);
   crdt::ListState client;
   WriteOutcome& out = out_;
+  // The answer is made of the list as stored here, right after its merge.
   coordinator->Write(list_id_, Delta(client, "milk", 2), std::nullopt,
-                     Capture(&out));
+                     Capture(&out),
+                     [](const crdt::ListState& stored) { return stored; });
   FlushLocalWrites();
   // Fan-out went to both other owners at once, before any answered.
   ASSERT_EQ(stores_.size(), 2u);
@@ -339,8 +341,12 @@ TEST_F(CoordinatorTest, NonOwnerCoordinatesWithoutKeepingACopy) {
   auto coordinator = MakeCoordinator(4);
   crdt::ListState client;
   WriteOutcome& out = out_;
+  bool answered = false;
   coordinator->Write(list_id_, Delta(client, "milk", 1), std::nullopt,
-                     Capture(&out));
+                     Capture(&out), [&](const crdt::ListState& stored) {
+                       answered = true;
+                       return stored;
+                     });
   FlushLocalWrites();
   ASSERT_EQ(stores_.size(), 3u);
   Complete(StoreTo(walk_[0]), grpc::Status::OK);
@@ -349,6 +355,7 @@ TEST_F(CoordinatorTest, NonOwnerCoordinatesWithoutKeepingACopy) {
   ASSERT_TRUE(out.called);
   EXPECT_TRUE(out.status.ok());
   EXPECT_FALSE(out.result.local.has_value());
+  EXPECT_FALSE(answered);
   EXPECT_TRUE(absl::IsNotFound(store_->Get(list_id_).status()));
   Complete(StoreTo(walk_[1]), grpc::Status::OK);
 }
