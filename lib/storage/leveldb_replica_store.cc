@@ -357,7 +357,7 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
     if (!t.changed) continue;
     if (status.ok()) {
       access_->Put(id, t.state->access());
-      if (on_merge_) on_merge_(id, *t.state, t.bytes);
+      if (on_merge_) on_merge_(id, *t.state);
     } else {
       t.state = status;
     }

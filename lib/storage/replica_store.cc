@@ -5,7 +5,7 @@
 #include "absl/strings/str_cat.h"
 #include "codec/list_codec.h"
 #include "google/protobuf/arena.h"
-#include "merkle/content_hash.h"
+#include "merkle/state_digest.h"
 
 namespace shoplist::storage {
 
@@ -42,6 +42,22 @@ absl::StatusOr<crdt::Register> DecodeStoredAccess(absl::string_view bytes,
   return access;
 }
 
+absl::StatusOr<std::string> StoredDigest(absl::string_view bytes,
+                                         absl::string_view what) {
+  v1::ListStateContext parts;
+  if (!parts.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+    return absl::DataLossError(
+        absl::StrCat("stored ", what, " does not parse"));
+  }
+  absl::StatusOr<crdt::CausalContext> context =
+      codec::DecodeContext(parts.context());
+  if (!context.ok()) {
+    return absl::DataLossError(absl::StrCat(
+        "stored ", what, " is invalid: ", context.status().message()));
+  }
+  return merkle::StateDigest(*context, parts.deleted());
+}
+
 absl::StatusOr<std::optional<StoredCopy>> ReadStoredCopy(
     ReplicaStore& store, absl::string_view list_id,
     const std::function<bool(absl::string_view digest)>& decode_not_needed) {
@@ -50,7 +66,9 @@ absl::StatusOr<std::optional<StoredCopy>> ReadStoredCopy(
   if (!bytes.ok()) return bytes.status();
   const std::string what = absl::StrCat("list ", list_id);
   StoredCopy copy;
-  copy.digest = merkle::ContentDigest(*bytes);
+  absl::StatusOr<std::string> digest = StoredDigest(*bytes, what);
+  if (!digest.ok()) return digest.status();
+  copy.digest = *std::move(digest);
   if (decode_not_needed && decode_not_needed(copy.digest)) {
     absl::StatusOr<crdt::Register> access = DecodeStoredAccess(*bytes, what);
     if (!access.ok()) return access.status();

@@ -151,8 +151,14 @@ absl::StatusOr<crdt::ListState> DecodeStored(absl::string_view bytes,
 absl::StatusOr<crdt::Register> DecodeStoredAccess(absl::string_view bytes,
                                                   absl::string_view what);
 
-// The stored state with the digest of its bytes (merkle::ContentDigest), as
-// a digest read compares it with other owners'. Not decoded when the
+// The digest of stored bytes (merkle::StateDigest of their causal context
+// and tombstone flag), parsing only those; DATA_LOSS naming `what` when
+// they do not parse or the context is invalid.
+absl::StatusOr<std::string> StoredDigest(absl::string_view bytes,
+                                         absl::string_view what);
+
+// The stored state with its digest (StoredDigest), as a digest read
+// compares it with other owners'. Not decoded when the
 // reader said it needs only the bytes and the access record.
 struct StoredCopy {
   std::string digest;
@@ -171,13 +177,11 @@ absl::StatusOr<std::optional<StoredCopy>> ReadStoredCopy(
     const std::function<bool(absl::string_view digest)>& decode_not_needed =
         nullptr);
 
-// Called after a Merge changed a stored list, with the merged state and its
-// stored bytes, on the store's commit thread before the merge's callback:
-// so calls for one list come in merge order. It must be quick and must not
-// call the store.
+// Called after a Merge changed a stored list, with the merged state, on
+// the store's commit thread before the merge's callback: so calls for one
+// list come in merge order. It must be quick and must not call the store.
 using MergeListener =
-    std::function<void(const std::string& list_id, const crdt::ListState&,
-                       absl::string_view stored_bytes)>;
+    std::function<void(const std::string& list_id, const crdt::ListState&)>;
 
 // Stored bytes of recently written lists kept decoded in memory, so a
 // write to them costs no read and no decode. Decoded states take about ten

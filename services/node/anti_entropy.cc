@@ -6,7 +6,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "codec/list_codec.h"
-#include "merkle/content_hash.h"
+#include "merkle/state_digest.h"
 #include "spdlog/spdlog.h"
 
 namespace shoplist::node {
@@ -42,8 +42,9 @@ grpc::Status AwaitStore(ReplicaPeers& peers, const std::string& address,
 }  // namespace
 
 void SharedDigests::Set(const std::string& list_id,
-                        absl::string_view stored_bytes) {
-  uint64_t hash = merkle::ContentHash(stored_bytes);
+                        const crdt::ListState& stored) {
+  const uint64_t hash = merkle::StateHash(
+      merkle::StateDigest(stored.context(), stored.deleted()));
   absl::MutexLock lock(&mu_);
   index_.Set(list_id, hash);
 }
@@ -69,7 +70,9 @@ absl::Status SharedDigests::Load(storage::ReplicaStore& store) {
   merkle::DigestIndex fresh;
   absl::Status status =
       store.ScanLists([&](const std::string& id, absl::string_view bytes) {
-        fresh.Set(id, merkle::ContentHash(bytes));
+        // A damaged list is left out: peers then send theirs.
+        absl::StatusOr<std::string> digest = storage::StoredDigest(bytes, id);
+        if (digest.ok()) fresh.Set(id, merkle::StateHash(*digest));
       });
   if (!status.ok()) return status;
   absl::MutexLock lock(&mu_);

@@ -38,7 +38,8 @@ namespace shoplist::node {
 // replica service and anti-entropy.
 class SharedDigests {
  public:
-  void Set(const std::string& list_id, absl::string_view stored_bytes);
+  // The list as stored now (its digest is of its causal context).
+  void Set(const std::string& list_id, const crdt::ListState& stored);
   std::vector<merkle::Bucket> Digests(const ring::TokenRange& range,
                                       uint32_t depth);
   std::vector<std::pair<std::string, uint64_t>> ListsIn(

@@ -102,7 +102,7 @@ class Coordinator {
     size_t replies = 0;  // replicas whose answers were merged
     // Set when `state` is this node's stored copy as it is (every answer
     // was that copy or a matching digest of it): the copy's
-    // merkle::ContentDigest, so encodings of it can be kept and reused.
+    // storage::StoredDigest, so encodings of it can be kept and reused.
     std::optional<std::string> stored_digest;
     // `state` is left empty: it is the copy of `stored_digest`, which the
     // caller said it holds (ReadOptions::holds_copy); `access` is that
@@ -112,7 +112,7 @@ class Coordinator {
   };
   using ReadDone = std::function<void(absl::StatusOr<ReadResult>)>;
   struct ReadOptions {
-    // Called once, with the merkle::ContentDigest of this node's stored
+    // Called once, with the storage::StoredDigest of this node's stored
     // copy, on the calling thread before Read returns: true when the
     // caller holds what it needs of that copy. The copy is then decoded
     // only if another answer differs from it; when none does, the result

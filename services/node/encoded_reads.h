@@ -4,7 +4,7 @@
 // every read computes the list's view (a collation sort) and encodes the
 // state and the view anew: most of a read's CPU in the node's own code.
 //
-// Model. At most one entry per list: the merkle::ContentDigest of the
+// Model. At most one entry per list: the storage::StoredDigest of the
 // stored copy it was encoded from, and the bytes of a v1::GetResponse with
 // `state` and `view` set (the caller appends `replies`). An entry with
 // another digest is stale: Find misses and Put replaces it, so a write

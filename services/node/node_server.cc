@@ -82,9 +82,8 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
   }
   storage::StoreOptions store_options;
   store_options.on_merge = [p = parts.get()](const std::string& list_id,
-                                             const crdt::ListState& merged,
-                                             absl::string_view bytes) {
-    p->digests.Set(list_id, bytes);
+                                             const crdt::ListState& merged) {
+    p->digests.Set(list_id, merged);
     p->watchers.Publish(list_id, merged);
   };
   store_options.on_repair = [p = parts.get()] {

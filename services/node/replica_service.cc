@@ -14,7 +14,6 @@
 #include "absl/synchronization/mutex.h"
 #include "codec/list_codec.h"
 #include "crdt/list_id.h"
-#include "merkle/content_hash.h"
 #include "ring/node_id.h"
 #include "services/common/security.h"
 #include "services/common/status_util.h"
@@ -226,8 +225,11 @@ grpc::Status FetchOne(storage::ReplicaStore& store,
       return grpc::Status::OK;
     }
     if (!bytes.ok()) return ToGrpc(bytes.status());
+    absl::StatusOr<std::string> digest =
+        storage::StoredDigest(*bytes, request.list_id());
+    if (!digest.ok()) return ToGrpc(digest.status());
     response->set_found(true);
-    response->set_digest(merkle::ContentDigest(*bytes));
+    response->set_digest(*std::move(digest));
     if (request.digest()) return grpc::Status::OK;
     if (!response->mutable_state()->ParseFromString(*bytes)) {
       return grpc::Status(grpc::StatusCode::DATA_LOSS,

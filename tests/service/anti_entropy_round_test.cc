@@ -32,9 +32,9 @@ struct Replica {
 
   Replica() {
     storage::StoreOptions options;
-    options.on_merge = [this](const std::string& id, const crdt::ListState&,
-                              absl::string_view bytes) {
-      digests.Set(id, bytes);
+    options.on_merge = [this](const std::string& id,
+                              const crdt::ListState& stored) {
+      digests.Set(id, stored);
     };
     store = *storage::OpenLevelDbStore(dir.path(), std::move(options));
   }

@@ -13,7 +13,6 @@
 #include "crdt/list_id.h"
 #include "gmock/gmock.h"
 #include "gtest/gtest.h"
-#include "merkle/content_hash.h"
 #include "services/node/hint_deliverer.h"
 #include "tests/support/lists.h"
 #include "tests/support/temp_dir.h"
@@ -498,11 +497,13 @@ std::vector<std::string> NamesIn(const crdt::ListState& state) {
   return names;
 }
 
-// What an owner answers to a digest fetch when it holds `bytes`.
+// What an owner answers to a digest fetch when it holds `bytes` (bytes
+// that are no state stand for one whose digest matches nothing here).
 v1::FetchResponse DigestOf(absl::string_view bytes) {
   v1::FetchResponse response;
   response.set_found(true);
-  response.set_digest(merkle::ContentDigest(bytes));
+  absl::StatusOr<std::string> digest = storage::StoredDigest(bytes, "it");
+  response.set_digest(digest.ok() ? *digest : std::string(32, 'x'));
   return response;
 }
 
@@ -528,7 +529,8 @@ TEST_F(CoordinatorTest, ADigestReadOfOwnersInAgreementMovesOneState) {
   EXPECT_EQ(read_result_->replies, 2u);
   EXPECT_EQ(NamesIn(read_result_->state), std::vector<std::string>{"milk"});
   // The answer is this node's copy as stored: its encoding may be reused.
-  EXPECT_EQ(read_result_->stored_digest, merkle::ContentDigest(stored));
+  EXPECT_EQ(read_result_->stored_digest,
+            *storage::StoredDigest(stored, "the list"));
   Complete(FetchTo(walk_[2]), grpc::Status::OK, DigestOf(stored));
   // Everyone holds the same: no second fetch, no repair.
   EXPECT_EQ(fetches_.size(), 2u);
@@ -550,7 +552,10 @@ TEST_F(CoordinatorTest,
                     });
   Complete(FetchTo(walk_[2]), grpc::Status::OK, DigestOf(stored));
   // walk_[1] holds something else: its digest is not an answer.
-  Complete(FetchTo(walk_[1]), grpc::Status::OK, DigestOf("other bytes"));
+  v1::ListState other;
+  codec::EncodeState(there, &other);
+  Complete(FetchTo(walk_[1]), grpc::Status::OK,
+           DigestOf(other.SerializeAsString()));
   EXPECT_EQ(coordinator->read_digest_misses(), 1u);
   // R=2 was met by this node and walk_[2], both with milk.
   ASSERT_EQ(read_calls_, 1);
@@ -597,12 +602,14 @@ TEST_F(CoordinatorTest, AReadOfACopyTheCallerHoldsOmitsTheState) {
         ++read_calls_;
       },
       options);
-  EXPECT_EQ(asked, std::vector<std::string>{merkle::ContentDigest(stored)});
+  EXPECT_EQ(asked, std::vector<std::string>{
+                       *storage::StoredDigest(stored, "the list")});
   Complete(FetchTo(walk_[1]), grpc::Status::OK, DigestOf(stored));
   ASSERT_EQ(read_calls_, 1);
   ASSERT_TRUE(read_result_.ok()) << read_result_.status();
   EXPECT_TRUE(read_result_->state_omitted);
-  EXPECT_EQ(read_result_->stored_digest, merkle::ContentDigest(stored));
+  EXPECT_EQ(read_result_->stored_digest,
+            *storage::StoredDigest(stored, "the list"));
   EXPECT_EQ(read_result_->replies, 2u);
   EXPECT_TRUE(read_result_->state.View().items.empty());
   Complete(FetchTo(walk_[2]), grpc::Status::OK, DigestOf(stored));

@@ -60,8 +60,7 @@ class ReplicaServiceTest : public ::testing::Test {
             dir_.path(),
             storage::StoreOptions{
                 .on_merge =
-                    [this](const std::string& list_id, const crdt::ListState&,
-                           absl::string_view) {
+                    [this](const std::string& list_id, const crdt::ListState&) {
                       absl::MutexLock lock(&changes_mu_);
                       changes_.push_back(list_id);
                     },

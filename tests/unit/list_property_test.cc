@@ -33,6 +33,7 @@
 #include "codec/list_codec.h"
 #include "crdt/list_state.h"
 #include "gtest/gtest.h"
+#include "merkle/state_digest.h"
 #include "tests/unit/lossy_network.h"
 
 namespace shoplist::crdt {
@@ -143,7 +144,8 @@ struct Replica {
 
 struct Stats {
   int attempts = 0, ops = 0, empty = 0, refused = 0, renames = 0, clears = 0,
-      anti_entropy = 0, whole_states = 0, heal_rounds = 0;
+      anti_entropy = 0, whole_states = 0, heal_rounds = 0,
+      same_digest = 0;  // pairs of replicas whose digests matched
   bool deleted = false;
 };
 
@@ -193,6 +195,30 @@ class Simulation {
         AntiEntropy(Pick(replicas_.size()), Pick(replicas_.size()));
       } else {
         SendWholeState(Pick(replicas_.size()), Pick(replicas_.size()));
+      }
+      CheckDigests();
+    }
+  }
+
+  // Replicas compare digests of their causal contexts instead of states
+  // (merkle/state_digest.h): whenever two digests match, the states must
+  // be the same, byte for byte.
+  void CheckDigests() {
+    for (size_t a = 0; a < replicas_.size(); ++a) {
+      for (size_t b = a + 1; b < replicas_.size(); ++b) {
+        const ListState& x = replicas_[a].state;
+        const ListState& y = replicas_[b].state;
+        if (merkle::StateDigest(x.context(), x.deleted()) !=
+            merkle::StateDigest(y.context(), y.deleted())) {
+          continue;
+        }
+        ++stats_.same_digest;
+        v1::ListState ex, ey;
+        codec::EncodeState(x, &ex);
+        codec::EncodeState(y, &ey);
+        ASSERT_EQ(ex.SerializeAsString(), ey.SerializeAsString())
+            << "replicas " << a << " and " << b
+            << " have one digest but different states";
       }
     }
   }
@@ -513,14 +539,16 @@ TEST_P(ListPropertyTest, RandomOperationsConvergeToTheModel) {
   EXPECT_GT(n.duplicated, 0);
   EXPECT_GT(s.clears, 0);
   EXPECT_GT(s.empty, 0);
+  EXPECT_GT(s.same_digest, 0);  // the digest check was put to the test
   std::printf(
       "seed %u: %d attempts, %d changes (%d renames, %d clears), %d empty, "
       "%d refused; %d sent, %d delivered, %d duplicated, %d lost and resent, "
       "%d lost for good; %d anti-entropy exchanges, %d whole states, %d heal "
-      "rounds%s\n",
+      "rounds, %d equal digests checked%s\n",
       seed, s.attempts, s.ops, s.renames, s.clears, s.empty, s.refused, n.sent,
       n.delivered, n.duplicated, n.lost, n.lost_for_good, s.anti_entropy,
-      s.whole_states, s.heal_rounds, s.deleted ? "; deleted" : "");
+      s.whole_states, s.heal_rounds, s.same_digest,
+      s.deleted ? "; deleted" : "");
 }
 
 INSTANTIATE_TEST_SUITE_P(Seeds, ListPropertyTest,
