@@ -5,6 +5,8 @@
 #include "absl/strings/str_cat.h"
 #include "codec/list_codec.h"
 #include "google/protobuf/arena.h"
+#include "google/protobuf/io/coded_stream.h"
+#include "google/protobuf/wire_format_lite.h"
 #include "merkle/state_digest.h"
 
 namespace shoplist::storage {
@@ -27,10 +29,41 @@ absl::StatusOr<crdt::ListState> DecodeStored(absl::string_view bytes,
   return state;
 }
 
+namespace {
+
+// Parses into `out` only the fields of `bytes` whose numbers `out`'s type
+// declares, skipping the others without copying them: protobuf's own
+// parser would keep each of them (a list's thousands of items) as an
+// unknown field, an allocation and a copy apiece.
+bool ParseDeclared(absl::string_view bytes, google::protobuf::Message& out) {
+  const google::protobuf::Descriptor* type = out.GetDescriptor();
+  google::protobuf::io::CodedInputStream input(
+      reinterpret_cast<const uint8_t*>(bytes.data()),
+      static_cast<int>(bytes.size()));
+  std::string kept;
+  for (;;) {
+    const int start = input.CurrentPosition();
+    const uint32_t tag = input.ReadTag();
+    if (tag == 0) break;
+    if (!google::protobuf::internal::WireFormatLite::SkipField(&input, tag)) {
+      return false;
+    }
+    const int field = static_cast<int>(
+        google::protobuf::internal::WireFormatLite::GetTagFieldNumber(tag));
+    if (type->FindFieldByNumber(field) != nullptr) {
+      kept.append(bytes.data() + start,
+                  static_cast<size_t>(input.CurrentPosition() - start));
+    }
+  }
+  return input.ConsumedEntireMessage() && out.ParseFromString(kept);
+}
+
+}  // namespace
+
 absl::StatusOr<crdt::Register> DecodeStoredAccess(absl::string_view bytes,
                                                   absl::string_view what) {
   v1::ListStateAccess message;
-  if (!message.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+  if (!ParseDeclared(bytes, message)) {
     return absl::DataLossError(
         absl::StrCat("stored ", what, " does not parse"));
   }
@@ -45,7 +78,7 @@ absl::StatusOr<crdt::Register> DecodeStoredAccess(absl::string_view bytes,
 absl::StatusOr<std::string> StoredDigest(absl::string_view bytes,
                                          absl::string_view what) {
   v1::ListStateContext parts;
-  if (!parts.ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
+  if (!ParseDeclared(bytes, parts)) {
     return absl::DataLossError(
         absl::StrCat("stored ", what, " does not parse"));
   }
