@@ -5,6 +5,8 @@
 # prints a table with each figure's ratio to the floor of the same run and
 # the servers' CPU time per operation (all four processes, from /proc, in
 # the measured window only), so figures compare across machines.
+# With etcd installed (etcd-server, etcd-client), it ends with a
+# three-member etcd's durable writes/s and our direct writes' ratio to it.
 # Needs a build (scripts/test.sh). Stops the cluster it started.
 #   bench/run_load.sh [SECONDS per run, default 3]
 set -euo pipefail
@@ -43,6 +45,7 @@ for c in 16 64 256; do
   floor_p99=$(echo "$echo_node" | cut -d, -f7)
   for row in "${rows[@]}"; do
     IFS=, read -r label inflight ops rate p50 p90 p99 max errors cpu <<<"$row"
+    [ "$label,$inflight" = "write-direct,64" ] && write_direct_64=$rate
     awk -v l="$label" -v c="$inflight" -v r="$rate" -v p50="$p50" -v p99="$p99" \
         -v mx="$max" -v fr="$floor_rate" -v fp="$floor_p99" -v e="$errors" \
         -v cpu="$cpu" 'BEGIN {
@@ -55,3 +58,15 @@ lists=$((100 * 4 * 3))  # every non-echo run created 100 lists
 kib=$(du -sck "$dir"/node-*/ | tail -1 | cut -f1)
 echo "disk: $kib KiB in the 3 nodes' data for $lists lists x 3 replicas" \
   "($(( kib * 1024 / (lists * 3) )) bytes per replica of a list, logs included)"
+
+# The consensus store people compare with, on the same machine in the same
+# run, when it is installed: a three-member etcd's durable writes/s
+# (bench/run_etcd.sh; SHOPLIST_BENCH_ETCD=0 skips it).
+if [ "${SHOPLIST_BENCH_ETCD:-1}" != 0 ] && command -v etcd >/dev/null &&
+   command -v etcdctl >/dev/null; then
+  "$root/scripts/cluster-down.sh" "$dir" >/dev/null 2>&1 || true  # its cores back
+  etcd_rate=$("$root/bench/run_etcd.sh" xl)
+  awk -v e="$etcd_rate" -v w="$write_direct_64" 'BEGIN {
+    printf "etcd (3 members, etcdctl check perf --load=xl): %d writes/s; " \
+      "shoplist direct writes at 64 in flight: %.0f/s, %.2f x etcd\n", e, w, w / e }'
+fi
