@@ -61,24 +61,36 @@ async function storedGeneration(db) {
   return (await request(store.get(GENERATION))) ?? 0;
 }
 
-/** Commits a batch of writes, and the new generation, in one transaction. */
-function commit(db, writes, generation) {
+/**
+ * Commits a batch of writes, and the generation after `loaded`, in one
+ * transaction; aborts it when the store is no longer at `loaded` (a tab
+ * without Web Locks, or of an earlier version, committed meanwhile).
+ */
+function commit(db, writes, loaded) {
   if (!writes.length) return Promise.resolve();
   const tx = db.transaction(STORE, 'readwrite');
   const store = tx.objectStore(STORE);
-  store.put(generation, GENERATION);
-  for (const w of writes) {
-    if (w.put !== undefined) store.put(w.value, w.put);
-    else if (w.delete !== undefined) store.delete(w.delete);
-    else
-      store.delete(
-        IDBKeyRange.bound(w.delete_prefix, `${w.delete_prefix}\uffff`),
-      );
-  }
+  const now = store.get(GENERATION);
+  now.onsuccess = () => {
+    if ((now.result ?? 0) !== loaded) {
+      tx.abort();
+      return;
+    }
+    store.put(loaded + 1, GENERATION);
+    for (const w of writes) {
+      if (w.put !== undefined) store.put(w.value, w.put);
+      else if (w.delete !== undefined) store.delete(w.delete);
+      else
+        store.delete(
+          IDBKeyRange.bound(w.delete_prefix, `${w.delete_prefix}\uffff`),
+        );
+    }
+  };
   return new Promise((resolve, reject) => {
     tx.oncomplete = resolve;
     tx.onerror = () => reject(tx.error);
-    tx.onabort = () => reject(tx.error);
+    tx.onabort = () =>
+      reject(tx.error ?? new Error('another tab changed the home: try again'));
   });
 }
 
@@ -108,6 +120,7 @@ async function send(bytes) {
 
 class Backend {
   constructor() {
+    this.stale = false; // another tab committed since this one loaded
     this.ready = this.open();
     this.online = navigator.onLine;
     this.listeners = [];
@@ -119,20 +132,31 @@ class Backend {
     this.core = await loadCore();
     this.channel = new BroadcastChannel('shoplist');
     // Another tab committed: this one's core is reloaded when it next
-    // holds the lock (locked); the page re-reads now.
-    this.channel.onmessage = (e) => this.locked(async () => this.tell(e.data));
+    // holds the lock (locked), whatever the generation says (a tab of an
+    // earlier version does not count its commits); the page re-reads now.
+    this.channel.onmessage = (e) => {
+      this.stale = true;
+      this.locked(async () => this.tell(e.data));
+    };
     await this.locked(async () => {});
     window.addEventListener('online', () => this.syncAll());
     setInterval(() => this.syncAll(true), PUSH_EVERY_MS);
     this.syncAll();
   }
 
-  /** The home, loaded afresh from IndexedDB. */
+  /** The home, loaded afresh from IndexedDB; none when that fails. */
   async reload() {
     if (this.home) this.home.close();
-    this.home = this.core.openHome('');
+    this.home = null;
     const { records, generation } = await readAll(this.db);
-    for (const [key, value] of records) this.home.load(key, value);
+    const home = this.core.openHome('');
+    try {
+      for (const [key, value] of records) home.load(key, value);
+    } catch (e) {
+      home.close();
+      throw e;
+    }
+    this.home = home;
     this.generation = generation;
   }
 
@@ -142,7 +166,13 @@ class Backend {
    */
   locked(work) {
     const fresh = async () => {
-      if (!this.home || (await storedGeneration(this.db)) !== this.generation) {
+      const stale = this.stale;
+      this.stale = false;
+      if (
+        stale ||
+        !this.home ||
+        (await storedGeneration(this.db)) !== this.generation
+      ) {
         await this.reload();
       }
       return work();
@@ -153,10 +183,10 @@ class Backend {
 
   async write(writes, changed) {
     try {
-      await commit(this.db, writes, this.generation + 1);
+      await commit(this.db, writes, this.generation);
     } catch (e) {
       // The core is ahead of the store: the next call loads it afresh.
-      this.home.close();
+      this.home?.close();
       this.home = null;
       throw e;
     }
@@ -222,6 +252,7 @@ class Backend {
   }
 
   keepWatching() {
+    if (!this.home) return; // a failed commit dropped it; the next call loads
     for (const { id, in_cloud: inCloud } of this.home.read('lists').lists) {
       if (inCloud && !this.watching.has(id)) {
         this.watching.add(id);

@@ -13,8 +13,12 @@
 //
 // Replicas compare digests for anti-entropy (StateHash: the digest's first
 // 8 bytes) and for digest reads, where two owners whose digests match count
-// as holding the same state and only one sends it. SHA-256 keeps a match
-// from being craftable.
+// as holding the same state and only one sends it. SHA-256 keeps two
+// different contexts from matching. What it cannot see is a dot reused
+// with another payload: no client made by this project does that, but a
+// writer with an edit link that forges one leaves copies that digest alike
+// and differ; damage to a stored list outside its context is invisible
+// too (both are in the issue-31 notes).
 //
 // Thread-safe: pure functions.
 #ifndef SHOPLIST_MERKLE_STATE_DIGEST_H_

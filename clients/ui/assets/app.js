@@ -388,7 +388,10 @@ function qrBox(link) {
   });
   loadQr()
     .then((qrcode) => box.append(qrSvg(qrcode, link)))
-    .catch(() => box.remove());
+    .catch(() => {
+      qrLibrary = null; // offline, say: tried again with the next link
+      box.remove();
+    });
   return box;
 }
 
@@ -726,7 +729,8 @@ async function renderList(id, generation) {
   const [{ list }, { events }, again] = await Promise.all([
     api('GET', `/api/lists/${id}`),
     withHistory ? api('GET', `/api/lists/${id}/log`) : { events: null },
-    api('GET', `/api/lists/${id}/again`),
+    // Offers, not the list: the list shows without them.
+    api('GET', `/api/lists/${id}/again`).catch(() => ({ items: [] })),
   ]);
   if (generation !== renderGeneration) return;
   const act = actor(id);
