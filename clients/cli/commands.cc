@@ -131,14 +131,22 @@ int RunShow(Context& c) {
     return 0;
   });
 }
-int RunLog(Context& c) {
+// Prints the list LIST names with something read about it by its id
+// (`read(id)`), with `print(list, that)`.
+template <typename Read, typename Print>
+int RunAbout(Context& c, Read read, Print print) {
   absl::StatusOr<client::ListInfo> shown = c.home.Show(c.args.list);
   if (!shown.ok()) return Done(c, shown.status());
-  return Finish(c, c.home.Log(shown->id, c.args.log_limit),
-                [&](const std::vector<client::LogEntry>& entries) {
-                  c.out.Log(*shown, entries);
-                  return 0;
-                });
+  return Finish(c, read(shown->id), [&](const auto& about) {
+    print(*shown, about);
+    return 0;
+  });
+}
+int RunLog(Context& c) {
+  return RunAbout(
+      c,
+      [&](const std::string& id) { return c.home.Log(id, c.args.log_limit); },
+      [&](const client::ListInfo& l, const auto& e) { c.out.Log(l, e); });
 }
 int RunSuggest(Context& c) {
   const Args& a = c.args;
@@ -149,13 +157,12 @@ int RunSuggest(Context& c) {
                 });
 }
 int RunAgain(Context& c) {
-  absl::StatusOr<client::ListInfo> shown = c.home.Show(c.args.list);
-  if (!shown.ok()) return Done(c, shown.status());
-  return Finish(c, c.home.BoughtBefore(shown->id, c.args.suggest_limit),
-                [&](const std::vector<client::Suggestion>& bought) {
-                  c.out.Again(*shown, bought);
-                  return 0;
-                });
+  return RunAbout(
+      c,
+      [&](const std::string& id) {
+        return c.home.BoughtBefore(id, c.args.suggest_limit);
+      },
+      [&](const client::ListInfo& l, const auto& b) { c.out.Again(l, b); });
 }
 int RunName(Context& c) {
   const Args& a = c.args;

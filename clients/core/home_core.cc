@@ -20,8 +20,13 @@ namespace {
 
 constexpr char kPersonNameSetting[] = "person_name";
 
+// The setting of the category this home remembers for an item key.
+std::string CategoryKeySetting(absl::string_view key) {
+  return absl::StrCat("category/", key);
+}
+
 std::string CategorySetting(absl::string_view item) {
-  return absl::StrCat("category/", text::ItemKey(item));
+  return CategoryKeySetting(text::ItemKey(item));
 }
 
 ItemInfo InfoOf(const crdt::ItemView& item) {
@@ -360,7 +365,7 @@ std::vector<const v1::LogEvent*> HomeCore::History(absl::string_view id) const {
 }
 
 std::string HomeCore::RememberedCategory(absl::string_view key) const {
-  return Setting(absl::StrCat("category/", key)).value_or("");
+  return Setting(CategoryKeySetting(key)).value_or("");
 }
 
 absl::StatusOr<std::vector<Suggestion>> HomeCore::Suggest(

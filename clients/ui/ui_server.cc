@@ -80,6 +80,18 @@ void ReplyError(const absl::Status& status, httplib::Response& res) {
   res.set_content(client::ErrorJson(status).dump(), kJson);
 }
 
+// The document of a list and of something read about it (its history,
+// what was bought on it before): `read()` gives the second.
+template <typename Read, typename Encode>
+void ReplyAbout(client::Home& home, const std::string& id, Read read,
+                Encode encode, httplib::Response& res) {
+  absl::StatusOr<client::ListInfo> list = home.Show(id);
+  if (!list.ok()) return ReplyError(list.status(), res);
+  auto about = read();
+  if (!about.ok()) return ReplyError(about.status(), res);
+  res.set_content(encode(*list, *about).dump(), kJson);
+}
+
 // Encodes `result` (or its error). On success, tells pages that `changed`
 // changed (a list id, "*" for the list of lists, empty for nothing).
 template <typename T, typename Encode>
@@ -304,16 +316,14 @@ void UiServer::Routes() {
                        client::kDefaultSuggestions),
           client::SuggestJson, res, hub, "");
   });
-  http.Get(R"(/api/lists/([a-z2-7]+)/again)",
-           [&](const httplib::Request& req, httplib::Response& res) {
-             const std::string id = req.matches[1];
-             absl::StatusOr<ListInfo> list = home.Show(id);
-             if (!list.ok()) return ReplyError(list.status(), res);
-             absl::StatusOr<std::vector<client::Suggestion>> bought =
-                 home.BoughtBefore(id, client::kDefaultSuggestions);
-             if (!bought.ok()) return ReplyError(bought.status(), res);
-             res.set_content(client::AgainJson(*list, *bought).dump(), kJson);
-           });
+  http.Get(R"(/api/lists/([a-z2-7]+)/again)", [&](const httplib::Request& req,
+                                                  httplib::Response& res) {
+    const std::string id = req.matches[1];
+    ReplyAbout(
+        home, id,
+        [&] { return home.BoughtBefore(id, client::kDefaultSuggestions); },
+        client::AgainJson, res);
+  });
   http.Get(R"(/api/lists/([a-z2-7]+))",
            [&](const httplib::Request& req, httplib::Response& res) {
              Reply(home.Show(std::string(req.matches[1])), client::ShowJson,
@@ -322,11 +332,8 @@ void UiServer::Routes() {
   http.Get(R"(/api/lists/([a-z2-7]+)/log)", [&](const httplib::Request& req,
                                                 httplib::Response& res) {
     const std::string id = req.matches[1];
-    absl::StatusOr<ListInfo> list = home.Show(id);
-    if (!list.ok()) return ReplyError(list.status(), res);
-    absl::StatusOr<std::vector<client::LogEntry>> log = home.Log(id, 100);
-    if (!log.ok()) return ReplyError(log.status(), res);
-    res.set_content(client::LogJson(*list, *log).dump(), kJson);
+    ReplyAbout(
+        home, id, [&] { return home.Log(id, 100); }, client::LogJson, res);
   });
   for (const ListAction& action : kListActions) {
     http.Post(absl::StrCat("/api/lists/([a-z2-7]+)/", action.name),

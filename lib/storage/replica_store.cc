@@ -10,6 +10,18 @@
 #include "merkle/state_digest.h"
 
 namespace shoplist::storage {
+namespace {
+
+// What stored bytes that do not parse, or parse to nothing valid, are.
+absl::Status Unparsable(absl::string_view what) {
+  return absl::DataLossError(absl::StrCat("stored ", what, " does not parse"));
+}
+absl::Status Invalid(absl::string_view what, const absl::Status& why) {
+  return absl::DataLossError(
+      absl::StrCat("stored ", what, " is invalid: ", why.message()));
+}
+
+}  // namespace
 
 absl::StatusOr<crdt::ListState> DecodeStored(absl::string_view bytes,
                                              absl::string_view what) {
@@ -18,13 +30,11 @@ absl::StatusOr<crdt::ListState> DecodeStored(absl::string_view bytes,
   google::protobuf::Arena arena;
   auto* message = google::protobuf::Arena::CreateMessage<v1::ListState>(&arena);
   if (!message->ParseFromArray(bytes.data(), static_cast<int>(bytes.size()))) {
-    return absl::DataLossError(
-        absl::StrCat("stored ", what, " does not parse"));
+    return Unparsable(what);
   }
   absl::StatusOr<crdt::ListState> state = codec::DecodeState(*message);
   if (!state.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        "stored ", what, " is invalid: ", state.status().message()));
+    return Invalid(what, state.status());
   }
   return state;
 }
@@ -64,13 +74,11 @@ absl::StatusOr<crdt::Register> DecodeStoredAccess(absl::string_view bytes,
                                                   absl::string_view what) {
   v1::ListStateAccess message;
   if (!ParseDeclared(bytes, message)) {
-    return absl::DataLossError(
-        absl::StrCat("stored ", what, " does not parse"));
+    return Unparsable(what);
   }
   absl::StatusOr<crdt::Register> access = codec::DecodeAccess(message);
   if (!access.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        "stored ", what, " is invalid: ", access.status().message()));
+    return Invalid(what, access.status());
   }
   return access;
 }
@@ -79,14 +87,12 @@ absl::StatusOr<std::string> StoredDigest(absl::string_view bytes,
                                          absl::string_view what) {
   v1::ListStateContext parts;
   if (!ParseDeclared(bytes, parts)) {
-    return absl::DataLossError(
-        absl::StrCat("stored ", what, " does not parse"));
+    return Unparsable(what);
   }
   absl::StatusOr<crdt::CausalContext> context =
       codec::DecodeContext(parts.context());
   if (!context.ok()) {
-    return absl::DataLossError(absl::StrCat(
-        "stored ", what, " is invalid: ", context.status().message()));
+    return Invalid(what, context.status());
   }
   return merkle::StateDigest(*context, parts.deleted());
 }

@@ -29,6 +29,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "absl/strings/string_view.h"
+#include "absl/strings/strip.h"
 #include "absl/synchronization/mutex.h"
 
 namespace shoplist::proxy {
@@ -97,14 +98,24 @@ const char* ContentType(const std::filesystem::path& file) {
   return "application/octet-stream";
 }
 
-// Whether Accept-Encoding names gzip (and does not refuse it with q=0).
+// Whether Accept-Encoding names gzip (any case) without refusing it by a
+// weight of zero ("q=0", "q=0.0", ...).
 bool AcceptsGzip(const Request& request) {
   const auto header = request[http::field::accept_encoding];
   for (absl::string_view coding :
        absl::StrSplit(absl::string_view(header.data(), header.size()), ',')) {
     std::vector<absl::string_view> parts = absl::StrSplit(coding, ';');
-    if (absl::StripAsciiWhitespace(parts[0]) != "gzip") continue;
-    return parts.size() < 2 || absl::StripAsciiWhitespace(parts[1]) != "q=0";
+    if (!absl::EqualsIgnoreCase(absl::StripAsciiWhitespace(parts[0]), "gzip")) {
+      continue;
+    }
+    for (size_t i = 1; i < parts.size(); ++i) {
+      absl::string_view param = absl::StripAsciiWhitespace(parts[i]);
+      double q = 1;
+      if (absl::ConsumePrefix(&param, "q=") && absl::SimpleAtod(param, &q)) {
+        return q > 0;
+      }
+    }
+    return true;
   }
   return false;
 }
@@ -720,6 +731,11 @@ Response WebServer::Impl::File(const Request& request) const {
 absl::StatusOr<std::unique_ptr<WebServer>> WebServer::Start(
     WebOptions options, CallHandler* calls,
     v1::ListService::StubInterface* watches) {
+  if (options.max_watches_per_client < 1 || options.max_watches < 1) {
+    return absl::InvalidArgumentError(
+        "the watch limits must be at least 1 (--web-max-watches-per-client, "
+        "--web-max-watches)");
+  }
   auto impl = std::make_unique<Impl>(std::move(options), calls, watches);
   if (!impl->options.root.empty()) {
     std::error_code error;

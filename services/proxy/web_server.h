@@ -66,6 +66,7 @@ struct WebOptions {
   // past either is refused with 429 (RESOURCE_EXHAUSTED). A household's
   // phones watch a list each; one address opening hundreds is a client
   // gone wrong or an attack on the proxy's memory (~80 KiB a watch).
+  // Each at least 1 (Start refuses less with INVALID_ARGUMENT).
   int max_watches_per_client = 256;
   int max_watches = 20'000;
 };

@@ -154,7 +154,12 @@ TEST_F(WebServerTest, AFilesGzipGoesOnlyToBrowsersThatTakeIt) {
   EXPECT_THAT(zipped->get_header_value("Content-Type"),
               HasSubstr("text/javascript"));
   EXPECT_EQ(zipped->get_header_value("Vary"), "Accept-Encoding");
-  for (const char* refuses : {"", "identity", "gzip;q=0", "br"}) {
+  httplib::Result upper =
+      client_->Get("/app.js", {{"Accept-Encoding", "GZIP"}});
+  ASSERT_TRUE(upper);
+  EXPECT_EQ(upper->body, "zipped");
+  for (const char* refuses :
+       {"", "identity", "gzip;q=0", "gzip; q=0.000", "br"}) {
     httplib::Result plain =
         client_->Get("/app.js", {{"Accept-Encoding", refuses}});
     ASSERT_TRUE(plain) << refuses;
@@ -314,6 +319,10 @@ TEST(WebServerStartTest, PlainHttpOnlyOnLoopbackAndAFolderForFiles) {
   WebOptions bad;
   bad.listen = "nonsense";
   EXPECT_EQ(WebServer::Start(bad, &gateway).status().code(),
+            absl::StatusCode::kInvalidArgument);
+  WebOptions no_watches;
+  no_watches.max_watches_per_client = 0;
+  EXPECT_EQ(WebServer::Start(no_watches, &gateway).status().code(),
             absl::StatusCode::kInvalidArgument);
 }
 
