@@ -7,6 +7,7 @@
 #include <functional>
 #include <utility>
 
+#include "absl/cleanup/cleanup.h"
 #include "absl/hash/hash.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
@@ -22,6 +23,38 @@ constexpr absl::string_view kListPrefix = "list/";
 constexpr absl::string_view kHintPrefix = "hint/";
 constexpr absl::string_view kCounterPrefix = "meta/counter/";
 constexpr absl::string_view kDamagedPrefix = "damaged/";
+// Sorts a list's log records right after its base, before any other list.
+constexpr absl::string_view kLogSeparator("\0", 1);
+// A log fold due on a list up to this size is written with the batch:
+// encoding it costs about what a second write would.
+constexpr size_t kInlineFoldBytes = 16 << 10;
+// Lists folded between two batches, at most, when they went quiet.
+constexpr size_t kMaxQuietFolds = 8;
+
+std::string BaseKey(absl::string_view list_id) {
+  return absl::StrCat(kListPrefix, list_id);
+}
+
+std::string LogKey(absl::string_view list_id, uint64_t seq) {
+  return absl::StrCat(kListPrefix, list_id, kLogSeparator,
+                      absl::Hex(seq, absl::kZeroPad16));
+}
+
+// Where a list's log stands: present while it has records.
+std::string MarkerKey(absl::string_view list_id) {
+  return absl::StrCat(kListPrefix, list_id, kLogSeparator);
+}
+
+std::string Marker(uint64_t first, uint64_t next) {
+  return absl::StrCat(absl::Hex(first, absl::kZeroPad16),
+                      absl::Hex(next, absl::kZeroPad16));
+}
+
+bool ParseMarker(absl::string_view marker, uint64_t* first, uint64_t* next) {
+  return marker.size() == 32 &&
+         absl::SimpleHexAtoi(marker.substr(0, 16), first) &&
+         absl::SimpleHexAtoi(marker.substr(16), next) && *first <= *next;
+}
 
 // A stored state is a tree of many small messages; building and parsing it
 // on an arena replaces a malloc and free per message with bump allocation
@@ -74,14 +107,17 @@ void LevelDbReplicaStore::AccessCache::Clear() {
   records_.clear();
 }
 
-LevelDbReplicaStore::LevelDbReplicaStore(std::unique_ptr<RecoveringDb> db,
-                                         MergeListener on_merge,
-                                         size_t state_cache_bytes,
-                                         std::shared_ptr<AccessCache> access)
+LevelDbReplicaStore::LevelDbReplicaStore(
+    std::unique_ptr<RecoveringDb> db, MergeListener on_merge,
+    size_t state_cache_bytes, std::shared_ptr<AccessCache> access,
+    std::shared_ptr<std::atomic<uint64_t>> repairs, FoldPolicy fold)
     : db_(std::move(db)),
       on_merge_(std::move(on_merge)),
       access_(std::move(access)),
+      repairs_(std::move(repairs)),
       cache_budget_bytes_(state_cache_bytes),
+      fold_(fold),
+      repairs_seen_(repairs_->load()),
       committer_([this] { CommitLoop(); }) {}
 
 LevelDbReplicaStore::~LevelDbReplicaStore() {
@@ -92,34 +128,88 @@ LevelDbReplicaStore::~LevelDbReplicaStore() {
   committer_.join();
 }
 
-absl::StatusOr<crdt::ListState> LevelDbReplicaStore::Get(
-    absl::string_view list_id) {
-  absl::StatusOr<std::string> bytes = GetStoredBytes(list_id);
-  if (!bytes.ok()) return bytes.status();
-  return DecodeStored(*bytes, absl::StrCat(kListPrefix, list_id));
-}
-
-absl::StatusOr<std::string> LevelDbReplicaStore::GetStoredBytes(
-    absl::string_view list_id) {
-  absl::StatusOr<std::string> bytes =
-      db_->Read(absl::StrCat(kListPrefix, list_id));
-  if (absl::IsNotFound(bytes.status())) {
+absl::StatusOr<LevelDbReplicaStore::ReadParts> LevelDbReplicaStore::Read(
+    absl::string_view list_id, bool salvage) {
+  absl::StatusOr<std::shared_ptr<leveldb::DB>> db = db_->Get();
+  if (!db.ok()) return db.status();
+  // One view for the marker, the base and the records, so that a fold is
+  // seen whole or not at all.
+  const leveldb::Snapshot* snapshot = (*db)->GetSnapshot();
+  absl::Cleanup release = [&] { (*db)->ReleaseSnapshot(snapshot); };
+  leveldb::ReadOptions options = RecoveringDb::ReadOptions();
+  options.snapshot = snapshot;
+  auto get = [&](const std::string& key,
+                 std::string* value) -> std::optional<absl::Status> {
+    leveldb::Status s = (*db)->Get(options, key, value);
+    if (s.IsNotFound()) return std::nullopt;
+    return FromLevelDb(s, key);
+  };
+  ReadParts parts;
+  // Point reads: an iterator would step over every version and deletion
+  // of the list's keys still in memory, thousands after a busy minute.
+  std::string marker;
+  std::optional<absl::Status> marked = get(MarkerKey(list_id), &marker);
+  if (marked && !marked->ok()) return *marked;
+  if (marked && !ParseMarker(marker, &parts.log_first, &parts.log_next)) {
+    return absl::DataLossError(
+        absl::StrCat("stored log marker of list ", list_id, " is invalid"));
+  }
+  const std::string base_key = BaseKey(list_id);
+  std::optional<absl::Status> based = get(base_key, &parts.stored.base);
+  if (based && !based->ok()) return *based;
+  parts.base_found = based.has_value();
+  if (!parts.base_found && !marked) {
     return absl::NotFoundError(absl::StrCat("list ", list_id, " not found"));
   }
-  return bytes;
+  if (parts.log_next == parts.log_first) return parts;
+  std::unique_ptr<leveldb::Iterator> it((*db)->NewIterator(options));
+  const std::string end = LogKey(list_id, parts.log_next);
+  uint64_t expected = parts.log_first;
+  for (it->Seek(LogKey(list_id, parts.log_first));
+       it->Valid() && it->key().compare(end) < 0; it->Next()) {
+    parts.stored.log.emplace_back(it->value().data(), it->value().size());
+    ++expected;
+  }
+  absl::Status status =
+      FromLevelDb(it->status(), absl::StrCat("log of list ", list_id));
+  if (status.ok() && expected != parts.log_next) {
+    status = absl::DataLossError(
+        absl::StrCat("stored log of list ", list_id, " lacks records"));
+  }
+  if (!status.ok()) {
+    if (!salvage || !absl::IsDataLoss(status)) return status;
+    // A damaged table stops the records (CachedState::log_unreadable).
+    parts.stored.log.clear();
+    parts.log_unreadable = true;
+  }
+  return parts;
+}
+
+absl::StatusOr<crdt::ListState> LevelDbReplicaStore::Get(
+    absl::string_view list_id) {
+  absl::StatusOr<StoredList> stored = GetStored(list_id);
+  if (!stored.ok()) return stored.status();
+  return DecodeStored(*stored, BaseKey(list_id));
+}
+
+absl::StatusOr<StoredList> LevelDbReplicaStore::GetStored(
+    absl::string_view list_id) {
+  absl::StatusOr<ReadParts> parts = Read(list_id, /*salvage=*/false);
+  if (!parts.ok()) return parts.status();
+  return std::move(parts->stored);
 }
 
 absl::StatusOr<std::optional<crdt::Register>> LevelDbReplicaStore::StoredAccess(
     absl::string_view list_id) {
   const std::string id(list_id);
   if (std::optional<crdt::Register> known = access_->Find(id)) return known;
-  const std::string key = absl::StrCat(kListPrefix, list_id);
-  absl::StatusOr<std::string> bytes = db_->Read(key);
-  if (absl::IsNotFound(bytes.status())) return std::nullopt;
-  if (!bytes.ok()) return bytes.status();
-  // Only the access record: decoding the whole state cost a coordinator
+  absl::StatusOr<StoredList> stored = GetStored(list_id);
+  if (absl::IsNotFound(stored.status())) return std::nullopt;
+  if (!stored.ok()) return stored.status();
+  // Only the access records: decoding the whole state cost a coordinator
   // more than the read, for every list outside the cache.
-  absl::StatusOr<crdt::Register> record = DecodeStoredAccess(*bytes, key);
+  absl::StatusOr<crdt::Register> record =
+      DecodeStoredAccess(*stored, BaseKey(list_id));
   if (!record.ok()) return record.status();
   access_->Fill(id, *record);
   return *std::move(record);
@@ -243,12 +333,35 @@ absl::StatusOr<size_t> LevelDbReplicaStore::CountHints() {
 }
 
 absl::Status LevelDbReplicaStore::ScanLists(
-    const std::function<void(const std::string&, absl::string_view)>& visit) {
-  return db_->Scan(kListPrefix,
-                   [&](absl::string_view id, absl::string_view bytes) {
-                     visit(std::string(id), bytes);
-                     return true;
-                   });
+    const std::function<void(const std::string&, const StoredList&)>& visit) {
+  // A list's records are adjacent: its base, then its log (NUL sorts first).
+  std::string id;
+  StoredList list;
+  bool have = false;
+  auto flush = [&] {
+    if (have) visit(id, list);
+    have = false;
+    list = StoredList();
+  };
+  absl::Status scanned = db_->Scan(
+      kListPrefix, [&](absl::string_view rest, absl::string_view bytes) {
+        const size_t separator = rest.find(kLogSeparator[0]);
+        const absl::string_view key_id = rest.substr(0, separator);
+        if (!have || key_id != id) {
+          flush();
+          id = std::string(key_id);
+          have = true;
+        }
+        if (separator == absl::string_view::npos) {
+          list.base = std::string(bytes);
+        } else if (separator + 1 < rest.size()) {  // not the marker
+          list.log.emplace_back(bytes);
+        }
+        return true;
+      });
+  if (!scanned.ok()) return scanned;
+  flush();
+  return absl::OkStatus();
 }
 
 absl::StatusOr<uint64_t> LevelDbReplicaStore::ReplicaId() {
@@ -278,41 +391,56 @@ absl::StatusOr<uint64_t> LevelDbReplicaStore::ReserveCounter(
 }
 
 // The commit thread: takes every merge queued meanwhile and makes them
-// durable with one write and one fsync.
+// durable with one write and one fsync; between batches, folds the logs of
+// lists that went quiet.
 void LevelDbReplicaStore::CommitLoop() {
+  absl::Time next_fold = absl::InfiniteFuture();
   while (true) {
     std::vector<Pending> batch;
     {
       absl::MutexLock lock(&queue_mu_);
-      queue_mu_.Await(absl::Condition(
-          +[](LevelDbReplicaStore* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
-            return s->stop_ || !s->queue_.empty();
-          },
-          this));
+      queue_mu_.AwaitWithDeadline(
+          absl::Condition(
+              +[](LevelDbReplicaStore* s) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+                return s->stop_ || !s->queue_.empty();
+              },
+              this),
+          next_fold);
       if (queue_.empty() && stop_) return;
       while (!queue_.empty() && batch.size() < kMaxBatch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
     }
-    CommitBatch(batch);
+    if (!batch.empty()) CommitBatch(batch);
+    next_fold = FoldQuiet(absl::Now());
   }
 }
 
-// Read-merge-write of every list in `batch`, one WriteBatch, one fsync,
-// then every entry's callback with its list's state after the batch.
-// Only the commit thread (or a callback running on it) calls this, so
-// merges of one list never interleave. States are moved, never copied,
-// between the cache and the batch.
+// Merges every entry of `batch` into its list, appends what changed, one
+// WriteBatch, one fsync, then every entry's callback with its list's state
+// after the batch; then folds the logs that are due. Only the commit
+// thread (or a callback running on it) calls this, so merges of one list
+// never interleave. States are moved, never copied, between the cache and
+// the batch.
 void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
+  if (const uint64_t repairs = repairs_->load(); repairs != repairs_seen_) {
+    // A repair may have taken records the cached states hold: an append
+    // to one would then claim what the disk lacks.
+    repairs_seen_ = repairs;
+    cache_.clear();
+    cache_order_.clear();
+    appends_.clear();
+    cached_bytes_ = 0;
+  }
   // What the batch does to each list it touches.
   struct Touched {
     // After the batch, or why the list could not be read or written.
     absl::StatusOr<crdt::ListState> state;
-    size_t stored_size = 0;  // of its bytes on disk
+    CachedState list;          // where it stands on disk (its state moved)
+    crdt::ListState appended;  // the join of the deltas that changed it
     bool changed = false;
-    std::string bytes;                   // what the batch stores, if changed
-    std::optional<std::string> damaged;  // kept aside: it starts afresh
+    bool fold_after = false;  // its log is due to be folded after the acks
   };
   absl::flat_hash_map<std::string, Touched> lists;
   lists.reserve(batch.size());
@@ -323,7 +451,15 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
     Pending& p = batch[i];
     auto [it, fresh] = lists.try_emplace(p.list_id);
     Touched& t = it->second;
-    if (fresh) t.state = Current(p.list_id, &t.stored_size, &t.damaged);
+    if (fresh) {
+      absl::StatusOr<CachedState> current = Current(p.list_id);
+      if (current.ok()) {
+        t.state = std::move(current->state);
+        t.list = *std::move(current);
+      } else {
+        t.state = current.status();
+      }
+    }
     if (!t.state.ok()) continue;
     crdt::ListState& state = *t.state;
     if (p.check) {
@@ -334,22 +470,49 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
     }
     // Every change carries its dots, so a delta changes the state exactly
     // when it brings a dot the state has not seen, or deletes the list.
-    // Re-writing an unchanged state would cost an fsync for nothing: the
-    // write that stored it was already durable.
+    // Writing an unchanged state would cost an fsync for nothing, and a
+    // duplicate appended would grow the log for nothing.
     bool changes =
         !state.deleted() &&
         (p.delta.deleted() || !state.context().Includes(p.delta.context()));
     if (!changes) continue;
     state.Merge(p.delta);
+    t.appended.Merge(p.delta);
     t.changed = any_changed = true;
   }
   leveldb::WriteBatch write;
+  const absl::Time now = absl::Now();
   for (auto& [id, t] : lists) {
     if (!t.changed) continue;
-    t.bytes = Encode(*t.state);
-    t.stored_size = t.bytes.size();
-    write.Put(absl::StrCat(kListPrefix, id), t.bytes);
-    if (t.damaged) write.Put(absl::StrCat(kDamagedPrefix, id), *t.damaged);
+    CachedState& list = t.list;
+    std::string delta = Encode(t.appended);
+    t.appended = crdt::ListState();
+    const size_t log_size = list.log_size + delta.size();
+    const bool due = list.damaged || list.log_unreadable ||
+                     t.state->deleted() || 2 * log_size >= list.base_size ||
+                     list.log_next - list.log_first + 1 > fold_.max_log_records;
+    if (due && (list.base_size == 0 || list.log_unreadable ||
+                list.base_size + log_size <= kInlineFoldBytes)) {
+      // Small, new, or beside a damaged table: the base is rewritten with
+      // the batch.
+      std::string base = Encode(*t.state);
+      write.Put(BaseKey(id), base);
+      DeleteLog(id, list, write);
+      if (list.damaged) {
+        write.Put(absl::StrCat(kDamagedPrefix, id), *list.damaged);
+        list.damaged.reset();
+      }
+      list.base_size = base.size();
+      list.log_size = 0;
+      list.log_first = list.log_next;
+      continue;
+    }
+    write.Put(LogKey(id, list.log_next), delta);
+    ++list.log_next;
+    write.Put(MarkerKey(id), Marker(list.log_first, list.log_next));
+    list.log_size = log_size;
+    list.last_append = now;
+    t.fold_after = due;
   }
   absl::Status status = absl::OkStatus();
   if (any_changed) status = db_->Write(&write, "list write");
@@ -371,47 +534,85 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
       p.done(lists.at(p.list_id).state);
     }
   }
-  // Back to the cache, which holds only what is on disk.
+  // A repair during the write may have taken records the states hold.
+  const bool keep = repairs_->load() == repairs_seen_;
+  std::vector<std::pair<std::string, CachedState*>> due;
   for (auto& [id, t] : lists) {
-    if (t.state.ok()) Cache(id, *std::move(t.state), t.stored_size);
+    if (!t.state.ok()) continue;
+    t.list.state = *std::move(t.state);
+    if (t.fold_after) due.emplace_back(id, &t.list);
+  }
+  if (!due.empty()) Fold(due);
+  // Back to the cache, which holds only what is on disk: not over a list
+  // that a callback's own merge (Merge on this thread) cached meanwhile,
+  // which is newer.
+  for (auto& [id, t] : lists) {
+    if (!t.state.ok() || !keep || cache_.contains(id)) continue;
+    if (t.list.has_log() && t.list.last_append == now &&
+        fold_.quiet < absl::InfiniteDuration()) {
+      appends_.emplace_back(id, now);
+    }
+    Cache(id, std::move(t.list));
   }
 }
 
-// The committed state of a list, from the cache or from disk, and the
-// size of its stored bytes. A damaged state is replaced by an empty one:
-// nothing can be merged into it, and the replicas' copies (anti-entropy,
-// read repair, every later write) refill the list; its bytes, when
-// readable, go to `damaged` to be kept aside. Commit thread only.
-absl::StatusOr<crdt::ListState> LevelDbReplicaStore::Current(
-    const std::string& list_id, size_t* stored_size,
-    std::optional<std::string>* damaged) {
+// The list as committed, from the cache or from disk. A damaged part is
+// left out: nothing can be merged into it, and the replicas' copies
+// (anti-entropy, read repair, every later write) refill the list; its
+// bytes are kept aside at the next fold, which is then due. Commit thread
+// only.
+absl::StatusOr<LevelDbReplicaStore::CachedState> LevelDbReplicaStore::Current(
+    const std::string& list_id) {
   if (auto it = cache_.find(list_id); it != cache_.end()) {
-    crdt::ListState state = std::move(it->second.state);
-    *stored_size = it->second.stored_size;
-    cached_bytes_ -= it->second.stored_size;
+    CachedState list = std::move(it->second);
+    cached_bytes_ -= list.stored_size();
     cache_.erase(it);
-    return state;
+    return list;
   }
-  std::string key = absl::StrCat(kListPrefix, list_id);
-  absl::StatusOr<std::string> bytes = db_->Read(key);
-  *stored_size = bytes.ok() ? bytes->size() : 0;
-  if (absl::IsNotFound(bytes.status())) return crdt::ListState();
-  absl::StatusOr<crdt::ListState> state =
-      bytes.ok() ? DecodeStored(*bytes, key) : bytes.status();
-  if (absl::IsDataLoss(state.status())) {
-    *damaged = bytes.ok() ? *std::move(bytes) : std::string();
-    return crdt::ListState();
+  CachedState list;
+  absl::StatusOr<ReadParts> parts = Read(list_id, /*salvage=*/true);
+  if (absl::IsNotFound(parts.status())) return list;
+  if (absl::IsDataLoss(parts.status())) {
+    list.damaged.emplace();
+    list.log_unreadable = true;
+    return list;
   }
-  return state;
+  if (!parts.ok()) return parts.status();
+  list.log_unreadable = parts->log_unreadable;
+  const std::string what = BaseKey(list_id);
+  list.base_size = parts->stored.base.size();
+  list.log_first = parts->log_first;
+  list.log_next = parts->log_next;
+  absl::StatusOr<crdt::ListState> base = DecodeStored(parts->stored.base, what);
+  if (base.ok()) {
+    list.state = *std::move(base);
+  } else if (absl::IsDataLoss(base.status())) {
+    list.damaged = std::move(parts->stored.base);
+  } else {
+    return base.status();
+  }
+  for (std::string& bytes : parts->stored.log) {
+    list.log_size += bytes.size();
+    absl::StatusOr<crdt::ListState> delta = DecodeStored(bytes, what);
+    if (delta.ok()) {
+      list.state.Merge(*delta);
+    } else if (absl::IsDataLoss(delta.status())) {
+      if (!list.damaged) list.damaged = std::move(bytes);
+    } else {
+      return delta.status();
+    }
+  }
+  return list;
 }
 
-// Keeps a committed state for the next write to its list, evicting
-// arbitrary others beyond the budget. Commit thread only.
-void LevelDbReplicaStore::Cache(const std::string& list_id,
-                                crdt::ListState state, size_t stored_size) {
-  cached_bytes_ += stored_size;
+// Keeps a committed list for the next write to it, evicting arbitrary
+// others beyond the budget (their logs stay on disk, to be folded at their
+// next write). Commit thread only.
+void LevelDbReplicaStore::Cache(const std::string& list_id, CachedState list) {
+  cached_bytes_ += list.stored_size();
   const uint64_t stamp = ++next_stamp_;
-  cache_[list_id] = {std::move(state), stored_size, stamp};
+  list.stamp = stamp;
+  cache_[list_id] = std::move(list);
   cache_order_.emplace_back(list_id, stamp);
   while (cached_bytes_ > cache_budget_bytes_ && cache_.size() > 1 &&
          !cache_order_.empty()) {
@@ -419,7 +620,7 @@ void LevelDbReplicaStore::Cache(const std::string& list_id,
     cache_order_.pop_front();
     auto it = cache_.find(victim);
     if (it == cache_.end() || it->second.stamp != victim_stamp) continue;
-    cached_bytes_ -= it->second.stored_size;
+    cached_bytes_ -= it->second.stored_size();
     cache_.erase(it);
   }
   // Lists taken out and not cached again leave stale entries behind: keep
@@ -433,6 +634,75 @@ void LevelDbReplicaStore::Cache(const std::string& list_id,
     cache_order_.clear();
     for (const auto& [s, id] : live) cache_order_.emplace_back(*id, s);
   }
+  // The same for appends, which hold at most one live entry per list.
+  if (appends_.size() > 2 * cache_.size() + 64) {
+    std::erase_if(appends_, [&](const auto& entry) {
+      auto it = cache_.find(entry.first);
+      return it == cache_.end() || it->second.last_append != entry.second;
+    });
+  }
+}
+
+void LevelDbReplicaStore::DeleteLog(const std::string& list_id,
+                                    const CachedState& list,
+                                    leveldb::WriteBatch& write) {
+  if (!list.has_log() && !list.log_unreadable) return;
+  write.Delete(MarkerKey(list_id));
+  for (uint64_t seq = list.log_first; seq < list.log_next; ++seq) {
+    write.Delete(LogKey(list_id, seq));
+  }
+}
+
+void LevelDbReplicaStore::Fold(
+    const std::vector<std::pair<std::string, CachedState*>>& lists) {
+  leveldb::WriteBatch write;
+  std::vector<size_t> base_sizes;
+  base_sizes.reserve(lists.size());
+  for (const auto& [id, list] : lists) {
+    std::string base = Encode(list->state);
+    base_sizes.push_back(base.size());
+    write.Put(BaseKey(id), base);
+    DeleteLog(id, *list, write);
+    if (list->damaged) {
+      write.Put(absl::StrCat(kDamagedPrefix, id), *list->damaged);
+    }
+  }
+  // What it rewrites is durable already; a failure leaves the logs, which
+  // the next fold retries.
+  if (!db_->Write(&write, "list fold", /*sync=*/false).ok()) return;
+  for (size_t i = 0; i < lists.size(); ++i) {
+    CachedState& list = *lists[i].second;
+    list.base_size = base_sizes[i];
+    list.log_size = 0;
+    list.log_first = list.log_next;
+    list.damaged.reset();
+  }
+}
+
+absl::Time LevelDbReplicaStore::FoldQuiet(absl::Time now) {
+  std::vector<std::pair<std::string, CachedState*>> due;
+  while (!appends_.empty() && due.size() < kMaxQuietFolds) {
+    const absl::Time at = appends_.front().second;
+    if (at + fold_.quiet > now) break;
+    std::string id = std::move(appends_.front().first);
+    appends_.pop_front();
+    auto it = cache_.find(id);
+    if (it == cache_.end() || !it->second.has_log() ||
+        it->second.last_append != at) {
+      continue;
+    }
+    due.emplace_back(std::move(id), &it->second);
+  }
+  if (!due.empty()) {
+    size_t before = 0;
+    for (const auto& [id, list] : due) before += list->stored_size();
+    Fold(due);
+    size_t after = 0;
+    for (const auto& [id, list] : due) after += list->stored_size();
+    cached_bytes_ = cached_bytes_ - before + after;
+  }
+  if (appends_.empty()) return absl::InfiniteFuture();
+  return std::max(now, appends_.front().second + fold_.quiet);
 }
 
 absl::StatusOr<crdt::ListState> LevelDbReplicaStore::ReadOrEmpty(
@@ -455,8 +725,11 @@ absl::StatusOr<std::unique_ptr<ReplicaStore>> OpenLevelDbStore(
   // durably reserved counters.
   db_options.repair_on_corruption = true;
   auto access = std::make_shared<LevelDbReplicaStore::AccessCache>();
-  db_options.on_repair = [access, then = std::move(options.on_repair)] {
+  auto repairs = std::make_shared<std::atomic<uint64_t>>(0);
+  db_options.on_repair = [access, repairs,
+                          then = std::move(options.on_repair)] {
     access->Clear();
+    repairs->fetch_add(1);
     if (then) then();
   };
   absl::StatusOr<std::unique_ptr<RecoveringDb>> db =
@@ -464,7 +737,7 @@ absl::StatusOr<std::unique_ptr<ReplicaStore>> OpenLevelDbStore(
   if (!db.ok()) return db.status();
   return std::make_unique<LevelDbReplicaStore>(
       *std::move(db), std::move(options.on_merge), options.state_cache_bytes,
-      std::move(access));
+      std::move(access), std::move(repairs), options.fold);
 }
 
 }  // namespace shoplist::storage

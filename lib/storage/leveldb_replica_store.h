@@ -3,26 +3,46 @@
 // this header is for reading the implementation and for its tests.
 //
 // Layout (keys → values):
-//   list/<id>           encoded ListState
+//   list/<id>           encoded ListState: the list's folded base
+//   list/<id>\0         the log's marker while it has records: the first
+//                       record's seq and the next one's (16 hex digits
+//                       each), so readers find the log by point reads
+//   list/<id>\0<seq>    encoded ListState: a delta appended since (seq: 16
+//                       hex digits, rising), NUL sorting it right after
+//                       its base and before any other list
 //   hint/<id>/<owner>   encoded ListState (a delta for a down owner); keyed
 //                       by list first so a stand-in can answer reads of a
 //                       list from the hints it holds
 //   meta/replica_id     8 bytes (RecoveringDb::ReplicaId)
 //   meta/counter/<id>   decimal, last counter reserved on <id>
-//   damaged/<id>        the bytes of a damaged list/<id>, kept aside when a
-//                       merge started the list afresh
+//   damaged/<id>        the bytes of a damaged part of list/<id>, kept aside
+//                       when a merge started the list afresh
+// A list written by an earlier version is a base without a log.
+//
+// Append, fold later. A merge that changes a list appends the join of the
+// batch's deltas to it (one record per list per group commit), never
+// re-encoding the list; duplicates (a delta whose dots the list has) are
+// not appended. The commit thread folds a log into its base (one write:
+// the new base, the log's records deleted) after the batch's callbacks
+// ran, when the log passes half its base or kMaxLogRecords records; when
+// a list leaves the cache; and when a list has had no write for
+// kQuietFold. Folds are written without sync: a lost fold loses nothing,
+// as the base and log it replaced are durable and hold the same join.
+// Readers take the marker, the base and the log in one LevelDB snapshot
+// and join them, so they see a fold either whole or not at all.
 //
 // Threads. Merges of lists go through one commit thread: MergeAsync queues,
-// the thread takes everything queued, reads (from its cache of decoded
-// states, else from disk), merges, writes one synced WriteBatch and then
-// runs the callbacks. So merges of a list never interleave, and concurrent
-// merges share one fsync (group commit) without a per-list lock. Hints and
-// counters are read-merge-written by the calling thread under a striped
-// per-key lock. Reads take no lock of ours.
+// the thread takes everything queued, merges into the decoded states it
+// keeps (reading from disk those it does not), appends, writes one synced
+// WriteBatch and then runs the callbacks. So merges of a list never
+// interleave, and concurrent merges share one fsync (group commit) without
+// a per-list lock. Hints and counters are read-merge-written by the calling
+// thread under a striped per-key lock. Reads take no lock of ours.
 #ifndef SHOPLIST_STORAGE_LEVELDB_REPLICA_STORE_H_
 #define SHOPLIST_STORAGE_LEVELDB_REPLICA_STORE_H_
 
 #include <array>
+#include <atomic>
 #include <cstdint>
 #include <deque>
 #include <memory>
@@ -34,6 +54,7 @@
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/synchronization/mutex.h"
+#include "absl/time/time.h"
 #include "storage/recovering_db.h"
 #include "storage/replica_store.h"
 
@@ -67,17 +88,19 @@ class LevelDbReplicaStore final : public ReplicaStore {
   };
 
   // Starts the commit thread. `on_merge` may be empty; `access` is the
-  // cache OpenLevelDbStore shares with the repair callback.
+  // cache OpenLevelDbStore shares with the repair callback, which also
+  // counts `repairs` (the commit thread then forgets the states it keeps).
   LevelDbReplicaStore(std::unique_ptr<RecoveringDb> db, MergeListener on_merge,
                       size_t state_cache_bytes,
-                      std::shared_ptr<AccessCache> access);
+                      std::shared_ptr<AccessCache> access,
+                      std::shared_ptr<std::atomic<uint64_t>> repairs,
+                      FoldPolicy fold = {});
   // Commits what is queued, then stops the commit thread.
   ~LevelDbReplicaStore() override;
 
   // ReplicaStore; contracts in replica_store.h.
   absl::StatusOr<crdt::ListState> Get(absl::string_view list_id) override;
-  absl::StatusOr<std::string> GetStoredBytes(
-      absl::string_view list_id) override;
+  absl::StatusOr<StoredList> GetStored(absl::string_view list_id) override;
   absl::StatusOr<std::optional<crdt::Register>> StoredAccess(
       absl::string_view list_id) override;
   absl::StatusOr<crdt::ListState> Merge(absl::string_view list_id,
@@ -92,7 +115,7 @@ class LevelDbReplicaStore final : public ReplicaStore {
   absl::Status RemoveHint(const Hint& delivered) override;
   absl::StatusOr<size_t> CountHints() override;
   absl::Status ScanLists(
-      const std::function<void(const std::string&, absl::string_view)>& visit)
+      const std::function<void(const std::string&, const StoredList&)>& visit)
       override;
   absl::StatusOr<uint64_t> ReplicaId() override;
   absl::StatusOr<uint64_t> ReserveCounter(absl::string_view list_id,
@@ -106,28 +129,62 @@ class LevelDbReplicaStore final : public ReplicaStore {
     MergeDone done;
     MergeCheck check;
   };
+  // A list as the commit thread keeps it: its state (the join of its base
+  // and log on disk) and where its log stands.
   struct CachedState {
     crdt::ListState state;
-    size_t stored_size = 0;
+    size_t base_size = 0;    // bytes of the stored base
+    size_t log_size = 0;     // bytes of its log records
+    uint64_t log_first = 0;  // the log's records are [log_first, log_next)
+    uint64_t log_next = 0;
+    // Its damaged stored bytes, to keep aside when it is next folded; the
+    // fold is then due at once.
+    std::optional<std::string> damaged;
+    // A damaged table stops scans of its records: readers find only the
+    // base (by a point read), so every write rewrites it.
+    bool log_unreadable = false;
+    absl::Time last_append;
     uint64_t stamp = 0;  // its place in cache_order_
+
+    size_t stored_size() const { return base_size + log_size; }
+    bool has_log() const { return log_next != log_first; }
+  };
+  // A list's parts as read, with the place of its log.
+  struct ReadParts {
+    StoredList stored;
+    bool base_found = false;
+    bool log_unreadable = false;  // only the base could be read
+    uint64_t log_first = 0;
+    uint64_t log_next = 0;
   };
   static constexpr size_t kMaxBatch = 512;
 
   // --- Commit thread only ---
   void CommitLoop();
-  // Read-merge-write of every list in `batch`, one WriteBatch, one fsync,
-  // then every entry's callback with its list's state after the batch.
+  // Merges every entry of `batch` into its list, appends what changed, one
+  // WriteBatch, one fsync, then every entry's callback with its list's
+  // state after the batch; then folds the logs that are due.
   void CommitBatch(std::vector<Pending>& batch);
-  // The committed state of a list and the size of its stored bytes; a
-  // damaged one starts afresh, its bytes going to `damaged`.
-  absl::StatusOr<crdt::ListState> Current(const std::string& list_id,
-                                          size_t* stored_size,
-                                          std::optional<std::string>* damaged);
-  // Keeps a committed state, evicting others beyond the budget.
-  void Cache(const std::string& list_id, crdt::ListState state,
-             size_t stored_size);
+  // The list as committed, from the cache or from disk; a damaged one
+  // starts afresh from the parts that decode.
+  absl::StatusOr<CachedState> Current(const std::string& list_id);
+  // Keeps a committed list, evicting (and folding) others beyond the budget.
+  void Cache(const std::string& list_id, CachedState list);
+  // Folds each list's log into its base, in one unsynced write. A list
+  // whose fold could not be written keeps its log (it is still durable).
+  void Fold(const std::vector<std::pair<std::string, CachedState*>>& lists);
+  // Adds to `write` the deletion of the list's log and its marker.
+  static void DeleteLog(const std::string& list_id, const CachedState& list,
+                        leveldb::WriteBatch& write);
+  // Folds cached lists that have had no write for fold_.quiet; returns
+  // when the next may be due (InfiniteFuture when none is waiting).
+  absl::Time FoldQuiet(absl::Time now);
 
   // --- Any thread ---
+  // The base and log of `list_id` in one view; NOT_FOUND when neither.
+  // With `salvage`, a log that a damaged table hides is left out (and
+  // ReadParts::log_unreadable set) rather than DATA_LOSS.
+  absl::StatusOr<ReadParts> Read(absl::string_view list_id, bool salvage);
   absl::StatusOr<crdt::ListState> ReadOrEmpty(const std::string& key);
   absl::Mutex& LockFor(absl::string_view key);
 
@@ -135,7 +192,9 @@ class LevelDbReplicaStore final : public ReplicaStore {
   const std::unique_ptr<RecoveringDb> db_;
   const MergeListener on_merge_;
   const std::shared_ptr<AccessCache> access_;
+  const std::shared_ptr<std::atomic<uint64_t>> repairs_;
   const size_t cache_budget_bytes_;
+  const FoldPolicy fold_;
 
   // Owned by the commit thread (committer_). Decoded states of recently
   // written lists: a write to them costs no read and no decode. The budget
@@ -147,6 +206,11 @@ class LevelDbReplicaStore final : public ReplicaStore {
   // was taken out, or cached again later) and is skipped.
   std::deque<std::pair<std::string, uint64_t>> cache_order_;
   uint64_t next_stamp_ = 0;
+  // Appends in time order, for quiet folds; an entry whose time is not its
+  // list's last append is stale.
+  std::deque<std::pair<std::string, absl::Time>> appends_;
+  // repairs_ as last seen: a repair may have lost what the cache holds.
+  uint64_t repairs_seen_ = 0;
 
   // Guarded by queue_mu_: merges waiting for the commit thread.
   absl::Mutex queue_mu_;

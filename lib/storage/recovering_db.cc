@@ -162,7 +162,7 @@ absl::StatusOr<std::shared_ptr<leveldb::DB>> RecoveringDb::Get() {
 }
 
 absl::Status RecoveringDb::Write(leveldb::WriteBatch* batch,
-                                 absl::string_view what) {
+                                 absl::string_view what, bool sync) {
   if (failing()) {
     absl::MutexLock lock(&write_mu_);
     if (failing() && !RecoverIfDue()) return write_error_;
@@ -170,9 +170,9 @@ absl::Status RecoveringDb::Write(leveldb::WriteBatch* batch,
   // No lock of ours here: LevelDB groups concurrent writes into one fsync.
   absl::StatusOr<std::shared_ptr<leveldb::DB>> db = Get();
   if (!db.ok()) return db.status();
-  leveldb::WriteOptions sync;
-  sync.sync = true;
-  leveldb::Status s = (*db)->Write(sync, batch);
+  leveldb::WriteOptions options;
+  options.sync = sync;
+  leveldb::Status s = (*db)->Write(options, batch);
   if (s.ok() ||
       !(s.IsIOError() || (s.IsCorruption() && repair_on_corruption_))) {
     return FromLevelDb(s, what);
@@ -193,7 +193,7 @@ absl::Status RecoveringDb::Write(leveldb::WriteBatch* batch,
   if (on_repair_) on_repair_();
   absl::StatusOr<std::shared_ptr<leveldb::DB>> repaired = Get();
   if (!repaired.ok()) return repaired.status();
-  return FromLevelDb((*repaired)->Write(sync, batch), what);
+  return FromLevelDb((*repaired)->Write(options, batch), what);
 }
 
 void RecoveringDb::Fail(absl::Status why) {

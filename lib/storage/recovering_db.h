@@ -95,9 +95,12 @@ class RecoveringDb {
   // The database for reads; UNAVAILABLE while it is closed for a reopen.
   absl::StatusOr<std::shared_ptr<leveldb::DB>> Get();
 
-  // Applies `batch` with sync=true. After a failed write, refuses with
-  // that error until a probe finds the disk writable, then reopens first.
-  absl::Status Write(leveldb::WriteBatch* batch, absl::string_view what);
+  // Applies `batch`, with sync=true unless `sync` is false (for a write
+  // whose loss loses nothing: it only rewrites what is durable already).
+  // After a failed write, refuses with that error until a probe finds the
+  // disk writable, then reopens first.
+  absl::Status Write(leveldb::WriteBatch* batch, absl::string_view what,
+                     bool sync = true);
 
   // The bytes at `key`; NOT_FOUND when there are none.
   absl::StatusOr<std::string> Read(absl::string_view key);

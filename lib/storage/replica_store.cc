@@ -39,6 +39,18 @@ absl::StatusOr<crdt::ListState> DecodeStored(absl::string_view bytes,
   return state;
 }
 
+absl::StatusOr<crdt::ListState> DecodeStored(const StoredList& stored,
+                                             absl::string_view what) {
+  absl::StatusOr<crdt::ListState> state = DecodeStored(stored.base, what);
+  if (!state.ok()) return state;
+  for (const std::string& delta : stored.log) {
+    absl::StatusOr<crdt::ListState> part = DecodeStored(delta, what);
+    if (!part.ok()) return part.status();
+    state->Merge(*part);
+  }
+  return state;
+}
+
 namespace {
 
 // Parses into `out` only the fields of `bytes` whose numbers `out`'s type
@@ -70,8 +82,12 @@ bool ParseDeclared(absl::string_view bytes, google::protobuf::Message& out) {
 
 }  // namespace
 
-absl::StatusOr<crdt::Register> DecodeStoredAccess(absl::string_view bytes,
-                                                  absl::string_view what) {
+namespace {
+
+// The access record of one stored part, and whether it is a tombstone.
+absl::StatusOr<crdt::Register> PartAccess(absl::string_view bytes,
+                                          absl::string_view what,
+                                          bool& deleted) {
   v1::ListStateAccess message;
   if (!ParseDeclared(bytes, message)) {
     return Unparsable(what);
@@ -80,43 +96,104 @@ absl::StatusOr<crdt::Register> DecodeStoredAccess(absl::string_view bytes,
   if (!access.ok()) {
     return Invalid(what, access.status());
   }
+  deleted = deleted || message.deleted();
   return access;
 }
 
-absl::StatusOr<std::string> StoredDigest(absl::string_view bytes,
-                                         absl::string_view what) {
+}  // namespace
+
+absl::StatusOr<crdt::Register> DecodeStoredAccess(absl::string_view bytes,
+                                                  absl::string_view what) {
+  bool deleted = false;
+  return PartAccess(bytes, what, deleted);
+}
+
+absl::StatusOr<crdt::Register> DecodeStoredAccess(const StoredList& stored,
+                                                  absl::string_view what) {
+  bool deleted = false;
+  absl::StatusOr<crdt::Register> access =
+      PartAccess(stored.base, what, deleted);
+  if (!access.ok()) return access;
+  for (const std::string& delta : stored.log) {
+    absl::StatusOr<crdt::Register> part = PartAccess(delta, what, deleted);
+    if (!part.ok()) return part.status();
+    access->Join(*part);
+  }
+  // A tombstone has no record, whatever the parts held (as Merge makes it).
+  if (deleted) return crdt::Register();
+  return access;
+}
+
+namespace {
+
+// The causal context and tombstone flag of one stored part, parsing only
+// those.
+absl::Status JoinContext(absl::string_view bytes, absl::string_view what,
+                         crdt::CausalContext& context, bool& deleted) {
   v1::ListStateContext parts;
   if (!ParseDeclared(bytes, parts)) {
     return Unparsable(what);
   }
-  absl::StatusOr<crdt::CausalContext> context =
+  absl::StatusOr<crdt::CausalContext> part =
       codec::DecodeContext(parts.context());
-  if (!context.ok()) {
-    return Invalid(what, context.status());
+  if (!part.ok()) {
+    return Invalid(what, part.status());
   }
-  return merkle::StateDigest(*context, parts.deleted());
+  context.Merge(*part);
+  deleted = deleted || parts.deleted();
+  return absl::OkStatus();
+}
+
+}  // namespace
+
+absl::StatusOr<std::string> StoredDigest(absl::string_view bytes,
+                                         absl::string_view what) {
+  crdt::CausalContext context;
+  bool deleted = false;
+  if (absl::Status s = JoinContext(bytes, what, context, deleted); !s.ok()) {
+    return s;
+  }
+  return merkle::StateDigest(context, deleted);
+}
+
+absl::StatusOr<std::string> StoredDigest(const StoredList& stored,
+                                         absl::string_view what) {
+  crdt::CausalContext context;
+  bool deleted = false;
+  if (absl::Status s = JoinContext(stored.base, what, context, deleted);
+      !s.ok()) {
+    return s;
+  }
+  for (const std::string& delta : stored.log) {
+    if (absl::Status s = JoinContext(delta, what, context, deleted); !s.ok()) {
+      return s;
+    }
+  }
+  // A tombstone's context is empty, whatever the parts held.
+  if (deleted) context = crdt::CausalContext();
+  return merkle::StateDigest(context, deleted);
 }
 
 absl::StatusOr<std::optional<StoredCopy>> ReadStoredCopy(
     ReplicaStore& store, absl::string_view list_id,
     const std::function<bool(absl::string_view digest)>& decode_not_needed) {
-  absl::StatusOr<std::string> bytes = store.GetStoredBytes(list_id);
-  if (absl::IsNotFound(bytes.status())) return std::nullopt;
-  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<StoredList> stored = store.GetStored(list_id);
+  if (absl::IsNotFound(stored.status())) return std::nullopt;
+  if (!stored.ok()) return stored.status();
   const std::string what = absl::StrCat("list ", list_id);
   StoredCopy copy;
-  absl::StatusOr<std::string> digest = StoredDigest(*bytes, what);
+  absl::StatusOr<std::string> digest = StoredDigest(*stored, what);
   if (!digest.ok()) return digest.status();
   copy.digest = *std::move(digest);
   if (decode_not_needed && decode_not_needed(copy.digest)) {
-    absl::StatusOr<crdt::Register> access = DecodeStoredAccess(*bytes, what);
+    absl::StatusOr<crdt::Register> access = DecodeStoredAccess(*stored, what);
     if (!access.ok()) return access.status();
     copy.decoded = false;
     copy.access = *std::move(access);
-    copy.bytes = *std::move(bytes);
+    copy.stored = *std::move(stored);
     return copy;
   }
-  absl::StatusOr<crdt::ListState> state = DecodeStored(*bytes, what);
+  absl::StatusOr<crdt::ListState> state = DecodeStored(*stored, what);
   if (!state.ok()) return state.status();
   copy.state = *std::move(state);
   return copy;

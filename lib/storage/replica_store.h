@@ -1,10 +1,15 @@
 // A node's durable storage: list states, hints held for down nodes, and the
 // node's own metadata. Every write is a merge (a join of CRDT states), so
 // concurrent writers never lose each other's updates: the LevelDB store
-// serialises the read-merge-write of lists on its one commit thread, and of
-// hints and counters under a per-key lock (leveldb_replica_store.h). A call
-// that returns OK has reached the disk (fsync), so an acknowledged write
-// survives kill -9.
+// serialises the merges of lists on its one commit thread, and the
+// read-merge-write of hints and counters under a per-key lock
+// (leveldb_replica_store.h). A call that returns OK has reached the disk
+// (fsync), so an acknowledged write survives kill -9.
+//
+// A list is stored as a StoredList: a folded base and the deltas appended
+// to it since, so that a write costs its delta, not the list. Its state is
+// the join of them all; readers join them (or only what they need: the
+// digest joins contexts, the access check joins access records).
 //
 // Thread-safe.
 #ifndef SHOPLIST_STORAGE_REPLICA_STORE_H_
@@ -20,6 +25,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/string_view.h"
+#include "absl/time/time.h"
 #include "crdt/list_state.h"
 
 namespace leveldb {
@@ -37,6 +43,15 @@ struct Hint {
   std::string stored_bytes;
 };
 
+// A list as stored: the encoded state it was last folded into (empty for
+// none: an empty state encodes to no bytes) and the encoded deltas
+// appended since, oldest first. Each is an encoded v1::ListState; the
+// list's state is their join.
+struct StoredList {
+  std::string base;
+  std::vector<std::string> log;
+};
+
 class ReplicaStore {
  public:
   virtual ~ReplicaStore() = default;
@@ -45,10 +60,10 @@ class ReplicaStore {
   // DATA_LOSS when the stored bytes do not decode.
   virtual absl::StatusOr<crdt::ListState> Get(absl::string_view list_id) = 0;
 
-  // The stored bytes of the list (an encoded v1::ListState), as a replica
-  // sends them without decoding; NOT_FOUND when this node never stored it.
-  virtual absl::StatusOr<std::string> GetStoredBytes(
-      absl::string_view list_id) = 0;
+  // The list as stored (base and log, read in one consistent view), as a
+  // replica sends it without decoding when its log is empty; NOT_FOUND
+  // when this node never stored it.
+  virtual absl::StatusOr<StoredList> GetStored(absl::string_view list_id) = 0;
 
   // The stored list's access record (unset for an open list); nullopt when
   // this node never stored the list. Cheap for lists written since the
@@ -95,11 +110,11 @@ class ReplicaStore {
   virtual absl::Status RemoveHint(const Hint& delivered) = 0;
   virtual absl::StatusOr<size_t> CountHints() = 0;
 
-  // Calls `visit` with every stored list's id and stored bytes, in id
-  // order (a consistent snapshot).
+  // Calls `visit` with every stored list's id and what is stored of it, in
+  // id order (a consistent snapshot).
   virtual absl::Status ScanLists(
       const std::function<void(const std::string& list_id,
-                               absl::string_view stored_bytes)>& visit) = 0;
+                               const StoredList& stored)>& visit) = 0;
 
   // This node's replica id for operations it applies itself: created once,
   // then the same across restarts.
@@ -145,10 +160,17 @@ inline absl::StatusOr<std::optional<crdt::ListState>> ReadReplica(
 // when they do not parse or do not make a valid state.
 absl::StatusOr<crdt::ListState> DecodeStored(absl::string_view bytes,
                                              absl::string_view what);
+// The join of a stored list's base and log; DATA_LOSS as above when any
+// part is damaged.
+absl::StatusOr<crdt::ListState> DecodeStored(const StoredList& stored,
+                                             absl::string_view what);
 // Only the access record of stored bytes (unset for an open list), parsed
 // as v1::ListStateAccess: the items are skipped, not decoded. The same
 // errors as DecodeStored, for the record alone.
 absl::StatusOr<crdt::Register> DecodeStoredAccess(absl::string_view bytes,
+                                                  absl::string_view what);
+// The join of the access records of a stored list's parts.
+absl::StatusOr<crdt::Register> DecodeStoredAccess(const StoredList& stored,
                                                   absl::string_view what);
 
 // The digest of stored bytes (merkle::StateDigest of their causal context
@@ -156,15 +178,20 @@ absl::StatusOr<crdt::Register> DecodeStoredAccess(absl::string_view bytes,
 // they do not parse or the context is invalid.
 absl::StatusOr<std::string> StoredDigest(absl::string_view bytes,
                                          absl::string_view what);
+// The digest of a stored list's state (the join of its parts), from the
+// join of their contexts and flags alone: the join of states has the join
+// of their contexts, and a tombstone absorbs everything.
+absl::StatusOr<std::string> StoredDigest(const StoredList& stored,
+                                         absl::string_view what);
 
 // The stored state with its digest (StoredDigest), as a digest read
 // compares it with other owners'. Not decoded when the
-// reader said it needs only the bytes and the access record.
+// reader said it needs only the stored parts and the access record.
 struct StoredCopy {
   std::string digest;
   bool decoded = true;
   crdt::ListState state;  // when decoded
-  std::string bytes;      // when not decoded, for DecodeStored later
+  StoredList stored;      // when not decoded, for DecodeStored later
   crdt::Register access;  // when not decoded
 };
 
@@ -188,6 +215,15 @@ using MergeListener =
 // times their stored size.
 inline constexpr size_t kDefaultStateCacheBytes = 16 << 20;
 
+// When a list's log is folded into its base, besides when the log passes
+// half the base (leveldb_replica_store.h).
+struct FoldPolicy {
+  // Records a log may hold, which bounds what a reader joins.
+  size_t max_log_records = 1024;
+  // A list with no write for this long is folded (tests: infinite, none).
+  absl::Duration quiet = absl::Seconds(1);
+};
+
 struct StoreOptions {
   MergeListener on_merge;
   size_t state_cache_bytes = kDefaultStateCacheBytes;
@@ -198,6 +234,7 @@ struct StoreOptions {
   // damaged table): lists may be older or gone, so whatever was derived
   // from them must be rebuilt. Runs on the writing thread; may read.
   std::function<void()> on_repair;
+  FoldPolicy fold;
 };
 
 // Opens (creating if needed) a LevelDB-backed store in `directory`. A

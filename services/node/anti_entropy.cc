@@ -68,10 +68,10 @@ std::vector<std::pair<std::string, uint64_t>> SharedDigests::ListsIn(
 
 absl::Status SharedDigests::Load(storage::ReplicaStore& store) {
   merkle::DigestIndex fresh;
-  absl::Status status =
-      store.ScanLists([&](const std::string& id, absl::string_view bytes) {
+  absl::Status status = store.ScanLists(
+      [&](const std::string& id, const storage::StoredList& stored) {
         // A damaged list is left out: peers then send theirs.
-        absl::StatusOr<std::string> digest = storage::StoredDigest(bytes, id);
+        absl::StatusOr<std::string> digest = storage::StoredDigest(stored, id);
         if (digest.ok()) fresh.Set(id, merkle::StateHash(*digest));
       });
   if (!status.ok()) return status;
@@ -284,7 +284,9 @@ bool AntiEntropy::Exchange(const std::string& peer_address,
 size_t AntiEntropy::HandOffAll(const RingView& view) {
   std::vector<std::string> ids;
   (void)store_->ScanLists(
-      [&](const std::string& id, absl::string_view) { ids.push_back(id); });
+      [&](const std::string& id, const storage::StoredList&) {
+        ids.push_back(id);
+      });
   size_t delivered = 0;
   for (const std::string& id : ids) {
     absl::StatusOr<crdt::ListState> state = store_->Get(id);

@@ -238,7 +238,7 @@ class Coordinator::ReadCall
         if (*copy && !(*copy)->decoded) {
           // Decoded only if an answer turns out to differ from it.
           undecoded = true;
-          local_bytes_ = std::move((*copy)->bytes);
+          local_stored_ = std::move((*copy)->stored);
           local_access_ = std::move((*copy)->access);
         }
       }
@@ -331,7 +331,7 @@ class Coordinator::ReadCall
     Record(target, std::move(reply), /*same_as_local=*/false);
   }
 
-  // `undecoded`: the reply is this node's copy, not decoded (local_bytes_).
+  // `undecoded`: the reply is this node's copy, not decoded (local_stored_).
   void Record(const Target& target, Reply reply, bool same_as_local,
               bool undecoded = false) {
     c_->NoteReply(target, reply.status());
@@ -366,7 +366,7 @@ class Coordinator::ReadCall
           answer = absl::UnavailableError(
               absl::StrCat("read answered by ", step.acks, " replica(s); ",
                            c_->options_.read_quorum, " required"));
-        } else if (found_ && only_local_ && local_bytes_) {
+        } else if (found_ && only_local_ && local_stored_) {
           // Every answer is this node's copy, which the caller holds.
           ReadResult result;
           result.replies = step.acks;
@@ -406,10 +406,10 @@ class Coordinator::ReadCall
   // them), so a failure here is a copy damaged since: it then counts for
   // nothing, as anti-entropy and read repair refill it.
   void DecodeLocalLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (!local_bytes_) return;
+    if (!local_stored_) return;
     absl::StatusOr<crdt::ListState> state =
-        storage::DecodeStored(*local_bytes_, absl::StrCat("list ", list_id_));
-    local_bytes_.reset();
+        storage::DecodeStored(*local_stored_, absl::StrCat("list ", list_id_));
+    local_stored_.reset();
     if (!state.ok()) return;
     merged_.Merge(*state);
     for (Answer& a : answers_) {
@@ -473,7 +473,7 @@ class Coordinator::ReadCall
   bool only_local_ ABSL_GUARDED_BY(mu_) = true;
   // This node's copy, read but not decoded (ReadOptions::holds_copy), and
   // its access record.
-  std::optional<std::string> local_bytes_ ABSL_GUARDED_BY(mu_);
+  std::optional<storage::StoredList> local_stored_ ABSL_GUARDED_BY(mu_);
   crdt::Register local_access_ ABSL_GUARDED_BY(mu_);
   // Every successful answer, for read repair once all are in.
   std::vector<Answer> answers_ ABSL_GUARDED_BY(mu_);

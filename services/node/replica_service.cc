@@ -217,24 +217,32 @@ grpc::Status FetchOne(storage::ReplicaStore& store,
     return ToGrpc(s);
   }
   if (request.owner()) {
-    // As stored: the coordinator decodes and validates what it gets, and
-    // counts a replica whose bytes do not decode as failed.
-    absl::StatusOr<std::string> bytes = store.GetStoredBytes(request.list_id());
-    if (absl::IsNotFound(bytes.status())) {
+    absl::StatusOr<storage::StoredList> stored =
+        store.GetStored(request.list_id());
+    if (absl::IsNotFound(stored.status())) {
       response->set_found(false);
       return grpc::Status::OK;
     }
-    if (!bytes.ok()) return ToGrpc(bytes.status());
+    if (!stored.ok()) return ToGrpc(stored.status());
     absl::StatusOr<std::string> digest =
-        storage::StoredDigest(*bytes, request.list_id());
+        storage::StoredDigest(*stored, request.list_id());
     if (!digest.ok()) return ToGrpc(digest.status());
     response->set_found(true);
     response->set_digest(*std::move(digest));
     if (request.digest()) return grpc::Status::OK;
-    if (!response->mutable_state()->ParseFromString(*bytes)) {
-      return grpc::Status(grpc::StatusCode::DATA_LOSS,
-                          "the stored list does not parse");
+    if (stored->log.empty()) {
+      // As stored: the coordinator decodes and validates what it gets, and
+      // counts a replica whose bytes do not decode as failed.
+      if (!response->mutable_state()->ParseFromString(stored->base)) {
+        return grpc::Status(grpc::StatusCode::DATA_LOSS,
+                            "the stored list does not parse");
+      }
+      return grpc::Status::OK;
     }
+    absl::StatusOr<crdt::ListState> state =
+        storage::DecodeStored(*stored, request.list_id());
+    if (!state.ok()) return ToGrpc(state.status());
+    codec::EncodeState(*state, response->mutable_state());
     return grpc::Status::OK;
   }
   absl::StatusOr<std::optional<crdt::ListState>> answer =

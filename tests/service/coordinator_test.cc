@@ -499,18 +499,21 @@ std::vector<std::string> NamesIn(const crdt::ListState& state) {
 
 // What an owner answers to a digest fetch when it holds `bytes` (bytes
 // that are no state stand for one whose digest matches nothing here).
-v1::FetchResponse DigestOf(absl::string_view bytes) {
+v1::FetchResponse DigestOf(const storage::StoredList& stored) {
   v1::FetchResponse response;
   response.set_found(true);
-  absl::StatusOr<std::string> digest = storage::StoredDigest(bytes, "it");
+  absl::StatusOr<std::string> digest = storage::StoredDigest(stored, "it");
   response.set_digest(digest.ok() ? *digest : std::string(32, 'x'));
   return response;
+}
+v1::FetchResponse DigestOf(std::string bytes) {
+  return DigestOf(storage::StoredList{std::move(bytes), {}});
 }
 
 TEST_F(CoordinatorTest, ADigestReadOfOwnersInAgreementMovesOneState) {
   crdt::ListState here;
   ASSERT_TRUE(store_->Merge(list_id_, Delta(here, "milk", 1)).ok());
-  const std::string stored = *store_->GetStoredBytes(list_id_);
+  const storage::StoredList stored = *store_->GetStored(list_id_);
   auto coordinator = MakeCoordinator(0);
   coordinator->Read(list_id_, std::nullopt,
                     [this](absl::StatusOr<Coordinator::ReadResult> r) {
@@ -542,7 +545,7 @@ TEST_F(CoordinatorTest,
        AnOwnerWhoseDigestDiffersIsAskedForItsStateAndRepaired) {
   crdt::ListState here, there;
   ASSERT_TRUE(store_->Merge(list_id_, Delta(here, "milk", 1)).ok());
-  const std::string stored = *store_->GetStoredBytes(list_id_);
+  const storage::StoredList stored = *store_->GetStored(list_id_);
   Delta(there, "eggs", 6, kOtherClient);
   auto coordinator = MakeCoordinator(0);
   coordinator->Read(list_id_, std::nullopt,
@@ -587,7 +590,7 @@ TEST_F(CoordinatorTest,
 TEST_F(CoordinatorTest, AReadOfACopyTheCallerHoldsOmitsTheState) {
   crdt::ListState here;
   ASSERT_TRUE(store_->Merge(list_id_, Delta(here, "milk", 1)).ok());
-  const std::string stored = *store_->GetStoredBytes(list_id_);
+  const storage::StoredList stored = *store_->GetStored(list_id_);
   auto coordinator = MakeCoordinator(0);
   std::vector<std::string> asked;
   Coordinator::ReadOptions options;
@@ -627,7 +630,7 @@ TEST_P(HeldCopyReadTest, StillJoinsAndRepairsWhatDiffers) {
   const bool differs_first = GetParam();
   crdt::ListState here, there;
   ASSERT_TRUE(store_->Merge(list_id_, Delta(here, "milk", 1)).ok());
-  const std::string stored = *store_->GetStoredBytes(list_id_);
+  const storage::StoredList stored = *store_->GetStored(list_id_);
   Delta(there, "eggs", 6, kOtherClient);
   auto coordinator = MakeCoordinator(0);
   Coordinator::ReadOptions options;
@@ -673,7 +676,7 @@ INSTANTIATE_TEST_SUITE_P(Orders, HeldCopyReadTest, ::testing::Bool());
 TEST_F(CoordinatorTest, AnOwnerWithoutTheListIsRepairedAfterAHeldCopyRead) {
   crdt::ListState here;
   ASSERT_TRUE(store_->Merge(list_id_, Delta(here, "milk", 1)).ok());
-  const std::string stored = *store_->GetStoredBytes(list_id_);
+  const storage::StoredList stored = *store_->GetStored(list_id_);
   auto coordinator = MakeCoordinator(0);
   Coordinator::ReadOptions options;
   options.holds_copy = [](absl::string_view) { return true; };
@@ -935,7 +938,7 @@ TEST_F(CoordinatorAccessTest, ReadsWithoutReadProofAreNotFound) {
 
 TEST_F(CoordinatorAccessTest, AHeldCopyIsCheckedByItsAccessRecord) {
   ASSERT_TRUE(store_->Merge(list_id_, list_).ok());
-  const std::string stored = *store_->GetStoredBytes(list_id_);
+  const storage::StoredList stored = *store_->GetStored(list_id_);
   auto coordinator = MakeCoordinator(0);
   Coordinator::ReadOptions options;
   options.holds_copy = [](absl::string_view) { return true; };

@@ -152,12 +152,13 @@ void CheckSurvived(ReplicaStore& store, Acknowledged& acked, int* checked) {
   }
   // Nothing unacknowledged left a state that does not decode.
   int lists = 0;
-  ASSERT_TRUE(store
-                  .ScanLists([&](const std::string& id, absl::string_view) {
-                    EXPECT_TRUE(store.Get(id).ok()) << id;
-                    ++lists;
-                  })
-                  .ok());
+  ASSERT_TRUE(
+      store
+          .ScanLists([&](const std::string& id, const storage::StoredList&) {
+            EXPECT_TRUE(store.Get(id).ok()) << id;
+            ++lists;
+          })
+          .ok());
   EXPECT_TRUE(store.CountHints().ok());
 }
 

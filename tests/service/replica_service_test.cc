@@ -66,7 +66,8 @@ class ReplicaServiceTest : public ::testing::Test {
                     },
                 .state_cache_bytes = storage::kDefaultStateCacheBytes,
                 .env = nullptr,
-                .on_repair = nullptr});
+                .on_repair = nullptr,
+                .fold = {}});
     ASSERT_TRUE(store.ok()) << store.status();
     store_ = *std::move(store);
     service_ =

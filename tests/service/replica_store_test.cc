@@ -301,7 +301,8 @@ TEST(ReplicaStoreListenerTest, ListenerSeesMergesThatChangeTheListOnly) {
                                    },
                                .state_cache_bytes = kDefaultStateCacheBytes,
                                .env = nullptr,
-                               .on_repair = nullptr});
+                               .on_repair = nullptr,
+                               .fold = {}});
   ASSERT_TRUE(store.ok()) << store.status();
   const std::string id = ListId();
   crdt::ListState alice;
@@ -319,10 +320,10 @@ TEST(ReplicaStoreListenerTest, ListenerSeesMergesThatChangeTheListOnly) {
   EXPECT_EQ(calls[1].first, id);
   EXPECT_EQ(calls[1].second, alice);  // the merged state, not the delta
   // The listener sees exactly the state that was stored.
-  std::vector<std::string> scanned;
+  std::vector<StoredList> scanned;
   ASSERT_TRUE((*store)
-                  ->ScanLists([&](const std::string&, absl::string_view b) {
-                    scanned.emplace_back(b);
+                  ->ScanLists([&](const std::string&, const StoredList& b) {
+                    scanned.push_back(b);
                   })
                   .ok());
   ASSERT_EQ(scanned.size(), 1u);
