@@ -387,6 +387,8 @@ absl::Status ListState::CheckWritable() const {
 }
 
 Dot ListState::NewDot(const Writer& writer) {
+  // Every local change makes a dot first: the one place to drop the index.
+  dot_index_.dots.reset();
   Dot dot = context_.Next(writer.replica);
   dot.counter = std::max(dot.counter, writer.reserved_counter);
   context_.Add(dot);
@@ -762,17 +764,22 @@ void ListState::Merge(const ListState& other) {
   }
   if (other.items_.size() * 8 < items_.size()) {
     // A small delta into a large state: O(d log n).
+    DotSet* dots = dot_index_.dots.get();
     for (const auto& [name, item] : other.items_) {
       auto [it, inserted] = items_.try_emplace(name, item);
       if (!inserted) {
+        if (dots) UnindexItem(*dots, it->first, it->second);
         it->second.Merge(item);
       } else if (!legacy_keys_.maybe && !text::IsItemKey(name)) {
         legacy_keys_.maybe = true;
       }
+      if (dots) IndexItem(*dots, it->first, it->second);
     }
     return;
   }
-  // Comparable sizes: one linear pass over both sorted maps.
+  // Comparable sizes: one linear pass over both sorted maps, costing what
+  // rebuilding the index would.
+  dot_index_.dots.reset();
   auto it = items_.begin();
   for (const auto& [name, item] : other.items_) {
     while (it != items_.end() && it->first < name) ++it;
@@ -799,12 +806,48 @@ ListState ListState::DeltaSince(const CausalContext& known) const {
   for (const auto& [replica, reg] : authors_) {
     if (!known.Contains(reg.dot)) delta.authors_.emplace(replica, reg);
   }
+  if (const DotSet* dots = dot_index_.dots.get()) {
+    // Only a dot past what `known` has of its writer can be unknown: for
+    // each writer, from there on.
+    auto it = dots->begin();
+    while (it != dots->end()) {
+      const ReplicaId writer = std::get<0>(*it);
+      auto seen = known.vector().find(writer);
+      const uint64_t from = seen == known.vector().end() ? 1 : seen->second + 1;
+      for (it = dots->lower_bound({writer, from, std::string()});
+           it != dots->end() && std::get<0>(*it) == writer; ++it) {
+        const auto& [replica, counter, key] = *it;
+        if (known.Contains(Dot{replica, counter}) ||
+            delta.items_.contains(key)) {
+          continue;
+        }
+        delta.items_.emplace(key, items_.find(key)->second);
+      }
+    }
+    return delta;
+  }
   for (const auto& [name, item] : items_) {
     bool unknown = false;
     item.ForEachDot([&](Dot d) { unknown = unknown || !known.Contains(d); });
     if (unknown) delta.items_.emplace_hint(delta.items_.end(), name, item);
   }
   return delta;
+}
+
+void ListState::IndexDots() {
+  auto dots = std::make_unique<DotSet>();
+  for (const auto& [key, item] : items_) IndexItem(*dots, key, item);
+  dot_index_.dots = std::move(dots);
+}
+
+void ListState::IndexItem(DotSet& dots, const std::string& key,
+                          const Item& item) {
+  item.ForEachDot([&](Dot d) { dots.emplace(d.replica, d.counter, key); });
+}
+
+void ListState::UnindexItem(DotSet& dots, const std::string& key,
+                            const Item& item) {
+  item.ForEachDot([&](Dot d) { dots.erase({d.replica, d.counter, key}); });
 }
 
 std::vector<std::string> ListState::Aisles() const {

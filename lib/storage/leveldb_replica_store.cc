@@ -28,6 +28,9 @@ constexpr absl::string_view kLogSeparator("\0", 1);
 // A log fold due on a list up to this size is written with the batch:
 // encoding it costs about what a second write would.
 constexpr size_t kInlineFoldBytes = 16 << 10;
+// Lists of this many items keep their dots indexed (ListState::IndexDots);
+// below it, walking them costs less than the index's upkeep.
+constexpr size_t kIndexedItems = 128;
 // Lists folded between two batches, at most, when they went quiet.
 constexpr size_t kMaxQuietFolds = 8;
 
@@ -483,6 +486,12 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
   leveldb::WriteBatch write;
   const absl::Time now = absl::Now();
   for (auto& [id, t] : lists) {
+    // A sync's answer (DeltaSince) then costs what it returns, not the
+    // list: merges keep the index, and a load or a large merge builds it.
+    if (t.state.ok() && !t.state->dots_indexed() &&
+        t.state->items().size() >= kIndexedItems) {
+      t.state->IndexDots();
+    }
     if (!t.changed) continue;
     CachedState& list = t.list;
     std::string delta = Encode(t.appended);

@@ -140,6 +140,9 @@ struct Replica {
   int64_t clock_skew = 0;  // microseconds this writer's clock is off
   ListState state;
   Knowledge knowledge;
+  // The same state built by merges alone with its dots indexed, as a
+  // node's store keeps it: its DeltaSince must answer what a walk does.
+  ListState indexed;
 };
 
 struct Stats {
@@ -240,7 +243,11 @@ class Simulation {
 
   void CheckConverged() const {
     std::vector<const ListState*> states;
-    for (const Replica& r : replicas_) states.push_back(&r.state);
+    for (const Replica& r : replicas_) {
+      states.push_back(&r.state);
+      EXPECT_EQ(r.indexed, r.state) << "merges alone made another state";
+      EXPECT_TRUE(r.indexed.dots_indexed());
+    }
     ExpectConverged(states);
   }
 
@@ -470,7 +477,16 @@ class Simulation {
     Broadcast(r, tombstone, carried);
   }
 
+  // Joins `delta` into `r`'s indexed copy, indexing it again when the
+  // merge dropped the index.
+  void Track(size_t r, const ListState& delta) {
+    ListState& indexed = replicas_[r].indexed;
+    indexed.Merge(delta);
+    if (!indexed.dots_indexed()) indexed.IndexDots();
+  }
+
   void Broadcast(size_t from, const ListState& delta, const Knowledge& k) {
+    Track(from, delta);
     for (size_t to = 0; to < replicas_.size(); ++to) {
       if (to != from) network_.Send(to, delta, k);
     }
@@ -482,6 +498,7 @@ class Simulation {
 
   void Deliver(const Network::Message& m) {
     replicas_[m.to].state.Merge(m.payload);
+    Track(m.to, m.payload);
     replicas_[m.to].knowledge.Union(m.tag);
     for (const auto& [key, unused] : m.tag.items) CheckItem(m.to, key);
     if (m.tag.title || m.tag.deleted) CheckView(m.to);
@@ -492,8 +509,12 @@ class Simulation {
     if (from == to) return;
     ++stats_.anti_entropy;
     Replica& receiver = replicas_[to];
-    receiver.state.Merge(
-        replicas_[from].state.DeltaSince(receiver.state.context()));
+    const ListState missing =
+        replicas_[from].state.DeltaSince(receiver.state.context());
+    EXPECT_EQ(replicas_[from].indexed.DeltaSince(receiver.state.context()),
+              missing);
+    receiver.state.Merge(missing);
+    Track(to, missing);
     receiver.knowledge.Union(replicas_[from].knowledge);
     if (Pick(10) == 0) CheckView(to);
   }
