@@ -49,6 +49,14 @@ StoreOptions OnEnv(leveldb::Env* env) {
   return options;
 }
 
+// Large lists whose logs fold often: past 6 records, and when quiet for
+// 2 ms, so that power goes while logs are appended and folded.
+StoreOptions FoldingOnEnv(leveldb::Env* env) {
+  StoreOptions options = OnEnv(env);
+  options.fold = {.max_log_records = 6, .quiet = absl::Milliseconds(2)};
+  return options;
+}
+
 // What the workload had acknowledged when the power went.
 struct Acknowledged {
   absl::Mutex mu;
@@ -61,8 +69,10 @@ struct Acknowledged {
 
 // One run: `ops` random writes (bursts of concurrent merges, hints,
 // counters) to a few lists; acknowledgements count only while powered.
+// With `initial_items`, each list is first written with that many items
+// (over 16 KiB from about 600: later writes append to its log).
 void Workload(ReplicaStore& store, FaultEnv& env, uint32_t seed, int ops,
-              Acknowledged& acked) {
+              Acknowledged& acked, int initial_items = 0) {
   std::mt19937 rng(seed);
   std::vector<std::string> lists;
   for (int i = 0; i < 6; ++i) lists.push_back(*crdt::NewListId());
@@ -70,6 +80,19 @@ void Workload(ReplicaStore& store, FaultEnv& env, uint32_t seed, int ops,
   absl::StatusOr<uint64_t> id = store.ReplicaId();
   if (id.ok() && !env.powered_off()) acked.replica_id = *id;
   int counter = 0;
+  for (int i = 0; i < initial_items; ++i) {
+    for (const std::string& list : lists) {
+      crdt::ListState delta =
+          *mine[list].Add(kWriter, absl::StrCat("stock ", i), 1);
+      if (i + 1 < initial_items) continue;
+      // The whole list at once, as a replica's state arrives.
+      if (store.Merge(list, mine[list]).ok() && !env.powered_off()) {
+        absl::MutexLock lock(&acked.mu);
+        acked.deltas[list].push_back(mine[list]);
+        ++acked.merges;
+      }
+    }
+  }
   for (int done = 0; done < ops;) {
     const int kind = static_cast<int>(rng() % 10);
     const std::string& list = lists[rng() % lists.size()];
@@ -115,7 +138,8 @@ void Workload(ReplicaStore& store, FaultEnv& env, uint32_t seed, int ops,
 }
 
 // Everything acknowledged is in the store, and every stored state decodes.
-void CheckSurvived(ReplicaStore& store, Acknowledged& acked, int* checked) {
+void CheckSurvived(ReplicaStore& store, Acknowledged& acked, int* checked,
+                   int* with_logs = nullptr) {
   absl::MutexLock lock(&acked.mu);
   for (const auto& [list, deltas] : acked.deltas) {
     absl::StatusOr<crdt::ListState> state = store.Get(list);
@@ -154,30 +178,34 @@ void CheckSurvived(ReplicaStore& store, Acknowledged& acked, int* checked) {
   int lists = 0;
   ASSERT_TRUE(
       store
-          .ScanLists([&](const std::string& id, const storage::StoredList&) {
+          .ScanLists([&](const std::string& id, const StoredList& stored) {
             EXPECT_TRUE(store.Get(id).ok()) << id;
             ++lists;
+            if (with_logs && !stored.log.empty()) ++*with_logs;
           })
           .ok());
   EXPECT_TRUE(store.CountHints().ok());
 }
 
-TEST(DiskFaultTest, PowerLossAtManyPointsKeepsEveryAcknowledgedWrite) {
+// Power lost at kPoints syncs spread over a run of the workload; with
+// `initial_items`, on large lists whose writes go to their logs.
+void PowerLossAtManyPoints(int initial_items,
+                           StoreOptions (*options)(leveldb::Env*)) {
   constexpr int kOps = 150;
   // How many syncs a whole run makes, to spread the crash points over it.
   int total_syncs = 0;
   {
     TempDir dir;
     FaultEnv env;
-    auto store = OpenLevelDbStore(dir.path(), OnEnv(&env));
+    auto store = OpenLevelDbStore(dir.path(), options(&env));
     ASSERT_TRUE(store.ok()) << store.status();
     Acknowledged acked;
-    Workload(**store, env, 1, kOps, acked);
+    Workload(**store, env, 1, kOps, acked, initial_items);
     total_syncs = env.syncs();
   }
   ASSERT_GT(total_syncs, 20);
   constexpr int kPoints = 40;
-  int checked = 0, acknowledged = 0, reopened = 0;
+  int checked = 0, acknowledged = 0, reopened = 0, with_logs = 0;
   for (int p = 0; p < kPoints; ++p) {
     const int at_sync = 1 + p * total_syncs / kPoints;
     SCOPED_TRACE(::testing::Message() << "power lost at sync " << at_sync);
@@ -185,16 +213,16 @@ TEST(DiskFaultTest, PowerLossAtManyPointsKeepsEveryAcknowledgedWrite) {
     FaultEnv env;
     Acknowledged acked;
     {
-      auto store = OpenLevelDbStore(dir.path(), OnEnv(&env));
+      auto store = OpenLevelDbStore(dir.path(), options(&env));
       ASSERT_TRUE(store.ok()) << store.status();
       env.PowerOffAtSync(at_sync);
-      Workload(**store, env, 100 + p, kOps, acked);
+      Workload(**store, env, 100 + p, kOps, acked, initial_items);
     }  // closed: what it writes on the way out is lost too
     ASSERT_TRUE(env.DropUnsyncedData().ok());
     auto store = OpenLevelDbStore(dir.path());
     ASSERT_TRUE(store.ok()) << "after the power loss: " << store.status();
     ++reopened;
-    CheckSurvived(**store, acked, &checked);
+    CheckSurvived(**store, acked, &checked, &with_logs);
     acknowledged += acked.merges;
     // And it takes writes again.
     crdt::ListState fresh;
@@ -203,10 +231,25 @@ TEST(DiskFaultTest, PowerLossAtManyPointsKeepsEveryAcknowledgedWrite) {
   }
   std::printf(
       "power loss: %d crash points over %d syncs, %d acknowledged merges, %d "
-      "acknowledged effects checked after reopening, 0 lost\n",
-      reopened, total_syncs, acknowledged, checked);
+      "acknowledged effects checked after reopening, 0 lost; %d lists "
+      "reopened with a log\n",
+      reopened, total_syncs, acknowledged, checked, with_logs);
   EXPECT_EQ(reopened, kPoints);
   EXPECT_GT(checked, kPoints * 10);
+  if (initial_items > 0) {
+    EXPECT_GT(with_logs, 0) << "no log was exercised";
+  }
+}
+
+TEST(DiskFaultTest, PowerLossAtManyPointsKeepsEveryAcknowledgedWrite) {
+  PowerLossAtManyPoints(/*initial_items=*/0, &OnEnv);
+}
+
+// The same on lists large enough to keep logs, folded every few writes and
+// whenever the workload pauses: neither an append nor a fold (written
+// without sync) cut short loses what was acknowledged.
+TEST(DiskFaultTest, PowerLossAtManyPointsKeepsEveryWriteToListLogs) {
+  PowerLossAtManyPoints(/*initial_items=*/700, &FoldingOnEnv);
 }
 
 TEST(DiskFaultTest, AFullDiskRefusesWritesKeepsReadsAndRecovers) {
