@@ -29,6 +29,7 @@ Cluster::Cluster(int proxies, int nodes, const TempDir& dir,
     : dir_(dir),
       node_args_(std::move(node_args)),
       options_(std::move(options)) {
+  UseBinaries(options_.node_binary, options_.proxy_binary);
   // Servers under users of their own create their folders here.
   if (options_.separate_uids) chmod(dir_.path().c_str(), 0777);
   for (int i = 0; i < proxies; ++i) {
@@ -50,9 +51,14 @@ int Cluster::node_uid(int i) const {
   return options_.separate_uids ? kNodeUid + i : -1;
 }
 
+void Cluster::UseBinaries(std::string node, std::string proxy) {
+  node_binary_ = node.empty() ? SHOPLIST_NODE_BINARY : std::move(node);
+  proxy_binary_ = proxy.empty() ? SHOPLIST_PROXY_BINARY : std::move(proxy);
+}
+
 void Cluster::StartProxy(int i) {
   std::vector<std::string> argv = {
-      SHOPLIST_PROXY_BINARY,
+      proxy_binary_,
       "--listen=" + proxy_addresses_[i],
       "--data=" + dir_.Sub(absl::StrCat("proxy-", i)),
       absl::StrCat("--id=proxy-", i),
@@ -77,7 +83,7 @@ int Cluster::AddNode() {
 
 void Cluster::StartNode(int i) {
   std::vector<std::string> argv = {
-      SHOPLIST_NODE_BINARY,
+      node_binary_,
       "--id=" + node_ids_[i],
       "--listen=" + node_addresses_[i],
       "--proxy=" + absl::StrJoin(proxy_addresses_, ","),

@@ -28,6 +28,10 @@ struct ClusterOptions {
   // kNodeUid + i), so a partition can cut any pair. Needs root.
   bool separate_uids = false;
   std::vector<std::string> proxy_args;
+  // The programs servers start from (empty: this build's); UseBinaries
+  // changes them for later starts (an upgrade).
+  std::string node_binary;
+  std::string proxy_binary;
 };
 inline constexpr int kProxyUid = 20000;
 inline constexpr int kNodeUid = 21000;
@@ -40,6 +44,8 @@ class Cluster {
           std::vector<std::string> node_args = {}, ClusterOptions options = {});
 
   void StartProxy(int i);
+  // Later starts run these programs (empty: this build's).
+  void UseBinaries(std::string node, std::string proxy);
   // Adds and starts one more node; returns its index.
   int AddNode();
   void StartNode(int i);
@@ -73,6 +79,8 @@ class Cluster {
   const TempDir& dir_;
   const std::vector<std::string> node_args_;
   const ClusterOptions options_;
+  std::string node_binary_;
+  std::string proxy_binary_;
   std::vector<std::string> proxy_addresses_, node_ids_, node_addresses_;
   std::vector<std::unique_ptr<ChildProcess>> proxy_processes_, node_processes_;
   std::vector<std::unique_ptr<v1::MembershipService::Stub>> membership_;

@@ -18,7 +18,11 @@
 // most the adds sent. Lists keep their size (8 items a client), so the
 // latencies before and during the restarts compare like with like.
 //
-// SHOPLIST_ROLLING_ROUNDS sets the rounds (default 2).
+// SHOPLIST_ROLLING_ROUNDS sets the rounds (default 2). With
+// SHOPLIST_UPGRADE_FROM set to another build's folder, the cluster starts
+// on that build's servers and every restart starts this build's: the
+// first round is a rolling upgrade under load, one server at a time
+// (scripts/upgrade_test.sh builds a former version and runs it).
 #include <signal.h>
 
 #include <algorithm>
@@ -301,7 +305,15 @@ class Load {
 class RollingRestartTest : public ::testing::Test {
  protected:
   void Run(int proxies) {
-    Cluster cluster(proxies, kNodes, dir_);
+    testing::ClusterOptions options;
+    const char* from = std::getenv("SHOPLIST_UPGRADE_FROM");
+    if (from != nullptr && *from != '\0') {
+      options.node_binary = absl::StrCat(from, "/services/node/shoplist-node");
+      options.proxy_binary =
+          absl::StrCat(from, "/services/proxy/shoplist-proxy");
+      std::printf("upgrading from the servers in %s\n", from);
+    }
+    Cluster cluster(proxies, kNodes, dir_, {}, options);
     for (int p = 0; p < proxies; ++p) {
       ASSERT_TRUE(cluster.WaitForView(p, kNodes, kNodes));
     }
@@ -311,6 +323,7 @@ class RollingRestartTest : public ::testing::Test {
     Load load(cluster, lists);
     absl::SleepFor(absl::Seconds(5));
     load.set_phase(kRestarting);
+    cluster.UseBinaries("", "");  // every restart starts this build's
     const absl::Time restarts_began = absl::Now();
     int restarts = 0;
     for (int round = 0; round < Rounds(); ++round) {
