@@ -25,9 +25,9 @@ constexpr absl::string_view kCounterPrefix = "meta/counter/";
 constexpr absl::string_view kDamagedPrefix = "damaged/";
 // Sorts a list's log records right after its base, before any other list.
 constexpr absl::string_view kLogSeparator("\0", 1);
-// A log fold due on a list up to this size is written with the batch:
-// encoding it costs about what a second write would.
-constexpr size_t kInlineFoldBytes = 16 << 10;
+// A list up to this size is written whole, as its base, with the batch:
+// encoding it costs less than a record, its marker and a later fold do.
+constexpr size_t kWholeBytes = 1 << 10;
 // Lists of this many items keep their dots indexed (ListState::IndexDots);
 // below it, walking them costs less than the index's upkeep.
 constexpr size_t kIndexedItems = 128;
@@ -443,6 +443,9 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
     CachedState list;          // where it stands on disk (its state moved)
     crdt::ListState appended;  // the join of the deltas that changed it
     bool changed = false;
+    // Written whole (as its base) rather than appended to: small, new, or
+    // with a damaged part to put aside.
+    bool whole = false;
     bool fold_after = false;  // its log is due to be folded after the acks
   };
   absl::flat_hash_map<std::string, Touched> lists;
@@ -459,6 +462,9 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
       if (current.ok()) {
         t.state = std::move(current->state);
         t.list = *std::move(current);
+        t.whole = t.list.stored_size() <= kWholeBytes ||
+                  t.list.base_size == 0 || t.list.damaged.has_value() ||
+                  t.list.log_unreadable;
       } else {
         t.state = current.status();
       }
@@ -480,7 +486,7 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
         (p.delta.deleted() || !state.context().Includes(p.delta.context()));
     if (!changes) continue;
     state.Merge(p.delta);
-    t.appended.Merge(p.delta);
+    if (!t.whole) t.appended.Merge(p.delta);
     t.changed = any_changed = true;
   }
   leveldb::WriteBatch write;
@@ -494,16 +500,7 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
     }
     if (!t.changed) continue;
     CachedState& list = t.list;
-    std::string delta = Encode(t.appended);
-    t.appended = crdt::ListState();
-    const size_t log_size = list.log_size + delta.size();
-    const bool due = list.damaged || list.log_unreadable ||
-                     t.state->deleted() || 2 * log_size >= list.base_size ||
-                     list.log_next - list.log_first + 1 > fold_.max_log_records;
-    if (due && (list.base_size == 0 || list.log_unreadable ||
-                list.base_size + log_size <= kInlineFoldBytes)) {
-      // Small, new, or beside a damaged table: the base is rewritten with
-      // the batch.
+    if (t.whole || t.state->deleted()) {
       std::string base = Encode(*t.state);
       write.Put(BaseKey(id), base);
       DeleteLog(id, list, write);
@@ -516,12 +513,16 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
       list.log_first = list.log_next;
       continue;
     }
+    std::string delta = Encode(t.appended);
+    t.appended = crdt::ListState();
+    const size_t log_size = list.log_size + delta.size();
     write.Put(LogKey(id, list.log_next), delta);
     ++list.log_next;
     write.Put(MarkerKey(id), Marker(list.log_first, list.log_next));
     list.log_size = log_size;
     list.last_append = now;
-    t.fold_after = due;
+    t.fold_after = 2 * list.log_size >= list.base_size ||
+                   list.log_next - list.log_first > fold_.max_log_records;
   }
   absl::Status status = absl::OkStatus();
   if (any_changed) status = db_->Write(&write, "list write");

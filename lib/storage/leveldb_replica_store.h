@@ -22,13 +22,14 @@
 // Append, fold later. A merge that changes a list appends the join of the
 // batch's deltas to it (one record per list per group commit), never
 // re-encoding the list; duplicates (a delta whose dots the list has) are
-// not appended. The commit thread folds a log into its base (one write:
-// the new base, the log's records deleted) after the batch's callbacks
-// ran, when the log passes half its base or kMaxLogRecords records; when
-// a list leaves the cache; and when a list has had no write for
-// kQuietFold. Folds are written without sync: a lost fold loses nothing,
-// as the base and log it replaced are durable and hold the same join.
-// Readers take the marker, the base and the log in one LevelDB snapshot
+// not appended. Lists up to 1 KiB (about 25 items) are written whole
+// instead: re-encoding them costs less than a record and its fold. The commit
+// thread folds a log into its base (one write: the new base, the log's records
+// deleted) after the batch's callbacks ran, when the log passes half its base
+// or kMaxLogRecords records; when a list leaves the cache; and when a list has
+// had no write for kQuietFold. Folds are written without sync: a lost fold
+// loses nothing, as the base and log it replaced are durable and hold the same
+// join. Readers take the marker, the base and the log in one LevelDB snapshot
 // and join them, so they see a fold either whole or not at all.
 //
 // Threads. Merges of lists go through one commit thread: MergeAsync queues,

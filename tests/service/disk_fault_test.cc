@@ -70,7 +70,7 @@ struct Acknowledged {
 // One run: `ops` random writes (bursts of concurrent merges, hints,
 // counters) to a few lists; acknowledgements count only while powered.
 // With `initial_items`, each list is first written with that many items
-// (over 16 KiB from about 600: later writes append to its log).
+// (over 1 KiB from about 25: later writes append to its log).
 void Workload(ReplicaStore& store, FaultEnv& env, uint32_t seed, int ops,
               Acknowledged& acked, int initial_items = 0) {
   std::mt19937 rng(seed);
