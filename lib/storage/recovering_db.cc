@@ -7,6 +7,7 @@
 #include "absl/strings/str_cat.h"
 #include "absl/time/clock.h"
 #include "crdt/list_id.h"
+#include "leveldb/cache.h"
 #include "leveldb/env.h"
 #include "leveldb/filter_policy.h"
 
@@ -42,6 +43,14 @@ absl::StatusOr<std::unique_ptr<RecoveringDb>> RecoveringDb::Open(
   static const leveldb::FilterPolicy* const kBloom =
       leveldb::NewBloomFilterPolicy(10);
   options.filter_policy = kBloom;
+  std::shared_ptr<leveldb::Cache> cache;
+  if (db_options.block_cache_bytes > 0) {
+    cache.reset(leveldb::NewLRUCache(db_options.block_cache_bytes));
+    options.block_cache = cache.get();
+  }
+  if (db_options.write_buffer_bytes > 0) {
+    options.write_buffer_size = db_options.write_buffer_bytes;
+  }
   const absl::Time deadline = absl::Now() + db_options.lock_wait;
   while (true) {
     leveldb::DB* db = nullptr;
@@ -49,7 +58,7 @@ absl::StatusOr<std::unique_ptr<RecoveringDb>> RecoveringDb::Open(
     if (s.ok()) {
       return std::unique_ptr<RecoveringDb>(
           new RecoveringDb(std::move(directory), options, std::move(db_options),
-                           std::shared_ptr<leveldb::DB>(db)));
+                           std::move(cache), std::shared_ptr<leveldb::DB>(db)));
     }
     // "lock <dir>/LOCK: ..." is LevelDB's word for a lock another process
     // (or this one) holds; failing to create the file reads otherwise.
@@ -71,8 +80,10 @@ absl::StatusOr<std::unique_ptr<RecoveringDb>> RecoveringDb::Open(
 
 RecoveringDb::RecoveringDb(std::string directory, leveldb::Options options,
                            DbOptions db_options,
+                           std::shared_ptr<leveldb::Cache> cache,
                            std::shared_ptr<leveldb::DB> db)
     : directory_(std::move(directory)),
+      block_cache_(std::move(cache)),
       options_(options),
       repair_on_corruption_(db_options.repair_on_corruption),
       on_repair_(std::move(db_options.on_repair)),

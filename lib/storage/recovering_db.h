@@ -73,6 +73,10 @@ struct DbOptions {
   // How long Open waits while another process holds the database's lock
   // (the CLI: another command on the same home); zero fails at once.
   absl::Duration lock_wait = absl::ZeroDuration();
+  // LevelDB's cache of uncompressed blocks and its memtable; 0 keeps
+  // LevelDB's (8 MiB and 4 MiB).
+  size_t block_cache_bytes = 0;
+  size_t write_buffer_bytes = 0;
 };
 
 // The key under which every store keeps its replica id (ReplicaId()).
@@ -127,7 +131,8 @@ class RecoveringDb {
 
  private:
   RecoveringDb(std::string directory, leveldb::Options options,
-               DbOptions db_options, std::shared_ptr<leveldb::DB> db);
+               DbOptions db_options, std::shared_ptr<leveldb::Cache> cache,
+               std::shared_ptr<leveldb::DB> db);
   // Refuses writes with `why` until a probe, at most every probe_interval_.
   void Fail(absl::Status why) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
   // When a probe is due and finds the disk writable, reopens the database
@@ -140,6 +145,8 @@ class RecoveringDb {
   absl::Status Reopen(bool repair) ABSL_EXCLUSIVE_LOCKS_REQUIRED(write_mu_);
 
   const std::string directory_;
+  // Before the database, which uses it until it closes.
+  const std::shared_ptr<leveldb::Cache> block_cache_;
   const leveldb::Options options_;
   const bool repair_on_corruption_;
   const std::function<void()> on_repair_;
