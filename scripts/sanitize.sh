@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 
 jobs="${SANITIZE_JOBS:-$(nproc)}"
 service_tests=(call_batches_test gateway_test store_stream_test
-  coordinator_test replica_store_test replica_service_test web_server_test)
+  coordinator_test replica_store_test list_log_test disk_fault_test
+  replica_service_test web_server_test)
 
 scripts/install-deps.sh --sanitizers
 cmake -S . -B build-asan -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
