@@ -155,9 +155,10 @@ absl::StatusOr<LevelDbReplicaStore::ReadParts> LevelDbReplicaStore::Read(
   // of the list's keys still in memory, thousands after a busy minute.
   std::string marker;
   std::optional<absl::Status> marked = get(MarkerKey(list_id), &marker);
-  if (marked && !marked->ok()) return *marked;
-  if (marked && !ParseMarker(marker, &parts.log_first, &parts.log_next)) {
-    return absl::DataLossError(
+  absl::Status log_status = marked ? *marked : absl::OkStatus();
+  if (log_status.ok() && marked &&
+      !ParseMarker(marker, &parts.log_first, &parts.log_next)) {
+    log_status = absl::DataLossError(
         absl::StrCat("stored log marker of list ", list_id, " is invalid"));
   }
   const std::string base_key = BaseKey(list_id);
@@ -166,6 +167,13 @@ absl::StatusOr<LevelDbReplicaStore::ReadParts> LevelDbReplicaStore::Read(
   parts.base_found = based.has_value();
   if (!parts.base_found && !marked) {
     return absl::NotFoundError(absl::StrCat("list ", list_id, " not found"));
+  }
+  if (!log_status.ok()) {
+    if (!salvage || !absl::IsDataLoss(log_status)) return log_status;
+    // The log's place is unknown: only the base (CachedState::log_unreadable).
+    parts.log_first = parts.log_next = 0;
+    parts.log_unreadable = true;
+    return parts;
   }
   if (parts.log_next == parts.log_first) return parts;
   std::unique_ptr<leveldb::Iterator> it((*db)->NewIterator(options));
@@ -184,8 +192,8 @@ absl::StatusOr<LevelDbReplicaStore::ReadParts> LevelDbReplicaStore::Read(
   }
   if (!status.ok()) {
     if (!salvage || !absl::IsDataLoss(status)) return status;
-    // A damaged table stops the records (CachedState::log_unreadable).
-    parts.stored.log.clear();
+    // A damaged table stops the records (CachedState::log_unreadable):
+    // those read before it still join the list.
     parts.log_unreadable = true;
   }
   return parts;
@@ -340,27 +348,35 @@ absl::StatusOr<size_t> LevelDbReplicaStore::CountHints() {
 
 absl::Status LevelDbReplicaStore::ScanLists(
     const std::function<void(const std::string&, const StoredList&)>& visit) {
-  // A list's records are adjacent: its base, then its log (NUL sorts first).
+  // A list's records are adjacent: its base, its marker, then its log
+  // (NUL sorts first). Only the records its marker names count, as for
+  // readers; a list with neither base nor marker is not one.
   std::string id;
   StoredList list;
   bool have = false;
+  uint64_t first = 0, next = 0;
   auto flush = [&] {
     if (have) visit(id, list);
     have = false;
     list = StoredList();
+    first = next = 0;
   };
   absl::Status scanned = db_->Scan(
       kListPrefix, [&](absl::string_view rest, absl::string_view bytes) {
         const size_t separator = rest.find(kLogSeparator[0]);
         const absl::string_view key_id = rest.substr(0, separator);
-        if (!have || key_id != id) {
+        if (key_id != id) {
           flush();
           id = std::string(key_id);
-          have = true;
         }
+        uint64_t seq = 0;
         if (separator == absl::string_view::npos) {
           list.base = std::string(bytes);
-        } else if (separator + 1 < rest.size()) {  // not the marker
+          have = true;
+        } else if (separator + 1 == rest.size()) {
+          have = ParseMarker(bytes, &first, &next) || have;
+        } else if (absl::SimpleHexAtoi(rest.substr(separator + 1), &seq) &&
+                   seq >= first && seq < next) {
           list.log.emplace_back(bytes);
         }
         return true;
@@ -430,10 +446,11 @@ void LevelDbReplicaStore::CommitLoop() {
 // never interleave. States are moved, never copied, between the cache and
 // the batch.
 void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
-  if (const uint64_t repairs = repairs_->load(); repairs != repairs_seen_) {
+  const uint64_t repairs_at_start = repairs_->load();
+  if (repairs_at_start != repairs_seen_) {
     // A repair may have taken records the cached states hold: an append
     // to one would then claim what the disk lacks.
-    repairs_seen_ = repairs;
+    repairs_seen_ = repairs_at_start;
     cache_.clear();
     cache_order_.clear();
     appends_.clear();
@@ -525,7 +542,7 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
     list.log_size = log_size;
     list.last_append = now;
     t.fold_after = 2 * list.log_size >= list.base_size ||
-                   list.log_next - list.log_first > fold_.max_log_records;
+                   list.log_next - list.log_first >= fold_.max_log_records;
   }
   absl::Status status = absl::OkStatus();
   if (any_changed) status = db_->Write(&write, "list write");
@@ -547,20 +564,23 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
       p.done(lists.at(p.list_id).state);
     }
   }
-  // A repair during the write may have taken records the states hold.
-  const bool keep = repairs_->load() == repairs_seen_;
+  // A repair during the batch may have taken records that the states hold
+  // and that their appends now follow: each changed list is then written
+  // whole from its state, and none is kept.
+  const bool repaired = repairs_->load() != repairs_at_start;
   std::vector<std::pair<std::string, CachedState*>> due;
   for (auto& [id, t] : lists) {
     if (!t.state.ok()) continue;
     t.list.state = *std::move(t.state);
-    if (t.fold_after) due.emplace_back(id, &t.list);
+    // A list that a callback's own merge (Merge on this thread) wrote
+    // meanwhile is cached again, newer than this batch's: left alone.
+    if (cache_.contains(id)) continue;
+    if (t.fold_after || (repaired && t.changed)) due.emplace_back(id, &t.list);
   }
   if (!due.empty()) Fold(due);
-  // Back to the cache, which holds only what is on disk: not over a list
-  // that a callback's own merge (Merge on this thread) cached meanwhile,
-  // which is newer.
+  // Back to the cache, which holds only what is on disk.
   for (auto& [id, t] : lists) {
-    if (!t.state.ok() || !keep || cache_.contains(id)) continue;
+    if (!t.state.ok() || repaired || cache_.contains(id)) continue;
     if (t.list.has_log() && t.list.last_append == now &&
         fold_.quiet < absl::InfiniteDuration()) {
       appends_.emplace_back(id, now);
@@ -680,9 +700,9 @@ void LevelDbReplicaStore::Fold(
       write.Put(absl::StrCat(kDamagedPrefix, id), *list->damaged);
     }
   }
-  // What it rewrites is durable already; a failure leaves the logs, which
-  // the next fold retries.
-  if (!db_->Write(&write, "list fold", /*sync=*/false).ok()) return;
+  // Synced: see the header. A failure leaves the logs, still durable, for
+  // the next fold.
+  if (!db_->Write(&write, "list fold").ok()) return;
   for (size_t i = 0; i < lists.size(); ++i) {
     CachedState& list = *lists[i].second;
     list.base_size = base_sizes[i];

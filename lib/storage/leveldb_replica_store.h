@@ -24,13 +24,16 @@
 // re-encoding the list; duplicates (a delta whose dots the list has) are
 // not appended. Lists up to 1 KiB (about 25 items) are written whole
 // instead: re-encoding them costs less than a record and its fold. The commit
-// thread folds a log into its base (one write: the new base, the log's records
-// deleted) after the batch's callbacks ran, when the log passes half its base
-// or kMaxLogRecords records; when a list leaves the cache; and when a list has
-// had no write for kQuietFold. Folds are written without sync: a lost fold
-// loses nothing, as the base and log it replaced are durable and hold the same
-// join. Readers take the marker, the base and the log in one LevelDB snapshot
-// and join them, so they see a fold either whole or not at all.
+// thread folds a log into its base (one synced write: the new base, the
+// marker and records deleted) after the batch's callbacks ran, when the log
+// reaches half its base or FoldPolicy::max_log_records records, and between
+// batches when a list has had no write for FoldPolicy::quiet. A fold is
+// synced although it adds nothing: LevelDB closes a full memtable's log file
+// without fsync, so an unsynced fold there could be lost while a later
+// synced append (in the next file) survives, naming records the fold had
+// deleted. A list leaves the cache with its log, folded at a later write.
+// Readers take the marker, the base and the log in one LevelDB snapshot and
+// join them, so they see a fold either whole or not at all.
 //
 // Threads. Merges of lists go through one commit thread: MergeAsync queues,
 // the thread takes everything queued, merges into the decoded states it
@@ -169,9 +172,9 @@ class LevelDbReplicaStore final : public ReplicaStore {
   // The list as committed, from the cache or from disk; a damaged one
   // starts afresh from the parts that decode.
   absl::StatusOr<CachedState> Current(const std::string& list_id);
-  // Keeps a committed list, evicting (and folding) others beyond the budget.
+  // Keeps a committed list, evicting others beyond the budget.
   void Cache(const std::string& list_id, CachedState list);
-  // Folds each list's log into its base, in one unsynced write. A list
+  // Folds each list's log into its base, in one synced write. A list
   // whose fold could not be written keeps its log (it is still durable).
   void Fold(const std::vector<std::pair<std::string, CachedState*>>& lists);
   // Adds to `write` the deletion of the list's log and its marker.

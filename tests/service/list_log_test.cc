@@ -20,6 +20,7 @@
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
 #include "absl/strings/str_cat.h"
+#include "absl/synchronization/notification.h"
 #include "codec/list_codec.h"
 #include "crdt/limits.h"
 #include "crdt/list_state.h"
@@ -292,6 +293,74 @@ TEST_F(ListLogTest, ADamagedRecordIsDataLossUntilAReplicaRefillsTheList) {
   Settle();
   ExpectStoredIs(id, model);
   EXPECT_TRUE(Stored(id).log.empty());
+}
+
+// A merge's callback may merge again on the commit thread (Merge is safe
+// there): when the first batch's list is due a fold, the fold must not
+// write a base without the second write.
+TEST_F(ListLogTest, AMergeFromACallbackIsKeptWhenItsListIsFolded) {
+  fold_.max_log_records = 2;
+  Reopen();
+  crdt::ListState model;
+  const std::string id = StoreLargeList(model);
+  ASSERT_TRUE(store_->Merge(id, *model.Add(kBob, "first", 1)).ok());
+  crdt::ListState due = *model.Add(kBob, "second", 1);  // the 2nd record
+  crdt::ListState nested = *model.Add(kBob, "nested", 1);
+  absl::Notification done;
+  absl::Status nested_status;
+  store_->MergeAsync(
+      id, due,
+      [&](const absl::StatusOr<crdt::ListState>& merged) {
+        EXPECT_TRUE(merged.ok()) << merged.status();
+        nested_status = store_->Merge(id, nested).status();
+        done.Notify();
+      },
+      nullptr);
+  done.WaitForNotification();
+  ASSERT_TRUE(nested_status.ok()) << nested_status;
+  Settle();
+  ExpectStoredIs(id, model);
+  EXPECT_EQ(WantedOf(*store_->Get(id), "nested"), 1);
+  Reopen();
+  ExpectStoredIs(id, model);
+}
+
+// Records its marker does not name (left by a fold that deleted them in a
+// version that did not, or by damage) are not part of the list.
+TEST_F(ListLogTest, RecordsOutsideTheMarkerAreNotPartOfTheList) {
+  crdt::ListState model;
+  const std::string id = StoreLargeList(model);
+  ASSERT_TRUE(store_->Merge(id, *model.Add(kBob, "eggs", 1)).ok());
+  const std::string orphan_id = ListId();
+  store_.reset();
+  {
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), dir_.path(), &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    crdt::ListState other;
+    const std::string record = Encode(*other.Add(kAlice, "stray", 1));
+    const std::string nul(1, '\0');
+    ASSERT_TRUE(db->Put(leveldb::WriteOptions(),
+                        absl::StrCat("list/", id, nul, "0000000000000063"),
+                        record)
+                    .ok());
+    ASSERT_TRUE(
+        db->Put(leveldb::WriteOptions(),
+                absl::StrCat("list/", orphan_id, nul, "0000000000000000"),
+                record)
+            .ok());
+  }
+  Open();
+  ExpectStoredIs(id, model);
+  EXPECT_EQ(store_->Get(orphan_id).status().code(),
+            absl::StatusCode::kNotFound);
+  std::map<std::string, StoredList> scanned;
+  ASSERT_TRUE(store_
+                  ->ScanLists([&](const std::string& list,
+                                  const StoredList& s) { scanned[list] = s; })
+                  .ok());
+  ASSERT_EQ(scanned.size(), 1u) << "a list of orphans alone";
+  EXPECT_EQ(*DecodeStored(scanned[id], "scanned"), model);
 }
 
 // Each directory under tests/fixtures/node-* was written by the node of
