@@ -246,8 +246,8 @@ TEST(DiskFaultTest, PowerLossAtManyPointsKeepsEveryAcknowledgedWrite) {
 }
 
 // The same on lists large enough to keep logs, folded every few writes and
-// whenever the workload pauses: neither an append nor a fold (written
-// without sync) cut short loses what was acknowledged.
+// whenever the workload pauses: neither an append nor a fold cut short
+// loses what was acknowledged.
 TEST(DiskFaultTest, PowerLossAtManyPointsKeepsEveryWriteToListLogs) {
   PowerLossAtManyPoints(/*initial_items=*/700, &FoldingOnEnv);
 }
