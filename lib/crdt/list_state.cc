@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <tuple>
 
+#include "absl/container/btree_set.h"
 #include "absl/container/flat_hash_map.h"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
@@ -764,16 +765,16 @@ void ListState::Merge(const ListState& other) {
   }
   if (other.items_.size() * 8 < items_.size()) {
     // A small delta into a large state: O(d log n).
-    DotSet* dots = dot_index_.dots.get();
+    DotIndex* dots = dot_index_.dots.get();
     for (const auto& [name, item] : other.items_) {
       auto [it, inserted] = items_.try_emplace(name, item);
       if (!inserted) {
-        if (dots) UnindexItem(*dots, it->first, it->second);
+        if (dots) dots->Remove(it->first, it->second);
         it->second.Merge(item);
       } else if (!legacy_keys_.maybe && !text::IsItemKey(name)) {
         legacy_keys_.maybe = true;
       }
-      if (dots) IndexItem(*dots, it->first, it->second);
+      if (dots) dots->Add(it->first, it->second);
     }
     return;
   }
@@ -806,24 +807,12 @@ ListState ListState::DeltaSince(const CausalContext& known) const {
   for (const auto& [replica, reg] : authors_) {
     if (!known.Contains(reg.dot)) delta.authors_.emplace(replica, reg);
   }
-  if (const DotSet* dots = dot_index_.dots.get()) {
-    // Only a dot past what `known` has of its writer can be unknown: for
-    // each writer, from there on.
-    auto it = dots->begin();
-    while (it != dots->end()) {
-      const ReplicaId writer = std::get<0>(*it);
-      auto seen = known.vector().find(writer);
-      const uint64_t from = seen == known.vector().end() ? 1 : seen->second + 1;
-      for (it = dots->lower_bound({writer, from, std::string()});
-           it != dots->end() && std::get<0>(*it) == writer; ++it) {
-        const auto& [replica, counter, key] = *it;
-        if (known.Contains(Dot{replica, counter}) ||
-            delta.items_.contains(key)) {
-          continue;
-        }
+  if (const DotIndex* dots = dot_index_.dots.get()) {
+    dots->ForEachUnknown(known, [&](const std::string& key) {
+      if (!delta.items_.contains(key)) {
         delta.items_.emplace(key, items_.find(key)->second);
       }
-    }
+    });
     return delta;
   }
   for (const auto& [name, item] : items_) {
@@ -834,20 +823,46 @@ ListState ListState::DeltaSince(const CausalContext& known) const {
   return delta;
 }
 
+namespace {
+
+// Each dot of every item, with the item's key: (writer, counter, key).
+// Legacy states may share a dot between items, so the key is part of it.
+class DotSetIndex final : public ListState::DotIndex {
+ public:
+  void Add(const std::string& key, const Item& item) override {
+    item.ForEachDot([&](Dot d) { dots_.emplace(d.replica, d.counter, key); });
+  }
+  void Remove(const std::string& key, const Item& item) override {
+    item.ForEachDot([&](Dot d) { dots_.erase({d.replica, d.counter, key}); });
+  }
+  void ForEachUnknown(
+      const CausalContext& known,
+      const std::function<void(const std::string&)>& unknown) const override {
+    // Only a dot past what `known` has of its writer can be unknown: for
+    // each writer, from there on.
+    auto it = dots_.begin();
+    while (it != dots_.end()) {
+      const ReplicaId writer = std::get<0>(*it);
+      auto seen = known.vector().find(writer);
+      const uint64_t from = seen == known.vector().end() ? 1 : seen->second + 1;
+      for (it = dots_.lower_bound({writer, from, std::string()});
+           it != dots_.end() && std::get<0>(*it) == writer; ++it) {
+        const auto& [replica, counter, key] = *it;
+        if (!known.Contains(Dot{replica, counter})) unknown(key);
+      }
+    }
+  }
+
+ private:
+  absl::btree_set<std::tuple<ReplicaId, uint64_t, std::string>> dots_;
+};
+
+}  // namespace
+
 void ListState::IndexDots() {
-  auto dots = std::make_unique<DotSet>();
-  for (const auto& [key, item] : items_) IndexItem(*dots, key, item);
+  auto dots = std::make_unique<DotSetIndex>();
+  for (const auto& [key, item] : items_) dots->Add(key, item);
   dot_index_.dots = std::move(dots);
-}
-
-void ListState::IndexItem(DotSet& dots, const std::string& key,
-                          const Item& item) {
-  item.ForEachDot([&](Dot d) { dots.emplace(d.replica, d.counter, key); });
-}
-
-void ListState::UnindexItem(DotSet& dots, const std::string& key,
-                            const Item& item) {
-  item.ForEachDot([&](Dot d) { dots.erase({d.replica, d.counter, key}); });
 }
 
 std::vector<std::string> ListState::Aisles() const {

@@ -36,6 +36,7 @@
 #define SHOPLIST_CRDT_LIST_STATE_H_
 
 #include <cstdint>
+#include <functional>
 #include <memory>
 #include <optional>
 #include <string>
@@ -44,7 +45,6 @@
 #include <vector>
 
 #include "absl/container/btree_map.h"
-#include "absl/container/btree_set.h"
 #include "absl/container/inlined_vector.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
@@ -317,6 +317,21 @@ class ListState {
   void IndexDots();
   bool dots_indexed() const { return dot_index_.dots != nullptr; }
 
+  // The index IndexDots builds (list_state.cc); not for other callers.
+  // Behind an interface so that a program that never calls IndexDots (the
+  // browser's module) does not carry its code.
+  class DotIndex {
+   public:
+    virtual ~DotIndex() = default;
+    virtual void Add(const std::string& key, const Item& item) = 0;
+    virtual void Remove(const std::string& key, const Item& item) = 0;
+    // Calls `unknown` with the key of each item holding a dot outside
+    // `known` (an item may come more than once).
+    virtual void ForEachUnknown(
+        const CausalContext& known,
+        const std::function<void(const std::string&)>& unknown) const = 0;
+  };
+
   ListView View() const;
   // The item `name` (as typed) finds, visible or not; nullopt when the
   // list has no record of it. ItemAt takes the exact key.
@@ -378,12 +393,6 @@ class ListState {
   ItemView ViewOf(const std::string& key, const Item& item) const;
   absl::StatusOr<ListState> SetTitle(Writer writer, absl::string_view title,
                                      uint64_t now_micros);
-  // Each dot of every item, with the item's key: (writer, counter, key).
-  // Legacy states may share a dot between items, so the key is part of it.
-  using DotSet = absl::btree_set<std::tuple<ReplicaId, uint64_t, std::string>>;
-  static void IndexItem(DotSet& dots, const std::string& key, const Item& item);
-  static void UnindexItem(DotSet& dots, const std::string& key,
-                          const Item& item);
 
   CausalContext context_;
   std::optional<Title> title_;
@@ -401,17 +410,19 @@ class ListState {
     }
   } legacy_keys_;
   // A cache, not part of the value: null unless IndexDots built it.
-  struct DotIndex {
-    std::unique_ptr<DotSet> dots;
-    DotIndex() = default;
-    DotIndex(const DotIndex&) {}
-    DotIndex& operator=(const DotIndex&) {
+  struct DotIndexHolder {
+    std::unique_ptr<DotIndex> dots;
+    DotIndexHolder() = default;
+    DotIndexHolder(const DotIndexHolder&) {}
+    DotIndexHolder& operator=(const DotIndexHolder&) {
       dots.reset();
       return *this;
     }
-    DotIndex(DotIndex&&) noexcept = default;
-    DotIndex& operator=(DotIndex&&) noexcept = default;
-    friend bool operator==(const DotIndex&, const DotIndex&) { return true; }
+    DotIndexHolder(DotIndexHolder&&) noexcept = default;
+    DotIndexHolder& operator=(DotIndexHolder&&) noexcept = default;
+    friend bool operator==(const DotIndexHolder&, const DotIndexHolder&) {
+      return true;
+    }
   } dot_index_;
 };
 
