@@ -428,7 +428,7 @@ void LevelDbReplicaStore::CommitLoop() {
               },
               this),
           next_fold);
-      if (queue_.empty() && stop_) return;
+      if (queue_.empty() && stop_) break;
       while (!queue_.empty() && batch.size() < kMaxBatch) {
         batch.push_back(std::move(queue_.front()));
         queue_.pop_front();
@@ -436,7 +436,16 @@ void LevelDbReplicaStore::CommitLoop() {
     }
     if (!batch.empty()) CommitBatch(batch);
     next_fold = FoldQuiet(absl::Now());
+    // Folds prepared after this batch go with the next one, sharing its
+    // fsync; with none waiting, alone.
+    bool idle;
+    {
+      absl::MutexLock lock(&queue_mu_);
+      idle = queue_.empty();
+    }
+    if (idle) WritePendingFolds();
   }
+  WritePendingFolds();
 }
 
 // Merges every entry of `batch` into its list, appends what changed, one
@@ -451,10 +460,7 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
     // A repair may have taken records the cached states hold: an append
     // to one would then claim what the disk lacks.
     repairs_seen_ = repairs_at_start;
-    cache_.clear();
-    cache_order_.clear();
-    appends_.clear();
-    cached_bytes_ = 0;
+    ForgetCache();
   }
   // What the batch does to each list it touches.
   struct Touched {
@@ -545,7 +551,20 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
                    list.log_next - list.log_first >= fold_.max_log_records;
   }
   absl::Status status = absl::OkStatus();
-  if (any_changed) status = db_->Write(&write, "list write");
+  const bool folds_pending = !pending_fold_ids_.empty();
+  if (any_changed || folds_pending) {
+    // The folds prepared after the last batch first: this batch's markers
+    // and bases then win over theirs.
+    leveldb::WriteBatch all = std::move(pending_folds_);
+    all.Append(write);
+    pending_folds_.Clear();
+    pending_fold_ids_.clear();
+    status = db_->Write(&all, "list write");
+  }
+  if (!status.ok() && folds_pending) {
+    // The cache counts those folds as written: it must be read again.
+    ForgetCache();
+  }
   for (auto& [id, t] : lists) {
     if (!t.changed) continue;
     if (status.ok()) {
@@ -577,10 +596,18 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
     if (cache_.contains(id)) continue;
     if (t.fold_after || (repaired && t.changed)) due.emplace_back(id, &t.list);
   }
-  if (!due.empty()) Fold(due);
-  // Back to the cache, which holds only what is on disk.
+  if (repaired) {
+    Fold(due);
+  } else {
+    PrepareFolds(due);
+  }
+  // Back to the cache, which holds only what is on disk (and the folds
+  // prepared for the next write).
+  const bool forgotten = !status.ok() && folds_pending;
   for (auto& [id, t] : lists) {
-    if (!t.state.ok() || repaired || cache_.contains(id)) continue;
+    if (!t.state.ok() || repaired || forgotten || cache_.contains(id)) {
+      continue;
+    }
     if (t.list.has_log() && t.list.last_append == now &&
         fold_.quiet < absl::InfiniteDuration()) {
       appends_.emplace_back(id, now);
@@ -647,15 +674,23 @@ void LevelDbReplicaStore::Cache(const std::string& list_id, CachedState list) {
   list.stamp = stamp;
   cache_[list_id] = std::move(list);
   cache_order_.emplace_back(list_id, stamp);
+  // A list whose fold is prepared stays until it is written: read again
+  // from disk before that, it would append after the fold's records.
+  std::vector<std::pair<std::string, uint64_t>> kept;
   while (cached_bytes_ > cache_budget_bytes_ && cache_.size() > 1 &&
          !cache_order_.empty()) {
     auto [victim, victim_stamp] = std::move(cache_order_.front());
     cache_order_.pop_front();
     auto it = cache_.find(victim);
     if (it == cache_.end() || it->second.stamp != victim_stamp) continue;
+    if (pending_fold_ids_.contains(victim)) {
+      kept.emplace_back(std::move(victim), victim_stamp);
+      continue;
+    }
     cached_bytes_ -= it->second.stored_size();
     cache_.erase(it);
   }
+  for (auto& entry : kept) cache_order_.push_back(std::move(entry));
   // Lists taken out and not cached again leave stale entries behind: keep
   // the order at most twice the cache (rebuilt in stamp order).
   if (cache_order_.size() > 2 * cache_.size() + 64) {
@@ -710,6 +745,43 @@ void LevelDbReplicaStore::Fold(
     list.log_first = list.log_next;
     list.damaged.reset();
   }
+}
+
+void LevelDbReplicaStore::PrepareFolds(
+    const std::vector<std::pair<std::string, CachedState*>>& lists) {
+  for (const auto& [id, list] : lists) {
+    const std::string base = Encode(list->state);
+    pending_folds_.Put(BaseKey(id), base);
+    DeleteLog(id, *list, pending_folds_);
+    if (list->damaged) {
+      pending_folds_.Put(absl::StrCat(kDamagedPrefix, id), *list->damaged);
+    }
+    pending_fold_ids_.insert(id);
+    // As written: appends from now on start a log after the fold's.
+    list->base_size = base.size();
+    list->log_size = 0;
+    list->log_first = list->log_next;
+    list->damaged.reset();
+  }
+}
+
+void LevelDbReplicaStore::WritePendingFolds() {
+  if (pending_fold_ids_.empty()) return;
+  leveldb::WriteBatch folds = std::move(pending_folds_);
+  pending_folds_.Clear();
+  pending_fold_ids_.clear();
+  if (!db_->Write(&folds, "list fold").ok()) ForgetCache();
+}
+
+void LevelDbReplicaStore::ForgetCache() {
+  // Prepared folds go with the states they came from; the bases and logs
+  // they would replace are still on disk.
+  pending_folds_.Clear();
+  pending_fold_ids_.clear();
+  cache_.clear();
+  cache_order_.clear();
+  appends_.clear();
+  cached_bytes_ = 0;
 }
 
 absl::Time LevelDbReplicaStore::FoldQuiet(absl::Time now) {

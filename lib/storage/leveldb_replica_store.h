@@ -24,16 +24,17 @@
 // re-encoding the list; duplicates (a delta whose dots the list has) are
 // not appended. Lists up to 1 KiB (about 25 items) are written whole
 // instead: re-encoding them costs less than a record and its fold. The commit
-// thread folds a log into its base (one synced write: the new base, the
-// marker and records deleted) after the batch's callbacks ran, when the log
-// reaches half its base or FoldPolicy::max_log_records records, and between
-// batches when a list has had no write for FoldPolicy::quiet. A fold is
-// synced although it adds nothing: LevelDB closes a full memtable's log file
-// without fsync, so an unsynced fold there could be lost while a later
-// synced append (in the next file) survives, naming records the fold had
-// deleted. A list leaves the cache with its log, folded at a later write.
-// Readers take the marker, the base and the log in one LevelDB snapshot and
-// join them, so they see a fold either whole or not at all.
+// thread folds a log into its base (the new base, the marker and records
+// deleted): encoded after the batch's callbacks ran, when the log reaches
+// half its base or FoldPolicy::max_log_records records, and written with
+// the next batch (sharing its fsync) or alone once the queue is empty; and
+// between batches, in a write of its own, when a list has had no write for
+// FoldPolicy::quiet. A fold is synced although it adds nothing: LevelDB closes
+// a full memtable's log file without fsync, so an unsynced fold there could be
+// lost while a later synced append (in the next file) survives, naming records
+// the fold had deleted. A list leaves the cache with its log, folded at a later
+// write. Readers take the marker, the base and the log in one LevelDB snapshot
+// and join them, so they see a fold either whole or not at all.
 //
 // Threads. Merges of lists go through one commit thread: MergeAsync queues,
 // the thread takes everything queued, merges into the decoded states it
@@ -57,6 +58,7 @@
 
 #include "absl/base/thread_annotations.h"
 #include "absl/container/flat_hash_map.h"
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "storage/recovering_db.h"
@@ -177,6 +179,15 @@ class LevelDbReplicaStore final : public ReplicaStore {
   // Folds each list's log into its base, in one synced write. A list
   // whose fold could not be written keeps its log (it is still durable).
   void Fold(const std::vector<std::pair<std::string, CachedState*>>& lists);
+  // Encodes each list's fold into pending_folds_ and counts it as written
+  // in the list's place (base size, log start): the next batch's write
+  // carries it, sharing its fsync, and appends after it start a new log.
+  void PrepareFolds(
+      const std::vector<std::pair<std::string, CachedState*>>& lists);
+  // Writes the prepared folds alone (the queue is empty).
+  void WritePendingFolds();
+  // Forgets every cached list: what the cache holds may not be on disk.
+  void ForgetCache();
   // Adds to `write` the deletion of the list's log and its marker.
   static void DeleteLog(const std::string& list_id, const CachedState& list,
                         leveldb::WriteBatch& write);
@@ -215,6 +226,12 @@ class LevelDbReplicaStore final : public ReplicaStore {
   std::deque<std::pair<std::string, absl::Time>> appends_;
   // repairs_ as last seen: a repair may have lost what the cache holds.
   uint64_t repairs_seen_ = 0;
+  // Folds prepared after a batch's answers (PrepareFolds), for the next
+  // write, and their lists, which stay cached until then; the cached lists
+  // already count them as written, so a write that fails with them
+  // forgets the cache.
+  leveldb::WriteBatch pending_folds_;
+  absl::flat_hash_set<std::string> pending_fold_ids_;
 
   // Guarded by queue_mu_: merges waiting for the commit thread.
   absl::Mutex queue_mu_;

@@ -6,9 +6,11 @@
 // overwritten; readers (Get, the digest, the access record, a scan) see
 // base and log joined; a damaged record is kept aside and refilled; and a
 // node directory of each stored format loads (tests/fixtures).
+#include <atomic>
 #include <chrono>
 #include <cstdint>
 #include <filesystem>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
@@ -61,6 +63,7 @@ class ListLogTest : public ::testing::Test {
   void Open() {
     StoreOptions options;
     options.fold = fold_;
+    options.state_cache_bytes = cache_bytes_;
     absl::StatusOr<std::unique_ptr<ReplicaStore>> store =
         OpenLevelDbStore(dir_.path(), std::move(options));
     ASSERT_TRUE(store.ok()) << store.status();
@@ -105,6 +108,7 @@ class ListLogTest : public ::testing::Test {
     EXPECT_EQ(*digest, *StoredDigest(Encode(model), id));
   }
 
+  size_t cache_bytes_ = kDefaultStateCacheBytes;
   FoldPolicy fold_{.max_log_records = 1024, .quiet = absl::InfiniteDuration()};
   shoplist::testing::TempDir dir_;
   std::unique_ptr<ReplicaStore> store_;
@@ -323,6 +327,52 @@ TEST_F(ListLogTest, AMergeFromACallbackIsKeptWhenItsListIsFolded) {
   EXPECT_EQ(WantedOf(*store_->Get(id), "nested"), 1);
   Reopen();
   ExpectStoredIs(id, model);
+}
+
+// A fold is prepared after a batch's answers and written with the next
+// batch; a list whose fold waits must not leave the cache (read again from
+// disk, it would append after records the fold deletes).
+TEST_F(ListLogTest, FoldsSurviveListsLeavingTheCache) {
+  cache_bytes_ = 1;  // one list at a time
+  fold_.max_log_records = 2;
+  Reopen();
+  std::vector<crdt::ListState> models(3);
+  std::vector<std::string> ids;
+  for (crdt::ListState& model : models) ids.push_back(StoreLargeList(model));
+  // Each round is one batch of all three, queued by the last answer of
+  // the round before, so the next batch is waiting when a fold has just
+  // been prepared (it is then written with it) while the others' caching
+  // would push its list out.
+  constexpr int kRounds = 12;
+  absl::Notification all_done;
+  std::atomic<int> pending{0};
+  std::function<void(int)> round = [&](int r) {
+    if (r == kRounds) {
+      all_done.Notify();
+      return;
+    }
+    pending = static_cast<int>(ids.size());
+    for (size_t i = 0; i < ids.size(); ++i) {
+      store_->MergeAsync(
+          ids[i], *models[i].Add(kBob, absl::StrCat("r", r), 1),
+          [&, r, i](const absl::StatusOr<crdt::ListState>& merged) {
+            EXPECT_TRUE(merged.ok()) << merged.status();
+            // What a reader finds right after the write.
+            absl::StatusOr<crdt::ListState> got = store_->Get(ids[i]);
+            EXPECT_TRUE(got.ok()) << "round " << r << ": " << got.status();
+            if (got.ok() && merged.ok()) {
+              EXPECT_EQ(*got, *merged);
+            }
+            if (--pending == 0) round(r + 1);
+          },
+          nullptr);
+    }
+  };
+  round(0);
+  all_done.WaitForNotification();
+  for (size_t i = 0; i < ids.size(); ++i) ExpectStoredIs(ids[i], models[i]);
+  Reopen();
+  for (size_t i = 0; i < ids.size(); ++i) ExpectStoredIs(ids[i], models[i]);
 }
 
 // Records its marker does not name (left by a fold that deleted them in a
