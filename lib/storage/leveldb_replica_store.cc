@@ -164,8 +164,7 @@ absl::StatusOr<LevelDbReplicaStore::ReadParts> LevelDbReplicaStore::Read(
   const std::string base_key = BaseKey(list_id);
   std::optional<absl::Status> based = get(base_key, &parts.stored.base);
   if (based && !based->ok()) return *based;
-  parts.base_found = based.has_value();
-  if (!parts.base_found && !marked) {
+  if (!based && !marked) {
     return absl::NotFoundError(absl::StrCat("list ", list_id, " not found"));
   }
   if (!log_status.ok()) {
@@ -527,16 +526,7 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
     if (!t.changed) continue;
     CachedState& list = t.list;
     if (t.whole || t.state->deleted()) {
-      std::string base = Encode(*t.state);
-      write.Put(BaseKey(id), base);
-      DeleteLog(id, list, write);
-      if (list.damaged) {
-        write.Put(absl::StrCat(kDamagedPrefix, id), *list.damaged);
-        list.damaged.reset();
-      }
-      list.base_size = base.size();
-      list.log_size = 0;
-      list.log_first = list.log_next;
+      AddFold(id, *t.state, list, write);
       continue;
     }
     std::string delta = Encode(t.appended);
@@ -596,11 +586,9 @@ void LevelDbReplicaStore::CommitBatch(std::vector<Pending>& batch) {
     if (cache_.contains(id)) continue;
     if (t.fold_after || (repaired && t.changed)) due.emplace_back(id, &t.list);
   }
-  if (repaired) {
-    Fold(due);
-  } else {
-    PrepareFolds(due);
-  }
+  PrepareFolds(due);
+  // After a repair, at once: the next batch would forget them.
+  if (repaired) WritePendingFolds();
   // Back to the cache, which holds only what is on disk (and the folds
   // prepared for the next write).
   const bool forgotten = !status.ok() && folds_pending;
@@ -721,47 +709,28 @@ void LevelDbReplicaStore::DeleteLog(const std::string& list_id,
   }
 }
 
-void LevelDbReplicaStore::Fold(
-    const std::vector<std::pair<std::string, CachedState*>>& lists) {
-  leveldb::WriteBatch write;
-  std::vector<size_t> base_sizes;
-  base_sizes.reserve(lists.size());
-  for (const auto& [id, list] : lists) {
-    std::string base = Encode(list->state);
-    base_sizes.push_back(base.size());
-    write.Put(BaseKey(id), base);
-    DeleteLog(id, *list, write);
-    if (list->damaged) {
-      write.Put(absl::StrCat(kDamagedPrefix, id), *list->damaged);
-    }
-  }
-  // Synced: see the header. A failure leaves the logs, still durable, for
-  // the next fold.
-  if (!db_->Write(&write, "list fold").ok()) return;
-  for (size_t i = 0; i < lists.size(); ++i) {
-    CachedState& list = *lists[i].second;
-    list.base_size = base_sizes[i];
-    list.log_size = 0;
-    list.log_first = list.log_next;
+void LevelDbReplicaStore::AddFold(const std::string& list_id,
+                                  const crdt::ListState& state,
+                                  CachedState& list,
+                                  leveldb::WriteBatch& write) {
+  const std::string base = Encode(state);
+  write.Put(BaseKey(list_id), base);
+  DeleteLog(list_id, list, write);
+  if (list.damaged) {
+    write.Put(absl::StrCat(kDamagedPrefix, list_id), *list.damaged);
     list.damaged.reset();
   }
+  // As written: appends from now on start a log after the fold's.
+  list.base_size = base.size();
+  list.log_size = 0;
+  list.log_first = list.log_next;
 }
 
 void LevelDbReplicaStore::PrepareFolds(
     const std::vector<std::pair<std::string, CachedState*>>& lists) {
   for (const auto& [id, list] : lists) {
-    const std::string base = Encode(list->state);
-    pending_folds_.Put(BaseKey(id), base);
-    DeleteLog(id, *list, pending_folds_);
-    if (list->damaged) {
-      pending_folds_.Put(absl::StrCat(kDamagedPrefix, id), *list->damaged);
-    }
+    AddFold(id, list->state, *list, pending_folds_);
     pending_fold_ids_.insert(id);
-    // As written: appends from now on start a log after the fold's.
-    list->base_size = base.size();
-    list->log_size = 0;
-    list->log_first = list->log_next;
-    list->damaged.reset();
   }
 }
 
@@ -801,10 +770,12 @@ absl::Time LevelDbReplicaStore::FoldQuiet(absl::Time now) {
   if (!due.empty()) {
     size_t before = 0;
     for (const auto& [id, list] : due) before += list->stored_size();
-    Fold(due);
+    PrepareFolds(due);
     size_t after = 0;
     for (const auto& [id, list] : due) after += list->stored_size();
     cached_bytes_ = cached_bytes_ - before + after;
+    // Written now, in a write of their own (with any prepared before).
+    WritePendingFolds();
   }
   if (appends_.empty()) return absl::InfiniteFuture();
   return std::max(now, appends_.front().second + fold_.quiet);

@@ -158,7 +158,6 @@ class LevelDbReplicaStore final : public ReplicaStore {
   // A list's parts as read, with the place of its log.
   struct ReadParts {
     StoredList stored;
-    bool base_found = false;
     bool log_unreadable = false;  // only the base could be read
     uint64_t log_first = 0;
     uint64_t log_next = 0;
@@ -176,15 +175,20 @@ class LevelDbReplicaStore final : public ReplicaStore {
   absl::StatusOr<CachedState> Current(const std::string& list_id);
   // Keeps a committed list, evicting others beyond the budget.
   void Cache(const std::string& list_id, CachedState list);
-  // Folds each list's log into its base, in one synced write. A list
-  // whose fold could not be written keeps its log (it is still durable).
-  void Fold(const std::vector<std::pair<std::string, CachedState*>>& lists);
+  // Adds to `write` the list's fold: `state` encoded as its base, its log
+  // and marker deleted, its damaged bytes put aside; and counts it as
+  // written in `list`'s place (a write that fails is the caller's to
+  // handle: the list must then be read again).
+  static void AddFold(const std::string& list_id, const crdt::ListState& state,
+                      CachedState& list, leveldb::WriteBatch& write);
   // Encodes each list's fold into pending_folds_ and counts it as written
   // in the list's place (base size, log start): the next batch's write
   // carries it, sharing its fsync, and appends after it start a new log.
   void PrepareFolds(
       const std::vector<std::pair<std::string, CachedState*>>& lists);
-  // Writes the prepared folds alone (the queue is empty).
+  // Writes the prepared folds in a write of their own: when the queue is
+  // empty, after a repair, and for quiet lists. A failure forgets the
+  // cache (the logs are still durable).
   void WritePendingFolds();
   // Forgets every cached list: what the cache holds may not be on disk.
   void ForgetCache();
