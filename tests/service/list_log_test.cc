@@ -85,6 +85,21 @@ class ListLogTest : public ::testing::Test {
     return id;
   }
 
+  // Writes `bytes` as record `seq` of `list_id`'s log with LevelDB
+  // directly, the store closed meanwhile (LevelDB locks its directory).
+  void PutRawRecord(const std::string& list_id, absl::string_view seq,
+                    const std::string& bytes) {
+    store_.reset();
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), dir_.path(), &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    const std::string key =
+        absl::StrCat("list/", list_id, std::string(1, '\0'), seq);
+    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), key, bytes).ok());
+    db.reset();
+    Open();
+  }
+
   // Folds run on the commit thread after a batch's answers: a merge queued
   // behind them returns once they are done.
   void Settle() {
@@ -279,17 +294,8 @@ TEST_F(ListLogTest, ADamagedRecordIsDataLossUntilAReplicaRefillsTheList) {
   crdt::ListState model;
   const std::string id = StoreLargeList(model);
   ASSERT_TRUE(store_->Merge(id, *model.Add(kBob, "eggs", 1)).ok());
-  store_.reset();
-  {
-    leveldb::DB* raw = nullptr;
-    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), dir_.path(), &raw).ok());
-    std::unique_ptr<leveldb::DB> db(raw);
-    // The log's record, damaged.
-    const std::string key =
-        absl::StrCat("list/", id, std::string(1, '\0'), "0000000000000000");
-    ASSERT_TRUE(db->Put(leveldb::WriteOptions(), key, "\xff\xff").ok());
-  }
-  Open();
+  // The log's record, damaged.
+  PutRawRecord(id, "0000000000000000", "\xff\xff");
   EXPECT_EQ(store_->Get(id).status().code(), absl::StatusCode::kDataLoss);
   // What anti-entropy does: a replica's whole state.
   ASSERT_TRUE(store_->Merge(id, *model.Add(kAlice, "milk", 1)).ok());
@@ -382,25 +388,10 @@ TEST_F(ListLogTest, RecordsOutsideTheMarkerAreNotPartOfTheList) {
   const std::string id = StoreLargeList(model);
   ASSERT_TRUE(store_->Merge(id, *model.Add(kBob, "eggs", 1)).ok());
   const std::string orphan_id = ListId();
-  store_.reset();
-  {
-    leveldb::DB* raw = nullptr;
-    ASSERT_TRUE(leveldb::DB::Open(leveldb::Options(), dir_.path(), &raw).ok());
-    std::unique_ptr<leveldb::DB> db(raw);
-    crdt::ListState other;
-    const std::string record = Encode(*other.Add(kAlice, "stray", 1));
-    const std::string nul(1, '\0');
-    ASSERT_TRUE(db->Put(leveldb::WriteOptions(),
-                        absl::StrCat("list/", id, nul, "0000000000000063"),
-                        record)
-                    .ok());
-    ASSERT_TRUE(
-        db->Put(leveldb::WriteOptions(),
-                absl::StrCat("list/", orphan_id, nul, "0000000000000000"),
-                record)
-            .ok());
-  }
-  Open();
+  crdt::ListState other;
+  const std::string record = Encode(*other.Add(kAlice, "stray", 1));
+  PutRawRecord(id, "0000000000000063", record);
+  PutRawRecord(orphan_id, "0000000000000000", record);
   ExpectStoredIs(id, model);
   EXPECT_EQ(store_->Get(orphan_id).status().code(),
             absl::StatusCode::kNotFound);
