@@ -1,6 +1,5 @@
 #include "services/common/call_batches.h"
 
-#include <deque>
 #include <memory>
 #include <utility>
 #include <vector>
@@ -19,15 +18,6 @@ namespace {
 // A reply batch stays well under the message limit; a single answer may
 // be as large as its unary method allows.
 constexpr size_t kMaxReplyBatchBytes = 1 << 20;
-// Answers not yet written past which no call starts and nothing is read.
-constexpr size_t kMaxReadyBytes = 16 << 20;
-
-// One call being served: what the handler reads and writes until `done`.
-struct Running {
-  v1::Call call;
-  v1::Reply reply;
-  absl::Time start;
-};
 
 const std::string& MethodName(v1::Call::MethodCase method) {
   static const auto* names = [] {
@@ -42,327 +32,134 @@ const std::string& MethodName(v1::Call::MethodCase method) {
   return names->at(method);
 }
 
-}  // namespace
-
-class CallsReactor final
-    : public grpc::ServerBidiReactor<v1::CallBatch, v1::ReplyBatch> {
+// One call and the reply the handler writes into.
+class OneCall final : public BatchCall {
  public:
-  CallsReactor(CallHandler* handler, const CallRecorder& recorder,
-               CallStreams* streams)
-      : handler_(handler), recorder_(recorder), streams_(streams) {
-    {
-      absl::MutexLock lock(&mu_);
-      StartRead(&in_);
+  // `refusal`, when not OK, answers the call without serving it.
+  OneCall(v1::Call call, CallHandler* handler, const CallRecorder* recorder,
+          grpc::Status refusal)
+      : call_(std::move(call)),
+        handler_(handler),
+        recorder_(recorder),
+        refusal_(std::move(refusal)) {
+    reply_.set_id(call_.id());
+  }
+
+  void Serve(Done done) override {
+    if (!refusal_.ok()) {
+      done(refusal_);
+      return;
     }
-    if (streams_ != nullptr) streams_->Add(this);
-  }
-
-  ~CallsReactor() override {
-    if (streams_ != nullptr) streams_->Remove(this);
-  }
-
-  void OnReadDone(bool ok) override {
-    bool pump = false;
-    {
-      absl::MutexLock lock(&mu_);
-      reading_ = false;
-      if (!ok) {
-        reading_done_ = true;
-        MaybeFinishLocked();
-        return;
-      }
-      for (v1::Call& call : *in_.mutable_calls()) {
-        if (call.method_case() == v1::Call::METHOD_NOT_SET) {
-          RefuseLocked(call.id(), grpc::StatusCode::INVALID_ARGUMENT,
-                       "a call names no method");
-        } else if (draining_) {
-          RefuseLocked(call.id(), grpc::StatusCode::UNAVAILABLE, kShuttingDown);
-        } else if (!ids_.insert(call.id()).second) {
-          RefuseLocked(call.id(), grpc::StatusCode::INVALID_ARGUMENT,
-                       "a call's id is already in flight");
-        } else {
-          auto running = std::make_unique<Running>();
-          running->call = std::move(call);
-          running->reply.set_id(running->call.id());
-          pending_.push_back(std::move(running));
-        }
-      }
-      in_.Clear();
-      WriteLocked();
-      pump = PumpOrReadLocked();
+    if (!*recorder_) {
+      handler_->Serve(call_, &reply_, std::move(done));
+      return;
     }
-    if (pump) PumpLoop();
+    const absl::Time start = absl::Now();
+    handler_->Serve(
+        call_, &reply_,
+        [this, start, done = std::move(done)](const grpc::Status& s) {
+          (*recorder_)(MethodName(call_.method_case()), s.error_code(),
+                       absl::ToDoubleSeconds(absl::Now() - start));
+          done(s);
+        });
   }
 
-  void OnWriteDone(bool ok) override {
-    bool pump = false;
-    {
-      absl::MutexLock lock(&mu_);
-      writing_ = false;
-      if (!ok) {
-        FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                  "writing the replies failed"));
-        return;
-      }
-      WriteLocked();
-      MaybeFinishLocked();
-      // Written answers make room for calls waiting to start.
-      pump = PumpOrReadLocked();
-    }
-    if (pump) PumpLoop();
-  }
-
-  void OnCancel() override {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(grpc::Status::CANCELLED);
-  }
-
-  void OnDone() override {
-    bool last;
-    {
-      absl::MutexLock lock(&mu_);
-      done_ = true;
-      last = LastLocked();
-    }
-    if (last) delete this;
-  }
-
-  // CallStreams::Drain: no more calls start; those read but not started
-  // are refused, so the caller may send them elsewhere.
-  void Drain() {
-    absl::MutexLock lock(&mu_);
-    if (finished_ || draining_) return;
-    draining_ = true;
-    for (const std::unique_ptr<Running>& running : pending_) {
-      ids_.erase(running->call.id());
-      RefuseLocked(running->call.id(), grpc::StatusCode::UNAVAILABLE,
-                   kShuttingDown);
-    }
-    pending_.clear();
-    WriteLocked();
-    MaybeFinishLocked();
-    ReadLocked();
-  }
+  uint64_t id() const { return call_.id(); }
+  // Whether the call holds its id on the stream (it was not refused at
+  // once).
+  bool holds_id() const { return refusal_.ok(); }
+  v1::Reply& reply() { return reply_; }
 
  private:
-  static constexpr const char* kShuttingDown = "the server is shutting down";
+  const v1::Call call_;
+  CallHandler* const handler_;
+  const CallRecorder* const recorder_;
+  const grpc::Status refusal_;
+  v1::Reply reply_;
+};
 
-  // Room for one more call: answers not yet written count, so a caller
-  // that reads no replies stops the stream's reading instead of filling
-  // memory with them.
-  bool RoomLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return running_ + ready_.size() < kMaxCallsInFlight &&
-           ready_bytes_ < kMaxReadyBytes;
-  }
+class CallsProtocol final
+    : public BatchProtocol<v1::CallBatch, v1::ReplyBatch> {
+ public:
+  CallsProtocol(CallHandler* handler, const CallRecorder& recorder)
+      : handler_(handler), recorder_(recorder) {}
 
-  // One thread at a time starts calls (the pump), so a handler that
-  // answers on the calling thread does not recurse into starting the next
-  // call. True when calls wait to start and the caller has become the pump,
-  // so it must run PumpLoop; otherwise the pump running is told to look
-  // again, or, with no call waiting, the next batch is read if it may be.
-  bool PumpOrReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_ || pending_.empty()) {
-      ReadLocked();
-      return false;
-    }
-    if (pumping_) {
-      pump_again_ = true;
-      return false;
-    }
-    pumping_ = true;
-    return true;
-  }
-
-  // Starts waiting calls while there is room, outside the lock; then reads
-  // the next batch if every call of this one has started. The reactor
-  // stays alive while it runs.
-  void PumpLoop() {
-    bool last;
-    while (true) {
-      std::vector<Running*> start;
-      {
-        absl::MutexLock lock(&mu_);
-        while (!finished_ && !pending_.empty() && RoomLocked()) {
-          Running* running = pending_.front().release();
-          pending_.pop_front();
-          if (recorder_) running->start = absl::Now();
-          start.push_back(running);
-          ++running_;
-        }
-        if (start.empty() && !pump_again_) {
-          pumping_ = false;
-          ReadLocked();
-          last = LastLocked();
-          break;
-        }
-        pump_again_ = false;
+  grpc::Status Open(v1::CallBatch& batch, Calls& calls) override {
+    absl::MutexLock lock(&ids_mu_);
+    for (v1::Call& call : *batch.mutable_calls()) {
+      grpc::Status refusal;
+      if (call.method_case() == v1::Call::METHOD_NOT_SET) {
+        refusal = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                               "a call names no method");
+      } else if (!ids_.insert(call.id()).second) {
+        refusal = grpc::Status(grpc::StatusCode::INVALID_ARGUMENT,
+                               "a call's id is already in flight");
       }
-      for (Running* running : start) {
-        handler_->Serve(running->call, &running->reply,
-                        [this, running](const grpc::Status& status) {
-                          Answered(running, status);
-                        });
-      }
+      calls.push_back(std::make_unique<OneCall>(std::move(call), handler_,
+                                                &recorder_, refusal));
     }
-    if (last) delete this;
+    return grpc::Status::OK;
   }
 
-  void Answered(Running* running, const grpc::Status& status) {
-    std::unique_ptr<Running> owned(running);
-    if (recorder_) {
-      recorder_(MethodName(running->call.method_case()), status.error_code(),
-                absl::ToDoubleSeconds(absl::Now() - running->start));
+  void Answer(std::unique_ptr<BatchCall> answered,
+              const grpc::Status& status) override {
+    auto& call = static_cast<OneCall&>(*answered);
+    if (call.holds_id()) {
+      absl::MutexLock lock(&ids_mu_);
+      ids_.erase(call.id());
     }
-    bool pump = false;
-    bool last;
-    {
-      absl::MutexLock lock(&mu_);
-      ids_.erase(running->call.id());
-      --running_;
-      if (!finished_) {
-        v1::Reply& reply = running->reply;
-        reply.set_code(status.error_code());
-        if (!status.ok()) {
-          reply.set_message(status.error_message());
-          reply.clear_method();
-        } else if (reply.ByteSizeLong() > kMaxBatchedBytes) {
-          reply.clear_method();
-          reply.set_code(grpc::StatusCode::RESOURCE_EXHAUSTED);
-          reply.set_message("the answer is larger than a message may be");
-        }
-        PutReadyLocked(std::move(reply));
-        WriteLocked();
-        MaybeFinishLocked();
-        pump = PumpOrReadLocked();
-      }
-      last = LastLocked();
+    v1::Reply& reply = call.reply();
+    reply.set_code(status.error_code());
+    if (!status.ok()) {
+      reply.set_message(status.error_message());
+      reply.clear_method();
+    } else if (reply.ByteSizeLong() > kMaxBatchedBytes) {
+      reply.clear_method();
+      reply.set_code(grpc::StatusCode::RESOURCE_EXHAUSTED);
+      reply.set_message("the answer is larger than a message may be");
     }
-    if (last) {
-      delete this;
-    } else if (pump) {
-      PumpLoop();
-    }
-  }
-
-  void RefuseLocked(uint64_t id, grpc::StatusCode code, const char* why)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    v1::Reply reply;
-    reply.set_id(id);
-    reply.set_code(code);
-    reply.set_message(why);
-    PutReadyLocked(std::move(reply));
-  }
-
-  void PutReadyLocked(v1::Reply reply) ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     ready_bytes_ += reply.ByteSizeLong();
     ready_.push_back(std::move(reply));
   }
 
-  // Reads the next batch unless one is being read, the caller is done,
-  // calls of the last batch wait to start, or there is no room. A draining
-  // stream reads on, to refuse at once what arrives until it ends.
-  void ReadLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (reading_ || reading_done_ || finished_ || !pending_.empty() ||
-        !RoomLocked()) {
-      return;
-    }
-    reading_ = true;
-    StartRead(&in_);
-  }
-
-  void WriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (writing_ || finished_ || ready_.empty()) return;
-    out_.Clear();
+  bool Take(v1::ReplyBatch& out) override {
+    if (ready_.empty()) return false;
     size_t bytes = 0;
     size_t taken = 0;
     while (taken < ready_.size() &&
            (taken == 0 ||
             bytes + ready_[taken].ByteSizeLong() < kMaxReplyBatchBytes)) {
       bytes += ready_[taken].ByteSizeLong();
-      *out_.add_replies() = std::move(ready_[taken]);
+      *out.add_replies() = std::move(ready_[taken]);
       ++taken;
     }
     ready_.erase(ready_.begin(), ready_.begin() + taken);
     ready_bytes_ -= bytes;
-    writing_ = true;
-    StartWrite(&out_);
+    return true;
   }
 
-  // Ends the stream OK once the caller has closed its side (or the server
-  // drains) and every call is answered and written.
-  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if ((reading_done_ || draining_) && running_ == 0 && pending_.empty() &&
-        ready_.empty() && !writing_) {
-      FinishLocked(grpc::Status::OK);
-    }
-  }
+  size_t unwritten() const override { return ready_.size(); }
+  size_t unwritten_bytes() const override { return ready_bytes_; }
 
-  void FinishLocked(const grpc::Status& status)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return;
-    finished_ = true;
-    ready_.clear();
-    ready_bytes_ = 0;
-    pending_.clear();
-    Finish(status);
-  }
-
-  // Whether nothing will use this reactor again: gRPC is done with it, no
-  // call runs and no thread is starting calls.
-  bool LastLocked() const ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    return done_ && running_ == 0 && !pumping_;
-  }
-
+ private:
   CallHandler* const handler_;
   const CallRecorder recorder_;
-  CallStreams* const streams_;
-  absl::Mutex mu_;
-  v1::CallBatch in_ ABSL_GUARDED_BY(mu_);
-  v1::ReplyBatch out_ ABSL_GUARDED_BY(mu_);
-  // Ids of the calls read and not yet answered.
-  absl::flat_hash_set<uint64_t> ids_ ABSL_GUARDED_BY(mu_);
-  // Calls read and not yet started, in order.
-  std::deque<std::unique_ptr<Running>> pending_ ABSL_GUARDED_BY(mu_);
-  size_t running_ ABSL_GUARDED_BY(mu_) = 0;
-  // Answers not yet on the wire, and their encoded size.
-  std::vector<v1::Reply> ready_ ABSL_GUARDED_BY(mu_);
-  size_t ready_bytes_ ABSL_GUARDED_BY(mu_) = 0;
-  bool reading_ ABSL_GUARDED_BY(mu_) = true;  // the constructor's read
-  bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool pumping_ ABSL_GUARDED_BY(mu_) = false;
-  bool pump_again_ ABSL_GUARDED_BY(mu_) = false;
-  bool draining_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
+  // Ids of the calls read and not yet answered. Open runs outside the
+  // stream's lock, so they have their own.
+  absl::Mutex ids_mu_;
+  absl::flat_hash_set<uint64_t> ids_ ABSL_GUARDED_BY(ids_mu_);
+  // Answers not yet on the wire, and their encoded size (under the
+  // stream's lock).
+  std::vector<v1::Reply> ready_;
+  size_t ready_bytes_ = 0;
 };
 
-void CallStreams::Add(CallsReactor* reactor) {
-  bool drain;
-  {
-    absl::MutexLock lock(&mu_);
-    live_.insert(reactor);
-    drain = draining_;
-  }
-  if (drain) reactor->Drain();
-}
-
-void CallStreams::Remove(CallsReactor* reactor) {
-  absl::MutexLock lock(&mu_);
-  live_.erase(reactor);
-}
-
-void CallStreams::Drain() {
-  absl::MutexLock lock(&mu_);
-  draining_ = true;
-  // Under mu_, so that no reactor is deleted meanwhile (its destructor
-  // waits in Remove).
-  for (CallsReactor* reactor : live_) reactor->Drain();
-}
+}  // namespace
 
 grpc::ServerBidiReactor<v1::CallBatch, v1::ReplyBatch>* NewCallsReactor(
-    CallHandler* handler, const CallRecorder& recorder, CallStreams* streams) {
-  return new CallsReactor(handler, recorder, streams);
+    CallHandler* handler, const CallRecorder& recorder, BatchStreams* streams) {
+  return NewBatchReactor<v1::CallBatch, v1::ReplyBatch>(
+      std::make_unique<CallsProtocol>(handler, recorder), streams);
 }
 
 }  // namespace shoplist

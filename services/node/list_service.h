@@ -55,7 +55,7 @@ class ListServiceImpl final : public v1::ListService::WithRawCallbackMethod_Get<
   void set_call_recorder(CallRecorder recorder) {
     recorder_ = std::move(recorder);
   }
-  // Ends the Calls streams as the server shuts down (CallStreams::Drain).
+  // Ends the Calls streams as the server shuts down (BatchStreams::Drain).
   void DrainCalls() { call_streams_.Drain(); }
 
  private:
@@ -78,7 +78,7 @@ class ListServiceImpl final : public v1::ListService::WithRawCallbackMethod_Get<
   WatchHub* const watchers_;
   EncodedReads encoded_reads_;
   CallRecorder recorder_;
-  CallStreams call_streams_;
+  BatchStreams call_streams_;
 };
 
 }  // namespace shoplist::node

@@ -166,8 +166,10 @@ void NodeServer::Shutdown(absl::Duration grace) {
     parts_->shut_down = true;
   }
   parts_->sidecars->Stop();
-  // A proxy never closes its Calls stream: answered, it ends now.
+  // A proxy never closes its Calls stream, nor a peer its store and fetch
+  // streams: answered, they end now.
   parts_->list_service->DrainCalls();
+  parts_->replica_service->DrainStreams();
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
   parts_->anti_entropy.reset();
   parts_->hints.reset();

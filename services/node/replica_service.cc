@@ -15,6 +15,7 @@
 #include "codec/list_codec.h"
 #include "crdt/list_id.h"
 #include "ring/node_id.h"
+#include "services/common/batch_server.h"
 #include "services/common/security.h"
 #include "services/common/status_util.h"
 #include "services/common/unary.h"
@@ -24,145 +25,90 @@
 namespace shoplist::node {
 namespace {
 
-// One StoreStream. Batches are read one after another; each write of a
-// batch is merged through the store's group commit (or kept as a hint);
-// when every write of the oldest open batches is durable, the newest such
-// sequence is acknowledged (cumulative). Deletes itself when gRPC is done
-// and no merge callback is outstanding.
-class StoreStreamReactor final
-    : public grpc::ServerBidiReactor<v1::StoreBatch, v1::StoreBatchAck> {
+// One write of a StoreStream batch: a merge through the store's group
+// commit, or a hint kept for another owner.
+class StoreCall final : public BatchCall {
  public:
-  StoreStreamReactor(const std::string& self_id, storage::ReplicaStore* store)
-      : self_id_(self_id), store_(store) {
-    StartRead(&in_);
-  }
+  StoreCall(storage::ReplicaStore* store, uint64_t sequence, uint32_t index,
+            DecodedWrite write)
+      : store_(store),
+        sequence_(sequence),
+        index_(index),
+        write_(std::move(write)) {}
 
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      absl::MutexLock lock(&mu_);
-      reading_done_ = true;
-      MaybeFinishLocked();
+  void Serve(Done done) override {
+    if (!write_.hint_owner.empty()) {
+      done(ToGrpc(
+          store_->AddHint(write_.hint_owner, write_.list_id, write_.delta)));
       return;
     }
-    const uint64_t sequence = in_.sequence();
-    std::vector<DecodedWrite> merges, hints;
-    std::vector<uint32_t> merge_index;  // each merge's place in the batch
-    grpc::Status invalid = grpc::Status::OK;
-    for (const v1::StoreRequest& w : in_.writes()) {
-      absl::StatusOr<DecodedWrite> write = DecodeWrite(
-          self_id_, w.list_id(), w.delta(), w.intended_owner(), w.proof());
-      if (!write.ok()) {
-        invalid = ToGrpc(write.status());
-        break;
-      }
-      if (write->hint_owner.empty()) {
-        merge_index.push_back(
-            static_cast<uint32_t>(merges.size() + hints.size()));
-        merges.push_back(*std::move(write));
-      } else {
-        hints.push_back(*std::move(write));
-      }
-    }
-    // Hints are kept only once the whole batch is known to be valid: a
-    // refused batch leaves nothing behind.
-    for (size_t i = 0; invalid.ok() && i < hints.size(); ++i) {
-      if (absl::Status s = store_->AddHint(hints[i].hint_owner,
-                                           hints[i].list_id, hints[i].delta);
-          !s.ok()) {
-        invalid = ToGrpc(s);
-      }
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      if (!invalid.ok()) {
-        // Nothing of this batch is acknowledged; the coordinator falls back.
-        FinishLocked(invalid);
-        return;
-      }
-      open_[sequence] = merges.size();
-      outstanding_ += merges.size();
-      if (merges.empty()) CompleteLocked();
-    }
-    for (size_t i = 0; i < merges.size(); ++i) {
-      DecodedWrite& m = merges[i];
-      storage::ReplicaStore::MergeCheck check = CheckOf(m);
-      store_->MergeAsync(
-          m.list_id, std::move(m.delta),
-          [this, sequence,
-           index = merge_index[i]](const absl::StatusOr<crdt::ListState>& r) {
-            OnMerged(sequence, index, r.status());
-          },
-          std::move(check));
-    }
-    StartRead(&in_);
+    storage::ReplicaStore::MergeCheck check = CheckOf(write_);
+    store_->MergeAsync(
+        write_.list_id, std::move(write_.delta),
+        [done = std::move(done)](const absl::StatusOr<crdt::ListState>& r) {
+          done(ToGrpc(r.status()));
+        },
+        std::move(check));
   }
 
-  void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok) {
-      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "ack failed"));
-      return;
-    }
-    WriteAckLocked();
-    MaybeFinishLocked();
-  }
-
-  void OnCancel() override {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(grpc::Status::CANCELLED);
-  }
-
-  void OnDone() override {
-    bool last;
-    {
-      absl::MutexLock lock(&mu_);
-      done_ = true;
-      last = outstanding_ == 0;
-    }
-    if (last) delete this;
-  }
+  uint64_t sequence() const { return sequence_; }
+  uint32_t index() const { return index_; }
 
  private:
-  void OnMerged(uint64_t sequence, uint32_t index, const absl::Status& status) {
-    bool last;
-    {
-      absl::MutexLock lock(&mu_);
-      --outstanding_;
-      const bool refused =
-          absl::IsPermissionDenied(status) || absl::IsNotFound(status);
-      if (refused) {
-        // The access check refused this write alone; its batch goes on.
-        v1::StoreBatchAck::Refusal& r = refusals_.emplace_back();
-        r.set_sequence(sequence);
-        r.set_index(index);
-        r.set_code(static_cast<int32_t>(status.code()));
-        r.set_message(std::string(status.message()));
-      }
-      if (!status.ok() && !refused) {
-        FinishLocked(ToGrpc(status));
-      } else if (--open_[sequence] == 0) {
-        CompleteLocked();
-      }
-      MaybeFinishLocked();
-      last = done_ && outstanding_ == 0;
+  storage::ReplicaStore* const store_;
+  const uint64_t sequence_;
+  const uint32_t index_;
+  DecodedWrite write_;
+};
+
+// StoreStream: each write of a batch is merged durably (or kept as a hint);
+// once every write of the oldest open batches is answered, the newest such
+// sequence is acknowledged (cumulative), with the writes that failed
+// (refused by the access check, or the store's error) listed by index. A
+// batch with a write that does not decode ends the stream with
+// INVALID_ARGUMENT, and nothing of it is stored.
+class StoreProtocol final
+    : public BatchProtocol<v1::StoreBatch, v1::StoreBatchAck> {
+ public:
+  StoreProtocol(const std::string& self_id, storage::ReplicaStore* store)
+      : self_id_(self_id), store_(store) {}
+
+  grpc::Status Open(v1::StoreBatch& batch, Calls& calls) override {
+    std::vector<DecodedWrite> writes;
+    for (const v1::StoreRequest& w : batch.writes()) {
+      absl::StatusOr<DecodedWrite> write = DecodeWrite(
+          self_id_, w.list_id(), w.delta(), w.intended_owner(), w.proof());
+      if (!write.ok()) return ToGrpc(write.status());
+      writes.push_back(*std::move(write));
     }
-    if (last) delete this;
+    for (uint32_t i = 0; i < writes.size(); ++i) {
+      calls.push_back(std::make_unique<StoreCall>(store_, batch.sequence(), i,
+                                                  std::move(writes[i])));
+    }
+    absl::MutexLock lock(&mu_);
+    open_[batch.sequence()] = writes.size();
+    CompleteLocked();  // a batch without writes is answered at once
+    return grpc::Status::OK;
   }
 
-  // Acknowledges the longest prefix of batches whose merges all finished.
-  void CompleteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    while (!open_.empty() && open_.begin()->second == 0) {
-      acked_ = open_.begin()->first;
-      open_.erase(open_.begin());
+  void Answer(std::unique_ptr<BatchCall> answered,
+              const grpc::Status& status) override {
+    const auto& call = static_cast<const StoreCall&>(*answered);
+    absl::MutexLock lock(&mu_);
+    if (!status.ok()) {
+      v1::StoreBatchAck::Refusal& r = refusals_.emplace_back();
+      r.set_sequence(call.sequence());
+      r.set_index(call.index());
+      r.set_code(static_cast<int32_t>(status.error_code()));
+      r.set_message(status.error_message());
     }
-    WriteAckLocked();
+    if (--open_[call.sequence()] == 0) CompleteLocked();
   }
 
-  void WriteAckLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (writing_ || finished_ || acked_ <= sent_) return;
-    ack_.Clear();
-    ack_.set_sequence(acked_);
+  bool Take(v1::StoreBatchAck& ack) override {
+    absl::MutexLock lock(&mu_);
+    if (acked_ <= sent_) return false;
+    ack.set_sequence(acked_);
     // Refusals of the batches this acknowledges go with it; a later batch's
     // wait for the ack that covers it.
     auto covered =
@@ -171,42 +117,37 @@ class StoreStreamReactor final
                                 return r.sequence() <= acked_;
                               });
     for (auto it = refusals_.begin(); it != covered; ++it) {
-      *ack_.add_refused() = std::move(*it);
+      *ack.add_refused() = std::move(*it);
     }
     refusals_.erase(refusals_.begin(), covered);
     sent_ = acked_;
-    writing_ = true;
-    StartWrite(&ack_);
+    return true;
   }
 
-  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (reading_done_ && open_.empty() && !writing_ && sent_ == acked_) {
-      FinishLocked(grpc::Status::OK);
+  size_t unwritten() const override {
+    absl::MutexLock lock(&mu_);
+    return acked_ > sent_ ? 1 : 0;
+  }
+  size_t unwritten_bytes() const override { return 0; }
+
+ private:
+  // Acknowledges the longest prefix of batches whose writes all finished.
+  void CompleteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    while (!open_.empty() && open_.begin()->second == 0) {
+      acked_ = open_.begin()->first;
+      open_.erase(open_.begin());
     }
-  }
-
-  void FinishLocked(const grpc::Status& status)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return;
-    finished_ = true;
-    Finish(status);
   }
 
   const std::string self_id_;
   storage::ReplicaStore* const store_;
-  v1::StoreBatch in_;
-  absl::Mutex mu_;
+  // Open runs outside the stream's lock, so the batches have their own.
+  mutable absl::Mutex mu_;
   std::map<uint64_t, size_t> open_ ABSL_GUARDED_BY(mu_);  // writes left
-  size_t outstanding_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t acked_ ABSL_GUARDED_BY(mu_) = 0;
   uint64_t sent_ ABSL_GUARDED_BY(mu_) = 0;
-  v1::StoreBatchAck ack_ ABSL_GUARDED_BY(mu_);
-  // Writes the access check refused, not yet sent in an ack.
+  // Writes that failed, not yet sent in an ack.
   std::vector<v1::StoreBatchAck::Refusal> refusals_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;
 };
 
 // What Fetch answers for `request` (see the header).
@@ -253,90 +194,118 @@ grpc::Status FetchOne(storage::ReplicaStore& store,
   return grpc::Status::OK;
 }
 
-// One FetchStream. Each batch is answered as it is read, on the thread
-// that read it (a fetch is a LevelDB read, as in the unary Fetch); replies
-// wait in order while one is on the wire. Reading goes on meanwhile, so a
-// slow reader of replies cannot stall the next batch's reads.
-class FetchStreamReactor final
-    : public grpc::ServerBidiReactor<v1::FetchBatch, v1::FetchBatchReply> {
+// One fetch of a FetchStream batch, answered as the unary Fetch would.
+class FetchCall final : public BatchCall {
  public:
-  explicit FetchStreamReactor(storage::ReplicaStore* store) : store_(store) {
-    StartRead(&in_);
+  FetchCall(storage::ReplicaStore* store, uint64_t sequence, uint32_t index,
+            v1::FetchRequest request)
+      : store_(store),
+        sequence_(sequence),
+        index_(index),
+        request_(std::move(request)) {}
+
+  // A LevelDB read, on the thread that starts it, as in the unary Fetch.
+  void Serve(Done done) override {
+    done(FetchOne(*store_, request_, &response_));
   }
 
-  void OnReadDone(bool ok) override {
-    if (!ok) {
-      absl::MutexLock lock(&mu_);
-      reading_done_ = true;
-      MaybeFinishLocked();
-      return;
-    }
-    auto reply = std::make_unique<v1::FetchBatchReply>();
-    reply->set_sequence(in_.sequence());
-    for (const v1::FetchRequest& fetch : in_.fetches()) {
-      v1::FetchBatchReply::Result* result = reply->add_results();
-      grpc::Status status =
-          FetchOne(*store_, fetch, result->mutable_response());
-      result->set_code(static_cast<int32_t>(status.error_code()));
-      if (!status.ok()) {
-        result->set_message(status.error_message());
-        result->clear_response();
-      }
-    }
-    {
-      absl::MutexLock lock(&mu_);
-      replies_.push_back(std::move(reply));
-      WriteLocked();
-    }
-    StartRead(&in_);
-  }
-
-  void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    replies_.pop_front();
-    if (!ok) {
-      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE, "reply failed"));
-      return;
-    }
-    WriteLocked();
-    MaybeFinishLocked();
-  }
-
-  void OnCancel() override {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(grpc::Status::CANCELLED);
-  }
-
-  void OnDone() override { delete this; }
+  uint64_t sequence() const { return sequence_; }
+  uint32_t index() const { return index_; }
+  v1::FetchResponse& response() { return response_; }
 
  private:
-  void WriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (writing_ || finished_ || replies_.empty()) return;
-    writing_ = true;
-    StartWrite(replies_.front().get());
+  storage::ReplicaStore* const store_;
+  const uint64_t sequence_;
+  const uint32_t index_;
+  const v1::FetchRequest request_;
+  v1::FetchResponse response_;
+};
+
+// FetchStream: each batch is answered by one reply, in order, with a
+// result per fetch.
+class FetchProtocol final
+    : public BatchProtocol<v1::FetchBatch, v1::FetchBatchReply> {
+ public:
+  explicit FetchProtocol(storage::ReplicaStore* store) : store_(store) {}
+
+  grpc::Status Open(v1::FetchBatch& batch, Calls& calls) override {
+    const uint32_t n = static_cast<uint32_t>(batch.fetches_size());
+    for (uint32_t i = 0; i < n; ++i) {
+      calls.push_back(std::make_unique<FetchCall>(
+          store_, batch.sequence(), i, std::move(*batch.mutable_fetches(i))));
+    }
+    absl::MutexLock lock(&mu_);
+    Pending& reply = open_.emplace_back();
+    reply.left = n;
+    reply.reply.set_sequence(batch.sequence());
+    for (uint32_t i = 0; i < n; ++i) reply.reply.add_results();
+    CountReadyLocked();
+    return grpc::Status::OK;
   }
 
-  void MaybeFinishLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (reading_done_ && replies_.empty()) FinishLocked(grpc::Status::OK);
+  void Answer(std::unique_ptr<BatchCall> answered,
+              const grpc::Status& status) override {
+    auto& call = static_cast<FetchCall&>(*answered);
+    absl::MutexLock lock(&mu_);
+    // Batches are opened in order and each stays until written.
+    Pending& open = open_[call.sequence() - open_.front().reply.sequence()];
+    v1::FetchBatchReply::Result* result =
+        open.reply.mutable_results(static_cast<int>(call.index()));
+    result->set_code(static_cast<int32_t>(status.error_code()));
+    if (status.ok()) {
+      *result->mutable_response() = std::move(call.response());
+    } else {
+      result->set_message(status.error_message());
+    }
+    --open.left;
+    CountReadyLocked();
   }
 
-  void FinishLocked(const grpc::Status& status)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return;
-    finished_ = true;
-    Finish(status);
+  bool Take(v1::FetchBatchReply& out) override {
+    absl::MutexLock lock(&mu_);
+    if (ready_ == 0) return false;
+    out = std::move(open_.front().reply);
+    open_.pop_front();
+    --ready_;
+    ready_calls_ -= static_cast<size_t>(out.results_size());
+    ready_bytes_ -= out.ByteSizeLong();
+    return true;
+  }
+
+  size_t unwritten() const override {
+    absl::MutexLock lock(&mu_);
+    return ready_calls_;
+  }
+  size_t unwritten_bytes() const override {
+    absl::MutexLock lock(&mu_);
+    return ready_bytes_;
+  }
+
+ private:
+  struct Pending {
+    v1::FetchBatchReply reply;
+    uint32_t left = 0;  // fetches not yet answered
+  };
+
+  // Counts the replies at the front that are complete: only those may be
+  // written, so only their answers count against the stream's cap (a
+  // batch larger than the cap still gets every fetch answered).
+  void CountReadyLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    while (ready_ < open_.size() && open_[ready_].left == 0) {
+      ready_calls_ += static_cast<size_t>(open_[ready_].reply.results_size());
+      ready_bytes_ += open_[ready_].reply.ByteSizeLong();
+      ++ready_;
+    }
   }
 
   storage::ReplicaStore* const store_;
-  v1::FetchBatch in_;
-  absl::Mutex mu_;
-  // Replies not yet written; the front one is on the wire while writing_.
-  std::deque<std::unique_ptr<v1::FetchBatchReply>> replies_
-      ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool reading_done_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  mutable absl::Mutex mu_;
+  // Replies of the batches read and not yet written, in order; the first
+  // ready_ are complete.
+  std::deque<Pending> open_ ABSL_GUARDED_BY(mu_);
+  size_t ready_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t ready_calls_ ABSL_GUARDED_BY(mu_) = 0;
+  size_t ready_bytes_ ABSL_GUARDED_BY(mu_) = 0;
 };
 
 }  // namespace
@@ -347,7 +316,8 @@ ReplicaServiceImpl::StoreStream(grpc::CallbackServerContext* context) {
           gate_.RefuseBidi<v1::StoreBatch, v1::StoreBatchAck>(context)) {
     return refused;
   }
-  return new StoreStreamReactor(self_id_, store_);
+  return NewBatchReactor<v1::StoreBatch, v1::StoreBatchAck>(
+      std::make_unique<StoreProtocol>(self_id_, store_), &streams_);
 }
 
 grpc::ServerUnaryReactor* ReplicaServiceImpl::Store(
@@ -389,7 +359,8 @@ ReplicaServiceImpl::FetchStream(grpc::CallbackServerContext* context) {
           gate_.RefuseBidi<v1::FetchBatch, v1::FetchBatchReply>(context)) {
     return refused;
   }
-  return new FetchStreamReactor(store_);
+  return NewBatchReactor<v1::FetchBatch, v1::FetchBatchReply>(
+      std::make_unique<FetchProtocol>(store_), &streams_);
 }
 
 grpc::ServerUnaryReactor* ReplicaServiceImpl::HandOff(

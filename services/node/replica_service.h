@@ -15,6 +15,7 @@
 #include <functional>
 #include <string>
 
+#include "services/common/batch_server.h"
 #include "services/common/security.h"
 #include "services/node/anti_entropy.h"
 #include "shoplist/v1/replica_service.grpc.pb.h"
@@ -38,7 +39,9 @@ class ReplicaServiceImpl final : public v1::ReplicaService::CallbackService {
                                   const v1::StoreRequest* request,
                                   v1::StoreResponse* response) override;
   // Batches of writes from one coordinator; each batch is acknowledged, in
-  // order, once every write in it and before it is durable.
+  // order, once every write in it and before it is durable (or failed: the
+  // ack lists those by index). A batch with a write that does not decode
+  // ends the stream, and nothing of it is stored.
   grpc::ServerBidiReactor<v1::StoreBatch, v1::StoreBatchAck>* StoreStream(
       grpc::CallbackServerContext* context) override;
   // This replica's copy: its stored state joined with the hints it holds
@@ -62,11 +65,17 @@ class ReplicaServiceImpl final : public v1::ReplicaService::CallbackService {
                                        const v1::DigestRequest* request,
                                        v1::DigestResponse* response) override;
 
+  // Ends the StoreStream and FetchStream streams as the server shuts down
+  // (BatchStreams::Drain): calls read but not started fail with
+  // UNAVAILABLE, so their coordinator keeps hints instead.
+  void DrainStreams() { streams_.Drain(); }
+
  private:
   const std::string self_id_;
   storage::ReplicaStore* const store_;
   SharedDigests& digests_;
   const ClusterGate gate_;
+  BatchStreams streams_;
 };
 
 }  // namespace shoplist::node

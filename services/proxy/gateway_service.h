@@ -62,7 +62,7 @@ class GatewayService final : public v1::ListService::CallbackService,
   // The gateway as a CallHandler: each call forwarded as a Calls batch's
   // would be (the web front door's way in).
   CallHandler* calls() { return this; }
-  // Ends the Calls streams as the server shuts down (CallStreams::Drain).
+  // Ends the Calls streams as the server shuts down (BatchStreams::Drain).
   void DrainCalls() { call_streams_.Drain(); }
 
   // The stub of the node at `address` (one channel per node, kept).
@@ -89,7 +89,7 @@ class GatewayService final : public v1::ListService::CallbackService,
 
   ProxyState* const state_;
   CallRecorder recorder_;
-  CallStreams call_streams_;
+  BatchStreams call_streams_;
   absl::Mutex mu_;
   absl::flat_hash_map<std::string, std::unique_ptr<v1::ListService::Stub>>
       stubs_ ABSL_GUARDED_BY(mu_);

@@ -186,7 +186,7 @@ class CallsService final : public v1::ListService::CallbackService {
     return NewCallsReactor(handler_, recorder_, &streams);
   }
 
-  CallStreams streams;
+  BatchStreams streams;
 
  private:
   CallHandler* const handler_;

@@ -23,6 +23,7 @@
 #include "crdt/list_state.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "services/common/batch_server.h"
 #include "services/node/peer_stream.h"
 #include "services/node/replica_peers.h"
 #include "services/node/replica_service.h"
@@ -692,6 +693,92 @@ TEST_F(StoreStreamTest, RawFetchStreamAnswersEachBatchInOrderPerFetch) {
   EXPECT_EQ(replies[1].sequence(), 8u);
   ASSERT_EQ(replies[1].results_size(), 1);
   EXPECT_EQ(WantedIn(replies[1].results(0).response(), "eggs"), 3);
+}
+
+TEST_F(StoreStreamTest, BatchesOverTheCallCapAreStoredAndAnsweredWhole) {
+  // More writes in one batch than a stream holds in flight: they start as
+  // earlier ones are answered.
+  const int n = static_cast<int>(kMaxCallsInFlight) + 500;
+  std::vector<std::string> ids;
+  {
+    auto context = Context();
+    std::unique_ptr<Stream> stream = stub_->StoreStream(context.get());
+    v1::StoreBatch batch;
+    batch.set_sequence(1);
+    for (int i = 0; i < n; ++i) {
+      ids.push_back(ListId());
+      *batch.add_writes() = StoreOf(ids.back(), AddDelta("milk"));
+    }
+    ASSERT_TRUE(stream->Write(batch));
+    ASSERT_TRUE(stream->WritesDone());
+    std::vector<uint64_t> acks = ReadAcks(stream.get());
+    grpc::Status status = stream->Finish();
+    ASSERT_TRUE(status.ok()) << status.error_message();
+    ASSERT_FALSE(acks.empty());
+    EXPECT_EQ(acks.back(), 1u);
+  }
+  for (const std::string& id : ids) ExpectListWith(id, "milk");
+
+  // The same for fetches, whose batch is answered by one reply: a reply
+  // that waits for the rest of its batch must not hold the stream's cap.
+  auto context = Context();
+  auto stream = stub_->FetchStream(context.get());
+  v1::FetchBatch batch;
+  batch.set_sequence(1);
+  for (const std::string& id : ids) *batch.add_fetches() = FetchOf(id);
+  ASSERT_TRUE(stream->Write(batch));
+  ASSERT_TRUE(stream->WritesDone());
+  v1::FetchBatchReply reply;
+  ASSERT_TRUE(stream->Read(&reply));
+  EXPECT_FALSE(stream->Read(&reply));
+  grpc::Status status = stream->Finish();
+  ASSERT_TRUE(status.ok()) << status.error_message();
+  ASSERT_EQ(reply.results_size(), n);
+  for (int i = 0; i < n; i += 97) {
+    EXPECT_EQ(WantedIn(reply.results(i).response(), "milk"), 1) << i;
+  }
+}
+
+TEST_F(StoreStreamTest, DrainingEndsStoreAndFetchStreamsOnceAnswered) {
+  const std::string id = ListId();
+  auto store_context = Context();
+  std::unique_ptr<Stream> store = stub_->StoreStream(store_context.get());
+  v1::StoreBatch batch;
+  batch.set_sequence(1);
+  *batch.add_writes() = StoreOf(id, AddDelta("milk"));
+  ASSERT_TRUE(store->Write(batch));
+  v1::StoreBatchAck ack;
+  ASSERT_TRUE(store->Read(&ack));
+  EXPECT_EQ(ack.sequence(), 1u);
+  auto fetch_context = Context();
+  auto fetch = stub_->FetchStream(fetch_context.get());
+
+  // The callers never close their side; the drain ends both streams OK.
+  service_->DrainStreams();
+  EXPECT_FALSE(store->Read(&ack));
+  grpc::Status status = store->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  v1::FetchBatchReply reply;
+  EXPECT_FALSE(fetch->Read(&reply));
+  status = fetch->Finish();
+  EXPECT_TRUE(status.ok()) << status.error_message();
+  ExpectListWith(id, "milk");
+
+  // A stream opened later ends at once, storing nothing; a peer's stream
+  // fails its write, so its coordinator keeps a hint instead.
+  PeerStream peer(stub_.get());
+  const std::string later = ListId();
+  absl::Notification done;
+  grpc::Status got;
+  peer.Submit(StoreOf(later, AddDelta("eggs")), absl::Now() + absl::Seconds(10),
+              [&](const grpc::Status& s) {
+                got = s;
+                done.Notify();
+              });
+  ASSERT_TRUE(done.WaitForNotificationWithTimeout(absl::Seconds(10)));
+  EXPECT_EQ(got.error_code(), grpc::StatusCode::UNAVAILABLE)
+      << got.error_message();
+  ExpectNoList(later);
 }
 
 TEST_F(StoreStreamTest, FetchStreamJoinsHintsOnlyForAStandIn) {
