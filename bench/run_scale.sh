@@ -6,6 +6,8 @@
 # over them. Prints each figure with the servers' CPU per operation, each
 # node's resident memory after the run, and the bytes on disk per replica
 # of a list. Needs a build (scripts/test.sh). Stops the cluster it started.
+# With SHOPLIST_BENCH_PERF=FILE, `perf record` samples the three nodes into
+# FILE through the measured part of the run over LISTS lists.
 #   bench/run_scale.sh [LISTS, default 1000000] [SECONDS per run, default 5]
 set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
@@ -44,7 +46,16 @@ echo "--- over 100 lists"
 run 100 write
 run 100 read
 echo "--- over $lists lists (created first, concurrently)"
-run "$lists" write
+nodes=$(tail -n +2 "$dir/pids" | paste -sd,)
+run "$lists" write 2>&1 | while IFS= read -r line; do
+  echo "$line"
+  if [[ -n "${SHOPLIST_BENCH_PERF:-}" && "$line" == *"created "* ]]; then
+    # after the warm-up second, for the measured seconds but the last
+    (sleep 1.5; perf record -F 499 -g -o "$SHOPLIST_BENCH_PERF" -p "$nodes" \
+       -- sleep $((seconds > 2 ? seconds - 1 : 1)) >/dev/null 2>&1) &
+  fi
+done
+wait
 echo "nodes' resident memory: $(rss)"
 total=$((lists + 200))  # and the two runs over 100
 kib=$(du -sck "$dir"/node-*/ | tail -1 | cut -f1)
