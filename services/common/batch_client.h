@@ -231,7 +231,8 @@ class BatchClient {
       if constexpr (Protocol::kInOrder) {
         const uint64_t newest = Protocol::Newest(reply);
         while (!sent_.empty() && sent_.begin()->first <= newest) {
-          const auto [sequence, sent] = *sent_.begin();
+          const uint64_t sequence = sent_.begin()->first;
+          const Sent sent = sent_.begin()->second;
           sent_.erase(sent_.begin());
           Protocol::Answers(
               reply, sequence, sent.count,
