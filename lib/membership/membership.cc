@@ -17,7 +17,7 @@ void Membership::Restore(uint64_t version,
                          absl::Time now) {
   nodes_.clear();
   for (const ring::Member& m : members) {
-    nodes_[m.id] = NodeRecord{m.id, m.address, true, now, absl::InfinitePast()};
+    nodes_[m.id] = NodeRecord{m.id, m.address, true, now, now};
   }
   version_ = version;
 }
@@ -32,6 +32,7 @@ absl::Status Membership::Join(const std::string& id, const std::string& address,
   NodeRecord& node = it->second;
   bool changed = added || node.address != address || !node.up;
   changed |= left_.erase(id) > 0;
+  if (added || !node.up) node.since = now;
   node.id = id;
   node.address = address;
   node.up = true;
@@ -53,6 +54,7 @@ absl::Status Membership::Heartbeat(const std::string& id, absl::Time now) {
   it->second.last_heartbeat = now;
   if (!it->second.up) {
     it->second.up = true;
+    it->second.since = now;
     Changed();
   }
   return absl::OkStatus();
@@ -63,7 +65,7 @@ absl::Status Membership::ReportFailure(const std::string& id, absl::Time now) {
   if (it == nodes_.end()) return Unknown(id);
   if (it->second.up) {
     it->second.up = false;
-    it->second.down_since = now;
+    it->second.since = now;
     Changed();
   }
   return absl::OkStatus();
@@ -75,10 +77,10 @@ bool Membership::Tick(absl::Time now) {
     NodeRecord& node = it->second;
     if (node.up && now - node.last_heartbeat > options_.heartbeat_timeout) {
       node.up = false;
-      node.down_since = now;
+      node.since = now;
       changed = true;
     }
-    if (!node.up && now - node.down_since > options_.removal_timeout) {
+    if (!node.up && now - node.since > options_.removal_timeout) {
       it = nodes_.erase(it);
       changed = true;
       continue;

@@ -36,7 +36,10 @@ struct NodeRecord {
   std::string address;
   bool up = true;
   absl::Time last_heartbeat;
-  absl::Time down_since;
+  // When the node came up (joined, or its heartbeat came back) or went
+  // down, whichever is its state now; a restored table starts at its
+  // restore.
+  absl::Time since;
 };
 
 class Membership {

@@ -170,6 +170,29 @@ std::vector<TokenRange> Ring::RangesOf(absl::string_view id, size_t n) const {
   return ranges;
 }
 
+namespace {
+
+// The fraction of the ring that `ranges` cover; (x, x] is all of it.
+double Covered(const std::vector<TokenRange>& ranges) {
+  constexpr double kPositions = 18446744073709551616.0;  // 2^64
+  double covered = 0;
+  for (const auto& [start, end] : ranges) {
+    covered += start == end ? kPositions : static_cast<double>(end - start);
+  }
+  return covered / kPositions;
+}
+
+}  // namespace
+
+std::vector<Share> Shares(const Ring& ring, size_t n) {
+  std::vector<Share> shares;
+  for (const Member& m : ring.members()) {
+    shares.push_back(Share{m.id, Covered(ring.RangesOf(m.id, 1)),
+                           Covered(ring.RangesOf(m.id, n))});
+  }
+  return shares;
+}
+
 const Member* Ring::Find(absl::string_view id) const {
   auto it = std::lower_bound(
       members_.begin(), members_.end(), id,

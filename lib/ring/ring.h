@@ -53,6 +53,22 @@ using TokenRange = std::pair<uint64_t, uint64_t>;
 // True when `position` lies in `range` (see TokenRange).
 bool RangeContains(const TokenRange& range, uint64_t position);
 
+class Ring;
+
+// How much of the ring one member holds: the fraction of all ring
+// positions (so of keys, hashed evenly) for which it is the first owner,
+// and for which it is among the n owners.
+struct Share {
+  std::string id;
+  double primary = 0;
+  double replica = 0;
+};
+
+// Every member's share, in member order. The primary shares sum to 1 and
+// the replica shares to min(n, members); empty for an empty ring. Down
+// members count: they keep their positions until they are removed.
+std::vector<Share> Shares(const Ring& ring, size_t n);
+
 class Ring {
  public:
   // The empty ring: no owners for any key.

@@ -120,6 +120,7 @@ void AntiEntropy::Loop() {
 AntiEntropy::Round AntiEntropy::RunOnce() {
   absl::MutexLock rounds(&rounds_mu_);
   Round round;
+  const absl::Time start = absl::Now();
   std::shared_ptr<const RingView> view = ring_->Current();
   const ring::Ring& ring = view->ring;
   if (ring.Find(self_id_) == nullptr) return round;
@@ -147,7 +148,18 @@ AntiEntropy::Round AntiEntropy::RunOnce() {
     }
   }
   lists_repaired_ += round.lists_repaired;
+  round.finished = absl::Now();
+  round.duration = round.finished - start;
+  {
+    absl::MutexLock lock(&mu_);
+    last_round_ = round;
+  }
   return round;
+}
+
+AntiEntropy::Round AntiEntropy::LastRound() {
+  absl::MutexLock lock(&mu_);
+  return last_round_;
 }
 
 bool AntiEntropy::Pause() {

@@ -74,6 +74,8 @@ class AntiEntropy {
     size_t peers = 0;           // peers compared with
     size_t ranges = 0;          // shared ranges compared
     size_t lists_repaired = 0;  // lists that differed and were exchanged
+    absl::Time finished = absl::InfinitePast();  // past: no round yet
+    absl::Duration duration;
   };
 
   AntiEntropy(std::string self_id, storage::ReplicaStore* store,
@@ -89,6 +91,8 @@ class AntiEntropy {
 
   // Lists repaired by every round so far (for metrics).
   uint64_t lists_repaired() const { return lists_repaired_.load(); }
+  // The last round that ended; none while the node is in no ring.
+  Round LastRound();
 
  private:
   // A shared range whose bucket digests differed from the peer's.
@@ -123,6 +127,7 @@ class AntiEntropy {
   const AntiEntropyOptions options_;
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
+  Round last_round_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
   std::atomic<uint64_t> lists_repaired_{0};
 

@@ -1,11 +1,15 @@
 #include "services/node/node_server.h"
 
+#include <filesystem>
+#include <system_error>
+
 #include "absl/strings/str_cat.h"
 #include "crdt/limits.h"
 #include "grpcpp/grpcpp.h"
 #include "ring/node_id.h"
 #include "services/common/metrics.h"
 #include "services/common/serving.h"
+#include "services/node/admin_service.h"
 #include "services/node/hint_deliverer.h"
 #include "services/node/list_service.h"
 #include "services/node/peer_health.h"
@@ -29,6 +33,7 @@ struct NodeServer::Parts {
   std::unique_ptr<Coordinator> coordinator;
   std::unique_ptr<ReplicaServiceImpl> replica_service;
   std::unique_ptr<ListServiceImpl> list_service;
+  std::unique_ptr<AdminServiceImpl> admin_service;
   std::unique_ptr<grpc::Server> server;
   std::unique_ptr<HintDeliverer> hints;
   std::unique_ptr<AntiEntropy> anti_entropy;
@@ -36,9 +41,61 @@ struct NodeServer::Parts {
   // Last: destroyed first. The server's interceptors record into its
   // metrics until the server shut down.
   std::unique_ptr<ServerSidecars> sidecars;
+  absl::Time started;
+  const RingSource* ring = nullptr;
   absl::Mutex mu;
+  // Every part is in place: what AdminService's Status reads.
+  bool serving ABSL_GUARDED_BY(mu) = false;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
 };
+
+namespace {
+
+// Bytes of the files under `dir`; files that go meanwhile (LevelDB
+// compacts as it serves) are skipped.
+uint64_t DiskBytes(const std::string& dir) {
+  uint64_t bytes = 0;
+  std::error_code error;
+  for (auto it = std::filesystem::recursive_directory_iterator(dir, error);
+       !error && it != std::filesystem::recursive_directory_iterator();
+       it.increment(error)) {
+    std::error_code size_error;
+    const uintmax_t size = it->file_size(size_error);
+    if (!size_error && it->is_regular_file(size_error)) bytes += size;
+  }
+  return bytes;
+}
+
+}  // namespace
+
+absl::StatusOr<v1::NodeStatus> NodeServer::StatusOf(Parts& p) {
+  v1::NodeStatus status;
+  {
+    absl::MutexLock lock(&p.mu);
+    if (!p.serving) return absl::UnavailableError("the node is starting");
+    status.set_draining(p.shut_down);
+  }
+  absl::StatusOr<size_t> hints = p.store->CountHints();
+  if (!hints.ok()) return hints.status();
+  status.set_node_id(p.config.id);
+  status.set_ring_version(p.ring->Current()->version);
+  status.set_replicas(static_cast<uint32_t>(p.config.coordinator.replicas));
+  status.set_lists(p.digests.size());
+  status.set_hints(*hints);
+  status.set_disk_bytes(DiskBytes(p.config.data_dir));
+  const AntiEntropy::Round round = p.anti_entropy->LastRound();
+  if (round.finished != absl::InfinitePast()) {
+    v1::AntiEntropyRound* last = status.mutable_last_round();
+    last->set_finished_unix_ms(absl::ToUnixMillis(round.finished));
+    last->set_duration_ms(absl::ToInt64Milliseconds(round.duration));
+    last->set_peers(static_cast<uint32_t>(round.peers));
+    last->set_ranges(static_cast<uint32_t>(round.ranges));
+    last->set_lists_repaired(round.lists_repaired);
+  }
+  status.set_lists_repaired_total(p.anti_entropy->lists_repaired());
+  status.set_started_unix_ms(absl::ToUnixMillis(p.started));
+  return status;
+}
 
 // Read at every scrape.
 void NodeServer::AddMetricValues(Parts& p, const RingSource* ring) {
@@ -74,6 +131,8 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
     NodeConfig config, const RingSource* ring, FailureSink* failures) {
   if (absl::Status s = ring::ValidateNodeId(config.id); !s.ok()) return s;
   auto parts = std::make_unique<Parts>();
+  parts->started = absl::Now();
+  parts->ring = ring;
   parts->config = std::move(config);
   NodeConfig& c = parts->config;
   c.coordinator.self_id = c.id;
@@ -109,6 +168,8 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
       c.id, parts->store.get(), parts->digests, c.security.cluster_token);
   parts->list_service = std::make_unique<ListServiceImpl>(
       c.id, parts->coordinator.get(), &parts->watchers);
+  parts->admin_service = std::make_unique<AdminServiceImpl>(
+      [p = parts.get()] { return StatusOf(*p); }, c.security.cluster_token);
 
   ServingOptions serving;
   serving.listen = c.listen;
@@ -131,6 +192,7 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
   }
   builder.RegisterService(parts->replica_service.get());
   builder.RegisterService(parts->list_service.get());
+  builder.RegisterService(parts->admin_service.get());
   parts->server = builder.BuildAndStart();
   if (parts->server == nullptr || parts->port == 0) {
     return absl::UnavailableError(absl::StrCat("cannot listen on ", c.listen));
@@ -151,6 +213,10 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
                                     parts->peers.get(), ring, anti_entropy);
   parts->anti_entropy->Start();
   if (parts->sidecars->metrics() != nullptr) AddMetricValues(*parts, ring);
+  {
+    absl::MutexLock lock(&parts->mu);
+    parts->serving = true;
+  }
   return std::unique_ptr<NodeServer>(new NodeServer(std::move(parts)));
 }
 

@@ -14,6 +14,7 @@
 #include "services/node/coordinator.h"
 #include "services/node/peer_health.h"
 #include "services/node/ring_source.h"
+#include "shoplist/v1/admin_service.pb.h"
 
 namespace shoplist::node {
 
@@ -58,6 +59,8 @@ class NodeServer {
   struct Parts;
   // What a node reports to Prometheus besides its RPCs.
   static void AddMetricValues(Parts& parts, const RingSource* ring);
+  // What AdminService's Status answers.
+  static absl::StatusOr<v1::NodeStatus> StatusOf(Parts& parts);
   explicit NodeServer(std::unique_ptr<Parts> parts);
   std::unique_ptr<Parts> parts_;
 };

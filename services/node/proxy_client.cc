@@ -4,6 +4,7 @@
 
 #include "absl/container/flat_hash_map.h"
 #include "services/common/channels.h"
+#include "services/common/ring_view.h"
 #include "spdlog/spdlog.h"
 
 namespace shoplist::node {
@@ -94,12 +95,7 @@ std::shared_ptr<const RingView> ProxyClient::Current() const {
 bool ProxyClient::OnView(size_t index, const v1::RingView& view) {
   auto next = std::make_shared<RingView>();
   next->version = view.version();
-  std::vector<ring::Member> members;
-  for (const v1::Member& m : view.members()) {
-    members.push_back(
-        {m.node().id(), m.node().address(), m.state() == v1::Member::UP});
-  }
-  next->ring = ring::Ring(std::move(members), std::max(1u, view.vnodes()));
+  next->ring = RingOf(view);
   Proxy& proxy = *proxies_[index];
   {
     absl::MutexLock lock(&proxy.mu);

@@ -95,6 +95,9 @@ absl::Status ProxyState::PublishLocked() {
     out->mutable_node()->set_id(m.id);
     out->mutable_node()->set_address(m.address);
     out->set_state(m.up ? v1::Member::UP : v1::Member::DOWN);
+    if (const membership::NodeRecord* record = membership_.Find(m.id)) {
+      out->set_since_unix_ms(absl::ToUnixMillis(record->since));
+    }
   }
   // Persist membership (not health: after a restart every node gets a
   // heartbeat time-out's grace).

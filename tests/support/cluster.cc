@@ -4,6 +4,9 @@
 
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_join.h"
+#include "codec/list_codec.h"
+#include "crdt/list_id.h"
+#include "gtest/gtest.h"
 
 namespace shoplist::testing {
 
@@ -136,6 +139,28 @@ bool Cluster::LatestView(int p, v1::RingView* view) {
   context->TryCancel();
   reader->Finish();
   return ok;
+}
+
+// Creates `count` lists through the proxy, each with one item named after
+// the list; returns their ids.
+std::vector<std::string> WriteLists(Cluster& cluster, int count) {
+  std::vector<std::string> ids;
+  for (int i = 0; i < count; ++i) {
+    std::string id = *crdt::NewListId();
+    crdt::ListState client;
+    crdt::ListState delta = *client.Create(0xC11E47, "list", 1);
+    delta.Merge(*client.Add(0xC11E47, "item-" + id, 1));
+    v1::SyncRequest request;
+    request.set_list_id(id);
+    request.set_create(true);
+    codec::EncodeState(delta, request.mutable_delta());
+    v1::SyncResponse response;
+    grpc::Status status = cluster.gateway(0).Sync(
+        Context(absl::Seconds(5)).get(), request, &response);
+    EXPECT_TRUE(status.ok()) << status.error_message();
+    ids.push_back(id);
+  }
+  return ids;
 }
 
 }  // namespace shoplist::testing

@@ -88,6 +88,10 @@ class Cluster {
   std::vector<std::unique_ptr<v1::ListService::Stub>> node_lists_;
 };
 
+// Creates `count` lists through proxy 0, each with one item named
+// "item-<its id>"; returns their ids. A write that fails fails the test.
+std::vector<std::string> WriteLists(Cluster& cluster, int count);
+
 }  // namespace shoplist::testing
 
 #endif  // SHOPLIST_TESTS_SUPPORT_CLUSTER_H_

@@ -19,28 +19,7 @@ namespace {
 using testing::Cluster;
 using testing::Context;
 using testing::TempDir;
-
-// Creates `count` lists through the proxy, each with one item named after
-// the list; returns their ids.
-std::vector<std::string> WriteLists(Cluster& cluster, int count) {
-  std::vector<std::string> ids;
-  for (int i = 0; i < count; ++i) {
-    std::string id = *crdt::NewListId();
-    crdt::ListState client;
-    crdt::ListState delta = *client.Create(0xC11E47, "list", 1);
-    delta.Merge(*client.Add(0xC11E47, "item-" + id, 1));
-    v1::SyncRequest request;
-    request.set_list_id(id);
-    request.set_create(true);
-    codec::EncodeState(delta, request.mutable_delta());
-    v1::SyncResponse response;
-    grpc::Status status = cluster.gateway(0).Sync(
-        Context(absl::Seconds(5)).get(), request, &response);
-    EXPECT_TRUE(status.ok()) << status.error_message();
-    ids.push_back(id);
-  }
-  return ids;
-}
+using testing::WriteLists;
 
 // True when node `i` holds every list of `ids` with its item.
 bool Holds(v1::ReplicaService::Stub& node,

@@ -187,7 +187,7 @@ TEST(MembershipHeartbeatTest, MissedHeartbeatsMarkDownButKeepOwnership) {
   const NodeRecord* node3 = m.Find("node-3");
   ASSERT_NE(node3, nullptr) << "a down node must stay a member";
   EXPECT_FALSE(node3->up);
-  EXPECT_EQ(node3->down_since, down_at);
+  EXPECT_EQ(node3->since, down_at);
   for (int i : {1, 2, 4, 5}) {
     EXPECT_TRUE(m.Find(absl::StrCat("node-", i))->up) << "node-" << i;
   }
@@ -251,7 +251,7 @@ TEST(MembershipReportFailureTest, MarksDownAtOnce) {
   const NodeRecord* node2 = m.Find("node-2");
   ASSERT_NE(node2, nullptr);
   EXPECT_FALSE(node2->up);
-  EXPECT_EQ(node2->down_since, report);
+  EXPECT_EQ(node2->since, report);
   EXPECT_TRUE(m.Find("node-1")->up);
   EXPECT_THAT(View(m), ElementsAre("node-1@10.0.0.1:7000:up",
                                    "node-2@10.0.0.2:7000:down"));
@@ -275,7 +275,7 @@ TEST(MembershipReportFailureTest, RepeatedReportKeepsVersionAndDownSince) {
   EXPECT_EQ(m.version(), version);
   EXPECT_FALSE(m.Find("node-1")->up);
   // The first report starts the removal clock; later ones do not restart it.
-  EXPECT_EQ(m.Find("node-1")->down_since, t0 + absl::Seconds(1));
+  EXPECT_EQ(m.Find("node-1")->since, t0 + absl::Seconds(1));
 }
 
 TEST(MembershipRemovalTest, TickRemovesNodeDownPastRemovalTimeout) {

@@ -488,5 +488,44 @@ TEST(RingTest, SingleMember) {
   EXPECT_EQ(ranges[0].first, ranges[0].second);
 }
 
+// --- Shares ---
+
+TEST(SharesTest, SumToOneAndToTheOwnersOfAKey) {
+  EXPECT_THAT(Shares(Ring(), 3), IsEmpty());
+  Ring solo({{"solo", "solo:7000"}}, kVnodes);
+  ASSERT_EQ(Shares(solo, 3).size(), 1u);
+  EXPECT_DOUBLE_EQ(Shares(solo, 3)[0].primary, 1.0);
+  EXPECT_DOUBLE_EQ(Shares(solo, 3)[0].replica, 1.0);
+
+  Ring ring(Members(5), kVnodes);
+  for (size_t n : {1u, 2u, 3u, 7u}) {
+    double primary = 0, replica = 0;
+    for (const Share& share : Shares(ring, n)) {
+      EXPECT_GT(share.primary, 0) << share.id;
+      EXPECT_LE(share.primary, share.replica) << share.id;
+      primary += share.primary;
+      replica += share.replica;
+    }
+    EXPECT_NEAR(primary, 1.0, 1e-9) << n;
+    EXPECT_NEAR(replica, static_cast<double>(std::min<size_t>(n, 5)), 1e-9)
+        << n;
+  }
+}
+
+TEST(SharesTest, MatchTheKeysEachMemberOwns) {
+  Ring ring(Members(4), kVnodes);
+  const std::vector<std::string> keys = RandomKeys(40000);
+  std::map<std::string, int> first, among;
+  for (const std::string& key : keys) {
+    std::vector<const Member*> owners = ring.Owners(key, 2);
+    ++first[owners[0]->id];
+    for (const Member* m : owners) ++among[m->id];
+  }
+  for (const Share& share : Shares(ring, 2)) {
+    EXPECT_NEAR(share.primary, first[share.id] / 40000.0, 0.02) << share.id;
+    EXPECT_NEAR(share.replica, among[share.id] / 40000.0, 0.02) << share.id;
+  }
+}
+
 }  // namespace
 }  // namespace shoplist::ring

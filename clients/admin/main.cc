@@ -1,0 +1,288 @@
+// shoplist-admin: what the people who run a shoplist cloud ask of it
+// (README, "Operating a cluster"; the JSON in docs/admin.md). It asks a
+// proxy for the ring view and each node for its own figures
+// (AdminService), with the cluster token and TLS the servers use.
+//
+// Exit codes: 0 done; 1 the cluster could not be asked (no proxy answered,
+// or it refused); 2 a bad command line or unreadable TLS/token files.
+#include <cstdio>
+#include <cstdlib>
+#include <iostream>
+#include <string>
+#include <vector>
+
+#include "CLI/CLI.hpp"
+#include "absl/strings/str_cat.h"
+#include "absl/strings/str_format.h"
+#include "absl/time/time.h"
+#include "clients/admin/cluster.h"
+#include "nlohmann/json.hpp"
+#include "ring/ring.h"
+#include "services/common/channels.h"
+#include "services/common/ring_view.h"
+#include "services/common/security.h"
+
+namespace shoplist::admin {
+namespace {
+
+// Keys in the order docs/admin.md gives them.
+using json = nlohmann::ordered_json;
+
+struct Flags {
+  std::string proxy;
+  bool json = false;
+  double timeout_s = 5;
+  // `ring`: replicas of each list; 0 asks the nodes.
+  uint32_t replicas = 0;
+};
+
+const char* StateName(v1::Member::State state) {
+  return state == v1::Member::UP ? "up" : "down";
+}
+
+// "3m ago" for a Unix millisecond time; "-" for none.
+std::string Ago(int64_t unix_ms, absl::Time now) {
+  if (unix_ms <= 0) return "-";
+  const absl::Duration d = now - absl::FromUnixMillis(unix_ms);
+  if (d < absl::Seconds(1)) return "now";
+  if (d < absl::Minutes(1))
+    return absl::StrCat(absl::ToInt64Seconds(d), "s ago");
+  if (d < absl::Hours(1)) return absl::StrCat(absl::ToInt64Minutes(d), "m ago");
+  if (d < absl::Hours(48)) return absl::StrCat(absl::ToInt64Hours(d), "h ago");
+  return absl::StrCat(absl::ToInt64Hours(d) / 24, "d ago");
+}
+
+std::string Bytes(uint64_t bytes) {
+  if (bytes < 1024) return absl::StrCat(bytes, " B");
+  if (bytes < (1 << 20)) return absl::StrFormat("%.1f KiB", bytes / 1024.0);
+  if (bytes < (1ull << 30)) {
+    return absl::StrFormat("%.1f MiB", bytes / 1048576.0);
+  }
+  return absl::StrFormat("%.1f GiB", bytes / 1073741824.0);
+}
+
+json NodeJson(const v1::NodeStatus& s) {
+  json node = {{"ring_version", s.ring_version()},
+               {"replicas", s.replicas()},
+               {"lists", s.lists()},
+               {"hints", s.hints()},
+               {"disk_bytes", s.disk_bytes()},
+               {"draining", s.draining()},
+               {"started_unix_ms", s.started_unix_ms()},
+               {"lists_repaired_total", s.lists_repaired_total()},
+               {"last_round", nullptr}};
+  if (s.has_last_round()) {
+    const v1::AntiEntropyRound& r = s.last_round();
+    node["last_round"] = {{"finished_unix_ms", r.finished_unix_ms()},
+                          {"duration_ms", r.duration_ms()},
+                          {"peers", r.peers()},
+                          {"ranges", r.ranges()},
+                          {"lists_repaired", r.lists_repaired()}};
+  }
+  return node;
+}
+
+int Fail(const Flags& flags, const absl::Status& status) {
+  if (flags.json) {
+    std::cout << json{{"error", std::string(status.message())},
+                      {"code", absl::StatusCodeToString(status.code())}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cerr << "shoplist-admin: " << status.message() << "\n";
+  }
+  return 1;
+}
+
+int Status(const Flags& flags) {
+  const absl::Duration timeout = absl::Seconds(flags.timeout_s);
+  absl::StatusOr<v1::RingView> view = FetchView(flags.proxy, timeout);
+  if (!view.ok()) return Fail(flags, view.status());
+  const std::vector<MemberReport> reports = AskMembers(*view, timeout);
+  if (flags.json) {
+    json members = json::array();
+    for (const MemberReport& r : reports) {
+      members.push_back(
+          {{"id", r.member.node().id()},
+           {"address", r.member.node().address()},
+           {"state", StateName(r.member.state())},
+           {"since_unix_ms", r.member.since_unix_ms()},
+           {"node", r.status.ok() ? NodeJson(*r.status) : json(nullptr)},
+           {"error", r.status.ok()
+                         ? json(nullptr)
+                         : json(std::string(r.status.status().message()))}});
+    }
+    json left = json::array();
+    for (const std::string& id : view->left()) left.push_back(id);
+    std::cout << json{{"ring_version", view->version()},
+                      {"proxy", view->proxy()},
+                      {"members", members},
+                      {"left", left}}
+                     .dump()
+              << "\n";
+    return 0;
+  }
+  const absl::Time now = absl::Now();
+  std::cout << "ring version " << view->version() << " (proxy " << view->proxy()
+            << "), " << view->members_size() << " members";
+  if (view->left_size() > 0) {
+    std::cout << "; left:";
+    for (const std::string& id : view->left()) std::cout << " " << id;
+  }
+  std::cout << "\n";
+  std::cout << absl::StrFormat("%-12s %-22s %-6s %-9s %5s %9s %6s %10s  %s\n",
+                               "NODE", "ADDRESS", "STATE", "SINCE", "RING",
+                               "LISTS", "HINTS", "DISK", "LAST REPAIR ROUND");
+  for (const MemberReport& r : reports) {
+    const std::string state = StateName(r.member.state());
+    if (!r.status.ok()) {
+      std::cout << absl::StrFormat(
+          "%-12s %-22s %-6s %-9s  unreachable: %s\n", r.member.node().id(),
+          r.member.node().address(), state, Ago(r.member.since_unix_ms(), now),
+          r.status.status().message());
+      continue;
+    }
+    const v1::NodeStatus& s = *r.status;
+    std::string round = "none yet";
+    if (s.has_last_round()) {
+      const v1::AntiEntropyRound& l = s.last_round();
+      round =
+          absl::StrCat(Ago(l.finished_unix_ms(), now), ", ", l.lists_repaired(),
+                       " repaired in ", l.duration_ms(), " ms");
+    }
+    std::cout << absl::StrFormat(
+        "%-12s %-22s %-6s %-9s %5d %9d %6d %10s  %s%s\n", r.member.node().id(),
+        r.member.node().address(), s.draining() ? "drain" : state,
+        Ago(r.member.since_unix_ms(), now), s.ring_version(), s.lists(),
+        s.hints(), Bytes(s.disk_bytes()), round,
+        s.ring_version() == view->version() ? "" : "  (ring behind)");
+  }
+  return 0;
+}
+
+int Ring(const Flags& flags) {
+  const absl::Duration timeout = absl::Seconds(flags.timeout_s);
+  absl::StatusOr<v1::RingView> view = FetchView(flags.proxy, timeout);
+  if (!view.ok()) return Fail(flags, view.status());
+  uint32_t replicas = flags.replicas;
+  if (replicas == 0) {  // what the nodes place
+    for (const MemberReport& r : AskMembers(*view, timeout)) {
+      if (r.status.ok() && r.status->replicas() > 0) {
+        replicas = r.status->replicas();
+        break;
+      }
+    }
+  }
+  if (replicas == 0) replicas = 3;
+  const std::vector<ring::Share> shares = ring::Shares(RingOf(*view), replicas);
+  // Load is what a node holds (its replica share); between equal holders,
+  // what it coordinates (its primary share).
+  auto lighter = [](const ring::Share& a, const ring::Share& b) {
+    return a.replica != b.replica ? a.replica < b.replica
+                                  : a.primary < b.primary;
+  };
+  const ring::Share* most = nullptr;
+  const ring::Share* least = nullptr;
+  double most_primary = 0, least_primary = 0;
+  for (const ring::Share& s : shares) {
+    if (most == nullptr || lighter(*most, s)) most = &s;
+    if (least == nullptr || lighter(s, *least)) least = &s;
+    if (most_primary == 0 || s.primary > most_primary) most_primary = s.primary;
+    if (least_primary == 0 || s.primary < least_primary) {
+      least_primary = s.primary;
+    }
+  }
+  const double imbalance = least != nullptr && least->replica > 0
+                               ? most->replica / least->replica
+                               : 0;
+  const double primary_imbalance =
+      least_primary > 0 ? most_primary / least_primary : 0;
+  if (flags.json) {
+    json members = json::array();
+    for (const ring::Share& s : shares) {
+      members.push_back(
+          {{"id", s.id}, {"primary", s.primary}, {"replica", s.replica}});
+    }
+    std::cout << json{{"ring_version", view->version()},
+                      {"replicas", replicas},
+                      {"vnodes", view->vnodes()},
+                      {"members", members},
+                      {"most_loaded", most ? json(most->id) : json(nullptr)},
+                      {"least_loaded", least ? json(least->id) : json(nullptr)},
+                      {"imbalance", imbalance},
+                      {"primary_imbalance", primary_imbalance}}
+                     .dump()
+              << "\n";
+    return 0;
+  }
+  std::cout << "ring version " << view->version() << ", " << shares.size()
+            << " members, " << view->vnodes() << " virtual nodes each, "
+            << replicas << " replicas of each list\n";
+  std::cout << absl::StrFormat("%-12s %8s %8s\n", "NODE", "PRIMARY", "HOLDS");
+  for (const ring::Share& s : shares) {
+    std::cout << absl::StrFormat("%-12s %7.1f%% %7.1f%%\n", s.id,
+                                 100 * s.primary, 100 * s.replica);
+  }
+  if (most != nullptr) {
+    std::cout << absl::StrFormat(
+        "most loaded %s, least loaded %s: %.2fx the data held, %.2fx the "
+        "lists coordinated (most over least)\n",
+        most->id, least->id, imbalance, primary_imbalance);
+  }
+  return 0;
+}
+
+}  // namespace
+}  // namespace shoplist::admin
+
+int main(int argc, char** argv) {
+  using shoplist::admin::Flags;
+  CLI::App app{"shoplist-admin: run a shoplist cluster"};
+  app.require_subcommand(1);
+  Flags flags;
+  shoplist::SecurityFiles files;
+  app.add_option("--proxy", flags.proxy,
+                 "A proxy, HOST:PORT (default: $SHOPLIST_PROXY or "
+                 "127.0.0.1:7000)");
+  app.add_option("--tls-ca", files.ca_file,
+                 "Talk TLS, trusting this PEM CA (default: $SHOPLIST_TLS_CA; "
+                 "none: plaintext)");
+  app.add_option("--tls-cert", files.cert_file,
+                 "PEM client certificate (nodes ask for one under TLS)");
+  app.add_option("--tls-key", files.key_file, "PEM private key of --tls-cert");
+  app.add_option("--cluster-token-file", files.token_file,
+                 "The cluster token (default: $SHOPLIST_CLUSTER_TOKEN)");
+  app.add_option("--timeout", flags.timeout_s,
+                 "Seconds to wait for each answer")
+      ->check(CLI::PositiveNumber);
+  app.add_flag("--json", flags.json, "Print JSON (docs/admin.md)");
+  CLI::App* status = app.add_subcommand(
+      "status", "Every member: state, ring, lists, hints, disk, last repair");
+  CLI::App* ring = app.add_subcommand(
+      "ring", "How much of the ring each node owns, and the imbalance");
+  ring->add_option("--replicas", flags.replicas,
+                   "Replicas of each list (default: what the nodes use)");
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    const int code = app.exit(e);
+    return code == 0 ? 0 : 2;
+  }
+  if (flags.proxy.empty()) {
+    const char* env = std::getenv("SHOPLIST_PROXY");
+    flags.proxy = env && *env ? env : "127.0.0.1:7000";
+  }
+  if (files.ca_file.empty()) {
+    const char* env = std::getenv("SHOPLIST_TLS_CA");
+    if (env != nullptr) files.ca_file = env;
+  }
+  absl::StatusOr<shoplist::SecurityOptions> security =
+      shoplist::LoadSecurityOptions(files);
+  if (!security.ok()) {
+    std::cerr << "shoplist-admin: " << security.status().message() << "\n";
+    return 2;
+  }
+  shoplist::SetChannelSecurity(*security);
+  if (status->parsed()) return shoplist::admin::Status(flags);
+  return shoplist::admin::Ring(flags);
+}

@@ -1,0 +1,191 @@
+// shoplist-admin against a real cluster (1 proxy, 3 nodes): `status` and
+// `ring` as an operator runs them, in text and in JSON (docs/admin.md),
+// with every node up and with one killed; and its errors.
+#include <algorithm>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "absl/strings/match.h"
+#include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
+#include "tests/support/cluster.h"
+#include "tests/support/process.h"
+#include "tests/support/temp_dir.h"
+
+namespace shoplist {
+namespace {
+
+using nlohmann::json;
+using testing::Cluster;
+using testing::CommandResult;
+using testing::TempDir;
+
+class AdminTest : public ::testing::Test {
+ protected:
+  // One proxy and `nodes` nodes (N=3).
+  void Start(int nodes) {
+    cluster_ = std::make_unique<Cluster>(
+        1, nodes, dir_, std::vector<std::string>{"--anti-entropy-ms=300"});
+    ASSERT_TRUE(cluster_->WaitForView(0, nodes, nodes));
+  }
+
+  CommandResult Admin(std::vector<std::string> args,
+                      std::string proxy = "") const {
+    std::vector<std::string> argv = {
+        SHOPLIST_ADMIN_BINARY,
+        "--proxy=" + (proxy.empty() ? cluster_->proxy_address(0) : proxy),
+        "--timeout=2"};
+    argv.insert(argv.end(), args.begin(), args.end());
+    return testing::RunCommand(argv, absl::Seconds(30));
+  }
+
+  // `args` with --json, which must succeed and print one JSON object.
+  json AdminJson(std::vector<std::string> args) const {
+    args.insert(args.begin(), "--json");
+    CommandResult r = Admin(args);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    json parsed = json::parse(r.out, nullptr, /*allow_exceptions=*/false);
+    EXPECT_TRUE(parsed.is_object()) << r.out;
+    return parsed;
+  }
+
+  TempDir dir_;
+  std::unique_ptr<Cluster> cluster_;
+};
+
+TEST_F(AdminTest, StatusShowsEveryMemberWithWhatItHolds) {
+  ASSERT_NO_FATAL_FAILURE(Start(3));
+  const std::vector<std::string> ids = testing::WriteLists(*cluster_, 30);
+  // N=3 of 3 nodes: each holds every list once the writes and a repair
+  // round are through.
+  json status;
+  ASSERT_TRUE(testing::WaitFor(absl::Seconds(20), [&] {
+    status = AdminJson({"status"});
+    if (!status.contains("members") || status["members"].size() != 3) {
+      return false;
+    }
+    for (const json& m : status["members"]) {
+      if (m["node"].is_null() || m["node"]["lists"] != 30 ||
+          m["node"]["last_round"].is_null()) {
+        return false;
+      }
+    }
+    return true;
+  })) << status.dump(2);
+  const uint64_t version = status["ring_version"];
+  EXPECT_GT(version, 0u);
+  for (int i = 0; i < 3; ++i) {
+    const json& m = status["members"][i];
+    EXPECT_EQ(m["id"], cluster_->node_id(i));
+    EXPECT_EQ(m["address"], cluster_->node_address(i));
+    EXPECT_EQ(m["state"], "up");
+    EXPECT_GT(m["since_unix_ms"].get<int64_t>(), 0);
+    EXPECT_TRUE(m["error"].is_null());
+    const json& node = m["node"];
+    EXPECT_EQ(node["ring_version"], version);
+    EXPECT_EQ(node["replicas"], 3);
+    EXPECT_EQ(node["hints"], 0);
+    EXPECT_GT(node["disk_bytes"].get<uint64_t>(), 0u);
+    EXPECT_EQ(node["draining"], false);
+    EXPECT_GT(node["started_unix_ms"].get<int64_t>(), 0);
+    EXPECT_EQ(node["last_round"]["peers"], 2);
+    EXPECT_GE(node["last_round"]["finished_unix_ms"].get<int64_t>(),
+              node["started_unix_ms"].get<int64_t>());
+  }
+  EXPECT_TRUE(status["left"].empty());
+
+  CommandResult text = Admin({"status"});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(absl::StrContains(text.out, cluster_->node_id(i))) << text.out;
+  }
+  EXPECT_TRUE(absl::StrContains(text.out, "repaired in")) << text.out;
+}
+
+TEST_F(AdminTest, StatusReportsADownNodeAndHintsKeptForIt) {
+  // Four nodes, so that a down owner has a stand-in to keep its hints.
+  ASSERT_NO_FATAL_FAILURE(Start(4));
+  cluster_->node(3).Kill();
+  ASSERT_TRUE(cluster_->WaitForView(0, 4, 3));
+  testing::WriteLists(*cluster_, 20);
+  json status;
+  ASSERT_TRUE(testing::WaitFor(absl::Seconds(10), [&] {
+    status = AdminJson({"status"});
+    if (!status.contains("members") || status["members"].size() != 4) {
+      return false;
+    }
+    const json& down = status["members"][3];
+    uint64_t hints = 0;
+    for (int i = 0; i < 3; ++i) {
+      const json& node = status["members"][i]["node"];
+      if (node.is_null()) return false;
+      hints += node["hints"].get<uint64_t>();
+    }
+    return down["state"] == "down" && down["node"].is_null() && hints > 0;
+  })) << status.dump(2);
+  EXPECT_FALSE(status["members"][3]["error"].get<std::string>().empty());
+
+  CommandResult text = Admin({"status"});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_TRUE(absl::StrContains(text.out, "unreachable")) << text.out;
+}
+
+TEST_F(AdminTest, RingSharesSumToTheReplicas) {
+  ASSERT_NO_FATAL_FAILURE(Start(3));
+  const json ring = AdminJson({"ring"});
+  ASSERT_EQ(ring["members"].size(), 3u);
+  EXPECT_EQ(ring["replicas"], 3);
+  double primary = 0;
+  for (const json& m : ring["members"]) {
+    primary += m["primary"].get<double>();
+    // Three replicas on three nodes: each holds every list.
+    EXPECT_DOUBLE_EQ(m["replica"].get<double>(), 1.0);
+  }
+  EXPECT_NEAR(primary, 1.0, 1e-9);
+  EXPECT_DOUBLE_EQ(ring["imbalance"].get<double>(), 1.0);
+  EXPECT_GE(ring["primary_imbalance"].get<double>(), 1.0);
+  // Equal holders: the one that coordinates most is the most loaded.
+  double top = 0;
+  std::string top_id;
+  for (const json& m : ring["members"]) {
+    if (m["primary"].get<double>() > top) {
+      top = m["primary"];
+      top_id = m["id"];
+    }
+  }
+  EXPECT_EQ(ring["most_loaded"], top_id);
+
+  const json two = AdminJson({"ring", "--replicas=2"});
+  double held = 0, most = 0, least = 2;
+  for (const json& m : two["members"]) {
+    const double share = m["replica"];
+    held += share;
+    most = std::max(most, share);
+    least = std::min(least, share);
+  }
+  EXPECT_NEAR(held, 2.0, 1e-9);
+  EXPECT_NEAR(two["imbalance"].get<double>(), most / least, 1e-9);
+
+  CommandResult text = Admin({"ring"});
+  EXPECT_EQ(text.exit_code, 0) << text.err;
+  EXPECT_TRUE(absl::StrContains(text.out, "most loaded")) << text.out;
+}
+
+TEST_F(AdminTest, AProxyThatDoesNotAnswerAndBadFlagsGetClearErrors) {
+  ASSERT_NO_FATAL_FAILURE(Start(3));
+  CommandResult r = Admin({"status"}, "127.0.0.1:1");
+  EXPECT_EQ(r.exit_code, 1);
+  EXPECT_TRUE(absl::StrContains(r.err, "127.0.0.1:1")) << r.err;
+  r = Admin({"--json", "status"}, "127.0.0.1:1");
+  EXPECT_EQ(r.exit_code, 1);
+  json error = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(error.is_object()) << r.out;
+  EXPECT_FALSE(error["error"].get<std::string>().empty());
+  EXPECT_EQ(Admin({"nonsense"}).exit_code, 2);
+  EXPECT_EQ(Admin({"ring", "--replicas=x"}).exit_code, 2);
+  EXPECT_EQ(Admin({"--tls-ca=/no/such/file", "status"}).exit_code, 2);
+}
+
+}  // namespace
+}  // namespace shoplist
