@@ -80,4 +80,26 @@ std::vector<MemberReport> AskMembers(const v1::RingView& view,
   return reports;
 }
 
+absl::StatusOr<v1::RepairProgress> RepairNode(
+    const std::string& address,
+    const std::function<void(const v1::RepairProgress&)>& progress) {
+  auto stub = v1::AdminService::NewStub(NewChannel(address));
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<v1::RepairProgress>> reader =
+      stub->Repair(&context, v1::RepairRequest());
+  v1::RepairProgress message, last;
+  while (reader->Read(&message)) {
+    progress(message);
+    last = message;
+  }
+  grpc::Status status = reader->Finish();
+  if (!status.ok())
+    return FromGrpc(status, absl::StrCat("the node at ", address));
+  if (!last.done()) {
+    return absl::UnavailableError(
+        absl::StrCat("the node at ", address, " ended the round unfinished"));
+  }
+  return last;
+}
+
 }  // namespace shoplist::admin

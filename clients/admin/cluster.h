@@ -7,6 +7,7 @@
 #ifndef SHOPLIST_CLIENTS_ADMIN_CLUSTER_H_
 #define SHOPLIST_CLIENTS_ADMIN_CLUSTER_H_
 
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -33,6 +34,13 @@ struct MemberReport {
 // order.
 std::vector<MemberReport> AskMembers(const v1::RingView& view,
                                      absl::Duration timeout);
+
+// Runs a repair round on the node at `address` (AdminService.Repair),
+// calling `progress` with each message until the last (done = true), which
+// it returns. No deadline: a round takes as long as it takes.
+absl::StatusOr<v1::RepairProgress> RepairNode(
+    const std::string& address,
+    const std::function<void(const v1::RepairProgress&)>& progress);
 
 }  // namespace shoplist::admin
 

@@ -5,6 +5,8 @@
 //
 // Exit codes: 0 done; 1 the cluster could not be asked (no proxy answered,
 // or it refused); 2 a bad command line or unreadable TLS/token files.
+#include <unistd.h>
+
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -34,6 +36,8 @@ struct Flags {
   double timeout_s = 5;
   // `ring`: replicas of each list; 0 asks the nodes.
   uint32_t replicas = 0;
+  // `repair`: the node's id; empty: every member that is up.
+  std::string node;
 };
 
 const char* StateName(v1::Member::State state) {
@@ -61,6 +65,14 @@ std::string Bytes(uint64_t bytes) {
   return absl::StrFormat("%.1f GiB", bytes / 1073741824.0);
 }
 
+json RoundJson(const v1::AntiEntropyRound& r) {
+  return {{"finished_unix_ms", r.finished_unix_ms()},
+          {"duration_ms", r.duration_ms()},
+          {"peers", r.peers()},
+          {"ranges", r.ranges()},
+          {"lists_repaired", r.lists_repaired()}};
+}
+
 json NodeJson(const v1::NodeStatus& s) {
   json node = {{"ring_version", s.ring_version()},
                {"replicas", s.replicas()},
@@ -71,14 +83,7 @@ json NodeJson(const v1::NodeStatus& s) {
                {"started_unix_ms", s.started_unix_ms()},
                {"lists_repaired_total", s.lists_repaired_total()},
                {"last_round", nullptr}};
-  if (s.has_last_round()) {
-    const v1::AntiEntropyRound& r = s.last_round();
-    node["last_round"] = {{"finished_unix_ms", r.finished_unix_ms()},
-                          {"duration_ms", r.duration_ms()},
-                          {"peers", r.peers()},
-                          {"ranges", r.ranges()},
-                          {"lists_repaired", r.lists_repaired()}};
-  }
+  if (s.has_last_round()) node["last_round"] = RoundJson(s.last_round());
   return node;
 }
 
@@ -232,6 +237,84 @@ int Ring(const Flags& flags) {
   return 0;
 }
 
+// A bar on a terminal: "node-0 [#####.....] 5/10 steps, 2 repaired".
+void DrawBar(const std::string& node, const v1::RepairProgress& p) {
+  constexpr int kWidth = 30;
+  const int filled =
+      p.steps() == 0 ? kWidth
+                     : static_cast<int>(kWidth * p.steps_done() / p.steps());
+  std::cerr << "\r" << node << " [" << std::string(filled, '#')
+            << std::string(kWidth - filled, '.') << "] " << p.steps_done()
+            << "/" << p.steps() << " steps, " << p.lists_repaired()
+            << " repaired" << std::flush;
+}
+
+int Repair(const Flags& flags) {
+  absl::StatusOr<v1::RingView> view =
+      FetchView(flags.proxy, absl::Seconds(flags.timeout_s));
+  if (!view.ok()) return Fail(flags, view.status());
+  std::vector<v1::Member> targets;
+  for (const v1::Member& m : view->members()) {
+    if (flags.node.empty() ? m.state() == v1::Member::UP
+                           : m.node().id() == flags.node) {
+      targets.push_back(m);
+    }
+  }
+  if (!flags.node.empty() && targets.empty()) {
+    std::cerr << "shoplist-admin: " << flags.node
+              << " is not a member of the ring\n";
+    return 2;
+  }
+  const bool bar = !flags.json && isatty(fileno(stderr));
+  int failed = 0;
+  for (const v1::Member& m : targets) {
+    const std::string& id = m.node().id();
+    absl::StatusOr<v1::RepairProgress> last =
+        RepairNode(m.node().address(), [&](const v1::RepairProgress& p) {
+          if (flags.json && !p.done()) {
+            std::cout << json{{"node", id},
+                              {"done", false},
+                              {"steps_done", p.steps_done()},
+                              {"steps", p.steps()},
+                              {"lists_repaired", p.lists_repaired()}}
+                             .dump()
+                      << std::endl;
+          } else if (bar) {
+            DrawBar(id, p);
+          }
+        });
+    if (bar) std::cerr << "\n";
+    if (!last.ok()) {
+      ++failed;
+      if (flags.json) {
+        std::cout << json{{"node", id},
+                          {"done", true},
+                          {"error", std::string(last.status().message())}}
+                         .dump()
+                  << std::endl;
+      } else {
+        std::cerr << "shoplist-admin: " << id << ": " << last.status().message()
+                  << "\n";
+      }
+      continue;
+    }
+    const v1::AntiEntropyRound& r = last->round();
+    if (flags.json) {
+      std::cout << json{{"node", id},
+                        {"done", true},
+                        {"error", nullptr},
+                        {"round", RoundJson(r)}}
+                       .dump()
+                << std::endl;
+    } else {
+      std::cout << absl::StrFormat(
+          "%s: %d ranges compared with %d peers, %d lists repaired in %d ms\n",
+          id, r.ranges(), r.peers(), r.lists_repaired(), r.duration_ms());
+    }
+  }
+  return failed == 0 ? 0 : 1;
+}
+
 }  // namespace
 }  // namespace shoplist::admin
 
@@ -262,6 +345,9 @@ int main(int argc, char** argv) {
       "ring", "How much of the ring each node owns, and the imbalance");
   ring->add_option("--replicas", flags.replicas,
                    "Replicas of each list (default: what the nodes use)");
+  CLI::App* repair = app.add_subcommand(
+      "repair", "A whole anti-entropy round now, on one node or every one up");
+  repair->add_option("node", flags.node, "The node's id (default: all up)");
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -284,5 +370,6 @@ int main(int argc, char** argv) {
   }
   shoplist::SetChannelSecurity(*security);
   if (status->parsed()) return shoplist::admin::Status(flags);
+  if (repair->parsed()) return shoplist::admin::Repair(flags);
   return shoplist::admin::Ring(flags);
 }

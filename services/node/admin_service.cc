@@ -1,9 +1,137 @@
 #include "services/node/admin_service.h"
 
+#include <optional>
+#include <thread>
+
+#include "absl/base/thread_annotations.h"
+#include "absl/synchronization/mutex.h"
 #include "services/common/status_util.h"
 #include "services/common/unary.h"
 
 namespace shoplist::node {
+namespace {
+
+v1::AntiEntropyRound RoundOf(const AntiEntropy::Round& round) {
+  v1::AntiEntropyRound out;
+  out.set_finished_unix_ms(absl::ToUnixMillis(round.finished));
+  out.set_duration_ms(absl::ToInt64Milliseconds(round.duration));
+  out.set_peers(static_cast<uint32_t>(round.peers));
+  out.set_ranges(static_cast<uint32_t>(round.ranges));
+  out.set_lists_repaired(round.lists_repaired);
+  return out;
+}
+
+// One Repair call. It deletes itself once gRPC is done with it and its
+// round's thread has ended, whichever comes last.
+class RepairReactor final
+    : public grpc::ServerWriteReactor<v1::RepairProgress> {
+ public:
+  explicit RepairReactor(const AdminServiceImpl::RepairSource& repair) {
+    std::thread([this, repair] { Run(repair); }).detach();
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                "writing the progress failed"));
+      return;
+    }
+    WriteLocked();
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+      last = ran_;
+    }
+    if (last) delete this;
+  }
+
+ private:
+  void Run(const AdminServiceImpl::RepairSource& repair) {
+    absl::StatusOr<AntiEntropy::Round> round =
+        repair([this](size_t done, size_t total, size_t repaired) {
+          v1::RepairProgress progress;
+          progress.set_steps_done(static_cast<uint32_t>(done));
+          progress.set_steps(static_cast<uint32_t>(total));
+          progress.set_lists_repaired(repaired);
+          Post(std::move(progress), grpc::Status::OK);
+        });
+    v1::RepairProgress last;
+    grpc::Status status = grpc::Status::OK;
+    if (round.ok()) {
+      last.set_done(true);
+      last.set_steps(static_cast<uint32_t>(2 * round->ranges));
+      last.set_steps_done(last.steps());
+      last.set_lists_repaired(round->lists_repaired);
+      *last.mutable_round() = RoundOf(*round);
+    } else {
+      status = ToGrpc(round.status());
+    }
+    Post(std::move(last), status, /*end=*/true);
+    bool gone;
+    {
+      absl::MutexLock lock(&mu_);
+      ran_ = true;
+      gone = done_;
+    }
+    if (gone) delete this;
+  }
+
+  // The newest progress replaces one not yet written; with `end`, the
+  // stream finishes with `status` after it (or without it, when not OK).
+  void Post(v1::RepairProgress progress, const grpc::Status& status,
+            bool end = false) {
+    absl::MutexLock lock(&mu_);
+    if (finished_) return;
+    if (status.ok()) next_ = std::move(progress);
+    if (end) {
+      end_ = true;
+      end_status_ = status;
+    }
+    WriteLocked();
+  }
+
+  void WriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (writing_ || finished_) return;
+    if (next_) {
+      out_ = *std::move(next_);
+      next_.reset();
+      writing_ = true;
+      StartWrite(&out_);
+    } else if (end_) {
+      FinishLocked(end_status_);
+    }
+  }
+
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  absl::Mutex mu_;
+  v1::RepairProgress out_ ABSL_GUARDED_BY(mu_);
+  std::optional<v1::RepairProgress> next_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool end_ ABSL_GUARDED_BY(mu_) = false;
+  grpc::Status end_status_ ABSL_GUARDED_BY(mu_);
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone ran
+  bool ran_ ABSL_GUARDED_BY(mu_) = false;   // the round's thread ended
+};
+
+}  // namespace
 
 grpc::ServerUnaryReactor* AdminServiceImpl::Status(
     grpc::CallbackServerContext* context,
@@ -13,6 +141,15 @@ grpc::ServerUnaryReactor* AdminServiceImpl::Status(
   if (!status.ok()) return FinishUnary(context, ToGrpc(status.status()));
   *response = *std::move(status);
   return FinishUnary(context, grpc::Status::OK);
+}
+
+grpc::ServerWriteReactor<v1::RepairProgress>* AdminServiceImpl::Repair(
+    grpc::CallbackServerContext* context,
+    const v1::RepairRequest* /*request*/) {
+  if (auto* refused = gate_.RefuseStream<v1::RepairProgress>(context)) {
+    return refused;
+  }
+  return new RepairReactor(repair_);
 }
 
 }  // namespace shoplist::node

@@ -1,13 +1,13 @@
 // AdminService (admin_service.proto): what an operator's tool asks of a
-// node. The handler passes the cluster-token gate and answers from
-// `status`, which the node server gives it (node_server.cc gathers the
-// figures from its parts).
+// node. The handlers pass the cluster-token gate and make one call into
+// what the node server gives them (node_server.cc gathers the figures from
+// its parts and runs repairs on its anti-entropy).
 //
 // Errors: UNAUTHENTICATED without the cluster token; UNAVAILABLE until the
-// node has started, and from `status`'s own failures (a disk that fails
-// to count the hints).
+// node has started and from the start of its shutdown, and from the
+// sources' own failures (a disk that fails to count the hints).
 //
-// Thread-safe when `status` is.
+// Thread-safe when the sources are.
 #ifndef SHOPLIST_SERVICES_NODE_ADMIN_SERVICE_H_
 #define SHOPLIST_SERVICES_NODE_ADMIN_SERVICE_H_
 
@@ -17,6 +17,7 @@
 
 #include "absl/status/statusor.h"
 #include "services/common/security.h"
+#include "services/node/anti_entropy.h"
 #include "shoplist/v1/admin_service.grpc.pb.h"
 
 namespace shoplist::node {
@@ -24,16 +25,30 @@ namespace shoplist::node {
 class AdminServiceImpl final : public v1::AdminService::CallbackService {
  public:
   using StatusSource = std::function<absl::StatusOr<v1::NodeStatus>()>;
+  // Runs a whole anti-entropy round, blocking, calling `progress` as it
+  // goes (AntiEntropy::RunOnce).
+  using RepairSource = std::function<absl::StatusOr<AntiEntropy::Round>(
+      const AntiEntropy::Progress& progress)>;
 
-  AdminServiceImpl(StatusSource status, std::string cluster_token)
-      : status_(std::move(status)), gate_(std::move(cluster_token)) {}
+  AdminServiceImpl(StatusSource status, RepairSource repair,
+                   std::string cluster_token)
+      : status_(std::move(status)),
+        repair_(std::move(repair)),
+        gate_(std::move(cluster_token)) {}
 
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context,
                                    const v1::NodeStatusRequest* request,
                                    v1::NodeStatus* response) override;
+  // The round runs on a thread of its own; the newest progress is written
+  // whenever the previous write is done, then the summary. A caller that
+  // goes away does not stop the round.
+  grpc::ServerWriteReactor<v1::RepairProgress>* Repair(
+      grpc::CallbackServerContext* context,
+      const v1::RepairRequest* request) override;
 
  private:
   const StatusSource status_;
+  const RepairSource repair_;
   const ClusterGate gate_;
 };
 

@@ -91,11 +91,22 @@ AntiEntropy::AntiEntropy(std::string self_id, storage::ReplicaStore* store,
       options_(options) {}
 
 AntiEntropy::~AntiEntropy() {
+  Stop();
+  // A round asked for from outside (an operator's repair) ends too.
+  absl::MutexLock rounds(&rounds_mu_);
+}
+
+void AntiEntropy::Stop() {
   {
     absl::MutexLock lock(&mu_);
     stop_ = true;
   }
   if (thread_.joinable()) thread_.join();
+}
+
+bool AntiEntropy::Stopping() {
+  absl::MutexLock lock(&mu_);
+  return stop_;
 }
 
 void AntiEntropy::Start() {
@@ -117,7 +128,7 @@ void AntiEntropy::Loop() {
   }
 }
 
-AntiEntropy::Round AntiEntropy::RunOnce() {
+AntiEntropy::Round AntiEntropy::RunOnce(const Progress& progress) {
   absl::MutexLock rounds(&rounds_mu_);
   Round round;
   const absl::Time start = absl::Now();
@@ -126,27 +137,46 @@ AntiEntropy::Round AntiEntropy::RunOnce() {
   if (ring.Find(self_id_) == nullptr) return round;
   std::vector<ring::TokenRange> mine =
       ring.RangesOf(self_id_, options_.replicas);
-  std::vector<Differing> differing;
+  // Every (peer, range) to compare first, so that progress has a total.
+  std::vector<std::pair<std::string, ring::TokenRange>> shared;
   for (const ring::Member& peer : ring.members()) {
     if (peer.id == self_id_ || !peer.up) continue;
-    std::vector<ring::TokenRange> shared = merkle::IntersectRanges(
+    std::vector<ring::TokenRange> ranges = merkle::IntersectRanges(
         mine, ring.RangesOf(peer.id, options_.replicas));
-    if (shared.empty()) continue;
+    if (ranges.empty()) continue;
     ++round.peers;
-    for (const ring::TokenRange& range : shared) {
-      ++round.ranges;
-      if (std::optional<Differing> found = CompareRange(peer.address, range)) {
-        differing.push_back(*std::move(found));
-      }
+    for (const ring::TokenRange& range : ranges) {
+      shared.emplace_back(peer.address, range);
     }
+  }
+  // Compared, then (for those that differed) repaired: two steps a range.
+  const size_t steps = 2 * shared.size();
+  size_t done = 0;
+  auto report = [&] {
+    if (progress) progress(done, steps, round.lists_repaired);
+  };
+  report();
+  std::vector<Differing> differing;
+  for (const auto& [address, range] : shared) {
+    if (Stopping()) break;
+    ++round.ranges;
+    if (std::optional<Differing> found = CompareRange(address, range)) {
+      differing.push_back(*std::move(found));
+    }
+    ++done;
+    report();
   }
   // One pause per round, however many ranges differed: writes in flight
   // land meanwhile, and a real divergence is repaired a second later.
   if (!differing.empty() && Pause()) {
     for (const Differing& found : differing) {
       round.lists_repaired += RepairRange(found);
+      ++done;
+      report();
     }
   }
+  done = steps;
+  report();
   lists_repaired_ += round.lists_repaired;
   round.finished = absl::Now();
   round.duration = round.finished - start;

@@ -18,6 +18,7 @@
 #define SHOPLIST_SERVICES_NODE_ANTI_ENTROPY_H_
 
 #include <atomic>
+#include <functional>
 #include <optional>
 #include <string>
 #include <thread>
@@ -83,8 +84,19 @@ class AntiEntropy {
               const RingSource* ring, AntiEntropyOptions options);
   ~AntiEntropy();
 
+  // How far a round is: `done` of `total` steps (each shared range is
+  // compared, and repaired list by list when it differed), and the lists
+  // repaired so far. Called on the round's thread.
+  using Progress =
+      std::function<void(size_t done, size_t total, size_t lists_repaired)>;
+
   void Start();
-  Round RunOnce();
+  // Stops the rounds of Start, and makes a round running end early.
+  void Stop();
+  // A whole round now, after the one running if any (rounds do not
+  // overlap); `progress` may be empty. A round of a stopping node ends
+  // early (it skips the repairs).
+  Round RunOnce(const Progress& progress = {});
   // Sends every stored list to its owners under `view`. Returns the number
   // of lists that reached at least one owner.
   size_t HandOffAll(const RingView& view);
@@ -116,6 +128,7 @@ class AntiEntropy {
               uint32_t depth);
   // Sleeps for options_.recheck; false when the node is stopping.
   bool Pause();
+  bool Stopping();
   // Fetches `list_id` from the peer, merges it here, sends ours back.
   bool Exchange(const std::string& peer_address, const std::string& list_id);
 

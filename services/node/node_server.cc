@@ -46,6 +46,9 @@ struct NodeServer::Parts {
   absl::Mutex mu;
   // Every part is in place: what AdminService's Status reads.
   bool serving ABSL_GUARDED_BY(mu) = false;
+  // Repairs an operator asked for that are running (Shutdown waits for
+  // them before the anti-entropy goes).
+  int repairs ABSL_GUARDED_BY(mu) = 0;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
 };
 
@@ -67,6 +70,23 @@ uint64_t DiskBytes(const std::string& dir) {
 }
 
 }  // namespace
+
+absl::StatusOr<AntiEntropy::Round> NodeServer::Repair(
+    Parts& p, const AntiEntropy::Progress& progress) {
+  AntiEntropy* anti_entropy;
+  {
+    absl::MutexLock lock(&p.mu);
+    if (!p.serving || p.shut_down) {
+      return absl::UnavailableError("the node is not serving");
+    }
+    anti_entropy = p.anti_entropy.get();
+    ++p.repairs;
+  }
+  AntiEntropy::Round round = anti_entropy->RunOnce(progress);
+  absl::MutexLock lock(&p.mu);
+  --p.repairs;
+  return round;
+}
 
 absl::StatusOr<v1::NodeStatus> NodeServer::StatusOf(Parts& p) {
   v1::NodeStatus status;
@@ -169,7 +189,11 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
   parts->list_service = std::make_unique<ListServiceImpl>(
       c.id, parts->coordinator.get(), &parts->watchers);
   parts->admin_service = std::make_unique<AdminServiceImpl>(
-      [p = parts.get()] { return StatusOf(*p); }, c.security.cluster_token);
+      [p = parts.get()] { return StatusOf(*p); },
+      [p = parts.get()](const AntiEntropy::Progress& progress) {
+        return Repair(*p, progress);
+      },
+      c.security.cluster_token);
 
   ServingOptions serving;
   serving.listen = c.listen;
@@ -237,6 +261,12 @@ void NodeServer::Shutdown(absl::Duration grace) {
   parts_->list_service->DrainCalls();
   parts_->replica_service->DrainStreams();
   parts_->server->Shutdown(absl::ToChronoTime(absl::Now() + grace));
+  parts_->anti_entropy->Stop();
+  {
+    absl::MutexLock lock(&parts_->mu);
+    parts_->mu.Await(absl::Condition(
+        +[](int* repairs) { return *repairs == 0; }, &parts_->repairs));
+  }
   parts_->anti_entropy.reset();
   parts_->hints.reset();
   // The coordinator's destructor waits for replica calls still in flight.

@@ -59,8 +59,10 @@ class NodeServer {
   struct Parts;
   // What a node reports to Prometheus besides its RPCs.
   static void AddMetricValues(Parts& parts, const RingSource* ring);
-  // What AdminService's Status answers.
+  // What AdminService's Status answers, and runs its Repair.
   static absl::StatusOr<v1::NodeStatus> StatusOf(Parts& parts);
+  static absl::StatusOr<AntiEntropy::Round> Repair(
+      Parts& parts, const AntiEntropy::Progress& progress);
   explicit NodeServer(std::unique_ptr<Parts> parts);
   std::unique_ptr<Parts> parts_;
 };

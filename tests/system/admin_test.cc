@@ -7,6 +7,7 @@
 #include <vector>
 
 #include "absl/strings/match.h"
+#include "absl/strings/str_split.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
 #include "tests/support/cluster.h"
@@ -24,10 +25,18 @@ using testing::TempDir;
 class AdminTest : public ::testing::Test {
  protected:
   // One proxy and `nodes` nodes (N=3).
-  void Start(int nodes) {
+  void Start(int nodes, const std::string& anti_entropy_ms = "300") {
     cluster_ = std::make_unique<Cluster>(
-        1, nodes, dir_, std::vector<std::string>{"--anti-entropy-ms=300"});
+        1, nodes, dir_,
+        std::vector<std::string>{"--anti-entropy-ms=" + anti_entropy_ms});
     ASSERT_TRUE(cluster_->WaitForView(0, nodes, nodes));
+  }
+
+  // What `status --json` says node `i` holds; -1 when it did not answer.
+  int64_t ListsOn(int i) const {
+    const json status = AdminJson({"status"});
+    const json& node = status["members"][i]["node"];
+    return node.is_null() ? -1 : node["lists"].get<int64_t>();
   }
 
   CommandResult Admin(std::vector<std::string> args,
@@ -170,6 +179,53 @@ TEST_F(AdminTest, RingSharesSumToTheReplicas) {
   CommandResult text = Admin({"ring"});
   EXPECT_EQ(text.exit_code, 0) << text.err;
   EXPECT_TRUE(absl::StrContains(text.out, "most loaded")) << text.out;
+}
+
+TEST_F(AdminTest, RepairRefillsANodeThatMissedWrites) {
+  // No rounds of their own in this test: only the ones asked for.
+  ASSERT_NO_FATAL_FAILURE(Start(3, "600000"));
+  cluster_->node(2).Kill();
+  ASSERT_TRUE(cluster_->WaitForView(0, 3, 2));
+  // Three nodes, one down: no stand-in, so no hints; node 2 misses them.
+  testing::WriteLists(*cluster_, 20);
+  cluster_->StartNode(2);
+  ASSERT_TRUE(cluster_->WaitForView(0, 3, 3));
+  ASSERT_TRUE(
+      testing::WaitFor(absl::Seconds(10), [&] { return ListsOn(2) >= 0; }));
+  EXPECT_EQ(ListsOn(2), 0);
+
+  CommandResult r = Admin({"--json", "repair", cluster_->node_id(2)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  std::vector<json> lines;
+  const std::vector<std::string> out =
+      absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  for (const std::string& line : out) {
+    lines.push_back(json::parse(line, nullptr, false));
+    ASSERT_TRUE(lines.back().is_object()) << line;
+    EXPECT_EQ(lines.back()["node"], cluster_->node_id(2));
+  }
+  ASSERT_GE(lines.size(), 2u) << r.out;  // progress, then the summary
+  for (size_t i = 0; i + 1 < lines.size(); ++i) {
+    EXPECT_EQ(lines[i]["done"], false);
+    EXPECT_LE(lines[i]["steps_done"].get<int>(), lines[i]["steps"].get<int>());
+  }
+  const json& summary = lines.back();
+  EXPECT_EQ(summary["done"], true);
+  EXPECT_TRUE(summary["error"].is_null());
+  EXPECT_EQ(summary["round"]["peers"], 2);
+  EXPECT_GE(summary["round"]["lists_repaired"].get<int>(), 20);
+  EXPECT_EQ(ListsOn(2), 20);
+
+  // Every node up, in text; a node the ring does not have is bad input.
+  r = Admin({"repair"});
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(absl::StrContains(r.out, cluster_->node_id(i) + ": ")) << r.out;
+  }
+  EXPECT_TRUE(absl::StrContains(r.out, "0 lists repaired")) << r.out;
+  r = Admin({"repair", "node-9"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(r.err, "node-9")) << r.err;
 }
 
 TEST_F(AdminTest, AProxyThatDoesNotAnswerAndBadFlagsGetClearErrors) {
