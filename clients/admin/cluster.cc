@@ -1,15 +1,23 @@
 #include "clients/admin/cluster.h"
 
+#include <filesystem>
+#include <fstream>
 #include <memory>
+#include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "grpcpp/grpcpp.h"
+#include "leveldb/db.h"
+#include "leveldb/write_batch.h"
+#include "nlohmann/json.hpp"
 #include "services/common/channels.h"
 #include "services/common/status_util.h"
 #include "shoplist/v1/admin_service.grpc.pb.h"
 #include "shoplist/v1/membership_service.grpc.pb.h"
+#include "storage/recovering_db.h"
+#include "storage/replica_store.h"
 
 namespace shoplist::admin {
 namespace {
@@ -100,6 +108,119 @@ absl::StatusOr<v1::RepairProgress> RepairNode(
         absl::StrCat("the node at ", address, " ended the round unfinished"));
   }
   return last;
+}
+
+namespace {
+
+constexpr char kBackupFile[] = "SHOPLIST-BACKUP";
+
+}  // namespace
+
+absl::StatusOr<BackupProgress> BackupNode(
+    const std::string& address, const std::string& dir,
+    const std::function<void(const BackupProgress&)>& progress) {
+  std::error_code error;
+  if (std::filesystem::exists(dir, error)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(dir, " exists: a backup goes into a new directory"));
+  }
+  leveldb::Options options;
+  options.create_if_missing = true;
+  options.error_if_exists = true;
+  leveldb::DB* raw = nullptr;
+  if (leveldb::Status s = leveldb::DB::Open(options, dir, &raw); !s.ok()) {
+    return storage::FromLevelDb(s, dir);
+  }
+  std::unique_ptr<leveldb::DB> db(raw);
+  auto stub = v1::AdminService::NewStub(NewChannel(address));
+  grpc::ClientContext context;
+  std::unique_ptr<grpc::ClientReader<v1::BackupChunk>> reader =
+      stub->Backup(&context, v1::BackupRequest());
+  v1::BackupChunk chunk;
+  BackupProgress done;
+  std::string node_id;
+  bool complete = false;
+  while (reader->Read(&chunk)) {
+    leveldb::WriteBatch batch;
+    for (const v1::BackupRecord& record : chunk.records()) {
+      batch.Put(record.key(), record.value());
+      done.bytes += record.key().size() + record.value().size();
+    }
+    done.records += static_cast<uint64_t>(chunk.records_size());
+    if (leveldb::Status s = db->Write(leveldb::WriteOptions(), &batch);
+        !s.ok()) {
+      context.TryCancel();
+      reader->Finish();
+      return storage::FromLevelDb(s, dir);
+    }
+    progress(done);
+    if (chunk.done()) {
+      complete = chunk.records_total() == done.records;
+      node_id = chunk.node_id();
+    }
+  }
+  grpc::Status status = reader->Finish();
+  if (!status.ok()) {
+    return FromGrpc(status, absl::StrCat("the node at ", address));
+  }
+  if (!complete) {
+    return absl::DataLossError(absl::StrCat("the backup from ", address,
+                                            " ended without all its records"));
+  }
+  leveldb::WriteOptions sync;
+  sync.sync = true;
+  leveldb::WriteBatch none;
+  if (leveldb::Status s = db->Write(sync, &none); !s.ok()) {
+    return storage::FromLevelDb(s, dir);
+  }
+  db.reset();
+  // Written last: a directory with it is a whole backup.
+  std::ofstream meta(std::filesystem::path(dir) / kBackupFile);
+  meta << nlohmann::ordered_json{{"node_id", node_id},
+                                 {"records", done.records},
+                                 {"bytes", done.bytes},
+                                 {"finished_unix_ms",
+                                  absl::ToUnixMillis(absl::Now())}}
+              .dump()
+       << "\n";
+  meta.close();
+  if (!meta) {
+    return absl::UnavailableError(
+        absl::StrCat("cannot write ", kBackupFile, " in ", dir));
+  }
+  return done;
+}
+
+absl::StatusOr<std::pair<std::string, uint64_t>> RestoreBackup(
+    const std::string& backup_dir, const std::string& data_dir) {
+  std::ifstream meta(std::filesystem::path(backup_dir) / kBackupFile);
+  const nlohmann::json about = nlohmann::json::parse(meta, nullptr, false);
+  if (!meta || !about.is_object() || !about.contains("node_id") ||
+      !about.contains("records")) {
+    return absl::InvalidArgumentError(absl::StrCat(
+        backup_dir, " is not a whole backup (no readable ", kBackupFile, ")"));
+  }
+  leveldb::Options options;
+  leveldb::DB* raw = nullptr;
+  if (leveldb::Status s = leveldb::DB::Open(options, backup_dir, &raw);
+      !s.ok()) {
+    return storage::FromLevelDb(s, backup_dir);
+  }
+  std::unique_ptr<leveldb::DB> db(raw);
+  std::unique_ptr<leveldb::Iterator> it(
+      db->NewIterator(leveldb::ReadOptions()));
+  it->SeekToFirst();
+  absl::StatusOr<uint64_t> restored =
+      storage::RestoreData(data_dir, [&](std::string* key, std::string* value) {
+        if (!it->Valid()) return false;
+        key->assign(it->key().data(), it->key().size());
+        value->assign(it->value().data(), it->value().size());
+        it->Next();
+        return true;
+      });
+  if (!restored.ok()) return restored.status();
+  if (!it->status().ok()) return storage::FromLevelDb(it->status(), backup_dir);
+  return std::make_pair(about["node_id"].get<std::string>(), *restored);
 }
 
 }  // namespace shoplist::admin

@@ -9,6 +9,7 @@
 
 #include <functional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -41,6 +42,27 @@ std::vector<MemberReport> AskMembers(const v1::RingView& view,
 absl::StatusOr<v1::RepairProgress> RepairNode(
     const std::string& address,
     const std::function<void(const v1::RepairProgress&)>& progress);
+
+struct BackupProgress {
+  uint64_t records = 0;
+  uint64_t bytes = 0;
+};
+
+// Copies every record of the node at `address` (AdminService.Backup, one
+// consistent view while it serves) into a new LevelDB at `dir`, which must
+// not exist, with a SHOPLIST-BACKUP file that names the node and the
+// count; `progress` after each chunk. Returns what was copied.
+// INVALID_ARGUMENT when `dir` exists; the node's or the disk's errors
+// otherwise (a partial backup is left for the operator to remove).
+absl::StatusOr<BackupProgress> BackupNode(
+    const std::string& address, const std::string& dir,
+    const std::function<void(const BackupProgress&)>& progress);
+
+// Makes `data_dir` (new, or empty) a node's data directory from the backup
+// in `backup_dir` (storage::RestoreData: without the old replica id).
+// Returns the node id the backup came from and the records restored.
+absl::StatusOr<std::pair<std::string, uint64_t>> RestoreBackup(
+    const std::string& backup_dir, const std::string& data_dir);
 
 }  // namespace shoplist::admin
 

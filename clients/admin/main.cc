@@ -3,8 +3,10 @@
 // proxy for the ring view and each node for its own figures
 // (AdminService), with the cluster token and TLS the servers use.
 //
-// Exit codes: 0 done; 1 the cluster could not be asked (no proxy answered,
-// or it refused); 2 a bad command line or unreadable TLS/token files.
+// Exit codes: 0 done; 1 the cluster could not be asked or the task failed
+// (no proxy answered, it refused, a node failed its part); 2 bad input (a
+// bad command line, unreadable TLS/token files, an unknown node, a
+// directory in use).
 #include <unistd.h>
 
 #include <cstdio>
@@ -36,8 +38,12 @@ struct Flags {
   double timeout_s = 5;
   // `ring`: replicas of each list; 0 asks the nodes.
   uint32_t replicas = 0;
-  // `repair`: the node's id; empty: every member that is up.
+  // `repair`: the node's id; empty: every member that is up. `backup`:
+  // the node's id.
   std::string node;
+  // `backup`: where to; `restore`: from where, and the data directory.
+  std::string dir;
+  std::string data_dir;
 };
 
 const char* StateName(v1::Member::State state) {
@@ -82,6 +88,7 @@ json NodeJson(const v1::NodeStatus& s) {
                {"draining", s.draining()},
                {"started_unix_ms", s.started_unix_ms()},
                {"lists_repaired_total", s.lists_repaired_total()},
+               {"replica_id", s.replica_id()},
                {"last_round", nullptr}};
   if (s.has_last_round()) node["last_round"] = RoundJson(s.last_round());
   return node;
@@ -315,6 +322,84 @@ int Repair(const Flags& flags) {
   return failed == 0 ? 0 : 1;
 }
 
+int Backup(const Flags& flags) {
+  absl::StatusOr<v1::RingView> view =
+      FetchView(flags.proxy, absl::Seconds(flags.timeout_s));
+  if (!view.ok()) return Fail(flags, view.status());
+  const v1::Member* target = nullptr;
+  for (const v1::Member& m : view->members()) {
+    if (m.node().id() == flags.node) target = &m;
+  }
+  if (target == nullptr) {
+    std::cerr << "shoplist-admin: " << flags.node
+              << " is not a member of the ring\n";
+    return 2;
+  }
+  const bool live = !flags.json && isatty(fileno(stderr));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<BackupProgress> done = BackupNode(
+      target->node().address(), flags.dir, [&](const BackupProgress& p) {
+        if (flags.json) {
+          std::cout << json{{"node", flags.node},
+                            {"done", false},
+                            {"records", p.records},
+                            {"bytes", p.bytes}}
+                           .dump()
+                    << std::endl;
+        } else if (live) {
+          std::cerr << "\r" << flags.node << ": " << p.records << " records, "
+                    << Bytes(p.bytes) << std::flush;
+        }
+      });
+  if (live) std::cerr << "\n";
+  if (!done.ok()) {
+    if (absl::IsInvalidArgument(done.status())) {
+      std::cerr << "shoplist-admin: " << done.status().message() << "\n";
+      return 2;
+    }
+    return Fail(flags, done.status());
+  }
+  const int64_t ms = absl::ToInt64Milliseconds(absl::Now() - start);
+  if (flags.json) {
+    std::cout << json{{"node", flags.node},       {"done", true},
+                      {"records", done->records}, {"bytes", done->bytes},
+                      {"dir", flags.dir},         {"duration_ms", ms}}
+                     .dump()
+              << std::endl;
+  } else {
+    std::cout << absl::StrFormat(
+        "%s: %d records (%s) backed up into %s in %d ms\n", flags.node,
+        done->records, Bytes(done->bytes), flags.dir, ms);
+  }
+  return 0;
+}
+
+int Restore(const Flags& flags) {
+  absl::StatusOr<std::pair<std::string, uint64_t>> restored =
+      RestoreBackup(flags.dir, flags.data_dir);
+  if (!restored.ok()) {
+    if (absl::IsInvalidArgument(restored.status())) {
+      std::cerr << "shoplist-admin: " << restored.status().message() << "\n";
+      return 2;
+    }
+    return Fail(flags, restored.status());
+  }
+  if (flags.json) {
+    std::cout << json{{"node", restored->first},
+                      {"records", restored->second},
+                      {"data_dir", flags.data_dir}}
+                     .dump()
+              << "\n";
+  } else {
+    std::cout << absl::StrFormat(
+        "%d records of %s restored into %s. Start the node on it (--data=%s): "
+        "it takes a new replica id, joins, and anti-entropy brings it up to "
+        "date.\n",
+        restored->second, restored->first, flags.data_dir, flags.data_dir);
+  }
+  return 0;
+}
+
 }  // namespace
 }  // namespace shoplist::admin
 
@@ -348,6 +433,18 @@ int main(int argc, char** argv) {
   CLI::App* repair = app.add_subcommand(
       "repair", "A whole anti-entropy round now, on one node or every one up");
   repair->add_option("node", flags.node, "The node's id (default: all up)");
+  CLI::App* backup = app.add_subcommand(
+      "backup", "Copy a node's data while it serves, into a new directory");
+  backup->add_option("node", flags.node, "The node's id")->required();
+  backup->add_option("dir", flags.dir, "The new directory")->required();
+  CLI::App* restore = app.add_subcommand(
+      "restore", "Make a node's data directory from a backup (offline)");
+  restore->add_option("backup", flags.dir, "The backup's directory")
+      ->required();
+  restore
+      ->add_option("data_dir", flags.data_dir,
+                   "The new node's data directory (new, or empty)")
+      ->required();
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
@@ -371,5 +468,7 @@ int main(int argc, char** argv) {
   shoplist::SetChannelSecurity(*security);
   if (status->parsed()) return shoplist::admin::Status(flags);
   if (repair->parsed()) return shoplist::admin::Repair(flags);
+  if (backup->parsed()) return shoplist::admin::Backup(flags);
+  if (restore->parsed()) return shoplist::admin::Restore(flags);
   return shoplist::admin::Ring(flags);
 }

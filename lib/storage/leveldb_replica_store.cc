@@ -4,16 +4,20 @@
 #include "storage/leveldb_replica_store.h"
 
 #include <algorithm>
+#include <filesystem>
 #include <functional>
+#include <system_error>
 #include <utility>
 
 #include "absl/cleanup/cleanup.h"
 #include "absl/hash/hash.h"
+#include "absl/strings/match.h"
 #include "absl/strings/numbers.h"
 #include "absl/strings/str_cat.h"
 #include "absl/synchronization/notification.h"
 #include "codec/list_codec.h"
 #include "google/protobuf/arena.h"
+#include "leveldb/db.h"
 #include "leveldb/write_batch.h"
 
 namespace shoplist::storage {
@@ -387,6 +391,50 @@ absl::Status LevelDbReplicaStore::ScanLists(
 
 absl::StatusOr<uint64_t> LevelDbReplicaStore::ReplicaId() {
   return db_->ReplicaId();
+}
+
+absl::Status LevelDbReplicaStore::ExportRecords(
+    const std::function<bool(absl::string_view, absl::string_view)>& visit) {
+  return db_->Scan("", visit);
+}
+
+absl::StatusOr<uint64_t> RestoreData(
+    const std::string& directory,
+    const std::function<bool(std::string*, std::string*)>& next) {
+  std::error_code error;
+  if (std::filesystem::exists(directory, error) &&
+      !std::filesystem::is_empty(directory, error)) {
+    return absl::InvalidArgumentError(
+        absl::StrCat(directory, " is not empty: restore into a new one"));
+  }
+  leveldb::Options options;
+  options.create_if_missing = true;
+  options.error_if_exists = true;
+  leveldb::DB* raw = nullptr;
+  leveldb::Status opened = leveldb::DB::Open(options, directory, &raw);
+  if (!opened.ok()) return FromLevelDb(opened, directory);
+  std::unique_ptr<leveldb::DB> db(raw);
+  uint64_t records = 0;
+  leveldb::WriteBatch batch;
+  std::string key, value;
+  auto flush = [&](bool sync) {
+    leveldb::WriteOptions write;
+    write.sync = sync;
+    leveldb::Status s = db->Write(write, &batch);
+    batch.Clear();
+    return FromLevelDb(s, directory);
+  };
+  while (next(&key, &value)) {
+    // Not the writer's identity (see the header).
+    if (key == kReplicaIdKey || absl::StartsWith(key, kCounterPrefix)) continue;
+    batch.Put(key, value);
+    ++records;
+    if (batch.ApproximateSize() >= (4 << 20)) {
+      if (absl::Status s = flush(false); !s.ok()) return s;
+    }
+  }
+  if (absl::Status s = flush(true); !s.ok()) return s;
+  return records;
 }
 
 absl::StatusOr<uint64_t> LevelDbReplicaStore::ReserveCounter(

@@ -123,6 +123,9 @@ class LevelDbReplicaStore final : public ReplicaStore {
   absl::Status ScanLists(
       const std::function<void(const std::string&, const StoredList&)>& visit)
       override;
+  absl::Status ExportRecords(
+      const std::function<bool(absl::string_view, absl::string_view)>& visit)
+      override;
   absl::StatusOr<uint64_t> ReplicaId() override;
   absl::StatusOr<uint64_t> ReserveCounter(absl::string_view list_id,
                                           uint64_t at_least,

@@ -116,6 +116,13 @@ class ReplicaStore {
       const std::function<void(const std::string& list_id,
                                const StoredList& stored)>& visit) = 0;
 
+  // Every record of the store, as raw LevelDB keys and values, in key
+  // order on one consistent view (a backup: it runs beside writes), until
+  // `visit` returns false. RestoreData makes a data directory of them.
+  virtual absl::Status ExportRecords(
+      const std::function<bool(absl::string_view key, absl::string_view value)>&
+          visit) = 0;
+
   // This node's replica id for operations it applies itself: created once,
   // then the same across restarts.
   virtual absl::StatusOr<uint64_t> ReplicaId() = 0;
@@ -245,6 +252,18 @@ struct StoreOptions {
 // replicas refill it.
 absl::StatusOr<std::unique_ptr<ReplicaStore>> OpenLevelDbStore(
     const std::string& directory, StoreOptions options = {});
+
+// Makes `directory` (which must not exist, or be empty) the data directory
+// of a node restored from a backup: a LevelDB holding the records
+// ExportRecords gave, which `next` yields (false when there are no more),
+// without the replica id and counters of the node that wrote them. A
+// restored node takes a new replica id: with the old one it would hand out
+// again the counters, so the dots, it gave after the backup, and two
+// different operations would share a dot. Returns the records written.
+// Errors: INVALID_ARGUMENT for a directory in use; the disk's.
+absl::StatusOr<uint64_t> RestoreData(
+    const std::string& directory,
+    const std::function<bool(std::string* key, std::string* value)>& next);
 
 }  // namespace shoplist::storage
 

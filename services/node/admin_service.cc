@@ -131,7 +131,128 @@ class RepairReactor final
   bool ran_ ABSL_GUARDED_BY(mu_) = false;   // the round's thread ended
 };
 
+// One Backup call: a thread reads the records and hands each chunk to the
+// stream once the previous one is written. Deleted as RepairReactor is.
+class BackupReactor final : public grpc::ServerWriteReactor<v1::BackupChunk> {
+ public:
+  static constexpr size_t kChunkBytes = 1 << 20;
+
+  BackupReactor(const std::string& node_id,
+                const AdminServiceImpl::ExportSource& records) {
+    std::thread([this, node_id, records] { Run(node_id, records); }).detach();
+  }
+
+  void OnWriteDone(bool ok) override {
+    absl::MutexLock lock(&mu_);
+    writing_ = false;
+    if (!ok) {
+      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
+                                "writing the backup failed"));
+    }
+  }
+
+  void OnCancel() override {
+    absl::MutexLock lock(&mu_);
+    FinishLocked(grpc::Status::CANCELLED);
+  }
+
+  void OnDone() override {
+    bool last;
+    {
+      absl::MutexLock lock(&mu_);
+      done_ = true;
+      last = ran_;
+    }
+    if (last) delete this;
+  }
+
+ private:
+  void Run(const std::string& node_id,
+           const AdminServiceImpl::ExportSource& records) {
+    v1::BackupChunk chunk;
+    size_t bytes = 0;
+    uint64_t total = 0;
+    absl::Status status =
+        records([&](absl::string_view key, absl::string_view value) {
+          v1::BackupRecord* record = chunk.add_records();
+          record->set_key(std::string(key));
+          record->set_value(std::string(value));
+          bytes += key.size() + value.size();
+          ++total;
+          if (bytes < kChunkBytes) return true;
+          bytes = 0;
+          return Send(chunk);
+        });
+    if (status.ok()) {
+      chunk.set_done(true);
+      chunk.set_records_total(total);
+      chunk.set_node_id(node_id);
+      if (Send(chunk)) End(grpc::Status::OK);
+    } else {
+      End(ToGrpc(status));
+    }
+    bool gone;
+    {
+      absl::MutexLock lock(&mu_);
+      ran_ = true;
+      gone = done_;
+    }
+    if (gone) delete this;
+  }
+
+  // Waits until the previous chunk is written, then writes this one
+  // (moved out). False once the stream is over.
+  bool Send(v1::BackupChunk& chunk) {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](BackupReactor* r) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return !r->writing_ || r->finished_;
+        },
+        this));
+    if (finished_) return false;
+    out_ = std::move(chunk);
+    chunk.Clear();
+    writing_ = true;
+    StartWrite(&out_);
+    return true;
+  }
+
+  // Finishes once the last write is done.
+  void End(const grpc::Status& status) {
+    absl::MutexLock lock(&mu_);
+    mu_.Await(absl::Condition(
+        +[](BackupReactor* r) ABSL_NO_THREAD_SAFETY_ANALYSIS {
+          return !r->writing_ || r->finished_;
+        },
+        this));
+    FinishLocked(status);
+  }
+
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    Finish(status);
+  }
+
+  absl::Mutex mu_;
+  v1::BackupChunk out_ ABSL_GUARDED_BY(mu_);
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone ran
+  bool ran_ ABSL_GUARDED_BY(mu_) = false;   // the reading thread ended
+};
+
 }  // namespace
+
+grpc::ServerWriteReactor<v1::BackupChunk>* AdminServiceImpl::Backup(
+    grpc::CallbackServerContext* context,
+    const v1::BackupRequest* /*request*/) {
+  if (auto* refused = gate_.RefuseStream<v1::BackupChunk>(context)) {
+    return refused;
+  }
+  return new BackupReactor(node_id_, records_);
+}
 
 grpc::ServerUnaryReactor* AdminServiceImpl::Status(
     grpc::CallbackServerContext* context,

@@ -30,10 +30,18 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   using RepairSource = std::function<absl::StatusOr<AntiEntropy::Round>(
       const AntiEntropy::Progress& progress)>;
 
-  AdminServiceImpl(StatusSource status, RepairSource repair,
+  // Calls `visit` with every record of the store, blocking, until it
+  // returns false (ReplicaStore::ExportRecords).
+  using ExportSource = std::function<absl::Status(
+      const std::function<bool(absl::string_view, absl::string_view)>& visit)>;
+
+  AdminServiceImpl(std::string node_id, StatusSource status,
+                   RepairSource repair, ExportSource records,
                    std::string cluster_token)
-      : status_(std::move(status)),
+      : node_id_(std::move(node_id)),
+        status_(std::move(status)),
         repair_(std::move(repair)),
+        records_(std::move(records)),
         gate_(std::move(cluster_token)) {}
 
   grpc::ServerUnaryReactor* Status(grpc::CallbackServerContext* context,
@@ -45,10 +53,18 @@ class AdminServiceImpl final : public v1::AdminService::CallbackService {
   grpc::ServerWriteReactor<v1::RepairProgress>* Repair(
       grpc::CallbackServerContext* context,
       const v1::RepairRequest* request) override;
+  // Records are read on a thread of their own, a chunk (about 1 MiB) at a
+  // time, the next once the previous is written: a slow reader holds the
+  // snapshot, not memory. A caller that goes away stops it.
+  grpc::ServerWriteReactor<v1::BackupChunk>* Backup(
+      grpc::CallbackServerContext* context,
+      const v1::BackupRequest* request) override;
 
  private:
+  const std::string node_id_;
   const StatusSource status_;
   const RepairSource repair_;
+  const ExportSource records_;
   const ClusterGate gate_;
 };
 

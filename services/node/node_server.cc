@@ -46,9 +46,9 @@ struct NodeServer::Parts {
   absl::Mutex mu;
   // Every part is in place: what AdminService's Status reads.
   bool serving ABSL_GUARDED_BY(mu) = false;
-  // Repairs an operator asked for that are running (Shutdown waits for
-  // them before the anti-entropy goes).
-  int repairs ABSL_GUARDED_BY(mu) = 0;
+  // Repairs and backups an operator asked for that are running (Shutdown
+  // waits for them before the anti-entropy and the store go).
+  int admin_jobs ABSL_GUARDED_BY(mu) = 0;
   bool shut_down ABSL_GUARDED_BY(mu) = false;
 };
 
@@ -80,12 +80,28 @@ absl::StatusOr<AntiEntropy::Round> NodeServer::Repair(
       return absl::UnavailableError("the node is not serving");
     }
     anti_entropy = p.anti_entropy.get();
-    ++p.repairs;
+    ++p.admin_jobs;
   }
   AntiEntropy::Round round = anti_entropy->RunOnce(progress);
   absl::MutexLock lock(&p.mu);
-  --p.repairs;
+  --p.admin_jobs;
   return round;
+}
+
+absl::Status NodeServer::ExportRecords(
+    Parts& p,
+    const std::function<bool(absl::string_view, absl::string_view)>& visit) {
+  {
+    absl::MutexLock lock(&p.mu);
+    if (!p.serving || p.shut_down) {
+      return absl::UnavailableError("the node is not serving");
+    }
+    ++p.admin_jobs;
+  }
+  absl::Status status = p.store->ExportRecords(visit);
+  absl::MutexLock lock(&p.mu);
+  --p.admin_jobs;
+  return status;
 }
 
 absl::StatusOr<v1::NodeStatus> NodeServer::StatusOf(Parts& p) {
@@ -114,6 +130,9 @@ absl::StatusOr<v1::NodeStatus> NodeServer::StatusOf(Parts& p) {
   }
   status.set_lists_repaired_total(p.anti_entropy->lists_repaired());
   status.set_started_unix_ms(absl::ToUnixMillis(p.started));
+  absl::StatusOr<uint64_t> replica_id = p.store->ReplicaId();
+  if (!replica_id.ok()) return replica_id.status();
+  status.set_replica_id(*replica_id);
   return status;
 }
 
@@ -189,10 +208,13 @@ absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(
   parts->list_service = std::make_unique<ListServiceImpl>(
       c.id, parts->coordinator.get(), &parts->watchers);
   parts->admin_service = std::make_unique<AdminServiceImpl>(
-      [p = parts.get()] { return StatusOf(*p); },
+      c.id, [p = parts.get()] { return StatusOf(*p); },
       [p = parts.get()](const AntiEntropy::Progress& progress) {
         return Repair(*p, progress);
       },
+      [p = parts.get()](
+          const std::function<bool(absl::string_view, absl::string_view)>&
+              visit) { return ExportRecords(*p, visit); },
       c.security.cluster_token);
 
   ServingOptions serving;
@@ -265,7 +287,7 @@ void NodeServer::Shutdown(absl::Duration grace) {
   {
     absl::MutexLock lock(&parts_->mu);
     parts_->mu.Await(absl::Condition(
-        +[](int* repairs) { return *repairs == 0; }, &parts_->repairs));
+        +[](int* jobs) { return *jobs == 0; }, &parts_->admin_jobs));
   }
   parts_->anti_entropy.reset();
   parts_->hints.reset();

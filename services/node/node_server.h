@@ -63,6 +63,10 @@ class NodeServer {
   static absl::StatusOr<v1::NodeStatus> StatusOf(Parts& parts);
   static absl::StatusOr<AntiEntropy::Round> Repair(
       Parts& parts, const AntiEntropy::Progress& progress);
+  // What AdminService's Backup reads.
+  static absl::Status ExportRecords(
+      Parts& parts,
+      const std::function<bool(absl::string_view, absl::string_view)>& visit);
   explicit NodeServer(std::unique_ptr<Parts> parts);
   std::unique_ptr<Parts> parts_;
 };

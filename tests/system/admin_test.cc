@@ -2,14 +2,18 @@
 // `ring` as an operator runs them, in text and in JSON (docs/admin.md),
 // with every node up and with one killed; and its errors.
 #include <algorithm>
+#include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "absl/strings/match.h"
 #include "absl/strings/str_split.h"
+#include "codec/list_codec.h"
 #include "gtest/gtest.h"
 #include "nlohmann/json.hpp"
+#include "shoplist/v1/replica_service.grpc.pb.h"
 #include "tests/support/cluster.h"
 #include "tests/support/process.h"
 #include "tests/support/temp_dir.h"
@@ -226,6 +230,83 @@ TEST_F(AdminTest, RepairRefillsANodeThatMissedWrites) {
   r = Admin({"repair", "node-9"});
   EXPECT_EQ(r.exit_code, 2);
   EXPECT_TRUE(absl::StrContains(r.err, "node-9")) << r.err;
+}
+
+// True when node `i`'s own copy of each list of `ids` has its item.
+bool NodeHolds(const Cluster& cluster, int i,
+               const std::vector<std::string>& ids) {
+  auto stub = v1::ReplicaService::NewStub(
+      testing::FastChannel(cluster.node_address(i)));
+  for (const std::string& id : ids) {
+    v1::FetchRequest request;
+    request.set_list_id(id);
+    request.set_owner(true);
+    v1::FetchResponse response;
+    if (!stub->Fetch(testing::Context(absl::Seconds(2)).get(), request,
+                     &response)
+             .ok() ||
+        !response.found()) {
+      return false;
+    }
+    absl::StatusOr<crdt::ListState> state =
+        codec::DecodeState(response.state());
+    if (!state.ok() || !state->items().contains("item-" + id)) return false;
+  }
+  return true;
+}
+
+TEST_F(AdminTest, ABackupWhileServingRestoresANodeThatCatchesUp) {
+  ASSERT_NO_FATAL_FAILURE(Start(3));
+  std::vector<std::string> ids = testing::WriteLists(*cluster_, 30);
+  ASSERT_TRUE(
+      testing::WaitFor(absl::Seconds(10), [&] { return ListsOn(1) == 30; }));
+  const json before = AdminJson({"status"});
+  const uint64_t replica_id = before["members"][1]["node"]["replica_id"];
+  EXPECT_NE(replica_id, 0u);
+
+  // The backup runs while clients write.
+  const std::string backup = dir_.Sub("backup-node-1");
+  CommandResult r;
+  std::thread backing_up([&] {
+    r = Admin({"--json", "backup", cluster_->node_id(1), backup});
+  });
+  std::vector<std::string> later = testing::WriteLists(*cluster_, 10);
+  backing_up.join();
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const std::vector<std::string> out =
+      absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_FALSE(out.empty());
+  const json summary = json::parse(out.back(), nullptr, false);
+  ASSERT_TRUE(summary.is_object()) << r.out;
+  EXPECT_EQ(summary["done"], true);
+  EXPECT_GT(summary["records"].get<uint64_t>(), 30u);
+  // Not over a backup, nor into a directory in use.
+  EXPECT_EQ(Admin({"backup", cluster_->node_id(1), backup}).exit_code, 2);
+  EXPECT_EQ(Admin({"restore", dir_.Sub("no-backup"), dir_.Sub("x")}).exit_code,
+            2);
+
+  // Node 1's disk is lost: a new one from the backup.
+  cluster_->node(1).Kill();
+  std::filesystem::remove_all(cluster_->node_data(1));
+  r = Admin({"--json", "restore", backup, cluster_->node_data(1)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  const json restored = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(restored.is_object()) << r.out;
+  EXPECT_EQ(restored["node"], cluster_->node_id(1));
+  EXPECT_EQ(Admin({"restore", backup, cluster_->node_data(1)}).exit_code, 2);
+
+  cluster_->StartNode(1);
+  ASSERT_TRUE(cluster_->WaitForView(0, 3, 3));
+  // What the backup had at once; what came after by anti-entropy.
+  EXPECT_TRUE(NodeHolds(*cluster_, 1, ids));
+  ids.insert(ids.end(), later.begin(), later.end());
+  EXPECT_TRUE(testing::WaitFor(absl::Seconds(20),
+                               [&] { return NodeHolds(*cluster_, 1, ids); }));
+  const json after = AdminJson({"status"});
+  EXPECT_EQ(after["members"][1]["node"]["lists"], 40);
+  // A new identity: the old one's counters went on after the backup.
+  EXPECT_NE(after["members"][1]["node"]["replica_id"].get<uint64_t>(),
+            replica_id);
 }
 
 TEST_F(AdminTest, AProxyThatDoesNotAnswerAndBadFlagsGetClearErrors) {
