@@ -44,6 +44,9 @@ struct Flags {
   // `backup`: where to; `restore`: from where, and the data directory.
   std::string dir;
   std::string data_dir;
+  // `replace`: where the new node serves, and how long to wait for it.
+  std::string address;
+  double wait_s = 300;
 };
 
 const char* StateName(v1::Member::State state) {
@@ -256,6 +259,55 @@ void DrawBar(const std::string& node, const v1::RepairProgress& p) {
             << " repaired" << std::flush;
 }
 
+// One node's repair round, its progress and its summary printed; false
+// when it failed.
+bool RepairOne(const Flags& flags, const std::string& id,
+               const std::string& address) {
+  const bool bar = !flags.json && isatty(fileno(stderr));
+  absl::StatusOr<v1::RepairProgress> last =
+      RepairNode(address, [&](const v1::RepairProgress& p) {
+        if (flags.json && !p.done()) {
+          std::cout << json{{"node", id},
+                            {"done", false},
+                            {"steps_done", p.steps_done()},
+                            {"steps", p.steps()},
+                            {"lists_repaired", p.lists_repaired()}}
+                           .dump()
+                    << std::endl;
+        } else if (bar) {
+          DrawBar(id, p);
+        }
+      });
+  if (bar) std::cerr << "\n";
+  if (!last.ok()) {
+    if (flags.json) {
+      std::cout << json{{"node", id},
+                        {"done", true},
+                        {"error", std::string(last.status().message())}}
+                       .dump()
+                << std::endl;
+    } else {
+      std::cerr << "shoplist-admin: " << id << ": " << last.status().message()
+                << "\n";
+    }
+    return false;
+  }
+  const v1::AntiEntropyRound& r = last->round();
+  if (flags.json) {
+    std::cout << json{{"node", id},
+                      {"done", true},
+                      {"error", nullptr},
+                      {"round", RoundJson(r)}}
+                     .dump()
+              << std::endl;
+  } else {
+    std::cout << absl::StrFormat(
+        "%s: %d ranges compared with %d peers, %d lists repaired in %d ms\n",
+        id, r.ranges(), r.peers(), r.lists_repaired(), r.duration_ms());
+  }
+  return true;
+}
+
 int Repair(const Flags& flags) {
   absl::StatusOr<v1::RingView> view =
       FetchView(flags.proxy, absl::Seconds(flags.timeout_s));
@@ -272,54 +324,57 @@ int Repair(const Flags& flags) {
               << " is not a member of the ring\n";
     return 2;
   }
-  const bool bar = !flags.json && isatty(fileno(stderr));
   int failed = 0;
   for (const v1::Member& m : targets) {
-    const std::string& id = m.node().id();
-    absl::StatusOr<v1::RepairProgress> last =
-        RepairNode(m.node().address(), [&](const v1::RepairProgress& p) {
-          if (flags.json && !p.done()) {
-            std::cout << json{{"node", id},
-                              {"done", false},
-                              {"steps_done", p.steps_done()},
-                              {"steps", p.steps()},
-                              {"lists_repaired", p.lists_repaired()}}
-                             .dump()
-                      << std::endl;
-          } else if (bar) {
-            DrawBar(id, p);
-          }
-        });
-    if (bar) std::cerr << "\n";
-    if (!last.ok()) {
-      ++failed;
-      if (flags.json) {
-        std::cout << json{{"node", id},
-                          {"done", true},
-                          {"error", std::string(last.status().message())}}
-                         .dump()
-                  << std::endl;
-      } else {
-        std::cerr << "shoplist-admin: " << id << ": " << last.status().message()
-                  << "\n";
-      }
-      continue;
-    }
-    const v1::AntiEntropyRound& r = last->round();
-    if (flags.json) {
-      std::cout << json{{"node", id},
-                        {"done", true},
-                        {"error", nullptr},
-                        {"round", RoundJson(r)}}
-                       .dump()
-                << std::endl;
-    } else {
-      std::cout << absl::StrFormat(
-          "%s: %d ranges compared with %d peers, %d lists repaired in %d ms\n",
-          id, r.ranges(), r.peers(), r.lists_repaired(), r.duration_ms());
-    }
+    if (!RepairOne(flags, m.node().id(), m.node().address())) ++failed;
   }
   return failed == 0 ? 0 : 1;
+}
+
+// The ring places a node by its id, so the node that replaces DEAD runs
+// under DEAD's id at its own address (as Cassandra's replace_address takes
+// the dead node's tokens): this waits until it has joined there, then
+// fills it from its peers at once with a repair round.
+int Replace(const Flags& flags) {
+  const absl::Time deadline = absl::Now() + absl::Seconds(flags.wait_s);
+  bool told = false;
+  while (true) {
+    absl::StatusOr<v1::RingView> view =
+        FetchView(flags.proxy, absl::Seconds(flags.timeout_s));
+    if (!view.ok()) return Fail(flags, view.status());
+    const v1::Member* dead = nullptr;
+    for (const v1::Member& m : view->members()) {
+      if (m.node().id() == flags.node) dead = &m;
+    }
+    if (dead == nullptr) {
+      std::cerr << "shoplist-admin: " << flags.node
+                << " is not a member of the ring\n";
+      return 2;
+    }
+    if (dead->node().address() == flags.address &&
+        dead->state() == v1::Member::UP) {
+      break;
+    }
+    if (dead->node().address() != flags.address &&
+        dead->state() == v1::Member::UP) {
+      std::cerr << "shoplist-admin: " << flags.node << " is up at "
+                << dead->node().address()
+                << ": stop it before it is replaced\n";
+      return 2;
+    }
+    if (absl::Now() >= deadline) {
+      return Fail(flags, absl::DeadlineExceededError(absl::StrCat(
+                             flags.node, " did not join at ", flags.address)));
+    }
+    if (!told && !flags.json) {
+      std::cerr << "waiting for " << flags.node << " to join at "
+                << flags.address << " (start it there with --id=" << flags.node
+                << " on an empty disk)\n";
+      told = true;
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  return RepairOne(flags, flags.node, flags.address) ? 0 : 1;
 }
 
 int Backup(const Flags& flags) {
@@ -433,6 +488,16 @@ int main(int argc, char** argv) {
   CLI::App* repair = app.add_subcommand(
       "repair", "A whole anti-entropy round now, on one node or every one up");
   repair->add_option("node", flags.node, "The node's id (default: all up)");
+  CLI::App* replace = app.add_subcommand(
+      "replace", "Fill the node that took a dead one's place (its id)");
+  replace->add_option("dead", flags.node, "The dead node's id")->required();
+  replace
+      ->add_option("new", flags.address, "HOST:PORT the replacement serves at")
+      ->required();
+  replace
+      ->add_option("--wait", flags.wait_s,
+                   "Seconds to wait for it to join (300)")
+      ->check(CLI::PositiveNumber);
   CLI::App* backup = app.add_subcommand(
       "backup", "Copy a node's data while it serves, into a new directory");
   backup->add_option("node", flags.node, "The node's id")->required();
@@ -468,6 +533,7 @@ int main(int argc, char** argv) {
   shoplist::SetChannelSecurity(*security);
   if (status->parsed()) return shoplist::admin::Status(flags);
   if (repair->parsed()) return shoplist::admin::Repair(flags);
+  if (replace->parsed()) return shoplist::admin::Replace(flags);
   if (backup->parsed()) return shoplist::admin::Backup(flags);
   if (restore->parsed()) return shoplist::admin::Restore(flags);
   return shoplist::admin::Ring(flags);

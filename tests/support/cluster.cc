@@ -97,6 +97,11 @@ void Cluster::StartNode(int i) {
       argv, dir_.Sub(node_ids_[i] + ".log"), node_uid(i));
 }
 
+void Cluster::MoveNode(int i) {
+  node_addresses_[i] = absl::StrCat("127.0.0.1:", FreePort());
+  node_lists_[i] = v1::ListService::NewStub(FastChannel(node_addresses_[i]));
+}
+
 std::vector<ring::Member> Cluster::Members() const {
   std::vector<ring::Member> members;
   for (size_t i = 0; i < node_ids_.size(); ++i) {

@@ -49,6 +49,8 @@ class Cluster {
   // Adds and starts one more node; returns its index.
   int AddNode();
   void StartNode(int i);
+  // Gives node `i` a new address (a new machine) for its next start.
+  void MoveNode(int i);
 
   // Waits until proxy `p` reports `total` members with `up` of them up,
   // each of those holding a ring.

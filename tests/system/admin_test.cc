@@ -309,6 +309,56 @@ TEST_F(AdminTest, ABackupWhileServingRestoresANodeThatCatchesUp) {
             replica_id);
 }
 
+TEST_F(AdminTest, AReplacementOnANewMachineIsFilledWhileClientsWrite) {
+  // Rounds only when asked: the replacement is filled by `replace`.
+  ASSERT_NO_FATAL_FAILURE(Start(3, "600000"));
+  std::vector<std::string> ids = testing::WriteLists(*cluster_, 30);
+  cluster_->node(2).Kill();
+  ASSERT_TRUE(cluster_->WaitForView(0, 3, 2));
+  std::filesystem::remove_all(cluster_->node_data(2));
+  // Writes go on while node 2 is dead and while it is replaced.
+  std::vector<std::string> more = testing::WriteLists(*cluster_, 5);
+  ids.insert(ids.end(), more.begin(), more.end());
+  cluster_->MoveNode(2);
+  const std::string address = cluster_->node_address(2);
+
+  CommandResult r;
+  std::thread replacing([&] {
+    r = Admin(
+        {"--json", "replace", cluster_->node_id(2), address, "--wait=30"});
+  });
+  absl::SleepFor(absl::Milliseconds(300));  // it waits for the new node
+  cluster_->StartNode(2);
+  more = testing::WriteLists(*cluster_, 5);
+  replacing.join();
+  ASSERT_EQ(r.exit_code, 0) << r.err << r.out;
+  const std::vector<std::string> out =
+      absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_FALSE(out.empty());
+  const json summary = json::parse(out.back(), nullptr, false);
+  ASSERT_TRUE(summary.is_object()) << r.out;
+  EXPECT_EQ(summary["done"], true);
+  EXPECT_GE(summary["round"]["lists_repaired"].get<int>(), 35);
+  // Every list written before it came, read from its own copy.
+  EXPECT_TRUE(NodeHolds(*cluster_, 2, ids));
+  // Those written as it joined reach it as a replica, or, in the moment
+  // its peers' views still lacked it, by the next round.
+  ids.insert(ids.end(), more.begin(), more.end());
+  if (!testing::WaitFor(absl::Seconds(3),
+                        [&] { return NodeHolds(*cluster_, 2, ids); })) {
+    EXPECT_EQ(Admin({"repair", cluster_->node_id(2)}).exit_code, 0);
+  }
+  EXPECT_TRUE(NodeHolds(*cluster_, 2, ids));
+  const json status = AdminJson({"status"});
+  EXPECT_EQ(status["members"][2]["address"], address);
+  EXPECT_EQ(status["members"][2]["node"]["lists"], 40);
+
+  // A node that is up elsewhere is not replaced.
+  r = Admin({"replace", cluster_->node_id(1), "127.0.0.1:1"});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_TRUE(absl::StrContains(r.err, "is up")) << r.err;
+}
+
 TEST_F(AdminTest, AProxyThatDoesNotAnswerAndBadFlagsGetClearErrors) {
   ASSERT_NO_FATAL_FAILURE(Start(3));
   CommandResult r = Admin({"status"}, "127.0.0.1:1");
