@@ -3,10 +3,12 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <optional>
 #include <system_error>
 #include <utility>
 
 #include "absl/strings/str_cat.h"
+#include "absl/strings/str_split.h"
 #include "absl/synchronization/blocking_counter.h"
 #include "grpcpp/grpcpp.h"
 #include "leveldb/db.h"
@@ -29,26 +31,73 @@ absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
 
 }  // namespace
 
-absl::StatusOr<v1::RingView> FetchView(const std::string& proxy,
+absl::StatusOr<v1::RingView> FetchView(const std::string& proxies,
                                        absl::Duration timeout) {
-  auto stub = v1::MembershipService::NewStub(NewChannel(proxy));
+  absl::Status last = absl::InvalidArgumentError("no proxy given");
+  for (absl::string_view proxy :
+       absl::StrSplit(proxies, ',', absl::SkipEmpty())) {
+    auto stub = v1::MembershipService::NewStub(NewChannel(std::string(proxy)));
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    v1::SubscribeRequest request;
+    request.set_node_id("shoplist-admin");
+    std::unique_ptr<grpc::ClientReader<v1::RingView>> reader =
+        stub->Subscribe(&context, request);
+    v1::RingView view;
+    if (reader->Read(&view)) {
+      context.TryCancel();
+      reader->Finish();
+      return view;
+    }
+    grpc::Status status = reader->Finish();
+    if (status.ok()) {
+      status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "no view came");
+    }
+    last = FromGrpc(status, absl::StrCat("the proxy at ", proxy));
+    // A proxy that refuses the token refuses it everywhere.
+    if (absl::IsUnauthenticated(last)) return last;
+  }
+  return last;
+}
+
+absl::StatusOr<v1::RingView> LeaveRing(const std::string& proxies,
+                                       const std::string& node_id,
+                                       absl::Duration timeout) {
+  absl::Status first_error;
+  std::optional<v1::RingView> newest;
+  for (absl::string_view proxy :
+       absl::StrSplit(proxies, ',', absl::SkipEmpty())) {
+    auto stub = v1::MembershipService::NewStub(NewChannel(std::string(proxy)));
+    grpc::ClientContext context;
+    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+    v1::LeaveRequest request;
+    request.set_node_id(node_id);
+    v1::LeaveResponse response;
+    grpc::Status status = stub->Leave(&context, request, &response);
+    if (!status.ok()) {
+      if (first_error.ok()) {
+        first_error = FromGrpc(status, absl::StrCat("the proxy at ", proxy));
+      }
+      continue;
+    }
+    if (!newest || response.view().version() > newest->version()) {
+      newest = response.view();
+    }
+  }
+  if (!first_error.ok()) return first_error;
+  if (!newest) return absl::InvalidArgumentError("no proxy given");
+  return *newest;
+}
+
+absl::StatusOr<v1::NodeStatus> AskNode(const std::string& address,
+                                       absl::Duration timeout) {
+  auto stub = v1::AdminService::NewStub(NewChannel(address));
   grpc::ClientContext context;
   context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-  v1::SubscribeRequest request;
-  request.set_node_id("shoplist-admin");
-  std::unique_ptr<grpc::ClientReader<v1::RingView>> reader =
-      stub->Subscribe(&context, request);
-  v1::RingView view;
-  if (reader->Read(&view)) {
-    context.TryCancel();
-    reader->Finish();
-    return view;
-  }
-  grpc::Status status = reader->Finish();
-  if (status.ok()) {
-    status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "no view came");
-  }
-  return FromGrpc(status, absl::StrCat("the proxy at ", proxy));
+  v1::NodeStatus status;
+  grpc::Status s = stub->Status(&context, v1::NodeStatusRequest(), &status);
+  if (!s.ok()) return FromGrpc(s, absl::StrCat("the node at ", address));
+  return status;
 }
 
 std::vector<MemberReport> AskMembers(const v1::RingView& view,

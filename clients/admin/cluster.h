@@ -19,10 +19,23 @@
 
 namespace shoplist::admin {
 
-// The proxy's current view (the first of its Subscribe stream).
-// UNAVAILABLE or DEADLINE_EXCEEDED when the proxy does not answer,
-// UNAUTHENTICATED without the cluster token it wants.
-absl::StatusOr<v1::RingView> FetchView(const std::string& proxy,
+// The current view (the first of its Subscribe stream) of the first of
+// `proxies` (HOST:PORT[,HOST:PORT...]) that answers. UNAVAILABLE or
+// DEADLINE_EXCEEDED when none does, UNAUTHENTICATED without the cluster
+// token they want.
+absl::StatusOr<v1::RingView> FetchView(const std::string& proxies,
+                                       absl::Duration timeout);
+
+// Tells every one of `proxies` that `node_id` leaves the ring
+// (MembershipService.Leave): each proxy keeps its own membership. Returns
+// the newest view they answered with; the first error when one refused or
+// did not answer (the others have still been told).
+absl::StatusOr<v1::RingView> LeaveRing(const std::string& proxies,
+                                       const std::string& node_id,
+                                       absl::Duration timeout);
+
+// The node's own status (AdminService.Status).
+absl::StatusOr<v1::NodeStatus> AskNode(const std::string& address,
                                        absl::Duration timeout);
 
 struct MemberReport {

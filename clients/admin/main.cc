@@ -44,7 +44,8 @@ struct Flags {
   // `backup`: where to; `restore`: from where, and the data directory.
   std::string dir;
   std::string data_dir;
-  // `replace`: where the new node serves, and how long to wait for it.
+  // `replace`: where the new node serves. `replace`, `leave`: how long to
+  // wait for the node to join, or to stop.
   std::string address;
   double wait_s = 300;
 };
@@ -377,6 +378,54 @@ int Replace(const Flags& flags) {
   return RepairOne(flags, flags.node, flags.address) ? 0 : 1;
 }
 
+// A graceful leave: every proxy is told; the node sees itself in the
+// view's `left`, sends every list to its new owners, then stops. This
+// waits until it has stopped (it no longer answers).
+int Leave(const Flags& flags) {
+  const absl::Duration timeout = absl::Seconds(flags.timeout_s);
+  absl::StatusOr<v1::RingView> view = FetchView(flags.proxy, timeout);
+  if (!view.ok()) return Fail(flags, view.status());
+  std::string address;
+  for (const v1::Member& m : view->members()) {
+    if (m.node().id() == flags.node) address = m.node().address();
+  }
+  if (address.empty()) {
+    std::cerr << "shoplist-admin: " << flags.node
+              << " is not a member of the ring\n";
+    return 2;
+  }
+  absl::StatusOr<v1::RingView> left =
+      LeaveRing(flags.proxy, flags.node, timeout);
+  if (!left.ok()) return Fail(flags, left.status());
+  if (!flags.json) {
+    std::cerr << flags.node << " left the ring (version " << left->version()
+              << "); waiting for it to hand off its lists and stop\n";
+  }
+  const absl::Time deadline = absl::Now() + absl::Seconds(flags.wait_s);
+  bool stopped = false;
+  while (absl::Now() < deadline) {
+    if (!AskNode(address, timeout).ok()) {
+      stopped = true;
+      break;
+    }
+    absl::SleepFor(absl::Milliseconds(200));
+  }
+  if (flags.json) {
+    std::cout << json{{"node", flags.node},
+                      {"left", true},
+                      {"ring_version", left->version()},
+                      {"stopped", stopped}}
+                     .dump()
+              << "\n";
+  } else if (stopped) {
+    std::cout << flags.node << " handed off its lists and stopped\n";
+  } else {
+    std::cerr << "shoplist-admin: " << flags.node
+              << " still answers: it may still be handing off its lists\n";
+  }
+  return stopped ? 0 : 1;
+}
+
 int Backup(const Flags& flags) {
   absl::StatusOr<v1::RingView> view =
       FetchView(flags.proxy, absl::Seconds(flags.timeout_s));
@@ -465,8 +514,8 @@ int main(int argc, char** argv) {
   Flags flags;
   shoplist::SecurityFiles files;
   app.add_option("--proxy", flags.proxy,
-                 "A proxy, HOST:PORT (default: $SHOPLIST_PROXY or "
-                 "127.0.0.1:7000)");
+                 "The proxies, HOST:PORT[,HOST:PORT...] (default: "
+                 "$SHOPLIST_PROXY or 127.0.0.1:7000)");
   app.add_option("--tls-ca", files.ca_file,
                  "Talk TLS, trusting this PEM CA (default: $SHOPLIST_TLS_CA; "
                  "none: plaintext)");
@@ -488,6 +537,13 @@ int main(int argc, char** argv) {
   CLI::App* repair = app.add_subcommand(
       "repair", "A whole anti-entropy round now, on one node or every one up");
   repair->add_option("node", flags.node, "The node's id (default: all up)");
+  CLI::App* leave = app.add_subcommand(
+      "leave", "A node leaves the ring: hands its lists over, then stops");
+  leave->add_option("node", flags.node, "The node's id")->required();
+  leave
+      ->add_option("--wait", flags.wait_s,
+                   "Seconds to wait for it to stop (300)")
+      ->check(CLI::PositiveNumber);
   CLI::App* replace = app.add_subcommand(
       "replace", "Fill the node that took a dead one's place (its id)");
   replace->add_option("dead", flags.node, "The dead node's id")->required();
@@ -533,6 +589,7 @@ int main(int argc, char** argv) {
   shoplist::SetChannelSecurity(*security);
   if (status->parsed()) return shoplist::admin::Status(flags);
   if (repair->parsed()) return shoplist::admin::Repair(flags);
+  if (leave->parsed()) return shoplist::admin::Leave(flags);
   if (replace->parsed()) return shoplist::admin::Replace(flags);
   if (backup->parsed()) return shoplist::admin::Backup(flags);
   if (restore->parsed()) return shoplist::admin::Restore(flags);

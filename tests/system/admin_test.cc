@@ -359,6 +359,25 @@ TEST_F(AdminTest, AReplacementOnANewMachineIsFilledWhileClientsWrite) {
   EXPECT_TRUE(absl::StrContains(r.err, "is up")) << r.err;
 }
 
+TEST_F(AdminTest, ANodeThatLeavesHandsItsListsOverAndStops) {
+  ASSERT_NO_FATAL_FAILURE(Start(4));
+  const std::vector<std::string> ids = testing::WriteLists(*cluster_, 30);
+  const json left = AdminJson({"leave", cluster_->node_id(3)});
+  EXPECT_EQ(left["left"], true);
+  EXPECT_EQ(left["stopped"], true);
+  EXPECT_GT(left["ring_version"].get<uint64_t>(), 0u);
+  const json status = AdminJson({"status"});
+  ASSERT_EQ(status["members"].size(), 3u);
+  EXPECT_EQ(status["left"], json::array({cluster_->node_id(3)}));
+  // N=3 of the 3 left: each holds every list, read from its own copy.
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(testing::WaitFor(absl::Seconds(10), [&] {
+      return NodeHolds(*cluster_, i, ids);
+    })) << cluster_->node_id(i);
+  }
+  EXPECT_EQ(Admin({"leave", "node-9"}).exit_code, 2);
+}
+
 TEST_F(AdminTest, AProxyThatDoesNotAnswerAndBadFlagsGetClearErrors) {
   ASSERT_NO_FATAL_FAILURE(Start(3));
   CommandResult r = Admin({"status"}, "127.0.0.1:1");
