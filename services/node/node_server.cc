@@ -164,6 +164,45 @@ void NodeServer::AddMetricValues(Parts& p, const RingSource* ring) {
   m.AddValue("shoplist_ring_version", "Version of the ring view in use",
              Kind::kGauge,
              [ring] { return static_cast<double>(ring->Current()->version); });
+  m.AddValue("shoplist_anti_entropy_last_round_timestamp_seconds",
+             "When the last anti-entropy round ended (Unix seconds; 0 before "
+             "the first)",
+             Kind::kGauge, [&p] {
+               const absl::Time at = p.anti_entropy->LastRound().finished;
+               return at == absl::InfinitePast() ? 0.0
+                                                 : absl::ToUnixSeconds(at);
+             });
+  m.AddValue(
+      "shoplist_anti_entropy_last_round_seconds",
+      "How long the last anti-entropy round took", Kind::kGauge, [&p] {
+        return absl::ToDoubleSeconds(p.anti_entropy->LastRound().duration);
+      });
+  m.AddValue("shoplist_draining",
+             "1 from the start of the node's shutdown: it answers what it "
+             "started and refuses new calls",
+             Kind::kGauge, [&p] {
+               absl::MutexLock lock(&p.mu);
+               return p.shut_down ? 1.0 : 0.0;
+             });
+  m.AddValue(
+      "shoplist_data_bytes", "Bytes of the node's data directory", Kind::kGauge,
+      [&p] { return static_cast<double>(DiskBytes(p.config.data_dir)); });
+  m.AddValue("shoplist_disk_size_bytes",
+             "Bytes of the file system that holds the node's data directory",
+             Kind::kGauge, [&p] {
+               std::error_code error;
+               const std::filesystem::space_info space =
+                   std::filesystem::space(p.config.data_dir, error);
+               return error ? 0.0 : static_cast<double>(space.capacity);
+             });
+  m.AddValue("shoplist_disk_free_bytes",
+             "Bytes free to the node on its data directory's file system",
+             Kind::kGauge, [&p] {
+               std::error_code error;
+               const std::filesystem::space_info space =
+                   std::filesystem::space(p.config.data_dir, error);
+               return error ? 0.0 : static_cast<double>(space.available);
+             });
 }
 
 absl::StatusOr<std::unique_ptr<NodeServer>> NodeServer::Start(

@@ -10,6 +10,7 @@
 #include <fstream>
 #include <iterator>
 #include <memory>
+#include <regex>
 #include <string>
 #include <vector>
 
@@ -118,6 +119,14 @@ TEST(MetricsTest, ServersExposeRpcAndClusterFigures) {
   EXPECT_EQ(Sample(node, "shoplist_hints_pending"), 0);
   EXPECT_EQ(Sample(node, "shoplist_replica_failures_total"), 0);
   EXPECT_EQ(Sample(node, "shoplist_anti_entropy_repairs_total"), 0);
+  EXPECT_GE(Sample(node, "shoplist_anti_entropy_last_round_timestamp_seconds"),
+            0);
+  EXPECT_GE(Sample(node, "shoplist_anti_entropy_last_round_seconds"), 0);
+  EXPECT_EQ(Sample(node, "shoplist_draining"), 0);
+  EXPECT_GT(Sample(node, "shoplist_data_bytes"), 0);
+  const double free_bytes = Sample(node, "shoplist_disk_free_bytes");
+  EXPECT_GT(free_bytes, 0);
+  EXPECT_GE(Sample(node, "shoplist_disk_size_bytes"), free_bytes);
 
   const std::string at_proxy = Scrape(proxy_metrics);
   EXPECT_EQ(Sample(at_proxy, "shoplist_rpc_requests_total" + apply), 1)
@@ -131,6 +140,23 @@ TEST(MetricsTest, ServersExposeRpcAndClusterFigures) {
                    "shoplist.v1.MembershipService/Join\"}"),
             1);
   EXPECT_EQ(Sample(at_proxy, "shoplist_members_down"), 0);
+
+  // The alert rules name only metrics the servers export.
+  std::ifstream rules(SHOPLIST_SOURCE_DIR "/monitoring/alerts.yml");
+  const std::string text((std::istreambuf_iterator<char>(rules)),
+                         std::istreambuf_iterator<char>());
+  ASSERT_FALSE(text.empty());
+  const std::regex metric("shoplist_[a-z_]+");
+  int named = 0;
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), metric);
+       it != std::sregex_iterator(); ++it) {
+    const std::string help = "# HELP " + it->str() + " ";
+    EXPECT_TRUE(absl::StrContains(node, help) ||
+                absl::StrContains(at_proxy, help))
+        << it->str() << " is in monitoring/alerts.yml but no server exports it";
+    ++named;
+  }
+  EXPECT_GE(named, 10);
 
   // A node that stops is counted down once its heartbeats stop.
   node_process.Kill();
