@@ -33,10 +33,11 @@ COPY . .
 RUN cmake -S . -B /build -G Ninja -DCMAKE_BUILD_TYPE=Release \
       -DSHOPLIST_BUILD_BENCHMARKS=OFF \
  && cmake --build /build -j"${BUILD_JOBS}" \
-      --target shoplist-proxy shoplist-node shoplist-cli \
+      --target shoplist-proxy shoplist-node shoplist-cli shoplist-admin \
  && mkdir -p /out/bin \
  && cp /build/services/proxy/shoplist-proxy /build/services/node/shoplist-node \
-       /build/clients/cli/shoplist-cli /out/bin/ \
+       /build/clients/cli/shoplist-cli /build/clients/admin/shoplist-admin \
+       /out/bin/ \
  && strip --strip-debug /out/bin/*  # symbols kept: crash stacks name functions
 # The phone app the proxy serves (--web-root): the client core in
 # WebAssembly (emscripten, and the libraries it links built from Debian's

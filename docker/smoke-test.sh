@@ -2,7 +2,8 @@
 # Smoke test of the container image: 1 proxy and 3 nodes as containers on a
 # user-defined network, driven by the host's shoplist-cli through the proxy
 # port published on 127.0.0.1. Creates a list, adds items, reads them back
-# from a second home that joins by ID, SIGKILLs one node container
+# from a second home that joins by the list's edit link, SIGKILLs one node
+# container
 # (`docker kill`) and checks the list is still readable and writable.
 # Removes every container and the network it made on exit, pass or fail.
 #   docker/smoke-test.sh
@@ -227,8 +228,11 @@ join() {
     fail "join in home $1 failed: $(cat "$work/err")"
   say "  home $1: joined $2 in $(ms "$start")"
 }
-say "home b: join by ID"
-join b "$id"
+# A list is closed: other homes join by a link its owner shares.
+link="$(cli a share "$id" | "$python" -c 'import json,sys; print(json.load(sys.stdin)["link"])')" ||
+  fail "shoplist-cli share failed"
+say "home b: join by the edit link"
+join b "$link"
 expect b "$id" "unsynced=0 bread:1:0 eggs:12:0 milk:2:0"
 
 # --- 4. One node SIGKILLed ---------------------------------------------------------
@@ -244,7 +248,7 @@ synced a "$id"
 expect a "$id" "unsynced=0 bread:1:0 butter:1:0 eggs:12:0 milk:2:2"
 synced b "$id"
 expect b "$id" "unsynced=0 bread:1:0 butter:1:0 eggs:12:0 milk:2:2"
-join c "$id"
+join c "$link"
 expect c "$id" "unsynced=0 bread:1:0 butter:1:0 eggs:12:0 milk:2:2"
 
 # Once the proxy has marked the node down (--heartbeat-timeout-ms, 3 s by
@@ -256,7 +260,7 @@ change c add "$id" apples 3
 change b remove "$id" bread
 synced a "$id"
 expect a "$id" "unsynced=0 apples:3:0 butter:1:0 eggs:12:0 milk:2:2"
-join d "$id"
+join d "$link"
 expect d "$id" "unsynced=0 apples:3:0 butter:1:0 eggs:12:0 milk:2:2"
 
 for c in "$proxy_c" "$tag-node-0" "$tag-node-2"; do

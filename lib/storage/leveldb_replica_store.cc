@@ -395,7 +395,20 @@ absl::StatusOr<uint64_t> LevelDbReplicaStore::ReplicaId() {
 
 absl::Status LevelDbReplicaStore::ExportRecords(
     const std::function<bool(absl::string_view, absl::string_view)>& visit) {
-  return db_->Scan("", visit);
+  absl::StatusOr<std::shared_ptr<leveldb::DB>> db = db_->Get();
+  if (!db.ok()) return db.status();
+  leveldb::ReadOptions options = RecoveringDb::ReadOptions();
+  // A backup reads every block once: the cache stays with what serves.
+  options.fill_cache = false;
+  // An iterator reads one implicit snapshot.
+  std::unique_ptr<leveldb::Iterator> it((*db)->NewIterator(options));
+  for (it->SeekToFirst(); it->Valid(); it->Next()) {
+    if (!visit(absl::string_view(it->key().data(), it->key().size()),
+               absl::string_view(it->value().data(), it->value().size()))) {
+      break;
+    }
+  }
+  return FromLevelDb(it->status(), "the backup's scan");
 }
 
 absl::StatusOr<uint64_t> RestoreData(

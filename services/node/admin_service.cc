@@ -21,24 +21,23 @@ v1::AntiEntropyRound RoundOf(const AntiEntropy::Round& round) {
   return out;
 }
 
-// One Repair call. It deletes itself once gRPC is done with it and its
-// round's thread has ended, whichever comes last.
-class RepairReactor final
-    : public grpc::ServerWriteReactor<v1::RepairProgress> {
+// A server stream fed by a job on a thread of its own (a repair round, a
+// backup's scan). It deletes itself once gRPC is done with it and the job
+// has ended, whichever comes last; the job calls Ended() as its last act.
+// Subclasses write under mu_, one message at a time (writing_), and hear
+// of each write's end in WroteLocked.
+template <typename Message>
+class JobReactor : public grpc::ServerWriteReactor<Message> {
  public:
-  explicit RepairReactor(const AdminServiceImpl::RepairSource& repair) {
-    std::thread([this, repair] { Run(repair); }).detach();
-  }
-
   void OnWriteDone(bool ok) override {
     absl::MutexLock lock(&mu_);
     writing_ = false;
     if (!ok) {
       FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                "writing the progress failed"));
+                                "writing the answer failed"));
       return;
     }
-    WriteLocked();
+    WroteLocked();
   }
 
   void OnCancel() override {
@@ -51,9 +50,47 @@ class RepairReactor final
     {
       absl::MutexLock lock(&mu_);
       done_ = true;
-      last = ran_;
+      last = ended_;
     }
     if (last) delete this;
+  }
+
+ protected:
+  virtual void WroteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {}
+
+  // The job's last call: nothing of this object may be used after it.
+  void Ended() {
+    bool gone;
+    {
+      absl::MutexLock lock(&mu_);
+      ended_ = true;
+      gone = done_;
+    }
+    if (gone) delete this;
+  }
+
+  void FinishLocked(const grpc::Status& status)
+      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    if (finished_) return;
+    finished_ = true;
+    this->Finish(status);
+  }
+
+  absl::Mutex mu_;
+  bool writing_ ABSL_GUARDED_BY(mu_) = false;
+  bool finished_ ABSL_GUARDED_BY(mu_) = false;
+
+ private:
+  bool done_ ABSL_GUARDED_BY(mu_) = false;   // OnDone ran
+  bool ended_ ABSL_GUARDED_BY(mu_) = false;  // the job ended
+};
+
+// One Repair call: the newest progress is written whenever the previous
+// write is done, then the summary.
+class RepairReactor final : public JobReactor<v1::RepairProgress> {
+ public:
+  explicit RepairReactor(const AdminServiceImpl::RepairSource& repair) {
+    std::thread([this, repair] { Run(repair); }).detach();
   }
 
  private:
@@ -78,13 +115,7 @@ class RepairReactor final
       status = ToGrpc(round.status());
     }
     Post(std::move(last), status, /*end=*/true);
-    bool gone;
-    {
-      absl::MutexLock lock(&mu_);
-      ran_ = true;
-      gone = done_;
-    }
-    if (gone) delete this;
+    Ended();
   }
 
   // The newest progress replaces one not yet written; with `end`, the
@@ -101,6 +132,10 @@ class RepairReactor final
     WriteLocked();
   }
 
+  void WroteLocked() override ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
+    WriteLocked();
+  }
+
   void WriteLocked() ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
     if (writing_ || finished_) return;
     if (next_) {
@@ -113,57 +148,21 @@ class RepairReactor final
     }
   }
 
-  void FinishLocked(const grpc::Status& status)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return;
-    finished_ = true;
-    Finish(status);
-  }
-
-  absl::Mutex mu_;
   v1::RepairProgress out_ ABSL_GUARDED_BY(mu_);
   std::optional<v1::RepairProgress> next_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
   bool end_ ABSL_GUARDED_BY(mu_) = false;
   grpc::Status end_status_ ABSL_GUARDED_BY(mu_);
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone ran
-  bool ran_ ABSL_GUARDED_BY(mu_) = false;   // the round's thread ended
 };
 
 // One Backup call: a thread reads the records and hands each chunk to the
-// stream once the previous one is written. Deleted as RepairReactor is.
-class BackupReactor final : public grpc::ServerWriteReactor<v1::BackupChunk> {
+// stream once the previous one is written.
+class BackupReactor final : public JobReactor<v1::BackupChunk> {
  public:
   static constexpr size_t kChunkBytes = 1 << 20;
 
   BackupReactor(const std::string& node_id,
                 const AdminServiceImpl::ExportSource& records) {
     std::thread([this, node_id, records] { Run(node_id, records); }).detach();
-  }
-
-  void OnWriteDone(bool ok) override {
-    absl::MutexLock lock(&mu_);
-    writing_ = false;
-    if (!ok) {
-      FinishLocked(grpc::Status(grpc::StatusCode::UNAVAILABLE,
-                                "writing the backup failed"));
-    }
-  }
-
-  void OnCancel() override {
-    absl::MutexLock lock(&mu_);
-    FinishLocked(grpc::Status::CANCELLED);
-  }
-
-  void OnDone() override {
-    bool last;
-    {
-      absl::MutexLock lock(&mu_);
-      done_ = true;
-      last = ran_;
-    }
-    if (last) delete this;
   }
 
  private:
@@ -191,13 +190,7 @@ class BackupReactor final : public grpc::ServerWriteReactor<v1::BackupChunk> {
     } else {
       End(ToGrpc(status));
     }
-    bool gone;
-    {
-      absl::MutexLock lock(&mu_);
-      ran_ = true;
-      gone = done_;
-    }
-    if (gone) delete this;
+    Ended();
   }
 
   // Waits until the previous chunk is written, then writes this one
@@ -228,19 +221,7 @@ class BackupReactor final : public grpc::ServerWriteReactor<v1::BackupChunk> {
     FinishLocked(status);
   }
 
-  void FinishLocked(const grpc::Status& status)
-      ABSL_EXCLUSIVE_LOCKS_REQUIRED(mu_) {
-    if (finished_) return;
-    finished_ = true;
-    Finish(status);
-  }
-
-  absl::Mutex mu_;
   v1::BackupChunk out_ ABSL_GUARDED_BY(mu_);
-  bool writing_ ABSL_GUARDED_BY(mu_) = false;
-  bool finished_ ABSL_GUARDED_BY(mu_) = false;
-  bool done_ ABSL_GUARDED_BY(mu_) = false;  // OnDone ran
-  bool ran_ ABSL_GUARDED_BY(mu_) = false;   // the reading thread ended
 };
 
 }  // namespace
