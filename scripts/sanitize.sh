@@ -19,7 +19,7 @@ scripts/install-deps.sh --sanitizers
 cmake -S . -B build-asan -G Ninja -DCMAKE_CXX_COMPILER=clang++ \
   -DSHOPLIST_SANITIZE=ON -DSHOPLIST_BUILD_BENCHMARKS=OFF >/dev/null
 cmake --build build-asan -j"$jobs" --target "${service_tests[@]}" \
-  rolling_restart_test shoplist-node shoplist-proxy
+  rolling_restart_test admin_test shoplist-node shoplist-proxy shoplist-admin
 
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1}"
@@ -51,6 +51,10 @@ done
 run rolling_restart_test env SHOPLIST_ROLLING_ROUNDS=1 \
   build-asan/tests/system/rolling_restart_test \
   --gtest_filter='*TwoProxies*'
+
+# The operators' tool against sanitized servers: a node's repair and backup
+# streams are fed by threads of their own.
+run admin_test build-asan/tests/system/admin_test --gtest_brief=1
 
 if [ ${#failed[@]} -gt 0 ]; then
   echo "sanitize: ${#failed[@]} failed under ASan+UBSan: ${failed[*]}" >&2
