@@ -9,6 +9,7 @@
 // directory in use).
 #include <unistd.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstdlib>
 #include <iostream>
@@ -98,6 +99,9 @@ json NodeJson(const v1::NodeStatus& s) {
   return node;
 }
 
+// A task that could not be done: its message (as JSON with --json), and
+// exit 2 for bad input (INVALID_ARGUMENT: a directory in use, no proxy
+// given), else 1.
 int Fail(const Flags& flags, const absl::Status& status) {
   if (flags.json) {
     std::cout << json{{"error", std::string(status.message())},
@@ -107,7 +111,25 @@ int Fail(const Flags& flags, const absl::Status& status) {
   } else {
     std::cerr << "shoplist-admin: " << status.message() << "\n";
   }
-  return 1;
+  return absl::IsInvalidArgument(status) ? 2 : 1;
+}
+
+// Bad input: the message, and exit 2.
+int BadInput(absl::string_view message) {
+  std::cerr << "shoplist-admin: " << message << "\n";
+  return 2;
+}
+
+// The member of `view` with this id, or null.
+const v1::Member* FindMember(const v1::RingView& view, const std::string& id) {
+  for (const v1::Member& m : view.members()) {
+    if (m.node().id() == id) return &m;
+  }
+  return nullptr;
+}
+
+int NotAMember(const std::string& id) {
+  return BadInput(absl::StrCat(id, " is not a member of the ring"));
 }
 
 int Status(const Flags& flags) {
@@ -199,20 +221,22 @@ int Ring(const Flags& flags) {
   };
   const ring::Share* most = nullptr;
   const ring::Share* least = nullptr;
-  double most_primary = 0, least_primary = 0;
   for (const ring::Share& s : shares) {
     if (most == nullptr || lighter(*most, s)) most = &s;
     if (least == nullptr || lighter(s, *least)) least = &s;
-    if (most_primary == 0 || s.primary > most_primary) most_primary = s.primary;
-    if (least_primary == 0 || s.primary < least_primary) {
-      least_primary = s.primary;
-    }
   }
+  const auto [fewest, most_coordinated] =
+      std::minmax_element(shares.begin(), shares.end(),
+                          [](const ring::Share& a, const ring::Share& b) {
+                            return a.primary < b.primary;
+                          });
   const double imbalance = least != nullptr && least->replica > 0
                                ? most->replica / least->replica
                                : 0;
   const double primary_imbalance =
-      least_primary > 0 ? most_primary / least_primary : 0;
+      !shares.empty() && fewest->primary > 0
+          ? most_coordinated->primary / fewest->primary
+          : 0;
   if (flags.json) {
     json members = json::array();
     for (const ring::Share& s : shares) {
@@ -314,16 +338,14 @@ int Repair(const Flags& flags) {
       FetchView(flags.proxy, absl::Seconds(flags.timeout_s));
   if (!view.ok()) return Fail(flags, view.status());
   std::vector<v1::Member> targets;
-  for (const v1::Member& m : view->members()) {
-    if (flags.node.empty() ? m.state() == v1::Member::UP
-                           : m.node().id() == flags.node) {
-      targets.push_back(m);
+  if (flags.node.empty()) {
+    for (const v1::Member& m : view->members()) {
+      if (m.state() == v1::Member::UP) targets.push_back(m);
     }
-  }
-  if (!flags.node.empty() && targets.empty()) {
-    std::cerr << "shoplist-admin: " << flags.node
-              << " is not a member of the ring\n";
-    return 2;
+  } else if (const v1::Member* m = FindMember(*view, flags.node)) {
+    targets.push_back(*m);
+  } else {
+    return NotAMember(flags.node);
   }
   int failed = 0;
   for (const v1::Member& m : targets) {
@@ -343,25 +365,17 @@ int Replace(const Flags& flags) {
     absl::StatusOr<v1::RingView> view =
         FetchView(flags.proxy, absl::Seconds(flags.timeout_s));
     if (!view.ok()) return Fail(flags, view.status());
-    const v1::Member* dead = nullptr;
-    for (const v1::Member& m : view->members()) {
-      if (m.node().id() == flags.node) dead = &m;
-    }
-    if (dead == nullptr) {
-      std::cerr << "shoplist-admin: " << flags.node
-                << " is not a member of the ring\n";
-      return 2;
-    }
+    const v1::Member* dead = FindMember(*view, flags.node);
+    if (dead == nullptr) return NotAMember(flags.node);
     if (dead->node().address() == flags.address &&
         dead->state() == v1::Member::UP) {
       break;
     }
     if (dead->node().address() != flags.address &&
         dead->state() == v1::Member::UP) {
-      std::cerr << "shoplist-admin: " << flags.node << " is up at "
-                << dead->node().address()
-                << ": stop it before it is replaced\n";
-      return 2;
+      return BadInput(absl::StrCat(flags.node, " is up at ",
+                                   dead->node().address(),
+                                   ": stop it before it is replaced"));
     }
     if (absl::Now() >= deadline) {
       return Fail(flags, absl::DeadlineExceededError(absl::StrCat(
@@ -385,15 +399,9 @@ int Leave(const Flags& flags) {
   const absl::Duration timeout = absl::Seconds(flags.timeout_s);
   absl::StatusOr<v1::RingView> view = FetchView(flags.proxy, timeout);
   if (!view.ok()) return Fail(flags, view.status());
-  std::string address;
-  for (const v1::Member& m : view->members()) {
-    if (m.node().id() == flags.node) address = m.node().address();
-  }
-  if (address.empty()) {
-    std::cerr << "shoplist-admin: " << flags.node
-              << " is not a member of the ring\n";
-    return 2;
-  }
+  const v1::Member* member = FindMember(*view, flags.node);
+  if (member == nullptr) return NotAMember(flags.node);
+  const std::string address = member->node().address();
   absl::StatusOr<v1::RingView> left =
       LeaveRing(flags.proxy, flags.node, timeout);
   if (!left.ok()) return Fail(flags, left.status());
@@ -430,15 +438,8 @@ int Backup(const Flags& flags) {
   absl::StatusOr<v1::RingView> view =
       FetchView(flags.proxy, absl::Seconds(flags.timeout_s));
   if (!view.ok()) return Fail(flags, view.status());
-  const v1::Member* target = nullptr;
-  for (const v1::Member& m : view->members()) {
-    if (m.node().id() == flags.node) target = &m;
-  }
-  if (target == nullptr) {
-    std::cerr << "shoplist-admin: " << flags.node
-              << " is not a member of the ring\n";
-    return 2;
-  }
+  const v1::Member* target = FindMember(*view, flags.node);
+  if (target == nullptr) return NotAMember(flags.node);
   const bool live = !flags.json && isatty(fileno(stderr));
   const absl::Time start = absl::Now();
   absl::StatusOr<BackupProgress> done = BackupNode(
@@ -457,10 +458,6 @@ int Backup(const Flags& flags) {
       });
   if (live) std::cerr << "\n";
   if (!done.ok()) {
-    if (absl::IsInvalidArgument(done.status())) {
-      std::cerr << "shoplist-admin: " << done.status().message() << "\n";
-      return 2;
-    }
     return Fail(flags, done.status());
   }
   const int64_t ms = absl::ToInt64Milliseconds(absl::Now() - start);
@@ -482,10 +479,6 @@ int Restore(const Flags& flags) {
   absl::StatusOr<std::pair<std::string, uint64_t>> restored =
       RestoreBackup(flags.dir, flags.data_dir);
   if (!restored.ok()) {
-    if (absl::IsInvalidArgument(restored.status())) {
-      std::cerr << "shoplist-admin: " << restored.status().message() << "\n";
-      return 2;
-    }
     return Fail(flags, restored.status());
   }
   if (flags.json) {

@@ -9,7 +9,6 @@
 #include "services/common/unary.h"
 
 namespace shoplist::node {
-namespace {
 
 v1::AntiEntropyRound RoundOf(const AntiEntropy::Round& round) {
   v1::AntiEntropyRound out;
@@ -20,6 +19,8 @@ v1::AntiEntropyRound RoundOf(const AntiEntropy::Round& round) {
   out.set_lists_repaired(round.lists_repaired);
   return out;
 }
+
+namespace {
 
 // A server stream fed by a job on a thread of its own (a repair round, a
 // backup's scan). It deletes itself once gRPC is done with it and the job

@@ -22,6 +22,9 @@
 
 namespace shoplist::node {
 
+// A round as AdminService reports it.
+v1::AntiEntropyRound RoundOf(const AntiEntropy::Round& round);
+
 class AdminServiceImpl final : public v1::AdminService::CallbackService {
  public:
   using StatusSource = std::function<absl::StatusOr<v1::NodeStatus>()>;

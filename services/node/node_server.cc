@@ -71,36 +71,35 @@ uint64_t DiskBytes(const std::string& dir) {
 
 }  // namespace
 
-absl::StatusOr<AntiEntropy::Round> NodeServer::Repair(
-    Parts& p, const AntiEntropy::Progress& progress) {
-  AntiEntropy* anti_entropy;
-  {
-    absl::MutexLock lock(&p.mu);
-    if (!p.serving || p.shut_down) {
-      return absl::UnavailableError("the node is not serving");
-    }
-    anti_entropy = p.anti_entropy.get();
-    ++p.admin_jobs;
+absl::Status NodeServer::BeginAdminJob(Parts& p) {
+  absl::MutexLock lock(&p.mu);
+  if (!p.serving || p.shut_down) {
+    return absl::UnavailableError("the node is not serving");
   }
-  AntiEntropy::Round round = anti_entropy->RunOnce(progress);
+  ++p.admin_jobs;
+  return absl::OkStatus();
+}
+
+void NodeServer::EndAdminJob(Parts& p) {
   absl::MutexLock lock(&p.mu);
   --p.admin_jobs;
+}
+
+absl::StatusOr<AntiEntropy::Round> NodeServer::Repair(
+    Parts& p, const AntiEntropy::Progress& progress) {
+  if (absl::Status s = BeginAdminJob(p); !s.ok()) return s;
+  // Shutdown resets the anti-entropy only once no job runs.
+  AntiEntropy::Round round = p.anti_entropy->RunOnce(progress);
+  EndAdminJob(p);
   return round;
 }
 
 absl::Status NodeServer::ExportRecords(
     Parts& p,
     const std::function<bool(absl::string_view, absl::string_view)>& visit) {
-  {
-    absl::MutexLock lock(&p.mu);
-    if (!p.serving || p.shut_down) {
-      return absl::UnavailableError("the node is not serving");
-    }
-    ++p.admin_jobs;
-  }
+  if (absl::Status s = BeginAdminJob(p); !s.ok()) return s;
   absl::Status status = p.store->ExportRecords(visit);
-  absl::MutexLock lock(&p.mu);
-  --p.admin_jobs;
+  EndAdminJob(p);
   return status;
 }
 
@@ -121,12 +120,7 @@ absl::StatusOr<v1::NodeStatus> NodeServer::StatusOf(Parts& p) {
   status.set_disk_bytes(DiskBytes(p.config.data_dir));
   const AntiEntropy::Round round = p.anti_entropy->LastRound();
   if (round.finished != absl::InfinitePast()) {
-    v1::AntiEntropyRound* last = status.mutable_last_round();
-    last->set_finished_unix_ms(absl::ToUnixMillis(round.finished));
-    last->set_duration_ms(absl::ToInt64Milliseconds(round.duration));
-    last->set_peers(static_cast<uint32_t>(round.peers));
-    last->set_ranges(static_cast<uint32_t>(round.ranges));
-    last->set_lists_repaired(round.lists_repaired);
+    *status.mutable_last_round() = RoundOf(round);
   }
   status.set_lists_repaired_total(p.anti_entropy->lists_repaired());
   status.set_started_unix_ms(absl::ToUnixMillis(p.started));

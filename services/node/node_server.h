@@ -59,6 +59,10 @@ class NodeServer {
   struct Parts;
   // What a node reports to Prometheus besides its RPCs.
   static void AddMetricValues(Parts& parts, const RingSource* ring);
+  // An operator's repair or backup: refused unless the node serves, and
+  // counted until EndAdminJob, so that Shutdown waits for it.
+  static absl::Status BeginAdminJob(Parts& parts);
+  static void EndAdminJob(Parts& parts);
   // What AdminService's Status answers, and runs its Repair.
   static absl::StatusOr<v1::NodeStatus> StatusOf(Parts& parts);
   static absl::StatusOr<AntiEntropy::Round> Repair(
