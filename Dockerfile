@@ -19,11 +19,20 @@
 # any Debian 12 image works, e.g. --build-arg BASE_IMAGE=debian:bookworm-slim.
 ARG BASE_IMAGE=shoplist/debian:bookworm
 
-FROM ${BASE_IMAGE} AS build
-# The same packages as a developer machine; this layer is cached until
-# scripts/install-deps.sh changes.
-COPY scripts/install-deps.sh /tmp/install-deps.sh
-RUN /tmp/install-deps.sh && rm -rf /var/lib/apt/lists/* /tmp/install-deps.sh
+FROM ${BASE_IMAGE} AS deps
+# The same packages as a developer machine, emscripten included, and the
+# libraries the WebAssembly module links, built from Debian's source
+# packages (scripts/wasm-deps.sh caches them in /root/.cache). These layers
+# are cached until the two scripts change, so a rebuild after a change of
+# the sources only compiles shoplist (docker/smoke-test.sh tags this stage
+# shoplist/build-deps, which keeps it when old builds are pruned).
+COPY scripts/install-deps.sh scripts/wasm-deps.sh /tmp/deps/
+RUN /tmp/deps/install-deps.sh --wasm
+RUN NODE_PATH=/usr/share/nodejs /tmp/deps/wasm-deps.sh >/dev/null
+LABEL org.shoplist.stage=deps
+
+FROM deps AS build
+LABEL org.shoplist.stage=build
 # Parallel compile jobs; each gRPC-heavy file needs about 1 GiB.
 ARG BUILD_JOBS=1
 # No compiler cache inside a throwaway build stage.
@@ -46,6 +55,7 @@ RUN scripts/wasm.sh \
  && cp -r build-wasm/web /out/web
 
 FROM ${BASE_IMAGE} AS runtime
+LABEL org.shoplist.stage=runtime
 # Only the shared libraries the binaries link (found with ldd); their own
 # dependencies (libgrpc29, libssl3, libre2-9, libfmt9, libsnappy1v5, ...)
 # come with them.
@@ -62,7 +72,7 @@ RUN apt-get update -q \
 COPY --from=build /out/bin/ /usr/local/bin/
 COPY --from=build /out/web/ /usr/local/share/shoplist/web/
 # Fail the build if any shared library is missing.
-RUN for b in shoplist-proxy shoplist-node shoplist-cli; do \
+RUN for b in shoplist-proxy shoplist-node shoplist-cli shoplist-admin; do \
       ldd "/usr/local/bin/$b" | grep 'not found' && { echo "$b: missing libraries" >&2; exit 1; }; \
     done; \
     shoplist-cli --help >/dev/null

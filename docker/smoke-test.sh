@@ -9,10 +9,14 @@
 #   docker/smoke-test.sh
 # Builds what is missing first: the base image (docker/make-base-image.sh,
 # which also starts dockerd if none answers) and the image (`docker build`,
-# slow: see SHOPLIST_BUILD_JOBS).
+# slow: see SHOPLIST_BUILD_JOBS; SHOPLIST_BUILD=always builds it from this
+# tree even when it exists, as scripts/test.sh does).
 # Environment:
 #   SHOPLIST_IMAGE       image to test (shoplist:latest)
 #   SHOPLIST_BASE_IMAGE  base image to build it from (shoplist/debian:bookworm)
+#   SHOPLIST_BUILD       "missing" (build the image only if it does not
+#                        exist) or "always" (docker build from this tree:
+#                        cached layers make it quick when nothing changed)
 #   SHOPLIST_BUILD_JOBS  compile jobs if the image has to be built (1)
 #   SHOPLIST_CLI         host CLI (build/clients/cli/shoplist-cli)
 #   SHOPLIST_READY       host shoplist-ready, run in a container on the
@@ -88,11 +92,29 @@ if ! docker info >/dev/null 2>&1 || ! docker image inspect "$base_image" >/dev/n
   say "no Docker daemon or no base image: running docker/make-base-image.sh"
   "$root/docker/make-base-image.sh" || fail "docker/make-base-image.sh failed"
 fi
-if ! docker image inspect "$image" >/dev/null 2>&1; then
-  say "image $image missing: docker build (-j$jobs; this takes a while)"
-  DOCKER_BUILDKIT=0 docker build --build-arg BUILD_JOBS="$jobs" \
-    --build-arg BASE_IMAGE="$base_image" -t "$image" "$root" ||
-    fail "docker build of $image failed"
+if [ "${SHOPLIST_BUILD:-missing}" = always ] || ! docker image inspect "$image" >/dev/null 2>&1; then
+  say "docker build of $image from $root (-j$jobs; slow when the sources changed)"
+  start="$(now_ms)"
+  # The two build stages are tagged too: the dependencies' layers
+  # (shoplist/build-deps) and the last compile (shoplist/build) stay cached,
+  # and the images they replace are pruned below instead of piling up
+  # (about 2 GB each).
+  # docker_build LOG ARGS...: the classic builder (Debian's docker.io has no
+  # buildx), its output in LOG, the last lines shown on failure.
+  docker_build() {
+    local log="$1"
+    shift
+    DOCKER_BUILDKIT=0 docker build --build-arg BUILD_JOBS="$jobs" \
+      --build-arg BASE_IMAGE="$base_image" "$@" "$root" >"$log" 2>&1 ||
+      { tail -25 "$log" >&2; fail "docker build $* failed (log: $log)"; }
+  }
+  build_log="${TMPDIR:-/tmp}/shoplist-docker-build.log"
+  docker_build "$build_log" --target deps -t shoplist/build-deps
+  docker_build "$build_log" --target build -t shoplist/build
+  docker_build "$build_log" -t "$image"
+  docker image prune -f --filter label=org.shoplist.stage >/dev/null ||
+    say "WARNING: docker image prune failed"
+  say "built $image in $(ms "$start")"
 fi
 say "image $image: $(docker image inspect -f '{{.Size}}' "$image" | awk '{printf "%.1f MB", $1/1e6}')"
 

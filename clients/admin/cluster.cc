@@ -29,6 +29,29 @@ absl::Status FromGrpc(const grpc::Status& status, absl::string_view what) {
                       absl::StrCat(what, ": ", status.error_message()));
 }
 
+// The first view of one proxy's Subscribe stream.
+absl::StatusOr<v1::RingView> ViewOf(const std::string& proxy,
+                                    absl::Duration timeout) {
+  auto stub = v1::MembershipService::NewStub(NewChannel(proxy));
+  grpc::ClientContext context;
+  context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
+  v1::SubscribeRequest request;
+  request.set_node_id("shoplist-admin");
+  std::unique_ptr<grpc::ClientReader<v1::RingView>> reader =
+      stub->Subscribe(&context, request);
+  v1::RingView view;
+  if (reader->Read(&view)) {
+    context.TryCancel();
+    reader->Finish();
+    return view;
+  }
+  grpc::Status status = reader->Finish();
+  if (status.ok()) {
+    status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "no view came");
+  }
+  return FromGrpc(status, absl::StrCat("the proxy at ", proxy));
+}
+
 }  // namespace
 
 absl::StatusOr<v1::RingView> FetchView(const std::string& proxies,
@@ -36,28 +59,23 @@ absl::StatusOr<v1::RingView> FetchView(const std::string& proxies,
   absl::Status last = absl::InvalidArgumentError("no proxy given");
   for (absl::string_view proxy :
        absl::StrSplit(proxies, ',', absl::SkipEmpty())) {
-    auto stub = v1::MembershipService::NewStub(NewChannel(std::string(proxy)));
-    grpc::ClientContext context;
-    context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
-    v1::SubscribeRequest request;
-    request.set_node_id("shoplist-admin");
-    std::unique_ptr<grpc::ClientReader<v1::RingView>> reader =
-        stub->Subscribe(&context, request);
-    v1::RingView view;
-    if (reader->Read(&view)) {
-      context.TryCancel();
-      reader->Finish();
-      return view;
-    }
-    grpc::Status status = reader->Finish();
-    if (status.ok()) {
-      status = grpc::Status(grpc::StatusCode::UNAVAILABLE, "no view came");
-    }
-    last = FromGrpc(status, absl::StrCat("the proxy at ", proxy));
+    absl::StatusOr<v1::RingView> view = ViewOf(std::string(proxy), timeout);
+    if (view.ok()) return view;
+    last = view.status();
     // A proxy that refuses the token refuses it everywhere.
     if (absl::IsUnauthenticated(last)) return last;
   }
   return last;
+}
+
+std::vector<ProxyView> FetchViews(const std::string& proxies,
+                                  absl::Duration timeout) {
+  std::vector<ProxyView> views;
+  for (absl::string_view proxy :
+       absl::StrSplit(proxies, ',', absl::SkipEmpty())) {
+    views.push_back({std::string(proxy), ViewOf(std::string(proxy), timeout)});
+  }
+  return views;
 }
 
 absl::StatusOr<v1::RingView> LeaveRing(const std::string& proxies,

@@ -26,6 +26,15 @@ namespace shoplist::admin {
 absl::StatusOr<v1::RingView> FetchView(const std::string& proxies,
                                        absl::Duration timeout);
 
+// The view of each of `proxies`, in the order given (each proxy keeps its
+// own membership: they may disagree for a while).
+struct ProxyView {
+  std::string proxy;
+  absl::StatusOr<v1::RingView> view;
+};
+std::vector<ProxyView> FetchViews(const std::string& proxies,
+                                  absl::Duration timeout);
+
 // Tells every one of `proxies` that `node_id` leaves the ring
 // (MembershipService.Leave): each proxy keeps its own membership. Returns
 // the newest view they answered with; the first error when one refused or

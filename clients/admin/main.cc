@@ -12,14 +12,19 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <filesystem>
+#include <fstream>
 #include <iostream>
+#include <map>
 #include <string>
 #include <vector>
 
 #include "CLI/CLI.hpp"
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_format.h"
+#include "absl/strings/str_join.h"
 #include "absl/time/time.h"
+#include "clients/admin/backup_sets.h"
 #include "clients/admin/cluster.h"
 #include "nlohmann/json.hpp"
 #include "ring/ring.h"
@@ -42,8 +47,11 @@ struct Flags {
   // `repair`: the node's id; empty: every member that is up. `backup`:
   // the node's id.
   std::string node;
-  // `backup`: where to; `restore`: from where, and the data directory.
+  // `backup`: where to; `backup-all`: the sets' folder; `restore`: from
+  // where, and the data directory.
   std::string dir;
+  // `backup-all`: complete sets to keep.
+  size_t keep = 7;
   std::string data_dir;
   // `replace`: where the new node serves. `replace`, `leave`: how long to
   // wait for the node to join, or to stop.
@@ -94,7 +102,13 @@ json NodeJson(const v1::NodeStatus& s) {
                {"started_unix_ms", s.started_unix_ms()},
                {"lists_repaired_total", s.lists_repaired_total()},
                {"replica_id", s.replica_id()},
+               {"oldest_hint_unix_ms", s.oldest_hint_unix_ms()},
+               {"replica_failures", json::object()},
                {"last_round", nullptr}};
+  // Sorted by peer, as the text is (a proto map has no order).
+  const std::map<std::string, uint64_t> failures(s.replica_failures().begin(),
+                                                 s.replica_failures().end());
+  for (const auto& [peer, n] : failures) node["replica_failures"][peer] = n;
   if (s.has_last_round()) node["last_round"] = RoundJson(s.last_round());
   return node;
 }
@@ -132,12 +146,69 @@ int NotAMember(const std::string& id) {
   return BadInput(absl::StrCat(id, " is not a member of the ring"));
 }
 
+// The ids of the members `view` counts up, sorted.
+std::vector<std::string> UpIn(const v1::RingView& view) {
+  std::vector<std::string> up;
+  for (const v1::Member& m : view.members()) {
+    if (m.state() == v1::Member::UP) up.push_back(m.node().id());
+  }
+  std::sort(up.begin(), up.end());
+  return up;
+}
+
 int Status(const Flags& flags) {
   const absl::Duration timeout = absl::Seconds(flags.timeout_s);
-  absl::StatusOr<v1::RingView> view = FetchView(flags.proxy, timeout);
-  if (!view.ok()) return Fail(flags, view.status());
+  // Every proxy's view: each keeps its own membership. The report follows
+  // the first that answers; the others are compared with it.
+  const std::vector<ProxyView> views = FetchViews(flags.proxy, timeout);
+  const ProxyView* first = nullptr;
+  for (const ProxyView& v : views) {
+    if (v.view.ok()) {
+      first = &v;
+      break;
+    }
+  }
+  if (first == nullptr) {
+    return Fail(flags, views.empty()
+                           ? absl::InvalidArgumentError("no proxy given")
+                           : views.back().view.status());
+  }
+  const absl::StatusOr<v1::RingView>& view = first->view;
+  // A proxy agrees when it has the same members at the same addresses,
+  // counts the same ones up and the same ones left (versions are each
+  // proxy's own count of changes: they differ between proxies).
+  auto membership = [](const v1::RingView& v) {
+    std::vector<std::string> m;
+    for (const v1::Member& member : v.members()) {
+      m.push_back(absl::StrCat(member.node().id(), "@", member.node().address(),
+                               ":", StateName(member.state())));
+    }
+    std::sort(m.begin(), m.end());
+    std::vector<std::string> left(v.left().begin(), v.left().end());
+    std::sort(left.begin(), left.end());
+    return std::make_pair(m, left);
+  };
+  auto agrees = [&](const v1::RingView& other) {
+    return membership(other) == membership(*view);
+  };
   const std::vector<MemberReport> reports = AskMembers(*view, timeout);
   if (flags.json) {
+    json proxies = json::array();
+    for (const ProxyView& v : views) {
+      if (!v.view.ok()) {
+        proxies.push_back({{"address", v.proxy},
+                           {"ring_version", nullptr},
+                           {"up", nullptr},
+                           {"agrees", nullptr},
+                           {"error", std::string(v.view.status().message())}});
+        continue;
+      }
+      proxies.push_back({{"address", v.proxy},
+                         {"ring_version", v.view->version()},
+                         {"up", UpIn(*v.view)},
+                         {"agrees", agrees(*v.view)},
+                         {"error", nullptr}});
+    }
     json members = json::array();
     for (const MemberReport& r : reports) {
       members.push_back(
@@ -155,7 +226,8 @@ int Status(const Flags& flags) {
     std::cout << json{{"ring_version", view->version()},
                       {"proxy", view->proxy()},
                       {"members", members},
-                      {"left", left}}
+                      {"left", left},
+                      {"proxies", proxies}}
                      .dump()
               << "\n";
     return 0;
@@ -168,9 +240,27 @@ int Status(const Flags& flags) {
     for (const std::string& id : view->left()) std::cout << " " << id;
   }
   std::cout << "\n";
-  std::cout << absl::StrFormat("%-12s %-22s %-6s %-9s %5s %9s %6s %10s  %s\n",
-                               "NODE", "ADDRESS", "STATE", "SINCE", "RING",
-                               "LISTS", "HINTS", "DISK", "LAST REPAIR ROUND");
+  if (views.size() > 1) {
+    for (const ProxyView& v : views) {
+      std::cout << "  proxy " << v.proxy << ": ";
+      if (!v.view.ok()) {
+        std::cout << "unreachable: " << v.view.status().message() << "\n";
+        continue;
+      }
+      std::cout << "ring version " << v.view->version()
+                << ", up: " << absl::StrJoin(UpIn(*v.view), " ")
+                << (agrees(*v.view) ? ""
+                                    : "  (disagrees: views converge "
+                                      "within heartbeats; if not, "
+                                      "check the network between them)")
+                << "\n";
+    }
+  }
+  std::cout << absl::StrFormat(
+      "%-12s %-22s %-6s %-9s %5s %9s %6s %-11s %10s  %s\n", "NODE", "ADDRESS",
+      "STATE", "SINCE", "RING", "LISTS", "HINTS", "OLDEST HINT", "DISK",
+      "LAST REPAIR ROUND");
+  std::vector<std::string> failures;
   for (const MemberReport& r : reports) {
     const std::string state = StateName(r.member.state());
     if (!r.status.ok()) {
@@ -189,11 +279,22 @@ int Status(const Flags& flags) {
                        " repaired in ", l.duration_ms(), " ms");
     }
     std::cout << absl::StrFormat(
-        "%-12s %-22s %-6s %-9s %5d %9d %6d %10s  %s%s\n", r.member.node().id(),
-        r.member.node().address(), s.draining() ? "drain" : state,
-        Ago(r.member.since_unix_ms(), now), s.ring_version(), s.lists(),
-        s.hints(), Bytes(s.disk_bytes()), round,
+        "%-12s %-22s %-6s %-9s %5d %9d %6d %-11s %10s  %s%s\n",
+        r.member.node().id(), r.member.node().address(),
+        s.draining() ? "drain" : state, Ago(r.member.since_unix_ms(), now),
+        s.ring_version(), s.lists(), s.hints(),
+        Ago(s.oldest_hint_unix_ms(), now), Bytes(s.disk_bytes()), round,
         s.ring_version() == view->version() ? "" : "  (ring behind)");
+    const std::map<std::string, uint64_t> by_peer(s.replica_failures().begin(),
+                                                  s.replica_failures().end());
+    for (const auto& [peer, n] : by_peer) {
+      failures.push_back(
+          absl::StrCat(r.member.node().id(), " -> ", peer, ": ", n));
+    }
+  }
+  if (!failures.empty()) {
+    std::cout << "replica calls failed since each node started: "
+              << absl::StrJoin(failures, ", ") << "\n";
   }
   return 0;
 }
@@ -410,28 +511,100 @@ int Leave(const Flags& flags) {
               << "); waiting for it to hand off its lists and stop\n";
   }
   const absl::Time deadline = absl::Now() + absl::Seconds(flags.wait_s);
+  const bool bar = !flags.json && isatty(fileno(stderr));
   bool stopped = false;
+  v1::HandOff last;  // what the node last said of its hand-off
   while (absl::Now() < deadline) {
-    if (!AskNode(address, timeout).ok()) {
+    absl::StatusOr<v1::NodeStatus> status = AskNode(address, timeout);
+    if (!status.ok()) {
       stopped = true;
       break;
     }
+    const v1::HandOff& now = status->handoff();
+    if (status->has_handoff() && now.sent() != last.sent()) {
+      last = now;
+      if (flags.json) {
+        std::cout << json{{"node", flags.node},
+                          {"done", false},
+                          {"lists", now.lists()},
+                          {"sent", now.sent()},
+                          {"delivered", now.delivered()}}
+                         .dump()
+                  << std::endl;
+      } else if (bar) {
+        constexpr int kWidth = 30;
+        const int filled =
+            now.lists() == 0
+                ? kWidth
+                : static_cast<int>(kWidth * now.sent() / now.lists());
+        std::cerr << "\r" << flags.node << " handing off ["
+                  << std::string(filled, '#')
+                  << std::string(kWidth - filled, '.') << "] " << now.sent()
+                  << "/" << now.lists() << " lists" << std::flush;
+      }
+    }
     absl::SleepFor(absl::Milliseconds(200));
   }
+  if (bar && last.lists() > 0) std::cerr << "\n";
+  // The last progress seen: a node stops right after its hand-off, so the
+  // final figures may not have been seen (its log has them).
   if (flags.json) {
-    std::cout << json{{"node", flags.node},
-                      {"left", true},
-                      {"ring_version", left->version()},
-                      {"stopped", stopped}}
+    std::cout << json{{"node", flags.node},  {"done", true},
+                      {"left", true},        {"ring_version", left->version()},
+                      {"stopped", stopped},  {"lists", last.lists()},
+                      {"sent", last.sent()}, {"delivered", last.delivered()}}
                      .dump()
               << "\n";
   } else if (stopped) {
-    std::cout << flags.node << " handed off its lists and stopped\n";
+    std::cout << flags.node << " handed off its lists and stopped (last seen: "
+              << last.delivered() << " of " << last.lists()
+              << " lists delivered)\n";
   } else {
     std::cerr << "shoplist-admin: " << flags.node
               << " still answers: it may still be handing off its lists\n";
   }
   return stopped ? 0 : 1;
+}
+
+// One node's backup into `dir`, its progress and its summary printed.
+absl::StatusOr<BackupProgress> BackupOne(const Flags& flags,
+                                         const std::string& id,
+                                         const std::string& address,
+                                         const std::string& dir) {
+  const bool live = !flags.json && isatty(fileno(stderr));
+  const absl::Time start = absl::Now();
+  absl::StatusOr<BackupProgress> done =
+      BackupNode(address, dir, [&](const BackupProgress& p) {
+        if (flags.json) {
+          std::cout << json{{"node", id},
+                            {"done", false},
+                            {"records", p.records},
+                            {"bytes", p.bytes}}
+                           .dump()
+                    << std::endl;
+        } else if (live) {
+          std::cerr << "\r" << id << ": " << p.records << " records, "
+                    << Bytes(p.bytes) << std::flush;
+        }
+      });
+  if (live) std::cerr << "\n";
+  if (!done.ok()) return done.status();
+  const int64_t ms = absl::ToInt64Milliseconds(absl::Now() - start);
+  if (flags.json) {
+    std::cout << json{{"node", id},
+                      {"done", true},
+                      {"records", done->records},
+                      {"bytes", done->bytes},
+                      {"dir", dir},
+                      {"duration_ms", ms}}
+                     .dump()
+              << std::endl;
+  } else {
+    std::cout << absl::StrFormat(
+        "%s: %d records (%s) backed up into %s in %d ms\n", id, done->records,
+        Bytes(done->bytes), dir, ms);
+  }
+  return done;
 }
 
 int Backup(const Flags& flags) {
@@ -440,39 +613,108 @@ int Backup(const Flags& flags) {
   if (!view.ok()) return Fail(flags, view.status());
   const v1::Member* target = FindMember(*view, flags.node);
   if (target == nullptr) return NotAMember(flags.node);
-  const bool live = !flags.json && isatty(fileno(stderr));
-  const absl::Time start = absl::Now();
-  absl::StatusOr<BackupProgress> done = BackupNode(
-      target->node().address(), flags.dir, [&](const BackupProgress& p) {
-        if (flags.json) {
-          std::cout << json{{"node", flags.node},
-                            {"done", false},
-                            {"records", p.records},
-                            {"bytes", p.bytes}}
-                           .dump()
-                    << std::endl;
-        } else if (live) {
-          std::cerr << "\r" << flags.node << ": " << p.records << " records, "
-                    << Bytes(p.bytes) << std::flush;
-        }
-      });
-  if (live) std::cerr << "\n";
-  if (!done.ok()) {
-    return Fail(flags, done.status());
+  absl::StatusOr<BackupProgress> done =
+      BackupOne(flags, flags.node, target->node().address(), flags.dir);
+  return done.ok() ? 0 : Fail(flags, done.status());
+}
+
+// The marker a backup set's run writes last (backup_sets.h).
+constexpr char kSetMarker[] = "SHOPLIST-BACKUP-SET";
+
+// Every member into ROOT/SET/ID, the set's marker, then the sets
+// `--keep` no longer keeps deleted. A member that is down or fails is
+// reported and the others are still backed up; the set is then
+// incomplete and the run exits 1.
+int BackupAll(const Flags& flags) {
+  absl::StatusOr<v1::RingView> view =
+      FetchView(flags.proxy, absl::Seconds(flags.timeout_s));
+  if (!view.ok()) return Fail(flags, view.status());
+  const std::filesystem::path root(flags.dir);
+  const std::string name = BackupSetName(absl::Now());
+  std::error_code error;
+  std::filesystem::create_directories(root / name, error);
+  if (error) {
+    return Fail(flags, absl::InvalidArgumentError(
+                           absl::StrCat("cannot make ", (root / name).string(),
+                                        ": ", error.message())));
   }
-  const int64_t ms = absl::ToInt64Milliseconds(absl::Now() - start);
+  json nodes = json::object();
+  std::vector<std::string> failed;
+  for (const v1::Member& m : view->members()) {
+    const std::string& id = m.node().id();
+    absl::Status status = absl::OkStatus();
+    if (m.state() != v1::Member::UP) {
+      status = absl::UnavailableError(absl::StrCat(id, " is down"));
+    } else {
+      status =
+          BackupOne(flags, id, m.node().address(), (root / name / id).string())
+              .status();
+    }
+    nodes[id] = status.ok() ? json("ok") : json(std::string(status.message()));
+    if (!status.ok()) {
+      failed.push_back(id);
+      if (flags.json) {
+        std::cout << json{{"node", id},
+                          {"done", true},
+                          {"error", std::string(status.message())}}
+                         .dump()
+                  << std::endl;
+      } else {
+        std::cerr << "shoplist-admin: " << id << ": " << status.message()
+                  << "\n";
+      }
+    }
+  }
+  const bool complete = failed.empty() && !view->members().empty();
+  {
+    const json marker = {{"set", name},
+                         {"ring_version", view->version()},
+                         {"complete", complete},
+                         {"nodes", nodes}};
+    std::ofstream out(root / name / kSetMarker);
+    out << marker.dump(2) << "\n";
+    out.close();
+    if (!out) {
+      return Fail(flags, absl::InternalError(
+                             absl::StrCat("cannot write ", kSetMarker, " in ",
+                                          (root / name).string())));
+    }
+  }
+  // Retention: the sets in ROOT and whether their runs were complete.
+  std::vector<BackupSet> sets;
+  for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
+    const std::string set = entry.path().filename().string();
+    if (!entry.is_directory() || !IsBackupSetName(set)) continue;
+    std::ifstream in(entry.path() / kSetMarker);
+    const json read = json::parse(in, nullptr, /*allow_exceptions=*/false);
+    sets.push_back({set, read.is_object() && read.value("complete", false)});
+  }
+  json removed = json::array();
+  for (const std::string& set : BackupSetsToRemove(sets, flags.keep)) {
+    std::filesystem::remove_all(root / set, error);
+    if (error) {
+      std::cerr << "shoplist-admin: cannot delete " << (root / set).string()
+                << ": " << error.message() << "\n";
+      continue;
+    }
+    removed.push_back(set);
+  }
   if (flags.json) {
-    std::cout << json{{"node", flags.node},       {"done", true},
-                      {"records", done->records}, {"bytes", done->bytes},
-                      {"dir", flags.dir},         {"duration_ms", ms}}
+    std::cout << json{{"set", name},
+                      {"dir", (root / name).string()},
+                      {"complete", complete},
+                      {"failed", failed},
+                      {"removed", removed}}
                      .dump()
               << std::endl;
   } else {
-    std::cout << absl::StrFormat(
-        "%s: %d records (%s) backed up into %s in %d ms\n", flags.node,
-        done->records, Bytes(done->bytes), flags.dir, ms);
+    std::cout << "backup set " << (root / name).string() << ": "
+              << (complete ? "complete"
+                           : absl::StrCat("INCOMPLETE, failed: ",
+                                          absl::StrJoin(failed, ", ")))
+              << "; " << removed.size() << " older set(s) deleted\n";
   }
-  return 0;
+  return complete ? 0 : 1;
 }
 
 int Restore(const Flags& flags) {
@@ -551,6 +793,15 @@ int main(int argc, char** argv) {
       "backup", "Copy a node's data while it serves, into a new directory");
   backup->add_option("node", flags.node, "The node's id")->required();
   backup->add_option("dir", flags.dir, "The new directory")->required();
+  CLI::App* backup_all = app.add_subcommand(
+      "backup-all",
+      "Back every member up into ROOT/<UTC time>/<node>, keeping --keep sets");
+  backup_all->add_option("root", flags.dir, "The folder of backup sets")
+      ->required();
+  backup_all
+      ->add_option("--keep", flags.keep,
+                   "Complete sets to keep; older ones are deleted (7)")
+      ->check(CLI::PositiveNumber);
   CLI::App* restore = app.add_subcommand(
       "restore", "Make a node's data directory from a backup (offline)");
   restore->add_option("backup", flags.dir, "The backup's directory")
@@ -585,6 +836,7 @@ int main(int argc, char** argv) {
   if (leave->parsed()) return shoplist::admin::Leave(flags);
   if (replace->parsed()) return shoplist::admin::Replace(flags);
   if (backup->parsed()) return shoplist::admin::Backup(flags);
+  if (backup_all->parsed()) return shoplist::admin::BackupAll(flags);
   if (restore->parsed()) return shoplist::admin::Restore(flags);
   return shoplist::admin::Ring(flags);
 }

@@ -4,8 +4,10 @@
 #include "storage/leveldb_replica_store.h"
 
 #include <algorithm>
+#include <cstring>
 #include <filesystem>
 #include <functional>
+#include <optional>
 #include <system_error>
 #include <utility>
 
@@ -25,6 +27,25 @@ namespace {
 
 constexpr absl::string_view kListPrefix = "list/";
 constexpr absl::string_view kHintPrefix = "hint/";
+// When each hint was first kept (Unix microseconds, 8 bytes little endian),
+// under the hint's key after this prefix; hints kept by versions before
+// these records have none.
+constexpr absl::string_view kHintSincePrefix = "hint-since/";
+
+std::string EncodeSince(absl::Time t) {
+  const int64_t micros = absl::ToUnixMicros(t);
+  std::string bytes(sizeof micros, '\0');
+  std::memcpy(bytes.data(), &micros, sizeof micros);
+  return bytes;
+}
+
+// nullopt for a damaged record (the hint itself is still delivered).
+std::optional<absl::Time> DecodeSince(absl::string_view bytes) {
+  int64_t micros;
+  if (bytes.size() != sizeof micros) return std::nullopt;
+  std::memcpy(&micros, bytes.data(), sizeof micros);
+  return absl::FromUnixMicros(micros);
+}
 constexpr absl::string_view kCounterPrefix = "meta/counter/";
 constexpr absl::string_view kDamagedPrefix = "damaged/";
 // Sorts a list's log records right after its base, before any other list.
@@ -270,9 +291,20 @@ void LevelDbReplicaStore::MergeAsync(absl::string_view list_id,
 absl::Status LevelDbReplicaStore::AddHint(absl::string_view owner,
                                           absl::string_view list_id,
                                           const crdt::ListState& delta) {
-  std::string key = absl::StrCat(kHintPrefix, list_id, "/", owner);
+  const std::string name = absl::StrCat(list_id, "/", owner);
+  const std::string key = absl::StrCat(kHintPrefix, name);
   absl::MutexLock lock(&LockFor(key));
-  absl::StatusOr<crdt::ListState> hint = ReadOrEmpty(key);
+  absl::StatusOr<std::string> bytes = db_->Read(key);
+  if (absl::IsNotFound(bytes.status())) {
+    crdt::ListState hint;
+    hint.Merge(delta);
+    leveldb::WriteBatch write;
+    write.Put(key, Encode(hint));
+    write.Put(absl::StrCat(kHintSincePrefix, name), EncodeSince(absl::Now()));
+    return db_->Write(&write, key);
+  }
+  if (!bytes.ok()) return bytes.status();
+  absl::StatusOr<crdt::ListState> hint = DecodeStored(*bytes, key);
   if (!hint.ok()) return hint.status();
   hint->Merge(delta);
   return db_->Put(key, Encode(*hint));
@@ -294,17 +326,27 @@ absl::StatusOr<std::vector<Hint>> LevelDbReplicaStore::Hints(size_t limit) {
         }
         hints.push_back({std::string(rest.substr(slash + 1)),
                          std::string(rest.substr(0, slash)), *std::move(delta),
-                         std::string(bytes)});
+                         std::string(bytes), opened_});
         return true;
       });
   if (!scanned.ok()) return scanned;
   if (!decoded.ok()) return decoded;
+  for (Hint& h : hints) {
+    absl::StatusOr<std::string> since =
+        db_->Read(absl::StrCat(kHintSincePrefix, h.list_id, "/", h.owner));
+    if (since.ok()) {
+      h.since = DecodeSince(*since).value_or(opened_);
+    } else if (!absl::IsNotFound(since.status())) {
+      return since.status();
+    }
+  }
   return hints;
 }
 
 absl::Status LevelDbReplicaStore::RemoveHint(const Hint& delivered) {
-  std::string key =
-      absl::StrCat(kHintPrefix, delivered.list_id, "/", delivered.owner);
+  const std::string name =
+      absl::StrCat(delivered.list_id, "/", delivered.owner);
+  const std::string key = absl::StrCat(kHintPrefix, name);
   absl::MutexLock lock(&LockFor(key));
   absl::StatusOr<std::string> bytes = db_->Read(key);
   if (absl::IsNotFound(bytes.status())) return absl::OkStatus();
@@ -314,6 +356,7 @@ absl::Status LevelDbReplicaStore::RemoveHint(const Hint& delivered) {
   if (*bytes != delivered.stored_bytes) return absl::OkStatus();
   leveldb::WriteBatch write;
   write.Delete(key);
+  write.Delete(absl::StrCat(kHintSincePrefix, name));
   return db_->Write(&write, key);
 }
 

@@ -212,6 +212,8 @@ class LevelDbReplicaStore final : public ReplicaStore {
 
   // Immutable after construction; thread-safe themselves.
   const std::unique_ptr<RecoveringDb> db_;
+  // Stands in for when hints were kept where no record says (Hint::since).
+  const absl::Time opened_ = absl::Now();
   const MergeListener on_merge_;
   const std::shared_ptr<AccessCache> access_;
   const std::shared_ptr<std::atomic<uint64_t>> repairs_;

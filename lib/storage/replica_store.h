@@ -41,6 +41,10 @@ struct Hint {
   crdt::ListState delta;
   // Encoded bytes as read; RemoveHint deletes only if still unchanged.
   std::string stored_bytes;
+  // When it was first kept (later writes for the same owner and list join
+  // into it); for a hint kept by a version that did not record it, when
+  // the store was opened.
+  absl::Time since;
 };
 
 // A list as stored: the encoded state it was last folded into (empty for

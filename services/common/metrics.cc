@@ -70,10 +70,11 @@ class ServerMetrics::Rpcs {
 // Values computed at scrape time.
 class ServerMetrics::Values final : public prometheus::Collectable {
  public:
+  // `label` empty: `read` returns one value, under an empty label value.
   void Add(const std::string& name, const std::string& help, Kind kind,
-           std::function<double()> read) {
+           const std::string& label, std::function<Labeled()> read) {
     absl::MutexLock lock(&mu_);
-    values_.push_back({name, help, kind, std::move(read)});
+    values_.push_back({name, help, kind, label, std::move(read)});
   }
 
   std::vector<prometheus::MetricFamily> Collect() const override {
@@ -83,15 +84,18 @@ class ServerMetrics::Values final : public prometheus::Collectable {
       prometheus::MetricFamily family;
       family.name = v.name;
       family.help = v.help;
-      prometheus::ClientMetric metric;
-      if (v.kind == Kind::kCounter) {
-        family.type = prometheus::MetricType::Counter;
-        metric.counter.value = v.read();
-      } else {
-        family.type = prometheus::MetricType::Gauge;
-        metric.gauge.value = v.read();
+      family.type = v.kind == Kind::kCounter ? prometheus::MetricType::Counter
+                                             : prometheus::MetricType::Gauge;
+      for (const auto& [label_value, value] : v.read()) {
+        prometheus::ClientMetric metric;
+        if (!v.label.empty()) metric.label.push_back({v.label, label_value});
+        if (v.kind == Kind::kCounter) {
+          metric.counter.value = value;
+        } else {
+          metric.gauge.value = value;
+        }
+        family.metric.push_back(std::move(metric));
       }
-      family.metric.push_back(std::move(metric));
       families.push_back(std::move(family));
     }
     return families;
@@ -101,7 +105,8 @@ class ServerMetrics::Values final : public prometheus::Collectable {
   struct Value {
     std::string name, help;
     Kind kind;
-    std::function<double()> read;
+    std::string label;
+    std::function<Labeled()> read;
   };
   mutable absl::Mutex mu_;
   std::vector<Value> values_ ABSL_GUARDED_BY(mu_);
@@ -180,7 +185,16 @@ void ServerMetrics::RecordCall(const std::string& method, grpc::StatusCode code,
 
 void ServerMetrics::AddValue(const std::string& name, const std::string& help,
                              Kind kind, std::function<double()> read) {
-  values_->Add(name, help, kind, std::move(read));
+  values_->Add(name, help, kind, "", [read = std::move(read)]() -> Labeled {
+    return {{"", read()}};
+  });
+}
+
+void ServerMetrics::AddLabeledValues(const std::string& name,
+                                     const std::string& help, Kind kind,
+                                     const std::string& label,
+                                     std::function<Labeled()> read) {
+  values_->Add(name, help, kind, label, std::move(read));
 }
 
 void ServerMetrics::StopServing() { exposer_.reset(); }

@@ -8,6 +8,7 @@
 #include <functional>
 #include <memory>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -44,6 +45,14 @@ class ServerMetrics {
   // HTTP thread until this object is destroyed.
   void AddValue(const std::string& name, const std::string& help, Kind kind,
                 std::function<double()> read);
+
+  // A family of values read at every scrape, one per value of the label
+  // `label` (a counter per peer, say): `read` returns (label value, value)
+  // pairs, the same rules as AddValue otherwise.
+  using Labeled = std::vector<std::pair<std::string, double>>;
+  void AddLabeledValues(const std::string& name, const std::string& help,
+                        Kind kind, const std::string& label,
+                        std::function<Labeled()> read);
 
   // Stops the HTTP endpoint; interceptors keep recording. Call before
   // what the values read goes away.

@@ -329,10 +329,14 @@ size_t AntiEntropy::HandOffAll(const RingView& view) {
       [&](const std::string& id, const storage::StoredList&) {
         ids.push_back(id);
       });
+  handoff_lists_ = ids.size();
   size_t delivered = 0;
   for (const std::string& id : ids) {
     absl::StatusOr<crdt::ListState> state = store_->Get(id);
-    if (!state.ok()) continue;
+    if (!state.ok()) {
+      ++handoff_sent_;
+      continue;
+    }
     v1::StoreRequest push;
     push.set_list_id(id);
     codec::EncodeState(*state, push.mutable_delta());
@@ -345,6 +349,8 @@ size_t AntiEntropy::HandOffAll(const RingView& view) {
       reached |= AwaitStore(*peers_, p.address, to, options_.timeout).ok();
     }
     delivered += reached ? 1 : 0;
+    handoff_delivered_ = delivered;
+    ++handoff_sent_;
   }
   spdlog::info("hand-off: {} of {} list(s) delivered to their new owners",
                delivered, ids.size());

@@ -100,6 +100,16 @@ class AntiEntropy {
   // Sends every stored list to its owners under `view`. Returns the number
   // of lists that reached at least one owner.
   size_t HandOffAll(const RingView& view);
+  // How far HandOffAll is (all zero before it starts); any thread.
+  struct HandOff {
+    uint64_t lists = 0;      // to send
+    uint64_t sent = 0;       // tried so far
+    uint64_t delivered = 0;  // of those, reached at least one owner
+  };
+  HandOff HandOffProgress() const {
+    return {handoff_lists_.load(), handoff_sent_.load(),
+            handoff_delivered_.load()};
+  }
 
   // Lists repaired by every round so far (for metrics).
   uint64_t lists_repaired() const { return lists_repaired_.load(); }
@@ -143,6 +153,9 @@ class AntiEntropy {
   Round last_round_ ABSL_GUARDED_BY(mu_);
   std::thread thread_;
   std::atomic<uint64_t> lists_repaired_{0};
+  std::atomic<uint64_t> handoff_lists_{0};
+  std::atomic<uint64_t> handoff_sent_{0};
+  std::atomic<uint64_t> handoff_delivered_{0};
 
   // Held for a whole round: rounds do not overlap.
   absl::Mutex rounds_mu_;

@@ -518,13 +518,22 @@ quorum::FanOutPlan Coordinator::PlanFor(const RingView& view,
   return quorum::FanOutPlan(std::move(walk), options_.replicas);
 }
 
+absl::flat_hash_map<std::string, uint64_t> Coordinator::replica_failures()
+    const {
+  absl::MutexLock lock(&failures_mu_);
+  return replica_failures_;
+}
+
 void Coordinator::NoteReply(const Target& target, const absl::Status& status) {
   if (target.node_id == options_.self_id) return;
   if (status.ok() || IsRefusal(status)) {
     health_->RecordSuccess(target.node_id);
     return;
   }
-  ++replica_failures_;
+  {
+    absl::MutexLock lock(&failures_mu_);
+    ++replica_failures_[target.node_id];
+  }
   health_->RecordFailure(target.node_id);
   if (failures_ != nullptr) {
     failures_->ReportFailure(target.node_id, std::string(status.message()));

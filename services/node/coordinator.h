@@ -50,8 +50,10 @@
 #include <optional>
 #include <string>
 
+#include "absl/container/flat_hash_map.h"
 #include "absl/status/status.h"
 #include "absl/status/statusor.h"
+#include "absl/synchronization/mutex.h"
 #include "absl/time/time.h"
 #include "access/capability.h"
 #include "crdt/causal_context.h"
@@ -187,8 +189,9 @@ class Coordinator {
 
   // The version of the ring calls are planned on; 0 before the first.
   uint64_t ring_version() const { return ring_->Current()->version; }
-  // Replica calls that failed or timed out so far (for metrics).
-  uint64_t replica_failures() const { return replica_failures_.load(); }
+  // Replica calls that failed or timed out so far, by the peer's node id
+  // (for metrics; peers that never failed are absent).
+  absl::flat_hash_map<std::string, uint64_t> replica_failures() const;
   // Digest reads whose owner's digest differed from this node's copy, so
   // its state was fetched too (for metrics).
   uint64_t read_digest_misses() const { return read_digest_misses_.load(); }
@@ -219,7 +222,9 @@ class Coordinator {
   const RingSource* const ring_;
   PeerHealth* const health_;
   FailureSink* const failures_;
-  std::atomic<uint64_t> replica_failures_{0};
+  mutable absl::Mutex failures_mu_;
+  absl::flat_hash_map<std::string, uint64_t> replica_failures_
+      ABSL_GUARDED_BY(failures_mu_);
   std::atomic<uint64_t> read_digest_misses_{0};
   KeyedSerializer apply_order_;
 

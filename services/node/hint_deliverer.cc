@@ -1,8 +1,10 @@
 #include "services/node/hint_deliverer.h"
 
+#include <algorithm>
 #include <map>
 #include <vector>
 
+#include "absl/container/flat_hash_set.h"
 #include "absl/synchronization/notification.h"
 #include "codec/list_codec.h"
 #include "crdt/limits.h"
@@ -61,6 +63,7 @@ size_t HintDeliverer::DeliverOnce() {
 
   std::shared_ptr<const RingView> view = ring_->Current();
   size_t delivered = 0;
+  absl::flat_hash_set<const storage::Hint*> gone;
   for (auto& [owner, owned] : by_owner) {
     const ring::Member* member = view->ring.Find(owner);
     if (member == nullptr || owner == self_id_) continue;
@@ -101,10 +104,17 @@ size_t HintDeliverer::DeliverOnce() {
       }
     }
     delivered += owned.size();
+    gone.insert(owned.begin(), owned.end());
     spdlog::info("hinted hand-off: delivered {} hint(s) to {}", owned.size(),
                  owner);
   }
   pending_ = hints->size() - delivered;
+  absl::Time oldest = absl::InfiniteFuture();
+  for (const storage::Hint& h : *hints) {
+    if (!gone.contains(&h)) oldest = std::min(oldest, h.since);
+  }
+  oldest_pending_micros_ =
+      oldest == absl::InfiniteFuture() ? 0 : absl::ToUnixMicros(oldest);
   return delivered;
 }
 

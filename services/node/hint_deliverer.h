@@ -35,6 +35,12 @@ class HintDeliverer {
 
   // Hints left after the last round (counted up to one round's 1,024).
   uint64_t pending() const { return pending_.load(); }
+  // When the oldest of them was kept (storage::Hint::since); InfinitePast
+  // when none is left.
+  absl::Time oldest_pending() const {
+    const int64_t micros = oldest_pending_micros_.load();
+    return micros == 0 ? absl::InfinitePast() : absl::FromUnixMicros(micros);
+  }
 
  private:
   void Loop();
@@ -47,6 +53,8 @@ class HintDeliverer {
   const absl::Duration interval_;
   const absl::Duration timeout_;
   std::atomic<uint64_t> pending_{0};
+  // Unix microseconds; 0 for none.
+  std::atomic<int64_t> oldest_pending_micros_{0};
   absl::Mutex mu_;
   bool stop_ ABSL_GUARDED_BY(mu_) = false;
   std::thread thread_;

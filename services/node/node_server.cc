@@ -117,6 +117,19 @@ absl::StatusOr<v1::NodeStatus> NodeServer::StatusOf(Parts& p) {
   status.set_replicas(static_cast<uint32_t>(p.config.coordinator.replicas));
   status.set_lists(p.digests.size());
   status.set_hints(*hints);
+  if (const absl::Time oldest = p.hints->oldest_pending();
+      oldest != absl::InfinitePast()) {
+    status.set_oldest_hint_unix_ms(absl::ToUnixMillis(oldest));
+  }
+  for (const auto& [peer, failures] : p.coordinator->replica_failures()) {
+    (*status.mutable_replica_failures())[peer] = failures;
+  }
+  if (const AntiEntropy::HandOff h = p.anti_entropy->HandOffProgress();
+      h.lists > 0 || h.sent > 0) {
+    status.mutable_handoff()->set_lists(h.lists);
+    status.mutable_handoff()->set_sent(h.sent);
+    status.mutable_handoff()->set_delivered(h.delivered);
+  }
   status.set_disk_bytes(DiskBytes(p.config.data_dir));
   const AntiEntropy::Round round = p.anti_entropy->LastRound();
   if (round.finished != absl::InfinitePast()) {
@@ -141,10 +154,25 @@ void NodeServer::AddMetricValues(Parts& p, const RingSource* ring) {
              "(counted up to 1,024)",
              Kind::kGauge,
              [&p] { return static_cast<double>(p.hints->pending()); });
-  m.AddValue("shoplist_replica_failures_total",
-             "Replica calls that failed or timed out", Kind::kCounter, [&p] {
-               return static_cast<double>(p.coordinator->replica_failures());
+  m.AddValue("shoplist_hints_oldest_age_seconds",
+             "Age of the oldest hint left after the last hand-off round (0 "
+             "for none): how long an owner has missed writes",
+             Kind::kGauge, [&p] {
+               const absl::Time oldest = p.hints->oldest_pending();
+               return oldest == absl::InfinitePast()
+                          ? 0.0
+                          : absl::ToDoubleSeconds(absl::Now() - oldest);
              });
+  m.AddLabeledValues(
+      "shoplist_replica_failures_total",
+      "Replica calls to each peer that failed or timed out", Kind::kCounter,
+      "peer", [&p] {
+        ServerMetrics::Labeled by_peer;
+        for (const auto& [peer, failures] : p.coordinator->replica_failures()) {
+          by_peer.emplace_back(peer, static_cast<double>(failures));
+        }
+        return by_peer;
+      });
   m.AddValue("shoplist_read_digest_misses_total",
              "Digest reads where an owner's copy differed, so its state was "
              "fetched too",

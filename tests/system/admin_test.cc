@@ -1,6 +1,8 @@
 // shoplist-admin against a real cluster (1 proxy, 3 nodes): `status` and
 // `ring` as an operator runs them, in text and in JSON (docs/admin.md),
 // with every node up and with one killed; and its errors.
+#include <signal.h>
+
 #include <algorithm>
 #include <filesystem>
 #include <memory>
@@ -116,10 +118,15 @@ TEST_F(AdminTest, StatusShowsEveryMemberWithWhatItHolds) {
   EXPECT_TRUE(absl::StrContains(text.out, "repaired in")) << text.out;
 }
 
-TEST_F(AdminTest, StatusReportsADownNodeAndHintsKeptForIt) {
+TEST_F(AdminTest, StatusReportsADownNodeHintsTheirAgeAndFailedPeers) {
   // Four nodes, so that a down owner has a stand-in to keep its hints.
   ASSERT_NO_FATAL_FAILURE(Start(4));
-  cluster_->node(3).Kill();
+  // Frozen, not killed: its connections stay open, so the writes sent to it
+  // before the proxy marks it down fail by timing out, as a hung machine's
+  // do.
+  const absl::Time stopped = absl::Now();
+  cluster_->node(3).Signal(SIGSTOP);
+  testing::WriteLists(*cluster_, 10);
   ASSERT_TRUE(cluster_->WaitForView(0, 4, 3));
   testing::WriteLists(*cluster_, 20);
   json status;
@@ -138,10 +145,34 @@ TEST_F(AdminTest, StatusReportsADownNodeAndHintsKeptForIt) {
     return down["state"] == "down" && down["node"].is_null() && hints > 0;
   })) << status.dump(2);
   EXPECT_FALSE(status["members"][3]["error"].get<std::string>().empty());
+  // The stand-ins' hints are as old as the writes that made them, and the
+  // coordinators counted the calls to node 3 that failed, under its id.
+  ASSERT_TRUE(testing::WaitFor(absl::Seconds(10), [&] {
+    status = AdminJson({"status"});
+    int64_t oldest = 0;
+    uint64_t failed = 0;
+    for (int i = 0; i < 3; ++i) {
+      const json& node = status["members"][i]["node"];
+      if (node.is_null()) return false;
+      const int64_t at = node["oldest_hint_unix_ms"].get<int64_t>();
+      if (at > 0 && (oldest == 0 || at < oldest)) oldest = at;
+      for (const auto& [peer, n] : node["replica_failures"].items()) {
+        EXPECT_EQ(peer, cluster_->node_id(3)) << status.dump(2);
+        failed += n.get<uint64_t>();
+      }
+    }
+    // Written between the stop and now, give or take a clock tick.
+    return oldest >= absl::ToUnixMillis(stopped) - 1 &&
+           oldest <= absl::ToUnixMillis(absl::Now()) && failed > 0;
+  })) << status.dump(2);
 
   CommandResult text = Admin({"status"});
   EXPECT_EQ(text.exit_code, 0) << text.err;
   EXPECT_TRUE(absl::StrContains(text.out, "unreachable")) << text.out;
+  EXPECT_TRUE(absl::StrContains(text.out, "OLDEST HINT")) << text.out;
+  EXPECT_TRUE(absl::StrContains(
+      text.out, absl::StrCat(" -> ", cluster_->node_id(3), ": ")))
+      << text.out;
 }
 
 TEST_F(AdminTest, RingSharesSumToTheReplicas) {
@@ -309,6 +340,76 @@ TEST_F(AdminTest, ABackupWhileServingRestoresANodeThatCatchesUp) {
             replica_id);
 }
 
+// The folders of backup sets in `root`, sorted (their names sort as times).
+std::vector<std::string> SetsIn(const std::string& root) {
+  std::vector<std::string> sets;
+  for (const auto& e : std::filesystem::directory_iterator(root)) {
+    sets.push_back(e.path().filename().string());
+  }
+  std::sort(sets.begin(), sets.end());
+  return sets;
+}
+
+TEST_F(AdminTest, BackupAllMakesSetsOfEveryNodeAndKeepsTheNewestComplete) {
+  ASSERT_NO_FATAL_FAILURE(Start(3));
+  const std::vector<std::string> ids = testing::WriteLists(*cluster_, 10);
+  const std::string root = dir_.Sub("backups");
+  // Set names have a resolution of one second.
+  auto backup_all = [&] {
+    absl::SleepFor(absl::Milliseconds(1100));
+    return Admin({"--json", "backup-all", root, "--keep=1"});
+  };
+  CommandResult first = backup_all();
+  ASSERT_EQ(first.exit_code, 0) << first.err << first.out;
+  CommandResult second = backup_all();
+  ASSERT_EQ(second.exit_code, 0) << second.err << second.out;
+  const std::vector<std::string> out =
+      absl::StrSplit(second.out, '\n', absl::SkipEmpty());
+  ASSERT_FALSE(out.empty());
+  const json summary = json::parse(out.back(), nullptr, false);
+  ASSERT_TRUE(summary.is_object()) << second.out;
+  EXPECT_EQ(summary["complete"], true);
+  ASSERT_EQ(summary["removed"].size(), 1u) << summary.dump();
+  // One set left, the second, with every node's backup in it.
+  std::vector<std::string> sets = SetsIn(root);
+  ASSERT_EQ(sets.size(), 1u);
+  EXPECT_EQ(sets[0], summary["set"].get<std::string>());
+  for (int i = 0; i < 3; ++i) {
+    EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(root) / sets[0] /
+                                        cluster_->node_id(i) /
+                                        "SHOPLIST-BACKUP"))
+        << cluster_->node_id(i);
+  }
+  // Each holds every list (N=3 of 3 nodes): restored, node 2 has them all.
+  const std::string restored = dir_.Sub("restored-2");
+  CommandResult r = Admin(
+      {"restore", root + "/" + sets[0] + "/" + cluster_->node_id(2), restored});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+
+  // A node down: the run backs the others up, says which failed, exits 1,
+  // and the complete set it cannot replace stays.
+  cluster_->node(2).Kill();
+  ASSERT_TRUE(cluster_->WaitForView(0, 3, 2));
+  CommandResult third = backup_all();
+  EXPECT_EQ(third.exit_code, 1) << third.out;
+  EXPECT_TRUE(absl::StrContains(third.out, "\"complete\":false")) << third.out;
+  sets = SetsIn(root);
+  ASSERT_EQ(sets.size(), 2u);
+  EXPECT_EQ(sets[0], summary["set"].get<std::string>());
+  EXPECT_FALSE(std::filesystem::exists(std::filesystem::path(root) / sets[1] /
+                                       cluster_->node_id(2)));
+  EXPECT_TRUE(std::filesystem::exists(std::filesystem::path(root) / sets[1] /
+                                      "SHOPLIST-BACKUP-SET"));
+
+  // The restored data directory serves every list once node 2 runs on it.
+  std::filesystem::remove_all(cluster_->node_data(2));
+  std::filesystem::rename(restored, cluster_->node_data(2));
+  cluster_->StartNode(2);
+  ASSERT_TRUE(cluster_->WaitForView(0, 3, 3));
+  EXPECT_TRUE(testing::WaitFor(absl::Seconds(10),
+                               [&] { return NodeHolds(*cluster_, 2, ids); }));
+}
+
 TEST_F(AdminTest, AReplacementOnANewMachineIsFilledWhileClientsWrite) {
   // Rounds only when asked: the replacement is filled by `replace`.
   ASSERT_NO_FATAL_FAILURE(Start(3, "600000"));
@@ -362,7 +463,25 @@ TEST_F(AdminTest, AReplacementOnANewMachineIsFilledWhileClientsWrite) {
 TEST_F(AdminTest, ANodeThatLeavesHandsItsListsOverAndStops) {
   ASSERT_NO_FATAL_FAILURE(Start(4));
   const std::vector<std::string> ids = testing::WriteLists(*cluster_, 30);
-  const json left = AdminJson({"leave", cluster_->node_id(3)});
+  CommandResult r = Admin({"--json", "leave", cluster_->node_id(3)});
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  // Progress lines while the node hands off (as many as the polls caught:
+  // 30 lists take a moment), then the summary.
+  const std::vector<std::string> lines =
+      absl::StrSplit(r.out, '\n', absl::SkipEmpty());
+  ASSERT_FALSE(lines.empty());
+  uint64_t sent = 0;
+  for (size_t i = 0; i + 1 < lines.size(); ++i) {
+    const json p = json::parse(lines[i], nullptr, false);
+    ASSERT_TRUE(p.is_object()) << lines[i];
+    EXPECT_EQ(p["done"], false);
+    EXPECT_GT(p["sent"].get<uint64_t>(), sent) << r.out;
+    sent = p["sent"].get<uint64_t>();
+    EXPECT_LE(sent, p["lists"].get<uint64_t>());
+  }
+  const json left = json::parse(lines.back(), nullptr, false);
+  ASSERT_TRUE(left.is_object()) << r.out;
+  EXPECT_EQ(left["done"], true);
   EXPECT_EQ(left["left"], true);
   EXPECT_EQ(left["stopped"], true);
   EXPECT_GT(left["ring_version"].get<uint64_t>(), 0u);
@@ -376,6 +495,42 @@ TEST_F(AdminTest, ANodeThatLeavesHandsItsListsOverAndStops) {
     })) << cluster_->node_id(i);
   }
   EXPECT_EQ(Admin({"leave", "node-9"}).exit_code, 2);
+}
+
+TEST_F(AdminTest, StatusComparesTheViewsOfEveryProxyGiven) {
+  cluster_ = std::make_unique<Cluster>(2, 4, dir_);
+  ASSERT_TRUE(cluster_->WaitForView(0, 4, 4));
+  ASSERT_TRUE(cluster_->WaitForView(1, 4, 4));
+  const std::string both =
+      cluster_->proxy_address(0) + "," + cluster_->proxy_address(1);
+  auto status_of = [&](const std::string& proxies) {
+    CommandResult r = Admin({"--json", "status"}, proxies);
+    EXPECT_EQ(r.exit_code, 0) << r.err;
+    return json::parse(r.out, nullptr, false);
+  };
+  json status = status_of(both + ",127.0.0.1:1");
+  ASSERT_TRUE(status.is_object());
+  ASSERT_EQ(status["proxies"].size(), 3u) << status.dump(2);
+  for (int p = 0; p < 2; ++p) {
+    EXPECT_EQ(status["proxies"][p]["address"], cluster_->proxy_address(p));
+    EXPECT_EQ(status["proxies"][p]["agrees"], true) << status.dump(2);
+    EXPECT_EQ(status["proxies"][p]["up"].size(), 4u);
+  }
+  EXPECT_TRUE(status["proxies"][2]["agrees"].is_null());
+  EXPECT_FALSE(status["proxies"][2]["error"].get<std::string>().empty());
+
+  // Node 3 leaves through proxy 0 only: proxy 1 never hears of it, and
+  // its view no longer agrees.
+  CommandResult r =
+      Admin({"leave", cluster_->node_id(3)}, cluster_->proxy_address(0));
+  ASSERT_EQ(r.exit_code, 0) << r.err;
+  status = status_of(both);
+  ASSERT_EQ(status["proxies"].size(), 2u) << status.dump(2);
+  EXPECT_EQ(status["proxies"][0]["agrees"], true);
+  EXPECT_EQ(status["proxies"][1]["agrees"], false) << status.dump(2);
+  r = Admin({"status"}, both);
+  EXPECT_EQ(r.exit_code, 0) << r.err;
+  EXPECT_TRUE(absl::StrContains(r.out, "disagrees")) << r.out;
 }
 
 TEST_F(AdminTest, AProxyThatDoesNotAnswerAndBadFlagsGetClearErrors) {

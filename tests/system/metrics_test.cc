@@ -1,6 +1,8 @@
 // The Prometheus endpoints of a real proxy and node: RPCs are counted by
 // method and status code with latency histograms, and the values computed
 // at scrape time (lists held, ring version, members) follow the cluster.
+// The alert rules and the Grafana dashboard in monitoring/ name only
+// metrics that the servers export.
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -11,6 +13,7 @@
 #include <iterator>
 #include <memory>
 #include <regex>
+#include <set>
 #include <string>
 #include <vector>
 
@@ -19,8 +22,10 @@
 #include "absl/strings/str_cat.h"
 #include "absl/strings/str_split.h"
 #include "crdt/list_id.h"
+#include "gmock/gmock.h"
 #include "grpcpp/grpcpp.h"
 #include "gtest/gtest.h"
+#include "nlohmann/json.hpp"
 #include "shoplist/v1/list_service.grpc.pb.h"
 #include "tests/support/cluster.h"
 #include "tests/support/process.h"
@@ -61,6 +66,48 @@ double Sample(const std::string& text, const std::string& series) {
     if (absl::SimpleAtod(line.substr(series.size() + 1), &value)) return value;
   }
   return -1;
+}
+
+// The text of `path` under the source tree; empty if it cannot be read.
+std::string SourceFile(const std::string& path) {
+  std::ifstream in(std::string(SHOPLIST_SOURCE_DIR) + "/" + path);
+  return std::string((std::istreambuf_iterator<char>(in)),
+                     std::istreambuf_iterator<char>());
+}
+
+// The distinct shoplist_ metric names in `text`, and those of them that
+// no scrape in `scrapes` exports. A name is exported when a scrape has its
+// family (the text format's HELP line carries a counter's _total), or
+// when it is the _bucket, _sum or _count series of an exported histogram.
+struct NamedMetrics {
+  std::set<std::string> named;
+  std::set<std::string> unexported;
+};
+NamedMetrics MetricsNamedIn(const std::string& text,
+                            const std::vector<std::string>& scrapes) {
+  auto exports = [&](const std::string& line) {
+    for (const std::string& scrape : scrapes) {
+      if (absl::StrContains(scrape, line)) return true;
+    }
+    return false;
+  };
+  NamedMetrics result;
+  const std::regex metric("shoplist_[a-z0-9_]+");
+  for (auto it = std::sregex_iterator(text.begin(), text.end(), metric);
+       it != std::sregex_iterator(); ++it) {
+    const std::string name = it->str();
+    if (!result.named.insert(name).second) continue;
+    if (exports("# HELP " + name + " ")) continue;
+    bool histogram_series = false;
+    for (absl::string_view suffix : {"_bucket", "_sum", "_count"}) {
+      if (absl::EndsWith(name, suffix)) {
+        const std::string family = name.substr(0, name.size() - suffix.size());
+        histogram_series = exports("# TYPE " + family + " histogram\n");
+      }
+    }
+    if (!histogram_series) result.unexported.insert(name);
+  }
+  return result;
 }
 
 TEST(MetricsTest, ServersExposeRpcAndClusterFigures) {
@@ -117,7 +164,10 @@ TEST(MetricsTest, ServersExposeRpcAndClusterFigures) {
   EXPECT_EQ(Sample(node, "shoplist_lists"), 1);
   EXPECT_GE(Sample(node, "shoplist_ring_version"), 1);
   EXPECT_EQ(Sample(node, "shoplist_hints_pending"), 0);
-  EXPECT_EQ(Sample(node, "shoplist_replica_failures_total"), 0);
+  // One series per peer that failed; one node alone has none.
+  EXPECT_TRUE(absl::StrContains(
+      node, "# TYPE shoplist_replica_failures_total counter"));
+  EXPECT_EQ(Sample(node, "shoplist_hints_oldest_age_seconds"), 0);
   EXPECT_EQ(Sample(node, "shoplist_anti_entropy_repairs_total"), 0);
   EXPECT_GE(Sample(node, "shoplist_anti_entropy_last_round_timestamp_seconds"),
             0);
@@ -141,22 +191,18 @@ TEST(MetricsTest, ServersExposeRpcAndClusterFigures) {
             1);
   EXPECT_EQ(Sample(at_proxy, "shoplist_members_down"), 0);
 
-  // The alert rules name only metrics the servers export.
-  std::ifstream rules(SHOPLIST_SOURCE_DIR "/monitoring/alerts.yml");
-  const std::string text((std::istreambuf_iterator<char>(rules)),
-                         std::istreambuf_iterator<char>());
-  ASSERT_FALSE(text.empty());
-  const std::regex metric("shoplist_[a-z_]+");
-  int named = 0;
-  for (auto it = std::sregex_iterator(text.begin(), text.end(), metric);
-       it != std::sregex_iterator(); ++it) {
-    const std::string help = "# HELP " + it->str() + " ";
-    EXPECT_TRUE(absl::StrContains(node, help) ||
-                absl::StrContains(at_proxy, help))
-        << it->str() << " is in monitoring/alerts.yml but no server exports it";
-    ++named;
+  // The alert rules and the dashboard name only metrics the servers
+  // export (a floor on how many they name catches a file that went empty).
+  for (const auto& [path, floor] :
+       {std::pair{"monitoring/alerts.yml", size_t{9}},
+        std::pair{"monitoring/grafana/shoplist.json", size_t{15}}}) {
+    const std::string text = SourceFile(path);
+    ASSERT_FALSE(text.empty()) << path;
+    const NamedMetrics metrics = MetricsNamedIn(text, {node, at_proxy});
+    EXPECT_GE(metrics.named.size(), floor) << path;
+    EXPECT_THAT(metrics.unexported, ::testing::IsEmpty())
+        << "in " << path << " but exported by no server";
   }
-  EXPECT_GE(named, 10);
 
   // A node that stops is counted down once its heartbeats stop.
   node_process.Kill();
@@ -167,6 +213,45 @@ TEST(MetricsTest, ServersExposeRpcAndClusterFigures) {
   proxy_process.Signal(SIGTERM);
   EXPECT_EQ(proxy_process.Wait(absl::Seconds(10)), 0);
   EXPECT_TRUE(Scrape(proxy_metrics).empty());
+}
+
+// What Grafana's import needs of monitoring/grafana/shoplist.json: JSON
+// with panels of distinct ids, each querying the dashboard's data source
+// variable with a PromQL expression.
+TEST(MetricsTest, DashboardIsImportableGrafanaJson) {
+  const std::string path = "monitoring/grafana/shoplist.json";
+  const nlohmann::json dashboard = nlohmann::json::parse(
+      SourceFile(path), nullptr, /*allow_exceptions=*/false);
+  ASSERT_FALSE(dashboard.is_discarded()) << path << " is not JSON";
+  ASSERT_TRUE(dashboard.is_object());
+  EXPECT_GE(dashboard.value("schemaVersion", 0), 36);
+  EXPECT_FALSE(dashboard.value("uid", "").empty());
+  bool datasource_variable = false;
+  for (const nlohmann::json& variable : dashboard.at("templating").at("list")) {
+    datasource_variable =
+        datasource_variable || (variable.value("name", "") == "datasource" &&
+                                variable.value("type", "") == "datasource" &&
+                                variable.value("query", "") == "prometheus");
+  }
+  EXPECT_TRUE(datasource_variable) << "no Prometheus data source variable";
+  const nlohmann::json& panels = dashboard.at("panels");
+  ASSERT_TRUE(panels.is_array());
+  std::set<int> ids;
+  int queries = 0;
+  for (const nlohmann::json& panel : panels) {
+    const std::string title = panel.value("title", "");
+    EXPECT_TRUE(ids.insert(panel.value("id", 0)).second)
+        << "panel id repeated: " << title;
+    if (panel.value("type", "") == "row") continue;
+    EXPECT_EQ(panel.at("datasource").value("uid", ""), "${datasource}")
+        << title;
+    ASSERT_TRUE(panel.contains("targets")) << title;
+    for (const nlohmann::json& target : panel.at("targets")) {
+      EXPECT_FALSE(target.value("expr", "").empty()) << title;
+      ++queries;
+    }
+  }
+  EXPECT_GE(queries, 20);
 }
 
 TEST(MetricsTest, ABusyMetricsPortIsAClearError) {

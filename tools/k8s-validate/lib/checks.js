@@ -2,8 +2,8 @@
 // Checks the schemas cannot express: references between objects and
 // between fields of one object, and this deployment's rules (resources on
 // every container, non-root, every port a --*listen flag serves declared).
+const { podsOf, containersOf } = require('./pods');
 
-const WORKLOADS = new Set(['StatefulSet', 'Deployment', 'DaemonSet']);
 const FIELD_PATHS = /^(metadata\.(name|namespace|uid)|metadata\.(labels|annotations)\['[^']+'\]|spec\.(nodeName|serviceAccountName)|status\.(hostIP|hostIPs|podIP|podIPs))$/;
 // $(VAR) as Kubernetes expands it in command, args and env values; $$ escapes.
 const VAR = /\$\$|\$\(([-._a-zA-Z][-._a-zA-Z0-9]*)\)/g;
@@ -29,7 +29,8 @@ function quantity(q) {
 function checkObjects(objects, errors) {
   const label = ({ obj, source }) => `${source}: ${obj.kind}/${obj.metadata && obj.metadata.name}`;
   const find = (kind, name) => objects.find((o) => o.obj.kind === kind && o.obj.metadata && o.obj.metadata.name === name);
-  // The keys of a ConfigMap or Secret, with the values of ConfigMaps.
+  // The keys of a ConfigMap or Secret, with the values of ConfigMaps (none
+  // for other kinds); null when there is no such object.
   const keysOf = (kind, name) => {
     const o = find(kind, name);
     if (!o) return null;
@@ -48,19 +49,22 @@ function checkObjects(objects, errors) {
     }
   }
 
-  const pods = objects.filter((o) => WORKLOADS.has(o.obj.kind)).map((o) => {
-    const spec = o.obj.spec || {};
-    const template = spec.template || {};
-    return { where: label(o), o, spec, labels: (template.metadata || {}).labels || {}, pod: template.spec || {} };
-  });
+  // Every object that runs pods, of any kind (lib/pods.js).
+  const pods = [];
+  for (const o of objects) {
+    const found = podsOf(o.obj);
+    if (found) pods.push({ where: label(o), o, spec: o.obj.spec || {}, ...found });
+  }
 
   for (const p of pods) {
     const sel = p.spec.selector || {};
-    if (!Object.keys(sel.matchLabels || {}).length && !(sel.matchExpressions || []).length) {
+    // Only kinds with a selector of their own (a Job's is generated).
+    if (p.hasSelector && !Object.keys(sel.matchLabels || {}).length && !(sel.matchExpressions || []).length) {
       errors.push(`${p.where}: empty selector`);
-    } else if (!selects(sel, p.labels)) {
+    } else if (p.hasSelector && !selects(sel, p.labels)) {
       errors.push(`${p.where}: selector ${JSON.stringify(sel)} does not match the pod template's labels ${JSON.stringify(p.labels)}`);
     }
+    if (['Job', 'CronJob'].includes(p.o.obj.kind)) checkJob(p, errors);
     if (p.o.obj.kind === 'StatefulSet') {
       const svc = find('Service', p.spec.serviceName);
       if (!svc) errors.push(`${p.where}: serviceName ${p.spec.serviceName} is no Service here`);
@@ -90,12 +94,30 @@ function checkObjects(objects, errors) {
   }
 }
 
+// What the API server refuses in a Job or CronJob that the schemas allow.
+function checkJob(p, errors) {
+  const { restartPolicy } = p.pod;
+  if (restartPolicy !== 'OnFailure' && restartPolicy !== 'Never') {
+    errors.push(`${p.where}: its pods need restartPolicy OnFailure or Never (the default, Always, is refused for a Job)`);
+  }
+  const job = p.o.obj.kind === 'CronJob' ? ((p.spec.jobTemplate || {}).spec || {}) : p.spec;
+  if (job.podFailurePolicy && restartPolicy !== 'Never') {
+    errors.push(`${p.where}: podFailurePolicy needs restartPolicy Never`);
+  }
+  // Five fields or a macro; the time zone goes in timeZone, not in a TZ= prefix.
+  const schedule = String(p.spec.schedule);
+  if (p.o.obj.kind === 'CronJob' && !/^(@(yearly|annually|monthly|weekly|daily|midnight|hourly)|\S+( \S+){4})$/.test(schedule)) {
+    errors.push(`${p.where}: schedule '${schedule}' is not five cron fields or an @macro`);
+  }
+}
+
 function checkPod(where, pod, claims, keysOf, errors) {
   const volumes = new Set();
   for (const v of pod.volumes || []) {
     if (volumes.has(v.name)) errors.push(`${where}: volume ${v.name} defined twice`);
     volumes.add(v.name);
-    for (const [kind, ref, name] of [['Secret', v.secret, v.secret && v.secret.secretName], ['ConfigMap', v.configMap, v.configMap && v.configMap.name]]) {
+    for (const [kind, ref, name] of [['Secret', v.secret, v.secret && v.secret.secretName], ['ConfigMap', v.configMap, v.configMap && v.configMap.name],
+      ['PersistentVolumeClaim', v.persistentVolumeClaim, v.persistentVolumeClaim && v.persistentVolumeClaim.claimName]]) {
       if (!ref) continue;
       const keys = keysOf(kind, name);
       if (!keys && !ref.optional) errors.push(`${where}: volume ${v.name}: ${kind} ${name} is not in the kustomization`);
@@ -105,7 +127,7 @@ function checkPod(where, pod, claims, keysOf, errors) {
     }
   }
   const sc = pod.securityContext || {};
-  for (const c of [...(pod.initContainers || []), ...(pod.containers || [])]) {
+  for (const c of containersOf(pod)) {
     const cw = `${where}: container ${c.name}`;
     const csc = c.securityContext || {};
     const user = csc.runAsUser !== undefined ? csc.runAsUser : sc.runAsUser;

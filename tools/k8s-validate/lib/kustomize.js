@@ -1,22 +1,33 @@
 'use strict';
 // Renders a kustomization the way `kubectl apply -k` does, as far as our
 // manifests need: `resources` (files or directories with their own
-// kustomization), `configMapGenerator` and `secretGenerator` (literals,
-// files, envs). Anything else is an error rather than silently skipped, so
-// the checks always see every object kubectl would apply. Generated names
-// get no hash suffix: kustomize adds one and rewrites the references to it,
-// so references are checked against the plain names.
+// kustomization), `components` (directories with a `kind: Component`
+// kustomization, such as k8s/backup), `configMapGenerator` and
+// `secretGenerator` (literals, files, envs). Anything else is an error
+// rather than silently skipped, so the checks always see every object
+// kubectl would apply. Generated names get no hash suffix: kustomize adds
+// one and rewrites the references to it, so references are checked against
+// the plain names. What kustomize refuses to load is refused here too:
+// files outside the kustomization's directory, and a base that contains it.
 const fs = require('fs');
 const path = require('path');
 const yaml = require('js-yaml');
 
 const KUSTOMIZATION_KEYS = new Set([
-  'apiVersion', 'kind', 'resources', 'configMapGenerator', 'secretGenerator', 'generatorOptions',
+  'apiVersion', 'kind', 'resources', 'components', 'configMapGenerator', 'secretGenerator', 'generatorOptions',
 ]);
 const GENERATOR_KEYS = new Set(['name', 'literals', 'files', 'envs', 'type', 'options']);
 
-// Returns [{obj, source}] and appends problems to `errors`.
-function render(dir, errors) {
+// Whether directory `outer` is `inner` or one of its parents.
+const contains = (outer, inner) => {
+  const rel = path.relative(outer, inner);
+  return rel === '' || (!rel.startsWith('..') && !path.isAbsolute(rel));
+};
+
+// Returns [{obj, source}] and appends problems to `errors`. `kind`: what the
+// referrer expects here (Kustomization, or Component for `components`);
+// `chain`: the directories of the kustomizations that led here.
+function render(dir, errors, kind = 'Kustomization', chain = []) {
   const file = ['kustomization.yaml', 'kustomization.yml', 'Kustomization']
     .map((f) => path.join(dir, f)).find((f) => fs.existsSync(f));
   if (!file) {
@@ -27,6 +38,27 @@ function render(dir, errors) {
   for (const key of Object.keys(k)) {
     if (!KUSTOMIZATION_KEYS.has(key)) errors.push(`${file}: '${key}' is not understood by tools/k8s-validate; teach lib/kustomize.js`);
   }
+  const actual = k.kind || 'Kustomization';
+  if (actual !== kind && !chain.length) {
+    // kustomize would build it, but with references to the base's generated
+    // objects left without their hash suffix: they would name nothing.
+    errors.push(`${file}: a ${actual} is not applied alone: check a kustomization that lists it under components`);
+  } else if (actual !== kind) {
+    errors.push(`${file}: is a ${actual}; list it under ${actual === 'Component' ? 'components' : 'resources'}`);
+  }
+  const here = [...chain, dir];
+  // A directory with its own kustomization, loaded as kustomize allows.
+  const enter = (rel, as) => {
+    const p = path.resolve(dir, rel);
+    if (contains(p, dir)) {
+      errors.push(`${file}: ${rel} contains this kustomization; kustomize refuses it ("cycle detected"): put an overlay beside its base, not inside it`);
+    } else if (here.includes(p)) {
+      errors.push(`${file}: ${rel} leads back to a kustomization that led here (a cycle)`);
+    } else {
+      return render(p, errors, as, here);
+    }
+    return [];
+  };
   const objects = [];
   for (const res of k.resources || []) {
     if (/^[a-z]+:\/\/|^github\.com\//.test(res)) {
@@ -37,10 +69,17 @@ function render(dir, errors) {
     if (!fs.existsSync(p)) {
       errors.push(`${file}: resource ${res} does not exist`);
     } else if (fs.statSync(p).isDirectory()) {
-      objects.push(...render(p, errors));
+      objects.push(...enter(res, 'Kustomization'));
+    } else if (path.relative(dir, p).startsWith('..')) {
+      errors.push(`${file}: resource ${res} is outside ${dir}; kustomize refuses it (a directory with a kustomization may be outside)`);
     } else {
       objects.push(...loadYaml(p, errors));
     }
+  }
+  for (const comp of k.components || []) {
+    const p = path.resolve(dir, comp);
+    if (!fs.existsSync(p) || !fs.statSync(p).isDirectory()) errors.push(`${file}: component ${comp} is no directory`);
+    else objects.push(...enter(comp, 'Component'));
   }
   for (const g of k.configMapGenerator || []) {
     const data = generatorData(dir, file, g, errors);
