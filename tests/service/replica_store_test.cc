@@ -449,6 +449,55 @@ TEST_F(ReplicaStoreTest, RemoveHintDeletesADeliveredHint) {
   EXPECT_TRUE(store_->RemoveHint((*hints)[0]).ok());
 }
 
+TEST_F(ReplicaStoreTest, AHintKeepsWhenItWasFirstKeptUntilDelivered) {
+  const std::string id = ListId();
+  crdt::ListState alice;
+  const absl::Time before = absl::Now();
+  ASSERT_TRUE(store_->AddHint("n2", id, *alice.Add(kAlice, "milk", 1)).ok());
+  const absl::Time after = absl::Now();
+  absl::SleepFor(absl::Milliseconds(20));
+  // A later write for the same owner joins the hint, not its age; and the
+  // time is durable.
+  ASSERT_TRUE(store_->AddHint("n2", id, *alice.Add(kAlice, "eggs", 1)).ok());
+  Reopen();
+  absl::StatusOr<std::vector<Hint>> hints = store_->Hints(10);
+  ASSERT_TRUE(hints.ok()) << hints.status();
+  ASSERT_EQ(hints->size(), 1u);
+  EXPECT_GE((*hints)[0].since,
+            absl::FromUnixMicros(absl::ToUnixMicros(before)));
+  EXPECT_LE((*hints)[0].since, after);
+
+  // Delivered, its time goes with it: a new hint for the pair is new.
+  ASSERT_TRUE(store_->RemoveHint((*hints)[0]).ok());
+  const absl::Time again = absl::Now();
+  ASSERT_TRUE(store_->AddHint("n2", id, *alice.Add(kAlice, "tea", 1)).ok());
+  hints = store_->Hints(10);
+  ASSERT_TRUE(hints.ok()) << hints.status();
+  ASSERT_EQ(hints->size(), 1u);
+  EXPECT_GE((*hints)[0].since, absl::FromUnixMicros(absl::ToUnixMicros(again)));
+}
+
+TEST_F(ReplicaStoreTest, AHintKeptByAnEarlierVersionCountsFromTheOpen) {
+  // Hints of earlier versions have no time record.
+  const std::string id = ListId();
+  crdt::ListState alice;
+  v1::ListState message;
+  codec::EncodeState(*alice.Add(kAlice, "milk", 1), &message);
+  Close();
+  ASSERT_NO_FATAL_FAILURE(
+      PutRaw(absl::StrCat("hint/", id, "/n2"), message.SerializeAsString()));
+  const absl::Time before = absl::Now();
+  Open();
+  absl::StatusOr<std::vector<Hint>> hints = store_->Hints(10);
+  ASSERT_TRUE(hints.ok()) << hints.status();
+  ASSERT_EQ(hints->size(), 1u);
+  EXPECT_EQ((*hints)[0].owner, "n2");
+  EXPECT_GE((*hints)[0].since, before);
+  EXPECT_LE((*hints)[0].since, absl::Now());
+  ASSERT_TRUE(store_->RemoveHint((*hints)[0]).ok());
+  EXPECT_EQ(*store_->CountHints(), 0u);
+}
+
 TEST_F(ReplicaStoreTest, RemoveHintKeepsAHintChangedAfterItWasRead) {
   const std::string id = ListId();
   crdt::ListState alice;
