@@ -457,9 +457,12 @@ absl::Status LevelDbReplicaStore::ExportRecords(
 absl::StatusOr<uint64_t> RestoreData(
     const std::string& directory,
     const std::function<bool(std::string*, std::string*)>& next) {
+  // Empty, but for the lost+found of a fresh ext4 volume (a Kubernetes
+  // volume mounted as the data directory has one).
   std::error_code error;
-  if (std::filesystem::exists(directory, error) &&
-      !std::filesystem::is_empty(directory, error)) {
+  for (const auto& entry :
+       std::filesystem::directory_iterator(directory, error)) {
+    if (entry.path().filename() == "lost+found") continue;
     return absl::InvalidArgumentError(
         absl::StrCat(directory, " is not empty: restore into a new one"));
   }

@@ -257,7 +257,8 @@ struct StoreOptions {
 absl::StatusOr<std::unique_ptr<ReplicaStore>> OpenLevelDbStore(
     const std::string& directory, StoreOptions options = {});
 
-// Makes `directory` (which must not exist, or be empty) the data directory
+// Makes `directory` (which must not exist, or be empty but for a
+// lost+found) the data directory
 // of a node restored from a backup: a LevelDB holding the records
 // ExportRecords gave, which `next` yields (false when there are no more),
 // without the replica id and counters of the node that wrote them. A

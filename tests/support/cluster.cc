@@ -146,9 +146,8 @@ bool Cluster::LatestView(int p, v1::RingView* view) {
   return ok;
 }
 
-// Creates `count` lists through the proxy, each with one item named after
-// the list; returns their ids.
-std::vector<std::string> WriteLists(Cluster& cluster, int count) {
+std::vector<std::string> WriteLists(Cluster& cluster, int count,
+                                    v1::ListService::Stub* via) {
   std::vector<std::string> ids;
   for (int i = 0; i < count; ++i) {
     std::string id = *crdt::NewListId();
@@ -160,8 +159,9 @@ std::vector<std::string> WriteLists(Cluster& cluster, int count) {
     request.set_create(true);
     codec::EncodeState(delta, request.mutable_delta());
     v1::SyncResponse response;
-    grpc::Status status = cluster.gateway(0).Sync(
-        Context(absl::Seconds(5)).get(), request, &response);
+    grpc::Status status =
+        (via != nullptr ? *via : cluster.gateway(0))
+            .Sync(Context(absl::Seconds(5)).get(), request, &response);
     EXPECT_TRUE(status.ok()) << status.error_message();
     ids.push_back(id);
   }

@@ -90,9 +90,11 @@ class Cluster {
   std::vector<std::unique_ptr<v1::ListService::Stub>> node_lists_;
 };
 
-// Creates `count` lists through proxy 0, each with one item named
-// "item-<its id>"; returns their ids. A write that fails fails the test.
-std::vector<std::string> WriteLists(Cluster& cluster, int count);
+// Creates `count` lists through proxy 0 (or `via`, a node's ListService,
+// which then coordinates them), each with one item named "item-<its id>";
+// returns their ids. A write that fails fails the test.
+std::vector<std::string> WriteLists(Cluster& cluster, int count,
+                                    v1::ListService::Stub* via = nullptr);
 
 }  // namespace shoplist::testing
 

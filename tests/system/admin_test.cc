@@ -121,12 +121,14 @@ TEST_F(AdminTest, StatusShowsEveryMemberWithWhatItHolds) {
 TEST_F(AdminTest, StatusReportsADownNodeHintsTheirAgeAndFailedPeers) {
   // Four nodes, so that a down owner has a stand-in to keep its hints.
   ASSERT_NO_FATAL_FAILURE(Start(4));
-  // Frozen, not killed: its connections stay open, so the writes sent to it
-  // before the proxy marks it down fail by timing out, as a hung machine's
-  // do.
+  // Frozen, not killed: its connections stay open, so the replica calls
+  // sent to it before the proxies mark it down fail by timing out, as a
+  // hung machine's do. Node 0 coordinates these writes at once (through a
+  // proxy, one whose coordinator is node 3 would wait out its deadline,
+  // and the proxy could mark node 3 down before the others are sent).
   const absl::Time stopped = absl::Now();
   cluster_->node(3).Signal(SIGSTOP);
-  testing::WriteLists(*cluster_, 10);
+  testing::WriteLists(*cluster_, 10, &cluster_->node_lists(0));
   ASSERT_TRUE(cluster_->WaitForView(0, 4, 3));
   testing::WriteLists(*cluster_, 20);
   json status;
@@ -316,9 +318,12 @@ TEST_F(AdminTest, ABackupWhileServingRestoresANodeThatCatchesUp) {
   EXPECT_EQ(Admin({"restore", dir_.Sub("no-backup"), dir_.Sub("x")}).exit_code,
             2);
 
-  // Node 1's disk is lost: a new one from the backup.
+  // Node 1's disk is lost: a new one from the backup, as a fresh volume
+  // with its lost+found.
   cluster_->node(1).Kill();
   std::filesystem::remove_all(cluster_->node_data(1));
+  std::filesystem::create_directories(
+      std::filesystem::path(cluster_->node_data(1)) / "lost+found");
   r = Admin({"--json", "restore", backup, cluster_->node_data(1)});
   ASSERT_EQ(r.exit_code, 0) << r.err;
   const json restored = json::parse(r.out, nullptr, false);
