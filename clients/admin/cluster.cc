@@ -120,6 +120,18 @@ absl::StatusOr<v1::NodeStatus> AskNode(const std::string& address,
 
 std::vector<MemberReport> AskMembers(const v1::RingView& view,
                                      absl::Duration timeout) {
+  // The members, then the nodes that left whose address the proxy kept.
+  std::vector<MemberReport> reports;
+  for (const v1::Member& m : view.members()) {
+    reports.push_back({m, absl::UnknownError(""), /*left=*/false});
+  }
+  for (const v1::NodeInfo& node : view.left_nodes()) {
+    if (node.address().empty()) continue;
+    v1::Member m;
+    *m.mutable_node() = node;
+    m.set_state(v1::Member::DOWN);  // out of the ring
+    reports.push_back({std::move(m), absl::UnknownError(""), /*left=*/true});
+  }
   struct Call {
     grpc::ClientContext context;
     v1::NodeStatusRequest request;
@@ -127,12 +139,12 @@ std::vector<MemberReport> AskMembers(const v1::RingView& view,
     grpc::Status status;
     std::unique_ptr<v1::AdminService::Stub> stub;
   };
-  std::vector<Call> calls(static_cast<size_t>(view.members_size()));
-  absl::BlockingCounter done(view.members_size());
-  for (int i = 0; i < view.members_size(); ++i) {
-    Call& call = calls[static_cast<size_t>(i)];
-    call.stub =
-        v1::AdminService::NewStub(NewChannel(view.members(i).node().address()));
+  std::vector<Call> calls(reports.size());
+  absl::BlockingCounter done(static_cast<int>(reports.size()));
+  for (size_t i = 0; i < reports.size(); ++i) {
+    Call& call = calls[i];
+    call.stub = v1::AdminService::NewStub(
+        NewChannel(reports[i].member.node().address()));
     call.context.set_deadline(absl::ToChronoTime(absl::Now() + timeout));
     call.stub->async()->Status(&call.context, &call.request, &call.response,
                                [&call, &done](grpc::Status status) {
@@ -141,18 +153,19 @@ std::vector<MemberReport> AskMembers(const v1::RingView& view,
                                });
   }
   done.Wait();
-  std::vector<MemberReport> reports;
-  for (int i = 0; i < view.members_size(); ++i) {
-    Call& call = calls[static_cast<size_t>(i)];
-    MemberReport& report = reports.emplace_back(
-        MemberReport{view.members(i), absl::UnknownError("")});
-    if (call.status.ok()) {
-      report.status = std::move(call.response);
+  std::vector<MemberReport> answered;
+  for (size_t i = 0; i < reports.size(); ++i) {
+    MemberReport& report = reports[i];
+    if (calls[i].status.ok()) {
+      report.status = std::move(calls[i].response);
+    } else if (report.left) {
+      continue;  // it has handed off and stopped
     } else {
-      report.status = FromGrpc(call.status, view.members(i).node().id());
+      report.status = FromGrpc(calls[i].status, report.member.node().id());
     }
+    answered.push_back(std::move(report));
   }
-  return reports;
+  return answered;
 }
 
 absl::StatusOr<v1::RepairProgress> RepairNode(

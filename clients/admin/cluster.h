@@ -51,10 +51,15 @@ struct MemberReport {
   v1::Member member;
   // The node's answer, or why it gave none.
   absl::StatusOr<v1::NodeStatus> status;
+  // A node that left the ring (view.left_nodes) and still answers: it is
+  // handing its lists over. Its `member` state is DOWN.
+  bool left = false;
 };
 
-// Asks every member of `view` for its status, all at once; in the view's
-// order.
+// Asks every member of `view` for its status, and every node that left
+// whose address the view has, all at once: the members in the view's
+// order, then the nodes that left and still answer (those that do not
+// have stopped and are not reported).
 std::vector<MemberReport> AskMembers(const v1::RingView& view,
                                      absl::Duration timeout);
 

@@ -63,6 +63,11 @@ const char* StateName(v1::Member::State state) {
   return state == v1::Member::UP ? "up" : "down";
 }
 
+// "leaving" for a node that left the ring and still hands off.
+const char* StateOf(const MemberReport& r) {
+  return r.left ? "leaving" : StateName(r.member.state());
+}
+
 // "3m ago" for a Unix millisecond time; "-" for none.
 std::string Ago(int64_t unix_ms, absl::Time now) {
   if (unix_ms <= 0) return "-";
@@ -103,6 +108,7 @@ json NodeJson(const v1::NodeStatus& s) {
                {"lists_repaired_total", s.lists_repaired_total()},
                {"replica_id", s.replica_id()},
                {"oldest_hint_unix_ms", s.oldest_hint_unix_ms()},
+               {"handoff", nullptr},
                {"replica_failures", json::object()},
                {"last_round", nullptr}};
   // Sorted by peer, as the text is (a proto map has no order).
@@ -110,6 +116,11 @@ json NodeJson(const v1::NodeStatus& s) {
                                                  s.replica_failures().end());
   for (const auto& [peer, n] : failures) node["replica_failures"][peer] = n;
   if (s.has_last_round()) node["last_round"] = RoundJson(s.last_round());
+  if (s.has_handoff()) {
+    node["handoff"] = {{"lists", s.handoff().lists()},
+                       {"sent", s.handoff().sent()},
+                       {"delivered", s.handoff().delivered()}};
+  }
   return node;
 }
 
@@ -214,7 +225,7 @@ int Status(const Flags& flags) {
       members.push_back(
           {{"id", r.member.node().id()},
            {"address", r.member.node().address()},
-           {"state", StateName(r.member.state())},
+           {"state", StateOf(r)},
            {"since_unix_ms", r.member.since_unix_ms()},
            {"node", r.status.ok() ? NodeJson(*r.status) : json(nullptr)},
            {"error", r.status.ok()
@@ -262,7 +273,7 @@ int Status(const Flags& flags) {
       "LAST REPAIR ROUND");
   std::vector<std::string> failures;
   for (const MemberReport& r : reports) {
-    const std::string state = StateName(r.member.state());
+    const std::string state = StateOf(r);
     if (!r.status.ok()) {
       std::cout << absl::StrFormat(
           "%-12s %-22s %-6s %-9s  unreachable: %s\n", r.member.node().id(),
@@ -278,13 +289,17 @@ int Status(const Flags& flags) {
           absl::StrCat(Ago(l.finished_unix_ms(), now), ", ", l.lists_repaired(),
                        " repaired in ", l.duration_ms(), " ms");
     }
+    if (s.has_handoff()) {
+      round = absl::StrCat("handing off: ", s.handoff().sent(), " of ",
+                           s.handoff().lists(), " lists sent");
+    }
     std::cout << absl::StrFormat(
         "%-12s %-22s %-6s %-9s %5d %9d %6d %-11s %10s  %s%s\n",
         r.member.node().id(), r.member.node().address(),
-        s.draining() ? "drain" : state, Ago(r.member.since_unix_ms(), now),
-        s.ring_version(), s.lists(), s.hints(),
-        Ago(s.oldest_hint_unix_ms(), now), Bytes(s.disk_bytes()), round,
-        s.ring_version() == view->version() ? "" : "  (ring behind)");
+        s.draining() && !r.left ? "drain" : state,
+        Ago(r.member.since_unix_ms(), now), s.ring_version(), s.lists(),
+        s.hints(), Ago(s.oldest_hint_unix_ms(), now), Bytes(s.disk_bytes()),
+        round, s.ring_version() == view->version() ? "" : "  (ring behind)");
     const std::map<std::string, uint64_t> by_peer(s.replica_failures().begin(),
                                                   s.replica_failures().end());
     for (const auto& [peer, n] : by_peer) {

@@ -42,8 +42,10 @@ absl::Status Membership::Join(const std::string& id, const std::string& address,
 }
 
 absl::Status Membership::Leave(const std::string& id) {
-  if (nodes_.erase(id) == 0) return Unknown(id);
-  left_.insert(id);
+  auto it = nodes_.find(id);
+  if (it == nodes_.end()) return Unknown(id);
+  left_[id] = it->second.address;
+  nodes_.erase(it);
   Changed();
   return absl::OkStatus();
 }

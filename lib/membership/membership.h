@@ -69,9 +69,13 @@ class Membership {
   // Members sorted by id, with their up flags.
   std::vector<ring::Member> Members() const;
   const NodeRecord* Find(const std::string& id) const;
-  // Nodes that left with Leave and have not joined since.
-  const std::set<std::string>& Left() const { return left_; }
-  void RestoreLeft(std::set<std::string> left) { left_ = std::move(left); }
+  // Nodes that left with Leave and have not joined since, by id, with the
+  // address each had (empty when restored from a table that did not keep
+  // it): a node that left still serves while it hands its lists over.
+  const std::map<std::string, std::string>& Left() const { return left_; }
+  void RestoreLeft(std::map<std::string, std::string> left) {
+    left_ = std::move(left);
+  }
 
  private:
   void Changed() { ++version_; }
@@ -79,7 +83,7 @@ class Membership {
   const MembershipOptions options_;
   uint64_t version_ = 0;
   std::map<std::string, NodeRecord> nodes_;
-  std::set<std::string> left_;
+  std::map<std::string, std::string> left_;
 };
 
 }  // namespace shoplist::membership

@@ -116,6 +116,10 @@ bool ProxyClient::OnView(size_t index, const v1::RingView& view) {
 }
 
 grpc::Status ProxyClient::RegisterOnce(size_t index) {
+  // A node that left hands its lists over, then stops. A heartbeat meanwhile
+  // would be refused (the proxy no longer knows it) and the join that
+  // follows would put it back in the ring, undoing the Leave.
+  if (left_.load()) return grpc::Status::OK;
   Proxy& proxy = *proxies_[index];
   bool joined;
   {

@@ -1,5 +1,6 @@
 #include "services/proxy/proxy_state.h"
 
+#include <map>
 #include <set>
 #include <vector>
 
@@ -11,7 +12,8 @@
 namespace shoplist::proxy {
 namespace {
 
-// LevelDB layout: member/<id> -> address, left/<id> -> "", meta/version ->
+// LevelDB layout: member/<id> -> address, left/<id> -> the address it had
+// (empty in tables of earlier versions), meta/version ->
 // decimal.
 constexpr char kMemberPrefix[] = "member/";
 constexpr char kLeftPrefix[] = "left/";
@@ -32,18 +34,18 @@ absl::StatusOr<std::unique_ptr<ProxyState>> ProxyState::Open(
       new ProxyState(std::move(options), *std::move(db)));
 
   std::vector<ring::Member> members;
-  std::set<std::string> left;
+  std::map<std::string, std::string> left;
   absl::Status scanned = state->db_->Scan(
       kMemberPrefix, [&](absl::string_view id, absl::string_view address) {
         members.push_back({std::string(id), std::string(address), true});
         return true;
       });
   if (scanned.ok()) {
-    scanned = state->db_->Scan(kLeftPrefix,
-                               [&](absl::string_view id, absl::string_view) {
-                                 left.insert(std::string(id));
-                                 return true;
-                               });
+    scanned = state->db_->Scan(
+        kLeftPrefix, [&](absl::string_view id, absl::string_view address) {
+          left.emplace(std::string(id), std::string(address));
+          return true;
+        });
   }
   if (!scanned.ok()) return scanned;
   uint64_t version = 0;
@@ -89,7 +91,12 @@ absl::Status ProxyState::PublishLocked() {
   view.set_version(snapshot->version);
   view.set_vnodes(options_.vnodes);
   view.set_proxy(options_.proxy_id);
-  for (const std::string& id : membership_.Left()) view.add_left(id);
+  for (const auto& [id, address] : membership_.Left()) {
+    view.add_left(id);
+    v1::NodeInfo* node = view.add_left_nodes();
+    node->set_id(id);
+    node->set_address(address);
+  }
   for (const ring::Member& m : members) {
     v1::Member* out = view.add_members();
     out->mutable_node()->set_id(m.id);
@@ -114,8 +121,8 @@ absl::Status ProxyState::PublishLocked() {
   for (const ring::Member& m : members) {
     batch.Put(absl::StrCat(kMemberPrefix, m.id), m.address);
   }
-  for (const std::string& id : membership_.Left()) {
-    batch.Put(absl::StrCat(kLeftPrefix, id), "");
+  for (const auto& [id, address] : membership_.Left()) {
+    batch.Put(absl::StrCat(kLeftPrefix, id), address);
   }
   batch.Put(kVersionKey, absl::StrCat(snapshot->version));
   if (status.ok()) status = db_->Write(&batch, "membership");

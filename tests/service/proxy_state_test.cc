@@ -13,6 +13,7 @@
 #include "absl/synchronization/mutex.h"
 #include "absl/synchronization/notification.h"
 #include "gtest/gtest.h"
+#include "leveldb/db.h"
 #include "leveldb/env.h"
 #include "tests/support/fault_env.h"
 #include "tests/support/temp_dir.h"
@@ -160,6 +161,30 @@ TEST(ProxyStateTest, ReadersDoNotWaitForTheMembershipsSyncedWrite) {
   EXPECT_EQ(MemberIds(*(*state)->Current()), std::set<std::string>{"n1"});
 }
 
+TEST(ProxyStateTest, ATableOfAnEarlierVersionLoadsItsLeftNodesWithoutAddress) {
+  // Before left/<id> kept the address it had, its value was empty.
+  TempDir dir;
+  {
+    leveldb::Options options;
+    options.create_if_missing = true;
+    leveldb::DB* raw = nullptr;
+    ASSERT_TRUE(leveldb::DB::Open(options, dir.path(), &raw).ok());
+    std::unique_ptr<leveldb::DB> db(raw);
+    ASSERT_TRUE(db->Put({}, "member/n1", "a:1").ok());
+    ASSERT_TRUE(db->Put({}, "left/n2", "").ok());
+    ASSERT_TRUE(db->Put({}, "meta/version", "7").ok());
+  }
+  auto state = ProxyState::Open(Options(dir.path()));
+  ASSERT_TRUE(state.ok()) << state.status();
+  std::shared_ptr<const Snapshot> restored = (*state)->Current();
+  EXPECT_EQ(MemberIds(*restored), std::set<std::string>{"n1"});
+  ASSERT_EQ(restored->view.left_size(), 1);
+  EXPECT_EQ(restored->view.left(0), "n2");
+  ASSERT_EQ(restored->view.left_nodes_size(), 1);
+  EXPECT_EQ(restored->view.left_nodes(0).address(), "");
+  EXPECT_GT(restored->version, 7u);
+}
+
 TEST(ProxyStateTest, ARestartRestoresTheTableAsANewerView) {
   TempDir dir;
   uint64_t version = 0;
@@ -179,6 +204,10 @@ TEST(ProxyStateTest, ARestartRestoresTheTableAsANewerView) {
   std::vector<std::string> left(restored->view.left().begin(),
                                 restored->view.left().end());
   EXPECT_EQ(left, std::vector<std::string>{"n2"});
+  // With the address it had, to follow its hand-off.
+  ASSERT_EQ(restored->view.left_nodes_size(), 1);
+  EXPECT_EQ(restored->view.left_nodes(0).id(), "n2");
+  EXPECT_EQ(restored->view.left_nodes(0).address(), "a:2");
   // Subscribers must take the restored view as new.
   EXPECT_GT(restored->version, version);
 }

@@ -331,15 +331,22 @@ TEST_F(AdminTest, ABackupWhileServingRestoresANodeThatCatchesUp) {
   EXPECT_EQ(restored["node"], cluster_->node_id(1));
   EXPECT_EQ(Admin({"restore", backup, cluster_->node_data(1)}).exit_code, 2);
 
+  // It comes back on the restored data while clients keep writing.
+  std::vector<std::string> during;
+  std::thread writing([&] { during = testing::WriteLists(*cluster_, 20); });
   cluster_->StartNode(1);
-  ASSERT_TRUE(cluster_->WaitForView(0, 3, 3));
-  // What the backup had at once; what came after by anti-entropy.
+  const bool joined = cluster_->WaitForView(0, 3, 3);
+  writing.join();
+  ASSERT_TRUE(joined);
+  // What the backup had at once; what came after by anti-entropy (or was
+  // written to it once it was up).
   EXPECT_TRUE(NodeHolds(*cluster_, 1, ids));
   ids.insert(ids.end(), later.begin(), later.end());
+  ids.insert(ids.end(), during.begin(), during.end());
   EXPECT_TRUE(testing::WaitFor(absl::Seconds(20),
                                [&] { return NodeHolds(*cluster_, 1, ids); }));
   const json after = AdminJson({"status"});
-  EXPECT_EQ(after["members"][1]["node"]["lists"], 40);
+  EXPECT_EQ(after["members"][1]["node"]["lists"], 60);
   // A new identity: the old one's counters went on after the backup.
   EXPECT_NE(after["members"][1]["node"]["replica_id"].get<uint64_t>(),
             replica_id);
@@ -500,6 +507,66 @@ TEST_F(AdminTest, ANodeThatLeavesHandsItsListsOverAndStops) {
     })) << cluster_->node_id(i);
   }
   EXPECT_EQ(Admin({"leave", "node-9"}).exit_code, 2);
+}
+
+TEST_F(AdminTest, ALeavingNodeShowsItsHandOffUntilItStops) {
+  ASSERT_NO_FATAL_FAILURE(Start(4));
+  testing::WriteLists(*cluster_, 30);
+  // Node 0, a new owner of every list once node 3 is gone, is frozen: each
+  // list's hand-off waits out its call to node 0, so the hand-off lasts
+  // long enough to be watched.
+  cluster_->node(0).Signal(SIGSTOP);
+  CommandResult left;
+  std::thread leaving([&] {
+    left = Admin({"--json", "leave", cluster_->node_id(3)});
+  });
+  json status;
+  const bool seen = testing::WaitFor(absl::Seconds(20), [&] {
+    status = AdminJson({"status"});
+    for (const json& m : status["members"]) {
+      if (m["id"] == cluster_->node_id(3) && m["state"] == "leaving" &&
+          !m["node"].is_null() && !m["node"]["handoff"].is_null() &&
+          m["node"]["handoff"]["sent"].get<uint64_t>() > 0) {
+        return true;
+      }
+    }
+    return false;
+  });
+  cluster_->node(0).Signal(SIGCONT);
+  leaving.join();
+  ASSERT_TRUE(seen) << status.dump(2);
+  EXPECT_EQ(status["left"], json::array({cluster_->node_id(3)}));
+  for (const json& m : status["members"]) {
+    if (m["id"] != cluster_->node_id(3)) continue;
+    const json& h = m["node"]["handoff"];
+    // Every list it stores (its replicas: about 3/4 of the 30).
+    EXPECT_EQ(h["lists"], m["node"]["lists"]) << status.dump(2);
+    EXPECT_GT(h["lists"].get<uint64_t>(), 0u);
+    EXPECT_LE(h["sent"].get<uint64_t>(), h["lists"].get<uint64_t>());
+  }
+
+  // `leave` followed it: lines with growing counts, then the summary.
+  ASSERT_EQ(left.exit_code, 0) << left.err << left.out;
+  const std::vector<std::string> lines =
+      absl::StrSplit(left.out, '\n', absl::SkipEmpty());
+  ASSERT_GE(lines.size(), 2u) << left.out;
+  uint64_t sent = 0;
+  for (size_t i = 0; i + 1 < lines.size(); ++i) {
+    const json p = json::parse(lines[i], nullptr, false);
+    ASSERT_TRUE(p.is_object()) << lines[i];
+    EXPECT_EQ(p["done"], false);
+    EXPECT_GT(p["sent"].get<uint64_t>(), sent) << left.out;
+    sent = p["sent"].get<uint64_t>();
+  }
+  const json summary = json::parse(lines.back(), nullptr, false);
+  EXPECT_EQ(summary["done"], true) << left.out;
+  EXPECT_EQ(summary["stopped"], true);
+  EXPECT_GE(summary["sent"].get<uint64_t>(), sent);
+  // Stopped: only in `left` now.
+  status = AdminJson({"status"});
+  for (const json& m : status["members"]) {
+    EXPECT_NE(m["id"], cluster_->node_id(3)) << status.dump(2);
+  }
 }
 
 TEST_F(AdminTest, StatusComparesTheViewsOfEveryProxyGiven) {
