@@ -1,8 +1,8 @@
 #!/usr/bin/env bash
 # What a proxy and a node use under load, and how long a node takes to
 # drain on SIGTERM under that load: the figures behind the requests,
-# limits, preStop and termination grace of k8s/ (k8s/README.md,
-# "Resources").
+# limits, preStop and termination grace of k8s/ (k8s/README.md, "Drains
+# and resources"; README, "Resources of a server").
 #   bench/run_resources.sh [SECONDS] [LISTS]
 # Starts a local cluster (scripts/cluster-up.sh: 1 proxy, 3 nodes), runs
 # mixed reads and writes through the proxy at 64 in flight for SECONDS

@@ -4,6 +4,7 @@
 
 #include "absl/strings/ascii.h"
 #include "absl/strings/str_cat.h"
+#include "nlohmann/json.hpp"
 
 namespace shoplist::admin {
 namespace {
@@ -33,6 +34,25 @@ bool IsBackupSetName(const std::string& name) {
   return absl::ParseTime("%Y-%m-%d %H:%M:%S", spaced, absl::UTCTimeZone(),
                          &parsed, &error) &&
          BackupSetName(parsed) == name;
+}
+
+std::string BackupSetMarker(const std::string& set, uint64_t ring_version,
+                            const std::map<std::string, std::string>& nodes,
+                            bool complete) {
+  const nlohmann::ordered_json marker = {{"set", set},
+                                         {"ring_version", ring_version},
+                                         {"complete", complete},
+                                         {"nodes", nodes}};
+  return marker.dump(2) + "\n";
+}
+
+bool MarkerSaysComplete(const std::string& text) {
+  const nlohmann::json marker =
+      nlohmann::json::parse(text, nullptr, /*allow_exceptions=*/false);
+  if (!marker.is_object()) return false;
+  const auto complete = marker.find("complete");
+  return complete != marker.end() && complete->is_boolean() &&
+         complete->get<bool>();
 }
 
 std::vector<std::string> BackupSetsToRemove(std::vector<BackupSet> sets,

@@ -13,6 +13,8 @@
 #ifndef SHOPLIST_CLIENTS_ADMIN_BACKUP_SETS_H_
 #define SHOPLIST_CLIENTS_ADMIN_BACKUP_SETS_H_
 
+#include <cstdint>
+#include <map>
 #include <string>
 #include <vector>
 
@@ -26,6 +28,21 @@ std::string BackupSetName(absl::Time start);
 // Whether `name` is a set's name (the folders of ROOT that are not sets are
 // never touched).
 bool IsBackupSetName(const std::string& name);
+
+// The file a run writes last in its set's folder.
+inline constexpr char kBackupSetMarker[] = "SHOPLIST-BACKUP-SET";
+
+// The marker's text for a run: the set, the ring version it backed up,
+// each node's result ("ok" or why it failed) by id, and whether every one
+// was backed up.
+std::string BackupSetMarker(const std::string& set, uint64_t ring_version,
+                            const std::map<std::string, std::string>& nodes,
+                            bool complete);
+
+// Whether a marker's text says its set is complete; false for any text
+// that is not a marker (damaged, cut short, edited by hand), so such a set
+// never counts as a good one.
+bool MarkerSaysComplete(const std::string& text);
 
 struct BackupSet {
   std::string name;

@@ -156,10 +156,15 @@ std::vector<MemberReport> AskMembers(const v1::RingView& view,
   std::vector<MemberReport> answered;
   for (size_t i = 0; i < reports.size(); ++i) {
     MemberReport& report = reports[i];
+    if (report.left &&
+        (!calls[i].status.ok() ||
+         calls[i].response.node_id() != report.member.node().id())) {
+      // It has handed off and stopped (whatever answers at its old address
+      // now is another node).
+      continue;
+    }
     if (calls[i].status.ok()) {
       report.status = std::move(calls[i].response);
-    } else if (report.left) {
-      continue;  // it has handed off and stopped
     } else {
       report.status = FromGrpc(calls[i].status, report.member.node().id());
     }

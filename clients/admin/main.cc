@@ -15,6 +15,7 @@
 #include <filesystem>
 #include <fstream>
 #include <iostream>
+#include <iterator>
 #include <map>
 #include <string>
 #include <vector>
@@ -97,6 +98,17 @@ json RoundJson(const v1::AntiEntropyRound& r) {
           {"lists_repaired", r.lists_repaired()}};
 }
 
+// The node's failed replica calls by peer, sorted by peer (a proto map has
+// no order).
+std::map<std::string, uint64_t> FailuresByPeer(const v1::NodeStatus& s) {
+  return {s.replica_failures().begin(), s.replica_failures().end()};
+}
+
+json HandOffJson(const v1::HandOff& h) {
+  return {
+      {"lists", h.lists()}, {"sent", h.sent()}, {"delivered", h.delivered()}};
+}
+
 json NodeJson(const v1::NodeStatus& s) {
   json node = {{"ring_version", s.ring_version()},
                {"replicas", s.replicas()},
@@ -111,16 +123,11 @@ json NodeJson(const v1::NodeStatus& s) {
                {"handoff", nullptr},
                {"replica_failures", json::object()},
                {"last_round", nullptr}};
-  // Sorted by peer, as the text is (a proto map has no order).
-  const std::map<std::string, uint64_t> failures(s.replica_failures().begin(),
-                                                 s.replica_failures().end());
-  for (const auto& [peer, n] : failures) node["replica_failures"][peer] = n;
-  if (s.has_last_round()) node["last_round"] = RoundJson(s.last_round());
-  if (s.has_handoff()) {
-    node["handoff"] = {{"lists", s.handoff().lists()},
-                       {"sent", s.handoff().sent()},
-                       {"delivered", s.handoff().delivered()}};
+  for (const auto& [peer, n] : FailuresByPeer(s)) {
+    node["replica_failures"][peer] = n;
   }
+  if (s.has_last_round()) node["last_round"] = RoundJson(s.last_round());
+  if (s.has_handoff()) node["handoff"] = HandOffJson(s.handoff());
   return node;
 }
 
@@ -300,9 +307,7 @@ int Status(const Flags& flags) {
         Ago(r.member.since_unix_ms(), now), s.ring_version(), s.lists(),
         s.hints(), Ago(s.oldest_hint_unix_ms(), now), Bytes(s.disk_bytes()),
         round, s.ring_version() == view->version() ? "" : "  (ring behind)");
-    const std::map<std::string, uint64_t> by_peer(s.replica_failures().begin(),
-                                                  s.replica_failures().end());
-    for (const auto& [peer, n] : by_peer) {
+    for (const auto& [peer, n] : FailuresByPeer(s)) {
       failures.push_back(
           absl::StrCat(r.member.node().id(), " -> ", peer, ": ", n));
     }
@@ -388,16 +393,17 @@ int Ring(const Flags& flags) {
   return 0;
 }
 
-// A bar on a terminal: "node-0 [#####.....] 5/10 steps, 2 repaired".
-void DrawBar(const std::string& node, const v1::RepairProgress& p) {
+// A bar on a terminal, redrawn in place:
+// "node-0 [#####.....] 5/10 steps, 2 repaired" (`what` after the counts).
+void DrawBar(const std::string& label, uint64_t done, uint64_t total,
+             const std::string& what) {
   constexpr int kWidth = 30;
   const int filled =
-      p.steps() == 0 ? kWidth
-                     : static_cast<int>(kWidth * p.steps_done() / p.steps());
-  std::cerr << "\r" << node << " [" << std::string(filled, '#')
-            << std::string(kWidth - filled, '.') << "] " << p.steps_done()
-            << "/" << p.steps() << " steps, " << p.lists_repaired()
-            << " repaired" << std::flush;
+      total == 0 ? kWidth
+                 : static_cast<int>(kWidth * std::min(done, total) / total);
+  std::cerr << "\r" << label << " [" << std::string(filled, '#')
+            << std::string(kWidth - filled, '.') << "] " << done << "/" << total
+            << " " << what << std::flush;
 }
 
 // One node's repair round, its progress and its summary printed; false
@@ -416,7 +422,8 @@ bool RepairOne(const Flags& flags, const std::string& id,
                            .dump()
                     << std::endl;
         } else if (bar) {
-          DrawBar(id, p);
+          DrawBar(id, p.steps_done(), p.steps(),
+                  absl::StrCat("steps, ", p.lists_repaired(), " repaired"));
         }
       });
   if (bar) std::cerr << "\n";
@@ -539,23 +546,11 @@ int Leave(const Flags& flags) {
     if (status->has_handoff() && now.sent() != last.sent()) {
       last = now;
       if (flags.json) {
-        std::cout << json{{"node", flags.node},
-                          {"done", false},
-                          {"lists", now.lists()},
-                          {"sent", now.sent()},
-                          {"delivered", now.delivered()}}
-                         .dump()
-                  << std::endl;
+        json line = {{"node", flags.node}, {"done", false}};
+        line.update(HandOffJson(now));
+        std::cout << line.dump() << std::endl;
       } else if (bar) {
-        constexpr int kWidth = 30;
-        const int filled =
-            now.lists() == 0
-                ? kWidth
-                : static_cast<int>(kWidth * now.sent() / now.lists());
-        std::cerr << "\r" << flags.node << " handing off ["
-                  << std::string(filled, '#')
-                  << std::string(kWidth - filled, '.') << "] " << now.sent()
-                  << "/" << now.lists() << " lists" << std::flush;
+        DrawBar(flags.node + " handing off", now.sent(), now.lists(), "lists");
       }
     }
     absl::SleepFor(absl::Milliseconds(200));
@@ -564,12 +559,13 @@ int Leave(const Flags& flags) {
   // The last progress seen: a node stops right after its hand-off, so the
   // final figures may not have been seen (its log has them).
   if (flags.json) {
-    std::cout << json{{"node", flags.node},  {"done", true},
-                      {"left", true},        {"ring_version", left->version()},
-                      {"stopped", stopped},  {"lists", last.lists()},
-                      {"sent", last.sent()}, {"delivered", last.delivered()}}
-                     .dump()
-              << "\n";
+    json summary = {{"node", flags.node},
+                    {"done", true},
+                    {"left", true},
+                    {"ring_version", left->version()},
+                    {"stopped", stopped}};
+    summary.update(HandOffJson(last));
+    std::cout << summary.dump() << "\n";
   } else if (stopped) {
     std::cout << flags.node << " handed off its lists and stopped (last seen: "
               << last.delivered() << " of " << last.lists()
@@ -633,9 +629,6 @@ int Backup(const Flags& flags) {
   return done.ok() ? 0 : Fail(flags, done.status());
 }
 
-// The marker a backup set's run writes last (backup_sets.h).
-constexpr char kSetMarker[] = "SHOPLIST-BACKUP-SET";
-
 // Every member into ROOT/SET/ID, the set's marker, then the sets
 // `--keep` no longer keeps deleted. A member that is down or fails is
 // reported and the others are still backed up; the set is then
@@ -647,13 +640,15 @@ int BackupAll(const Flags& flags) {
   const std::filesystem::path root(flags.dir);
   const std::string name = BackupSetName(absl::Now());
   std::error_code error;
-  std::filesystem::create_directories(root / name, error);
-  if (error) {
-    return Fail(flags, absl::InvalidArgumentError(
-                           absl::StrCat("cannot make ", (root / name).string(),
-                                        ": ", error.message())));
+  std::filesystem::create_directories(root, error);
+  // A set of this second already there (a second run at once) is not
+  // written over: its marker would be.
+  if (error || !std::filesystem::create_directory(root / name, error)) {
+    return Fail(flags, absl::InvalidArgumentError(absl::StrCat(
+                           "cannot make ", (root / name).string(), ": ",
+                           error ? error.message() : "it exists")));
   }
-  json nodes = json::object();
+  std::map<std::string, std::string> nodes;
   std::vector<std::string> failed;
   for (const v1::Member& m : view->members()) {
     const std::string& id = m.node().id();
@@ -665,7 +660,7 @@ int BackupAll(const Flags& flags) {
           BackupOne(flags, id, m.node().address(), (root / name / id).string())
               .status();
     }
-    nodes[id] = status.ok() ? json("ok") : json(std::string(status.message()));
+    nodes[id] = status.ok() ? "ok" : std::string(status.message());
     if (!status.ok()) {
       failed.push_back(id);
       if (flags.json) {
@@ -682,27 +677,30 @@ int BackupAll(const Flags& flags) {
   }
   const bool complete = failed.empty() && !view->members().empty();
   {
-    const json marker = {{"set", name},
-                         {"ring_version", view->version()},
-                         {"complete", complete},
-                         {"nodes", nodes}};
-    std::ofstream out(root / name / kSetMarker);
-    out << marker.dump(2) << "\n";
+    std::ofstream out(root / name / kBackupSetMarker);
+    out << BackupSetMarker(name, view->version(), nodes, complete);
     out.close();
     if (!out) {
       return Fail(flags, absl::InternalError(
-                             absl::StrCat("cannot write ", kSetMarker, " in ",
-                                          (root / name).string())));
+                             absl::StrCat("cannot write ", kBackupSetMarker,
+                                          " in ", (root / name).string())));
     }
   }
-  // Retention: the sets in ROOT and whether their runs were complete.
+  // Retention: the sets in ROOT and whether their runs were complete
+  // (BackupSetsToRemove ignores folders that are not sets).
   std::vector<BackupSet> sets;
-  for (const auto& entry : std::filesystem::directory_iterator(root, error)) {
-    const std::string set = entry.path().filename().string();
-    if (!entry.is_directory() || !IsBackupSetName(set)) continue;
-    std::ifstream in(entry.path() / kSetMarker);
-    const json read = json::parse(in, nullptr, /*allow_exceptions=*/false);
-    sets.push_back({set, read.is_object() && read.value("complete", false)});
+  for (std::filesystem::directory_iterator it(root, error), end;
+       !error && it != end; it.increment(error)) {
+    if (!it->is_directory(error)) continue;
+    std::ifstream in(it->path() / kBackupSetMarker);
+    const std::string text((std::istreambuf_iterator<char>(in)),
+                           std::istreambuf_iterator<char>());
+    sets.push_back({it->path().filename().string(), MarkerSaysComplete(text)});
+  }
+  if (error) {
+    return Fail(flags, absl::InternalError(absl::StrCat(
+                           "cannot list ", root.string(), ": ", error.message(),
+                           " (no old set deleted)")));
   }
   json removed = json::array();
   for (const std::string& set : BackupSetsToRemove(sets, flags.keep)) {

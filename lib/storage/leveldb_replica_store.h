@@ -13,6 +13,9 @@
 //   hint/<id>/<owner>   encoded ListState (a delta for a down owner); keyed
 //                       by list first so a stand-in can answer reads of a
 //                       list from the hints it holds
+//   hint-since/<id>/<owner>  when that hint was first kept: Unix
+//                       microseconds, 8 bytes little endian (none for hints
+//                       kept by earlier versions)
 //   meta/replica_id     8 bytes (RecoveringDb::ReplicaId)
 //   meta/counter/<id>   decimal, last counter reserved on <id>
 //   damaged/<id>        the bytes of a damaged part of list/<id>, kept aside

@@ -332,6 +332,9 @@ size_t AntiEntropy::HandOffAll(const RingView& view) {
   handoff_lists_ = ids.size();
   size_t delivered = 0;
   for (const std::string& id : ids) {
+    // A node stopped meanwhile (SIGTERM) keeps the rest: anti-entropy on
+    // the other replicas fills the new owners.
+    if (Stopping()) break;
     absl::StatusOr<crdt::ListState> state = store_->Get(id);
     if (!state.ok()) {
       ++handoff_sent_;
@@ -349,8 +352,9 @@ size_t AntiEntropy::HandOffAll(const RingView& view) {
       reached |= AwaitStore(*peers_, p.address, to, options_.timeout).ok();
     }
     delivered += reached ? 1 : 0;
-    handoff_delivered_ = delivered;
+    // Sent first: a reader never sees more delivered than sent.
     ++handoff_sent_;
+    handoff_delivered_ = delivered;
   }
   spdlog::info("hand-off: {} of {} list(s) delivered to their new owners",
                delivered, ids.size());

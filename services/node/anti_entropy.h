@@ -97,8 +97,8 @@ class AntiEntropy {
   // overlap); `progress` may be empty. A round of a stopping node ends
   // early (it skips the repairs).
   Round RunOnce(const Progress& progress = {});
-  // Sends every stored list to its owners under `view`. Returns the number
-  // of lists that reached at least one owner.
+  // Sends every stored list to its owners under `view`, until Stop().
+  // Returns the number of lists that reached at least one owner.
   size_t HandOffAll(const RingView& view);
   // How far HandOffAll is (all zero before it starts); any thread.
   struct HandOff {

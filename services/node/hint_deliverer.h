@@ -36,7 +36,8 @@ class HintDeliverer {
   // Hints left after the last round (counted up to one round's 1,024).
   uint64_t pending() const { return pending_.load(); }
   // When the oldest of them was kept (storage::Hint::since); InfinitePast
-  // when none is left.
+  // when none is left. Like pending(), it looks at one round's 1,024 hints
+  // in key order (by list id): with more, the oldest of a sample of them.
   absl::Time oldest_pending() const {
     const int64_t micros = oldest_pending_micros_.load();
     return micros == 0 ? absl::InfinitePast() : absl::FromUnixMicros(micros);

@@ -132,7 +132,7 @@ int main(int argc, char** argv) {
     proxies->set_on_left(
         [node](std::shared_ptr<const shoplist::node::RingView> view) {
           spdlog::info("this node left the ring; handing off its lists");
-          node->anti_entropy()->HandOffAll(*view);
+          node->HandOffAll(*view);
           kill(getpid(), SIGTERM);
         });
     // Serve first (the proxies may route to this node as soon as it

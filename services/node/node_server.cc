@@ -85,6 +85,14 @@ void NodeServer::EndAdminJob(Parts& p) {
   --p.admin_jobs;
 }
 
+size_t NodeServer::HandOffAll(const RingView& view) {
+  Parts& p = *parts_;
+  if (!BeginAdminJob(p).ok()) return 0;
+  const size_t delivered = p.anti_entropy->HandOffAll(view);
+  EndAdminJob(p);
+  return delivered;
+}
+
 absl::StatusOr<AntiEntropy::Round> NodeServer::Repair(
     Parts& p, const AntiEntropy::Progress& progress) {
   if (absl::Status s = BeginAdminJob(p); !s.ok()) return s;
@@ -359,8 +367,5 @@ void NodeServer::Shutdown(absl::Duration grace) {
 void NodeServer::Wait() { parts_->server->Wait(); }
 
 int NodeServer::port() const { return parts_->port; }
-storage::ReplicaStore* NodeServer::store() { return parts_->store.get(); }
-Coordinator* NodeServer::coordinator() { return parts_->coordinator.get(); }
-AntiEntropy* NodeServer::anti_entropy() { return parts_->anti_entropy.get(); }
 
 }  // namespace shoplist::node

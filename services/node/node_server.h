@@ -50,17 +50,20 @@ class NodeServer {
   // Blocks until Shutdown() completed.
   void Wait();
 
+  // This node left the ring: sends every list it stores to its owners under
+  // `view` (AntiEntropy::HandOffAll), then returns the lists that reached
+  // one. A Shutdown meanwhile ends it early and waits for it; refused
+  // (0) once Shutdown started. Any thread.
+  size_t HandOffAll(const RingView& view);
+
   int port() const;
-  storage::ReplicaStore* store();
-  Coordinator* coordinator();
-  AntiEntropy* anti_entropy();
 
  private:
   struct Parts;
   // What a node reports to Prometheus besides its RPCs.
   static void AddMetricValues(Parts& parts, const RingSource* ring);
-  // An operator's repair or backup: refused unless the node serves, and
-  // counted until EndAdminJob, so that Shutdown waits for it.
+  // An operator's repair or backup, or a hand-off: refused unless the node
+  // serves, and counted until EndAdminJob, so that Shutdown waits for it.
   static absl::Status BeginAdminJob(Parts& parts);
   static void EndAdminJob(Parts& parts);
   // What AdminService's Status answers, and runs its Repair.

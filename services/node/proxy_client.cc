@@ -144,9 +144,13 @@ grpc::Status ProxyClient::RegisterOnce(size_t index) {
     v1::HeartbeatResponse response;
     status = proxy.stub->Heartbeat(&context, request, &response);
     if (status.error_code() == grpc::StatusCode::NOT_FOUND) {
-      // The proxy lost or removed this node: join again next round.
+      // The proxy lost or removed this node: join again next round, a
+      // heartbeat interval from now. It answered, so its view stream is
+      // kept: if it removed this node by a Leave, that view arrives
+      // meanwhile and this node, having left, joins no more.
       absl::MutexLock lock(&proxy.mu);
       proxy.joined = false;
+      return grpc::Status::OK;
     }
   }
   return status;

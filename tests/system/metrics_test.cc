@@ -3,6 +3,8 @@
 // at scrape time (lists held, ring version, members) follow the cluster.
 // The alert rules and the Grafana dashboard in monitoring/ name only
 // metrics that the servers export.
+#include "services/common/metrics.h"
+
 #include <arpa/inet.h>
 #include <netinet/in.h>
 #include <signal.h>
@@ -252,6 +254,34 @@ TEST(MetricsTest, DashboardIsImportableGrafanaJson) {
     }
   }
   EXPECT_GE(queries, 20);
+}
+
+TEST(MetricsTest, LabeledValuesAreOneSeriesPerLabelValue) {
+  // What shoplist_replica_failures_total{peer} is made with.
+  absl::StatusOr<std::unique_ptr<ServerMetrics>> metrics =
+      ServerMetrics::Start("127.0.0.1:0");
+  ASSERT_TRUE(metrics.ok()) << metrics.status();
+  ServerMetrics::Labeled by_peer = {{"node-1", 3}, {"node-2", 0.5}};
+  (*metrics)->AddLabeledValues("shoplist_test_failures_total", "Test",
+                               ServerMetrics::Kind::kCounter, "peer",
+                               [&by_peer] { return by_peer; });
+  (*metrics)->AddLabeledValues("shoplist_test_none", "Test",
+                               ServerMetrics::Kind::kGauge, "peer",
+                               [] { return ServerMetrics::Labeled(); });
+  std::string text = Scrape((*metrics)->port());
+  EXPECT_EQ(Sample(text, "shoplist_test_failures_total{peer=\"node-1\"}"), 3)
+      << text;
+  EXPECT_EQ(Sample(text, "shoplist_test_failures_total{peer=\"node-2\"}"), 0.5);
+  EXPECT_TRUE(
+      absl::StrContains(text, "# TYPE shoplist_test_failures_total counter"));
+  // A family with no value yet is declared, with no series.
+  EXPECT_TRUE(absl::StrContains(text, "# TYPE shoplist_test_none gauge"));
+  EXPECT_FALSE(absl::StrContains(text, "shoplist_test_none{"));
+  // Read at each scrape.
+  by_peer = {{"node-1", 4}};
+  text = Scrape((*metrics)->port());
+  EXPECT_EQ(Sample(text, "shoplist_test_failures_total{peer=\"node-1\"}"), 4);
+  EXPECT_EQ(Sample(text, "shoplist_test_failures_total{peer=\"node-2\"}"), -1);
 }
 
 TEST(MetricsTest, ABusyMetricsPortIsAClearError) {

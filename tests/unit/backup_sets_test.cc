@@ -64,5 +64,21 @@ TEST(BackupSetsTest, NeverDeletesWithoutEnoughCompleteSetsOrOtherFolders) {
   EXPECT_THAT(BackupSetsToRemove({}, 3), IsEmpty());
 }
 
+TEST(BackupSetsTest, OnlyAMarkerThatSaysCompleteCounts) {
+  const std::string ok = BackupSetMarker("20261206T000000Z", 7,
+                                         {{"n1", "ok"}, {"n2", "ok"}}, true);
+  EXPECT_TRUE(MarkerSaysComplete(ok));
+  EXPECT_FALSE(MarkerSaysComplete(BackupSetMarker(
+      "20261206T000000Z", 7, {{"n1", "ok"}, {"n2", "n2 is down"}}, false)));
+  // Damaged, cut short or edited by hand: never a good set, never a crash.
+  EXPECT_FALSE(MarkerSaysComplete(ok.substr(0, ok.size() / 2)));
+  EXPECT_FALSE(MarkerSaysComplete(""));
+  EXPECT_FALSE(MarkerSaysComplete("[true]"));
+  EXPECT_FALSE(MarkerSaysComplete(R"({"complete": 1})"));
+  EXPECT_FALSE(MarkerSaysComplete(R"({"complete": "true"})"));
+  EXPECT_FALSE(MarkerSaysComplete(R"({"complete": null})"));
+  EXPECT_TRUE(MarkerSaysComplete(R"({"complete": true})"));
+}
+
 }  // namespace
 }  // namespace shoplist::admin
