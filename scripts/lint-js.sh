@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # CTest js_lint: the project's JavaScript (the page of `shoplist-cli ui`,
-# the browser test, the WebAssembly glue and its tests) formatted as
+# the browser test, the WebAssembly glue and its tests, the phone app,
+# the Kubernetes manifests' checker) formatted as
 # Prettier would and free of ESLint findings, each function of the page at
 # most 40 lines (tests/ui/prettier.config.mjs, tests/ui/eslint.config.mjs).
 # Exits non-zero on any finding.
@@ -16,7 +17,8 @@ ui_npm_ci
 cd "$root"
 shopt -s nullglob
 files=(clients/ui/assets/*.js tests/ui/*.mjs tests/wasm/*.mjs
-       clients/wasm/*.mjs clients/wasm/*.js clients/web/*.mjs clients/web/*.js)
+       clients/wasm/*.mjs clients/wasm/*.js clients/web/*.mjs clients/web/*.js
+       tools/k8s-validate/*.js tools/k8s-validate/lib/*.js)
 bin=tests/ui/node_modules/.bin
 prettier=("$bin/prettier" --config tests/ui/prettier.config.mjs)
 # --config: the patterns in the config are then relative to this directory.

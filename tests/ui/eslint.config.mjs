@@ -49,6 +49,11 @@ export default [
     },
   },
   {
+    // The offline checker of k8s/ (tools/k8s-validate): CommonJS in Node.
+    files: ['tools/k8s-validate/*.js', 'tools/k8s-validate/lib/*.js'],
+    languageOptions: { sourceType: 'commonjs', globals: globals.node },
+  },
+  {
     // The WebAssembly build's glue: ES modules that run in Node and in
     // browsers. Emscripten puts them before (--extern-pre-js) or after its
     // own glue, which uses what they declare.

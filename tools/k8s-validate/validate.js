@@ -28,7 +28,9 @@ function loadBinaries(binaryPaths) {
 }
 
 function parseArgs(argv) {
-  const binaries = argv.filter((a) => a.startsWith('--binary=')).map((a) => a.slice('--binary='.length));
+  const binaries = argv
+    .filter((a) => a.startsWith('--binary='))
+    .map((a) => a.slice('--binary='.length));
   const rest = argv.filter((a) => !a.startsWith('--binary='));
   if (rest.length !== 1 || rest[0].startsWith('-')) {
     console.error('usage: validate.js [--binary=PATH]... K8S_DIR');
@@ -53,8 +55,12 @@ function main() {
     console.error(`k8s-validate: ${errors.length} problem(s) in ${dir}`);
     process.exit(1);
   }
-  const kinds = objects.map((o) => `${o.obj.kind}/${o.obj.metadata.name}`).join(', ');
-  console.log(`k8s-validate: ${objects.length} objects OK (${kinds}); flags checked for ${binaries.map((b) => path.basename(b)).join(', ') || 'no binary'}`);
+  const kinds = objects
+    .map((o) => `${o.obj.kind}/${o.obj.metadata.name}`)
+    .join(', ');
+  console.log(
+    `k8s-validate: ${objects.length} objects OK (${kinds}); flags checked for ${binaries.map((b) => path.basename(b)).join(', ') || 'no binary'}`,
+  );
 }
 
 if (require.main === module) main();

@@ -15,7 +15,10 @@ const norm = (flag) => flag.replace(/-/g, '_');
 
 function run(binary, args) {
   const r = spawnSync(binary, args, { encoding: 'utf8', timeout: 60000 });
-  if (r.error) throw new Error(`cannot run ${binary} ${args.join(' ')}: ${r.error.message}`);
+  if (r.error)
+    throw new Error(
+      `cannot run ${binary} ${args.join(' ')}: ${r.error.message}`,
+    );
   return `${r.stdout}\n${r.stderr}`;
 }
 
@@ -24,11 +27,15 @@ function run(binary, args) {
 function readFlags(binary) {
   // --helpfull exits with 1 by design; what counts is the list.
   const text = run(binary, ['--helpfull']);
-  const flags = new Set([...text.matchAll(/^ {4}--([A-Za-z0-9_-]+) \(/gm)].map((m) => norm(m[1])));
+  const flags = new Set(
+    [...text.matchAll(/^ {4}--([A-Za-z0-9_-]+) \(/gm)].map((m) => norm(m[1])),
+  );
   if (flags.size) return { abseil: flags };
   const cli11 = readCli11(binary, []);
   if (!cli11.options.size && !cli11.subcommands.size) {
-    throw new Error(`${binary} --helpfull listed no flags, nor --help CLI11 options:\n${text.slice(0, 500)}`);
+    throw new Error(
+      `${binary} --helpfull listed no flags, nor --help CLI11 options:\n${text.slice(0, 500)}`,
+    );
   }
   return { cli11 };
 }
@@ -49,7 +56,12 @@ function readFlags(binary) {
 // description, or nothing.
 function readCli11(binary, words) {
   const text = run(binary, [...words, '--help']);
-  const command = { options: new Map(), positionals: [], subcommands: new Map(), needsSubcommand: false };
+  const command = {
+    options: new Map(),
+    positionals: [],
+    subcommands: new Map(),
+    needsSubcommand: false,
+  };
   // "Usage: BIN [OPTIONS] node dir SUBCOMMAND": brackets when it is optional.
   const usage = /^Usage:.* (\[?)SUBCOMMANDS?\]?\s*$/m.exec(text);
   command.needsSubcommand = Boolean(usage && !usage[1]);
@@ -61,7 +73,7 @@ function readCli11(binary, words) {
       continue;
     }
     const entry = /^ {2}(\S+)(.*)$/.exec(line);
-    if (!entry) continue;  // a wrapped description, an alias line, a blank
+    if (!entry) continue; // a wrapped description, an alias line, a blank
     const [, names, rest] = entry;
     if (section === 'Subcommands') {
       command.subcommands.set(names, null);
@@ -69,7 +81,11 @@ function readCli11(binary, words) {
       const count = / x (\d+)/.exec(rest);
       command.positionals.push({
         name: names,
-        max: / \.\.\.( |$)/.test(rest) ? Infinity : count ? Number(count[1]) : 1,
+        max: / \.\.\.( |$)/.test(rest)
+          ? Infinity
+          : count
+            ? Number(count[1])
+            : 1,
         required: / REQUIRED( |$)/.test(rest),
       });
     } else if (names.startsWith('-')) {
@@ -79,7 +95,8 @@ function readCli11(binary, words) {
   }
   // One level of subcommands is all we have; deeper ones would nest here.
   if (words.length < 3) {
-    for (const name of command.subcommands.keys()) command.subcommands.set(name, readCli11(binary, [...words, name]));
+    for (const name of command.subcommands.keys())
+      command.subcommands.set(name, readCli11(binary, [...words, name]));
   }
   return command;
 }
@@ -96,13 +113,17 @@ function checkFlags(objects, binaries, errors) {
       const cw = `${source}: ${obj.kind}/${obj.metadata.name}: container ${c.name}`;
       const command = c.command || [];
       if (!command.length) {
-        errors.push(`${cw}: set command: the shoplist image holds several binaries`);
+        errors.push(
+          `${cw}: set command: the shoplist image holds several binaries`,
+        );
         continue;
       }
       const name = path.basename(command[0]);
       const known = binaries.get(name);
       if (!known) {
-        errors.push(`${cw}: runs ${name}, whose flags were not given (--binary=PATH/${name})`);
+        errors.push(
+          `${cw}: runs ${name}, whose flags were not given (--binary=PATH/${name})`,
+        );
         continue;
       }
       const args = [...command.slice(1), ...(c.args || [])];
@@ -132,8 +153,8 @@ function checkAbseilArgs(cw, name, known, args, errors) {
 // and positionals, then a bare word naming a subcommand, after which only
 // that subcommand's options and positionals. Each option given once.
 function checkCli11Args(cw, name, app, args, errors) {
-  const chain = [{ words: name, command: app }];  // the commands entered so far
-  let positionals = [];  // the values given to the current command's
+  const chain = [{ words: name, command: app }]; // the commands entered so far
+  let positionals = []; // the values given to the current command's
   let afterDashes = false;
   let given = new Set();
   const here = () => chain[chain.length - 1];
@@ -141,51 +162,83 @@ function checkCli11Args(cw, name, app, args, errors) {
     const { words, command } = here();
     let left = positionals.length;
     for (const p of command.positionals) {
-      if (p.required && left === 0) errors.push(`${cw}: ${words} needs its positional ${p.name}`);
+      if (p.required && left === 0)
+        errors.push(`${cw}: ${words} needs its positional ${p.name}`);
       left = Math.max(0, left - p.max);
     }
   };
   for (const arg of args) {
     const { words, command } = here();
-    const option = afterDashes ? null : /^(--?[A-Za-z0-9][\w.-]*)(=.*)?$/s.exec(arg);
+    const option = afterDashes
+      ? null
+      : /^(--?[A-Za-z0-9][\w.-]*)(=.*)?$/s.exec(arg);
     if (arg === '--' && !afterDashes) {
-      afterDashes = true;  // everything after it is a positional
+      afterDashes = true; // everything after it is a positional
     } else if (option) {
       const [, flag, value] = option;
       const spec = command.options.get(flag);
-      if (!spec) errors.push(`${cw}: ${words} has no option ${flag}${elsewhere(flag, chain)}`);
-      else if (spec.value && value === undefined) errors.push(`${cw}: ${words}: ${flag} takes a value: write ${flag}=VALUE`);
-      else if (!spec.value && value !== undefined) errors.push(`${cw}: ${words}: ${flag} is a flag: give it bare, without =value`);
-      else if (given.has(flag)) errors.push(`${cw}: ${words}: ${flag} given twice`);
+      if (!spec)
+        errors.push(
+          `${cw}: ${words} has no option ${flag}${elsewhere(flag, chain)}`,
+        );
+      else if (spec.value && value === undefined)
+        errors.push(
+          `${cw}: ${words}: ${flag} takes a value: write ${flag}=VALUE`,
+        );
+      else if (!spec.value && value !== undefined)
+        errors.push(
+          `${cw}: ${words}: ${flag} is a flag: give it bare, without =value`,
+        );
+      else if (given.has(flag))
+        errors.push(`${cw}: ${words}: ${flag} given twice`);
       given.add(flag);
     } else if (!afterDashes && command.subcommands.has(arg)) {
       finish();
-      chain.push({ words: `${words} ${arg}`, command: command.subcommands.get(arg) });
+      chain.push({
+        words: `${words} ${arg}`,
+        command: command.subcommands.get(arg),
+      });
       positionals = [];
       given = new Set();
-    } else if (positionals.length < command.positionals.reduce((n, p) => n + p.max, 0)) {
+    } else if (
+      positionals.length < command.positionals.reduce((n, p) => n + p.max, 0)
+    ) {
       positionals.push(arg);
     } else if (command.subcommands.size && !positionals.length) {
-      errors.push(`${cw}: ${words} has no subcommand '${arg}' (it has ${[...command.subcommands.keys()].join(', ')})`);
+      errors.push(
+        `${cw}: ${words} has no subcommand '${arg}' (it has ${[...command.subcommands.keys()].join(', ')})`,
+      );
     } else {
-      const declared = command.positionals.map((p) => p.name).join(', ') || 'none';
-      errors.push(`${cw}: '${arg}': ${words} takes no more positionals (it declares ${declared})`);
+      const declared =
+        command.positionals.map((p) => p.name).join(', ') || 'none';
+      errors.push(
+        `${cw}: '${arg}': ${words} takes no more positionals (it declares ${declared})`,
+      );
     }
   }
   finish();
   const { words, command } = here();
   if (command.needsSubcommand) {
-    errors.push(`${cw}: ${words} needs a subcommand (one of ${[...command.subcommands.keys()].join(', ')})`);
+    errors.push(
+      `${cw}: ${words} needs a subcommand (one of ${[...command.subcommands.keys()].join(', ')})`,
+    );
   }
 }
 
 // Why an option is not where it was given, when another command has it.
 function elsewhere(flag, chain) {
-  const outer = chain.slice(0, -1).reverse().find(({ command }) => command.options.has(flag));
+  const outer = chain
+    .slice(0, -1)
+    .reverse()
+    .find(({ command }) => command.options.has(flag));
   if (outer) return ` (it is ${outer.words}'s: give it before the subcommand)`;
   const { command } = chain[chain.length - 1];
-  const inner = [...command.subcommands].filter(([, sub]) => sub.options.has(flag)).map(([sub]) => sub);
-  return inner.length ? ` (it is an option of ${inner.join(', ')}: give it after the subcommand)` : '';
+  const inner = [...command.subcommands]
+    .filter(([, sub]) => sub.options.has(flag))
+    .map(([sub]) => sub);
+  return inner.length
+    ? ` (it is an option of ${inner.join(', ')}: give it after the subcommand)`
+    : '';
 }
 
 module.exports = { readFlags, checkFlags };

@@ -14,9 +14,22 @@ const path = require('path');
 const yaml = require('js-yaml');
 
 const KUSTOMIZATION_KEYS = new Set([
-  'apiVersion', 'kind', 'resources', 'components', 'configMapGenerator', 'secretGenerator', 'generatorOptions',
+  'apiVersion',
+  'kind',
+  'resources',
+  'components',
+  'configMapGenerator',
+  'secretGenerator',
+  'generatorOptions',
 ]);
-const GENERATOR_KEYS = new Set(['name', 'literals', 'files', 'envs', 'type', 'options']);
+const GENERATOR_KEYS = new Set([
+  'name',
+  'literals',
+  'files',
+  'envs',
+  'type',
+  'options',
+]);
 
 // Whether directory `outer` is `inner` or one of its parents.
 const contains = (outer, inner) => {
@@ -29,31 +42,43 @@ const contains = (outer, inner) => {
 // `chain`: the directories of the kustomizations that led here.
 function render(dir, errors, kind = 'Kustomization', chain = []) {
   const file = ['kustomization.yaml', 'kustomization.yml', 'Kustomization']
-    .map((f) => path.join(dir, f)).find((f) => fs.existsSync(f));
+    .map((f) => path.join(dir, f))
+    .find((f) => fs.existsSync(f));
   if (!file) {
     errors.push(`${dir}: no kustomization.yaml`);
     return [];
   }
   const k = yaml.load(fs.readFileSync(file, 'utf8')) || {};
   for (const key of Object.keys(k)) {
-    if (!KUSTOMIZATION_KEYS.has(key)) errors.push(`${file}: '${key}' is not understood by tools/k8s-validate; teach lib/kustomize.js`);
+    if (!KUSTOMIZATION_KEYS.has(key))
+      errors.push(
+        `${file}: '${key}' is not understood by tools/k8s-validate; teach lib/kustomize.js`,
+      );
   }
   const actual = k.kind || 'Kustomization';
   if (actual !== kind && !chain.length) {
     // kustomize would build it, but with references to the base's generated
     // objects left without their hash suffix: they would name nothing.
-    errors.push(`${file}: a ${actual} is not applied alone: check a kustomization that lists it under components`);
+    errors.push(
+      `${file}: a ${actual} is not applied alone: check a kustomization that lists it under components`,
+    );
   } else if (actual !== kind) {
-    errors.push(`${file}: is a ${actual}; list it under ${actual === 'Component' ? 'components' : 'resources'}`);
+    errors.push(
+      `${file}: is a ${actual}; list it under ${actual === 'Component' ? 'components' : 'resources'}`,
+    );
   }
   const here = [...chain, dir];
   // A directory with its own kustomization, loaded as kustomize allows.
   const enter = (rel, as) => {
     const p = path.resolve(dir, rel);
     if (contains(p, dir)) {
-      errors.push(`${file}: ${rel} contains this kustomization; kustomize refuses it ("cycle detected"): put an overlay beside its base, not inside it`);
+      errors.push(
+        `${file}: ${rel} contains this kustomization; kustomize refuses it ("cycle detected"): put an overlay beside its base, not inside it`,
+      );
     } else if (here.includes(p)) {
-      errors.push(`${file}: ${rel} leads back to a kustomization that led here (a cycle)`);
+      errors.push(
+        `${file}: ${rel} leads back to a kustomization that led here (a cycle)`,
+      );
     } else {
       return render(p, errors, as, here);
     }
@@ -71,26 +96,44 @@ function render(dir, errors, kind = 'Kustomization', chain = []) {
     } else if (fs.statSync(p).isDirectory()) {
       objects.push(...enter(res, 'Kustomization'));
     } else if (path.relative(dir, p).startsWith('..')) {
-      errors.push(`${file}: resource ${res} is outside ${dir}; kustomize refuses it (a directory with a kustomization may be outside)`);
+      errors.push(
+        `${file}: resource ${res} is outside ${dir}; kustomize refuses it (a directory with a kustomization may be outside)`,
+      );
     } else {
       objects.push(...loadYaml(p, errors));
     }
   }
   for (const comp of k.components || []) {
     const p = path.resolve(dir, comp);
-    if (!fs.existsSync(p) || !fs.statSync(p).isDirectory()) errors.push(`${file}: component ${comp} is no directory`);
+    if (!fs.existsSync(p) || !fs.statSync(p).isDirectory())
+      errors.push(`${file}: component ${comp} is no directory`);
     else objects.push(...enter(comp, 'Component'));
   }
   for (const g of k.configMapGenerator || []) {
     const data = generatorData(dir, file, g, errors);
-    objects.push({ source: file, obj: { apiVersion: 'v1', kind: 'ConfigMap', metadata: { name: g.name }, data } });
+    objects.push({
+      source: file,
+      obj: {
+        apiVersion: 'v1',
+        kind: 'ConfigMap',
+        metadata: { name: g.name },
+        data,
+      },
+    });
   }
   for (const g of k.secretGenerator || []) {
     const data = generatorData(dir, file, g, errors);
-    for (const key of Object.keys(data)) data[key] = Buffer.from(data[key]).toString('base64');
+    for (const key of Object.keys(data))
+      data[key] = Buffer.from(data[key]).toString('base64');
     objects.push({
       source: file,
-      obj: { apiVersion: 'v1', kind: 'Secret', metadata: { name: g.name }, type: g.type || 'Opaque', data },
+      obj: {
+        apiVersion: 'v1',
+        kind: 'Secret',
+        metadata: { name: g.name },
+        type: g.type || 'Opaque',
+        data,
+      },
     });
   }
   return objects;
@@ -98,7 +141,8 @@ function render(dir, errors, kind = 'Kustomization', chain = []) {
 
 function loadYaml(file, errors) {
   try {
-    return yaml.loadAll(fs.readFileSync(file, 'utf8'))
+    return yaml
+      .loadAll(fs.readFileSync(file, 'utf8'))
       .filter((obj) => obj !== null && obj !== undefined)
       .map((obj) => ({ obj, source: file }));
   } catch (e) {
@@ -111,12 +155,14 @@ function loadYaml(file, errors) {
 function generatorData(dir, file, g, errors) {
   const where = `${file}: generator ${g.name || '(no name)'}`;
   for (const key of Object.keys(g)) {
-    if (!GENERATOR_KEYS.has(key)) errors.push(`${where}: '${key}' is not understood by tools/k8s-validate`);
+    if (!GENERATOR_KEYS.has(key))
+      errors.push(`${where}: '${key}' is not understood by tools/k8s-validate`);
   }
   if (!g.name) errors.push(`${where}: needs a name`);
   const data = {};
   const put = (key, value) => {
-    if (!/^[-._a-zA-Z0-9]+$/.test(key)) errors.push(`${where}: invalid key '${key}'`);
+    if (!/^[-._a-zA-Z0-9]+$/.test(key))
+      errors.push(`${where}: invalid key '${key}'`);
     if (key in data) errors.push(`${where}: key '${key}' given twice`);
     data[key] = value;
   };
@@ -126,8 +172,12 @@ function generatorData(dir, file, g, errors) {
     if (path.relative(dir, p).startsWith('..')) {
       errors.push(`${where}: ${rel} is outside ${dir}; kustomize refuses it`);
     } else if (!fs.existsSync(p) || !fs.statSync(p).isFile()) {
-      errors.push(`${where}: file ${rel} does not exist` +
-        (rel.startsWith('secrets/') ? ' (run scripts/make-dev-certs.sh k8s/secrets)' : ''));
+      errors.push(
+        `${where}: file ${rel} does not exist` +
+          (rel.startsWith('secrets/')
+            ? ' (run scripts/make-dev-certs.sh k8s/secrets)'
+            : ''),
+      );
     } else {
       return fs.readFileSync(p, 'utf8');
     }
@@ -136,11 +186,13 @@ function generatorData(dir, file, g, errors) {
   for (const lit of g.literals || []) {
     const eq = String(lit).indexOf('=');
     if (eq <= 0) errors.push(`${where}: literal '${lit}' is not KEY=VALUE`);
-    else put(lit.slice(0, eq), lit.slice(eq + 1).replace(/^(["'])(.*)\1$/, '$2'));
+    else
+      put(lit.slice(0, eq), lit.slice(eq + 1).replace(/^(["'])(.*)\1$/, '$2'));
   }
   for (const f of g.files || []) {
     const eq = f.indexOf('=');
-    const [key, rel] = eq > 0 ? [f.slice(0, eq), f.slice(eq + 1)] : [path.basename(f), f];
+    const [key, rel] =
+      eq > 0 ? [f.slice(0, eq), f.slice(eq + 1)] : [path.basename(f), f];
     const text = read(rel);
     if (text !== null) put(key, text);
   }

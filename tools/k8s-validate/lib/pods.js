@@ -25,8 +25,8 @@ function podsOf(obj) {
   let template;
   try {
     template = kind.template(obj) || {};
-  } catch (e) {
-    template = {};  // a level above the template is missing
+  } catch {
+    template = {}; // a level above the template is missing
   }
   return {
     template,
@@ -37,6 +37,9 @@ function podsOf(obj) {
 }
 
 // Init containers first, as the kubelet runs them.
-const containersOf = (pod) => [...(pod.initContainers || []), ...(pod.containers || [])];
+const containersOf = (pod) => [
+  ...(pod.initContainers || []),
+  ...(pod.containers || []),
+];
 
 module.exports = { podsOf, containersOf };
