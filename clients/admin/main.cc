@@ -111,6 +111,7 @@ json HandOffJson(const v1::HandOff& h) {
 
 json NodeJson(const v1::NodeStatus& s) {
   json node = {{"ring_version", s.ring_version()},
+               {"ring_proxy", s.ring_proxy()},
                {"replicas", s.replicas()},
                {"lists", s.lists()},
                {"hints", s.hints()},
@@ -206,8 +207,20 @@ int Status(const Flags& flags) {
     std::sort(left.begin(), left.end());
     return std::make_pair(m, left);
   };
+  const auto reference = membership(*view);
   auto agrees = [&](const v1::RingView& other) {
-    return membership(other) == membership(*view);
+    return membership(other) == reference;
+  };
+  // A node is behind when the proxy it routes by has a newer view than the
+  // node's (versions count each proxy's own changes: only that proxy's view
+  // compares); unknown when that proxy was not asked or did not answer.
+  auto behind = [&](const v1::NodeStatus& s) {
+    for (const ProxyView& v : views) {
+      if (v.view.ok() && v.view->proxy() == s.ring_proxy()) {
+        return s.ring_version() < v.view->version();
+      }
+    }
+    return false;
   };
   const std::vector<MemberReport> reports = AskMembers(*view, timeout);
   if (flags.json) {
@@ -235,6 +248,7 @@ int Status(const Flags& flags) {
            {"state", StateOf(r)},
            {"since_unix_ms", r.member.since_unix_ms()},
            {"node", r.status.ok() ? NodeJson(*r.status) : json(nullptr)},
+           {"ring_behind", r.status.ok() && behind(*r.status)},
            {"error", r.status.ok()
                          ? json(nullptr)
                          : json(std::string(r.status.status().message()))}});
@@ -306,7 +320,7 @@ int Status(const Flags& flags) {
         s.draining() && !r.left ? "drain" : state,
         Ago(r.member.since_unix_ms(), now), s.ring_version(), s.lists(),
         s.hints(), Ago(s.oldest_hint_unix_ms(), now), Bytes(s.disk_bytes()),
-        round, s.ring_version() == view->version() ? "" : "  (ring behind)");
+        round, behind(s) ? "  (ring behind)" : "");
     for (const auto& [peer, n] : FailuresByPeer(s)) {
       failures.push_back(
           absl::StrCat(r.member.node().id(), " -> ", peer, ": ", n));

@@ -121,7 +121,9 @@ absl::StatusOr<v1::NodeStatus> NodeServer::StatusOf(Parts& p) {
   absl::StatusOr<size_t> hints = p.store->CountHints();
   if (!hints.ok()) return hints.status();
   status.set_node_id(p.config.id);
-  status.set_ring_version(p.ring->Current()->version);
+  const std::shared_ptr<const RingView> routing = p.ring->Current();
+  status.set_ring_version(routing->version);
+  status.set_ring_proxy(routing->proxy);
   status.set_replicas(static_cast<uint32_t>(p.config.coordinator.replicas));
   status.set_lists(p.digests.size());
   status.set_hints(*hints);

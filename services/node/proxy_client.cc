@@ -96,6 +96,7 @@ bool ProxyClient::OnView(size_t index, const v1::RingView& view) {
   auto next = std::make_shared<RingView>();
   next->version = view.version();
   next->ring = RingOf(view);
+  next->proxy = view.proxy();
   Proxy& proxy = *proxies_[index];
   {
     absl::MutexLock lock(&proxy.mu);

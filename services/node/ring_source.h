@@ -7,6 +7,7 @@
 
 #include <cstdint>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "absl/status/statusor.h"
@@ -16,8 +17,11 @@
 namespace shoplist::node {
 
 struct RingView {
+  // Counted by the proxy that made the view (each proxy keeps its own).
   uint64_t version = 0;
   ring::Ring ring;
+  // That proxy's id; empty for a fixed ring (--members).
+  std::string proxy;
 };
 
 class RingSource {

@@ -615,6 +615,24 @@ TEST_F(AdminTest, StatusComparesTheViewsOfEveryProxyGiven) {
   r = Admin({"status"}, both);
   EXPECT_EQ(r.exit_code, 0) << r.err;
   EXPECT_TRUE(absl::StrContains(r.out, "disagrees")) << r.out;
+
+  // The nodes route by proxy 0's view, one change ahead of proxy 1's count:
+  // reported from proxy 1's view first, they are still not behind, for
+  // their versions compare with proxy 0's only.
+  const std::string proxy0 = status["proxy"];
+  status =
+      status_of(cluster_->proxy_address(1) + "," + cluster_->proxy_address(0));
+  ASSERT_NE(status["proxy"], proxy0) << status.dump(2);
+  for (const json& m : status["members"]) {
+    if (m["node"].is_null()) continue;
+    EXPECT_EQ(m["node"]["ring_proxy"], proxy0) << status.dump(2);
+    EXPECT_EQ(m["ring_behind"], false) << status.dump(2);
+  }
+  EXPECT_FALSE(absl::StrContains(
+      Admin({"status"},
+            cluster_->proxy_address(1) + "," + cluster_->proxy_address(0))
+          .out,
+      "ring behind"));
 }
 
 TEST_F(AdminTest, AProxyThatDoesNotAnswerAndBadFlagsGetClearErrors) {
